@@ -1,0 +1,55 @@
+"""Write docs/IMPLEMENTATION_COVERAGE.md: every operation of the served services' botocore models,
+marked implemented or not. ``python scripts/coverage_table.py [--check]`` (--check fails when the
+committed table is stale)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from modelyard.services.catalog import load_services
+from modelyard.services.dispatch import implemented
+from modelyard.wire.spec import service_model
+
+SERVICES = ("sagemaker", "sagemaker-runtime", "logs")
+TARGET = Path(__file__).resolve().parent.parent / "docs" / "IMPLEMENTATION_COVERAGE.md"
+
+
+def render() -> str:
+    """The coverage table as Markdown."""
+    load_services()
+
+    lines = ["# Implementation coverage", "",
+             "Generated from botocore's service models by `scripts/coverage_table.py`; do not edit by hand.", ""]
+    for service in SERVICES:
+        model = service_model(service)
+        names = sorted(model.operation_names)
+        done = implemented(service)
+        lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {_botocore()}): "
+                  f"{len(done & set(names))} of {len(names)} implemented", ""]
+        lines += [f"- [{'x' if name in done else ' '}] {name}" for name in names]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _botocore() -> str:
+    import botocore
+
+    return botocore.__version__
+
+
+def main() -> int:
+    """Write the table, or with --check compare it with the committed one."""
+    text = render()
+    if "--check" in sys.argv:
+        if not TARGET.exists() or TARGET.read_text() != text:
+            print(f"{TARGET} is stale: run python scripts/coverage_table.py", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text)
+    print(f"wrote {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

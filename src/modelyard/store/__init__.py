@@ -1,0 +1,1 @@
+"""Metadata store: SQLAlchemy tables, repository functions, Alembic migrations, one session helper."""

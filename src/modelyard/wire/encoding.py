@@ -1,0 +1,47 @@
+"""Encode a service's result dictionary by its botocore output shape.
+
+Only members the shape defines reach the wire (internal fields never leak), ``None`` values are
+dropped, timestamps become epoch seconds and blobs base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from botocore.model import Shape
+
+
+def encode_output(shape: Shape | None, value: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-ready form of ``value`` restricted to ``shape``'s members."""
+    if shape is None:
+        return {}
+    return _encode(shape, value)  # type: ignore[no-any-return]
+
+
+def _encode(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        members = shape.members  # type: ignore[attr-defined]
+        out = {}
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None and item is not None:
+                out[name] = _encode(member, item)
+        return out
+    if kind == "list":
+        member = shape.member  # type: ignore[attr-defined]
+        return [_encode(member, item) for item in value]
+    if kind == "map":
+        value_shape = shape.value  # type: ignore[attr-defined]
+        return {key: _encode(value_shape, item) for key, item in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        return value
+    if kind == "blob":
+        if isinstance(value, str):
+            value = value.encode()
+        return base64.b64encode(value).decode("ascii")
+    return value

@@ -1,0 +1,94 @@
+"""Start a real modelyard server process for black-box tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def create_pg_database() -> tuple[str, str]:
+    """A fresh PostgreSQL database; returns (url, name)."""
+    name = f"modelyard_test_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return f"postgresql://postgres@127.0.0.1:5432/{name}", name
+
+
+def drop_pg_database(name: str) -> None:
+    """Drop a database made by create_pg_database."""
+    engine = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+@dataclass
+class ServerProcess:
+    """A running ``modelyard server``."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log_path: Path
+
+    def stop(self) -> None:
+        """Terminate the server and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        """What the server printed."""
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None,
+                 port: int | None = None, timeout: float = 60.0) -> ServerProcess:
+    """Start a server on a free port and wait until it answers its health check."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / f"server-{port}.log"
+    args = [sys.executable, "-m", "modelyard", "server", "--port", str(port), "--data-dir", str(data_dir),
+            "--log-level", "warning"]
+    if database_url:
+        args += ["--database-url", database_url]
+    full_env = {**os.environ, **(env or {})}
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
+    url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(process, url, data_dir, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_modelyard/health", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not become healthy in {timeout}s:\n{server.log()}")
