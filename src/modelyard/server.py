@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,7 @@ class ModelyardApp:
     async def control_plane(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one AWS JSON 1.1 request."""
         request_id = str(uuid.uuid4())
+        started = time.perf_counter()
         try:
             status, headers, body = await self._control_plane(scope, receive, request_id)
         except ServiceError as error:
@@ -139,6 +141,8 @@ class ModelyardApp:
             log.exception("internal failure in request %s", request_id)
             error = InternalFailure(f"modelyard hit an internal error; see the server log for request {request_id}")
             status, headers, body = json_protocol.encode_error(error, request_id)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        headers.append((b"server-timing", f"app;dur={elapsed_ms:.3f}".encode()))
         await respond(send, status, headers, body)
 
     async def _control_plane(self, scope: Scope, receive: Receive,

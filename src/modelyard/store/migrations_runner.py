@@ -9,6 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
@@ -42,14 +43,20 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Migrate the database to head; refuse a database from a newer modelyard."""
     head = head_revision()
     current = current_revision(engine)
     if current == head:
         return
-    script = ScriptDirectory.from_config(alembic_config())
-    if current is not None and script.get_revision(current) is None:
+    if current is not None and not _known(current):
         raise SchemaMismatch(
             f"the database is at revision {current}, which this modelyard does not know "
             f"(its newest is {head}); upgrade modelyard or point --database-url at another database"
