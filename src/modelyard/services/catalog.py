@@ -10,6 +10,8 @@ SERVICE_MODULES = (
     "modelyard.services.endpoint_configs",
     "modelyard.services.tags",
     "modelyard.services.search",
+    "modelyard.services.logs",
+    "modelyard.services.endpoints",
 )
 
 

@@ -133,3 +133,9 @@ class LogsInvalidParameter(ServiceError):
     """CloudWatch Logs' InvalidParameterException."""
 
     code = "InvalidParameterException"
+
+
+class ResourceAlreadyExistsException(ServiceError):
+    """CloudWatch Logs' ResourceAlreadyExistsException (a log group or stream that exists)."""
+
+    code = "ResourceAlreadyExistsException"

@@ -1,0 +1,132 @@
+"""Endpoint configurations: CreateEndpointConfig, DescribeEndpointConfig, ListEndpointConfigs, Delete.
+
+A configuration is immutable once created: its variants name existing models (checked at creation, as
+SageMaker does), and endpoints copy what they need when they are created or updated. ARNs are
+lower-cased, as AWS writes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from modelyard.services.common import (
+    arn_for,
+    could_not_find,
+    max_results,
+    page,
+    sort_order_descending,
+    store_tags,
+)
+from modelyard.services.context import RequestContext
+from modelyard.services.dispatch import operation
+from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
+from modelyard.services.models import MODEL
+from modelyard.store.errors import DuplicateKey
+from modelyard.store.resources import Query, delete_record, get_record, insert_record
+from modelyard.wire.errors import ValidationException
+
+ENDPOINT_CONFIG = "endpoint-config"
+
+_SORT = {"Name": "name", "CreationTime": "created_at"}
+_COPIED = ("KmsKeyId", "AsyncInferenceConfig", "ExplainerConfig", "ExecutionRoleArn", "VpcConfig",
+           "EnableNetworkIsolation", "MetricsConfig")
+
+
+def endpoint_config_arn(ctx: RequestContext, name: str) -> str:
+    """ARN of an endpoint configuration (lower-cased)."""
+    return arn_for(ctx, ENDPOINT_CONFIG, name)
+
+
+def find_endpoint_config(conn: Connection, ctx: RequestContext, name: str) -> dict[str, Any]:
+    """A configuration's document, or SageMaker's 'Could not find endpoint configuration' error."""
+    record = get_record(conn, ctx.account, ctx.region, ENDPOINT_CONFIG, name)
+    if record is None:
+        raise could_not_find("endpoint configuration", name)
+    return record.document
+
+
+def _variant(variant: dict[str, Any]) -> dict[str, Any]:
+    return {**variant, "InitialVariantWeight": float(variant.get("InitialVariantWeight", 1.0))}
+
+
+def _data_capture(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    return {"EnableCapture": True, **config}
+
+
+def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str, Any]]) -> None:
+    for variant in variants:
+        name = variant["ModelName"]
+        if get_record(conn, ctx.account, ctx.region, MODEL, name) is None:
+            raise could_not_find("model", name)
+
+
+@operation("sagemaker", "CreateEndpointConfig")
+def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Create an endpoint configuration after checking its variants and their models."""
+    name = request["EndpointConfigName"]
+    production = request["ProductionVariants"]
+    shadow = request.get("ShadowProductionVariants") or []
+    check_variants(production, shadow)
+    check_async(request.get("AsyncInferenceConfig"), production)
+    check_data_capture(request.get("DataCaptureConfig"))
+    arn = endpoint_config_arn(ctx, name)
+    document: dict[str, Any] = {
+        "EndpointConfigName": name,
+        "EndpointConfigArn": arn,
+        "ProductionVariants": [_variant(v) for v in production],
+        "CreationTime": ctx.now,
+    }
+    if shadow:
+        document["ShadowProductionVariants"] = [_variant(v) for v in shadow]
+    if "DataCaptureConfig" in request:
+        document["DataCaptureConfig"] = _data_capture(request["DataCaptureConfig"])
+    document.update({key: request[key] for key in _COPIED if key in request})
+    try:
+        with ctx.db.session(write=True) as conn:
+            _check_models(conn, ctx, production + shadow)
+            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=ENDPOINT_CONFIG,
+                                   name=name, arn=arn, document=document, created_at=ctx.now)
+            store_tags(conn, record, request.get("Tags"))
+    except DuplicateKey:
+        raise ValidationException(f'Cannot create already existing endpoint configuration "{arn}".') from None
+    return {"EndpointConfigArn": arn}
+
+
+@operation("sagemaker", "DescribeEndpointConfig")
+def describe_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Describe an endpoint configuration."""
+    with ctx.db.session() as conn:
+        return find_endpoint_config(conn, ctx, request["EndpointConfigName"])
+
+
+@operation("sagemaker", "ListEndpointConfigs")
+def list_endpoint_configs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """List configurations with name and creation-time filters, newest first by default, keyset-paged."""
+    query = Query(
+        account=ctx.account, region=ctx.region, kind=ENDPOINT_CONFIG,
+        name_contains=request.get("NameContains"),
+        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
+        sort=_SORT[request.get("SortBy") or "CreationTime"],
+        descending=sort_order_descending(request),
+        limit=max_results(request), token=request.get("NextToken"),
+    )
+    with ctx.db.session() as conn:
+        records, token = page(conn, query)
+    configs = [{"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.created_at}
+               for r in records]
+    return {"EndpointConfigs": configs, "NextToken": token}
+
+
+@operation("sagemaker", "DeleteEndpointConfig")
+def delete_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> None:
+    """Delete a configuration (running endpoints keep what they copied from it, as in SageMaker)."""
+    name = request["EndpointConfigName"]
+    with ctx.db.session(write=True) as conn:
+        record = get_record(conn, ctx.account, ctx.region, ENDPOINT_CONFIG, name)
+        if record is None:
+            raise could_not_find("endpoint configuration", name)
+        delete_record(conn, record)

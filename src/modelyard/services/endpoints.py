@@ -1,0 +1,192 @@
+"""Endpoints: the control-plane side. Calls write desired state and return at once; the hosting
+controller (``ctx.app.extensions["endpoints"]``) drives instances and records every transition.
+
+    CreateEndpoint -> Creating -> InService | Failed
+    UpdateEndpoint / UpdateEndpointWeightsAndCapacities -> Updating -> InService (or back, with reason)
+    DeleteEndpoint -> Deleting -> gone
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from modelyard.services.common import (
+    arn_for,
+    could_not_find,
+    find,
+    max_results,
+    page,
+    sort_order_descending,
+    store_tags,
+    validation_missing,
+)
+from modelyard.services.context import RequestContext
+from modelyard.services.dispatch import operation
+from modelyard.store.errors import DuplicateKey
+from modelyard.store.resources import ANY, Query, Record, delete_record, insert_record, update_record
+from modelyard.wire.errors import ValidationException
+
+ENDPOINT = "endpoint"
+ENDPOINT_CONFIG = "endpoint-config"
+_SORT = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
+_SUMMARY = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+
+
+class EndpointController(Protocol):
+    """What the endpoint service needs from the hosting controller."""
+
+    def notify(self, account: str, region: str, name: str) -> None:
+        """Desired state of an endpoint changed: reconcile it soon."""
+
+
+def _notify(ctx: RequestContext, name: str) -> None:
+    controller: EndpointController | None = ctx.app.extensions.get("endpoints")
+    if controller is not None:
+        controller.notify(ctx.account, ctx.region, name)
+
+
+def find_endpoint(conn: Connection, ctx: RequestContext, name: str) -> Record:
+    """An endpoint by name or ARN, or SageMaker's "Could not find endpoint" error."""
+    return find(conn, ctx, ENDPOINT, name, validation_missing("endpoint"))
+
+
+def _find_config(conn: Connection, ctx: RequestContext, name: str) -> Record:
+    return find(conn, ctx, ENDPOINT_CONFIG, name, validation_missing("endpoint configuration"))
+
+
+def _variant_summaries(config: Record) -> list[dict[str, Any]]:
+    """Variants as DescribeEndpoint shows them before any instance is up."""
+    summaries = []
+    for variant in config.document.get("ProductionVariants", []):
+        summary: dict[str, Any] = {"VariantName": variant["VariantName"],
+                                   "DesiredWeight": variant.get("InitialVariantWeight", 1.0)}
+        if "ServerlessConfig" in variant:
+            summary["DesiredServerlessConfig"] = variant["ServerlessConfig"]
+        else:
+            summary["DesiredInstanceCount"] = variant.get("InitialInstanceCount", 1)
+        summaries.append(summary)
+    return summaries
+
+
+@operation("sagemaker", "CreateEndpoint")
+def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Record a new endpoint as Creating; its instances start in the background."""
+    name = request["EndpointName"]
+    arn = arn_for(ctx, ENDPOINT, name)
+    try:
+        with ctx.db.session(write=True) as conn:
+            config = _find_config(conn, ctx, request["EndpointConfigName"])
+            document = {
+                "EndpointName": name, "EndpointArn": arn, "EndpointConfigName": config.name,
+                "EndpointStatus": "Creating", "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
+                "ProductionVariants": _variant_summaries(config),
+                "DataCaptureConfig": _capture_summary(config),
+                "_DesiredConfig": config.name,
+                "_DesiredWeights": {},
+            }
+            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=ENDPOINT, name=name,
+                                   arn=arn, document=document, created_at=ctx.now, status="Creating")
+            store_tags(conn, record, request.get("Tags"))
+    except DuplicateKey:
+        raise ValidationException(f'Cannot create already existing endpoint "{arn}".') from None
+    _notify(ctx, name)
+    return {"EndpointArn": arn}
+
+
+def _capture_summary(config: Record) -> dict[str, Any] | None:
+    capture = config.document.get("DataCaptureConfig")
+    if not capture:
+        return None
+    return {"EnableCapture": capture.get("EnableCapture", True), "CaptureStatus": "Started",
+            "CurrentSamplingPercentage": capture["InitialSamplingPercentage"],
+            "DestinationS3Uri": capture["DestinationS3Uri"], "KmsKeyId": capture.get("KmsKeyId")}
+
+
+@operation("sagemaker", "DescribeEndpoint")
+def describe_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Describe an endpoint as its controller last recorded it."""
+    with ctx.db.session() as conn:
+        return find_endpoint(conn, ctx, request["EndpointName"]).document
+
+
+@operation("sagemaker", "ListEndpoints")
+def list_endpoints(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """List endpoints with name, status and time filters, sorting and paging."""
+    query = Query(
+        account=ctx.account, region=ctx.region, kind=ENDPOINT,
+        status=request.get("StatusEquals", ANY), name_contains=request.get("NameContains"),
+        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
+        modified_after=request.get("LastModifiedTimeAfter"), modified_before=request.get("LastModifiedTimeBefore"),
+        sort=_SORT[request.get("SortBy") or "CreationTime"], descending=sort_order_descending(request),
+        limit=max_results(request), token=request.get("NextToken"),
+    )
+    with ctx.db.session() as conn:
+        records, token = page(conn, query)
+    return {"Endpoints": [{k: r.document.get(k) for k in _SUMMARY} for r in records], "NextToken": token}
+
+
+def _require_in_service(record: Record, action: str) -> None:
+    status = record.document["EndpointStatus"]
+    if status != "InService":
+        raise ValidationException(
+            f'Cannot {action} endpoint "{record.arn}" while it is {status}; wait until it is InService')
+
+
+@operation("sagemaker", "UpdateEndpoint")
+def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Move an endpoint to another config; new instances become healthy before old ones stop."""
+    with ctx.db.session(write=True) as conn:
+        record = find_endpoint(conn, ctx, request["EndpointName"])
+        _require_in_service(record, "update")
+        config = _find_config(conn, ctx, request["EndpointConfigName"])
+        document = {**record.document, "EndpointStatus": "Updating", "LastModifiedTime": ctx.now,
+                    "_DesiredConfig": config.name, "_DesiredWeights": {}}
+        document.pop("FailureReason", None)
+        update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
+    _notify(ctx, record.name)
+    return {"EndpointArn": record.arn}
+
+
+@operation("sagemaker", "UpdateEndpointWeightsAndCapacities")
+def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Change variant weights and instance counts in place."""
+    with ctx.db.session(write=True) as conn:
+        record = find_endpoint(conn, ctx, request["EndpointName"])
+        _require_in_service(record, "update")
+        known = {v["VariantName"] for v in record.document.get("ProductionVariants", [])}
+        desired = dict(record.document.get("_DesiredWeights") or {})
+        for change in request["DesiredWeightsAndCapacities"]:
+            variant = change["VariantName"]
+            if variant not in known:
+                raise ValidationException(
+                    f'The variant name(s) "{variant}" is/are not present in endpoint "{record.name}"; '
+                    f"its variants are {sorted(known)}")
+            if "DesiredWeight" not in change and "DesiredInstanceCount" not in change:
+                raise ValidationException(f"Give DesiredWeight or DesiredInstanceCount for variant {variant}")
+            desired[variant] = {**desired.get(variant, {}), **{k: change[k] for k in
+                                                               ("DesiredWeight", "DesiredInstanceCount") if k in change}}
+        document = {**record.document, "EndpointStatus": "Updating", "LastModifiedTime": ctx.now,
+                    "_DesiredWeights": desired}
+        update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
+    _notify(ctx, record.name)
+    return {"EndpointArn": record.arn}
+
+
+@operation("sagemaker", "DeleteEndpoint")
+def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> None:
+    """Mark an endpoint Deleting; the controller stops its instances and removes it."""
+    with ctx.db.session(write=True) as conn:
+        record = find_endpoint(conn, ctx, request["EndpointName"])
+        if ctx.app.extensions.get("endpoints") is None:
+            delete_record(conn, record)
+            return
+        document = {**record.document, "EndpointStatus": "Deleting", "LastModifiedTime": ctx.now}
+        update_record(conn, record, document=document, modified_at=ctx.now, status="Deleting")
+    _notify(ctx, record.name)
+
+
+def endpoint_not_found(name: str) -> ValidationException:
+    """The runtime's view of a missing endpoint uses the same words."""
+    return could_not_find("endpoint", name)

@@ -1,0 +1,133 @@
+"""rest-json (sagemaker-runtime) requests and responses, driven by botocore's service model.
+
+Routes, header names and the payload member are read from the model once per operation; a request
+then costs a regex match and a few dictionary lookups::
+
+    POST /endpoints/my-ep/invocations  Content-Type: text/csv  X-Amzn-SageMaker-Target-Variant: v1
+      -> RestRoute.decode(...) -> {"EndpointName": "my-ep", "ContentType": "text/csv",
+                                   "TargetVariant": "v1", "Body": b"..."}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.model import OperationModel
+
+from modelyard.wire.errors import ServiceError
+from modelyard.wire.spec import service_model
+from modelyard.wire.validation import validate_input
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    """One operation's HTTP binding."""
+
+    operation: OperationModel
+    method: str
+    pattern: re.Pattern[str]
+    uri_members: dict[str, str]
+    header_members: dict[str, str]
+    query_members: dict[str, str]
+    payload: str | None
+    response_headers: dict[str, str]
+    response_payload: str | None
+
+    def decode(self, match: re.Match[str], headers: Mapping[str, str], query: Mapping[str, str],
+               body: bytes) -> dict[str, Any]:
+        """Validated parameters (the payload member is the raw body, unvalidated)."""
+        params: dict[str, Any] = {member: unquote(match.group(label)) for label, member in self.uri_members.items()}
+        for header, member in self.header_members.items():
+            value = headers.get(header)
+            if value is not None:
+                params[member] = value
+        for key, member in self.query_members.items():
+            if key in query:
+                params[member] = query[key]
+        shape = self.operation.input_shape
+        if self.payload is not None:
+            params[self.payload] = ""
+        validated = validate_input(shape, params)
+        if self.payload is not None:
+            validated[self.payload] = body
+        return validated
+
+    def encode(self, result: Mapping[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers and body of a successful response."""
+        headers = []
+        for member, header in self.response_headers.items():
+            value = result.get(member)
+            if value is not None:
+                headers.append((header, str(value).encode("latin-1", "replace")))
+        if self.response_payload is not None:
+            body = result.get(self.response_payload) or b""
+            if isinstance(body, str):
+                body = body.encode()
+            return 200, headers, body
+        members = self.operation.output_shape.members if self.operation.output_shape else {}
+        document = {k: v for k, v in result.items() if k in members and k not in self.response_headers
+                    and v is not None}
+        headers.append((b"content-type", b"application/json"))
+        status = int(self.operation.http.get("responseCode", 200))
+        return status, headers, json.dumps(document).encode()
+
+
+def _route(operation: OperationModel) -> RestRoute:
+    uri = operation.http["requestUri"].split("?", 1)[0]
+    labels = re.findall(r"\{([^}]+)\}", uri)
+    regex = "^" + re.sub(r"\\\{([^}+]+)(\\\+)?\\\}",
+                         lambda m: f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)",
+                         re.escape(uri)) + "$"
+    uri_members, header_members, query_members, payload = {}, {}, {}, None
+    shape = operation.input_shape
+    for name, member in (shape.members.items() if shape else []):
+        location = member.serialization.get("location")
+        location_name = member.serialization.get("name", name)
+        if location == "uri":
+            uri_members[location_name.rstrip("+")] = name
+        elif location == "header":
+            header_members[location_name.lower()] = name
+        elif location == "querystring":
+            query_members[location_name] = name
+    if shape is not None:
+        payload = shape.serialization.get("payload")
+    assert all(label.rstrip("+") in uri_members for label in labels), uri
+    response_headers, response_payload = {}, None
+    out = operation.output_shape
+    for name, member in (out.members.items() if out else []):
+        if member.serialization.get("location") == "header":
+            response_headers[name] = member.serialization.get("name", name).lower().encode()
+    if out is not None:
+        response_payload = out.serialization.get("payload")
+    return RestRoute(operation, operation.http["method"], re.compile(regex), uri_members, header_members,
+                     query_members, payload, response_headers, response_payload)
+
+
+class RestService:
+    """The routes of one rest-json service."""
+
+    def __init__(self, service: str) -> None:
+        model = service_model(service)
+        self.routes = [_route(model.operation_model(name)) for name in model.operation_names]
+
+    def match(self, method: str, path: str) -> tuple[RestRoute, re.Match[str]] | None:
+        """The route and URI match for a request, or None."""
+        for route in self.routes:
+            if route.method == method:
+                found = route.pattern.match(path)
+                if found is not None:
+                    return route, found
+        return None
+
+
+def encode_error(error: ServiceError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and JSON body of a rest-json error."""
+    body = {"__type": error.code, "message": error.message, "Message": error.message, **error.fields}
+    headers = [(b"content-type", b"application/json"), (b"x-amzn-requestid", request_id.encode()),
+               (b"x-amzn-errortype", error.code.encode())]
+    return error.status, headers, json.dumps(body, default=str).encode()
