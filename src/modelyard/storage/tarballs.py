@@ -1,0 +1,139 @@
+"""Safe tar extraction and deterministic packing (SageMaker's ``model.tar.gz`` layout).
+
+``safe_extract`` checks every member before anything is written: absolute names, ``..``
+components, links that leave the target, members below a link, and device/FIFO members are
+refused with :class:`UnsafeArchiveError` naming the member.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tarfile
+from pathlib import Path
+
+from modelyard.storage.errors import ArtifactNotFoundError, InvalidArchiveError, UnsafeArchiveError
+from modelyard.storage.localfs import atomic_path
+
+
+def safe_extract(tar_path: Path, dest: Path) -> Path:
+    """Extract a ``.tar`` or ``.tar.gz`` (detected from content) into ``dest``; returns ``dest``."""
+    tar_path = Path(tar_path)
+    dest = Path(dest)
+    try:
+        archive = tarfile.open(tar_path, mode="r:*")  # noqa: SIM115 - closed by the `with` below
+    except FileNotFoundError as exc:
+        raise ArtifactNotFoundError(f"archive {tar_path} does not exist", uri=str(tar_path),
+                                    code="ENOENT") from exc
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise InvalidArchiveError(f"{tar_path} is not a readable .tar or .tar.gz archive: {exc}",
+                                  uri=str(tar_path)) from exc
+    with archive:
+        try:
+            members = archive.getmembers()
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise InvalidArchiveError(f"{tar_path} is a corrupt archive: {exc}", uri=str(tar_path)) from exc
+        check_members(members, archive_name=str(tar_path))
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(dest, members=members, filter="data")
+            else:  # pragma: no cover - Python without PEP 706 filters
+                archive.extractall(dest, members=members)
+        except tarfile.FilterError as exc:
+            raise UnsafeArchiveError(f"unsafe member in {tar_path}: {exc}", member=str(exc),
+                                     uri=str(tar_path)) from exc
+        except (tarfile.TarError, EOFError) as exc:
+            raise InvalidArchiveError(f"{tar_path} is a corrupt archive: {exc}", uri=str(tar_path)) from exc
+    return dest
+
+
+def check_members(members: list[tarfile.TarInfo], *, archive_name: str = "archive") -> None:
+    """Raise :class:`UnsafeArchiveError` for the first member that is not safe to extract."""
+    links: set[str] = set()
+    for member in members:
+        name = _checked_name(member, archive_name)
+        _refuse_below_link(member, name, links, archive_name)
+        if member.ischr() or member.isblk() or member.isfifo():
+            kind = "FIFO" if member.isfifo() else "device"
+            _refuse(member, archive_name, f"is a {kind}")
+        if member.issym() or member.islnk():
+            _check_link(member, name, archive_name)
+            links.add(name)
+        elif not (member.isfile() or member.isdir()):
+            _refuse(member, archive_name, f"has unsupported type {member.type!r}")
+
+
+def pack_dir(src_dir: Path, tar_gz_path: Path) -> Path:
+    """Pack ``src_dir``'s contents into ``tar_gz_path`` with names relative to ``src_dir``.
+
+    Members come in sorted order (directories before their contents), owners are reset to
+    root, and the archive is written through a temporary file.
+    """
+    src_dir = Path(src_dir)
+    tar_gz_path = Path(tar_gz_path)
+    if not src_dir.is_dir():
+        raise ArtifactNotFoundError(f"cannot pack {src_dir}: not a directory", uri=str(src_dir),
+                                    code="ENOENT")
+    entries = _sorted_entries(src_dir, exclude=tar_gz_path.resolve())
+    with atomic_path(tar_gz_path) as tmp, tarfile.open(tmp, mode="w:gz") as archive:
+        for path in entries:
+            archive.add(path, arcname=path.relative_to(src_dir).as_posix(), recursive=False,
+                        filter=_reset_owner)
+    return tar_gz_path
+
+
+def _sorted_entries(src_dir: Path, exclude: Path) -> list[Path]:
+    entries: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(src_dir):
+        dirnames.sort()
+        base = Path(dirpath)
+        names = sorted(dirnames + filenames)
+        for name in names:
+            path = base / name
+            if path.resolve() == exclude or name.startswith(f".{exclude.name}."):
+                continue
+            entries.append(path)
+    return sorted(entries, key=lambda p: p.relative_to(src_dir).parts)
+
+
+def _reset_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _checked_name(member: tarfile.TarInfo, archive_name: str) -> str:
+    name = member.name
+    if not name or "\x00" in name:
+        _refuse(member, archive_name, "has an empty or NUL-containing name")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        _refuse(member, archive_name, "has an absolute path")
+    if ".." in name.replace("\\", "/").split("/"):
+        _refuse(member, archive_name, "contains a '..' path component")
+    return posixpath.normpath(name)
+
+
+def _refuse_below_link(member: tarfile.TarInfo, name: str, links: set[str], archive_name: str) -> None:
+    parent = posixpath.dirname(name)
+    while parent not in ("", "."):
+        if parent in links:
+            _refuse(member, archive_name, f"lies below the link {parent!r}")
+        parent = posixpath.dirname(parent)
+
+
+def _check_link(member: tarfile.TarInfo, name: str, archive_name: str) -> None:
+    kind = "symlink" if member.issym() else "hard link"
+    base = posixpath.dirname(name) if member.issym() else ""
+    target = posixpath.normpath(posixpath.join(base, member.linkname))
+    if member.linkname.startswith("/") or _escapes(target):
+        _refuse(member, archive_name, f"is a {kind} pointing outside the target: {member.linkname!r}")
+
+
+def _escapes(normalized: str) -> bool:
+    return normalized == ".." or normalized.startswith("../")
+
+
+def _refuse(member: tarfile.TarInfo, archive_name: str, why: str) -> None:
+    raise UnsafeArchiveError(f"refusing to extract {archive_name}: member {member.name!r} {why}",
+                             member=member.name, uri=archive_name)

@@ -1,0 +1,7 @@
+"""The in-container inference server and SageMaker handler contract.
+
+Runs inside the model's own venv with only the standard library (numpy when installed):
+``PYTHONPATH=<parent of modelyard> python -m modelyard.toolkit serve``. Modules: ``framing``
+(the unix-socket wire format), ``handler`` (hook resolution and invocation), ``serve``
+(start-up), ``server``/``http_server`` (transports), ``supervisor`` (pre-forked workers).
+"""

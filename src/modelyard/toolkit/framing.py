@@ -1,0 +1,175 @@
+"""The lean frame format spoken between the router and the toolkit over a unix socket.
+
+Every message, in either direction::
+
+    +----------------+----------------+-----------------------+------------------+
+    | H: uint32 (BE) | B: uint32 (BE) | H bytes of UTF-8 JSON | B bytes raw body |
+    +----------------+----------------+-----------------------+------------------+
+
+Request header: ``{"op": "invoke" | "ping" | "execution-parameters", "content_type", "accept",
+"custom_attributes", "inference_id", "target_model"}`` (strings or null).
+Response header: ``{"status": int, "content_type", "custom_attributes"}``; for status >= 400 the
+body is a UTF-8 error message. One request is in flight per connection at a time.
+
+Pure standard library, shared by both sides: ``FrameParser`` (incremental, for protocols),
+``read_frame``/``write_frame`` (asyncio streams) and the client helper ``call``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from typing import Any
+
+PREFIX = struct.Struct(">II")
+PREFIX_SIZE = PREFIX.size
+MAX_HEADER_BYTES = 1 << 20
+MAX_BODY_BYTES = 1 << 30
+
+OP_INVOKE = "invoke"
+OP_PING = "ping"
+OP_EXECUTION_PARAMETERS = "execution-parameters"
+OPS = (OP_INVOKE, OP_PING, OP_EXECUTION_PARAMETERS)
+
+_SMALL_BODY = 256 * 1024
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_loads = json.loads
+
+
+class FrameError(ValueError):
+    """A malformed frame: bad JSON header or an absurd length. The connection must be closed."""
+
+
+def check_lengths(header_len: int, body_len: int) -> None:
+    """Raise FrameError when a prefix announces lengths beyond the limits."""
+    if header_len > MAX_HEADER_BYTES:
+        raise FrameError(f"frame header of {header_len} bytes exceeds {MAX_HEADER_BYTES}")
+    if body_len > MAX_BODY_BYTES:
+        raise FrameError(f"frame body of {body_len} bytes exceeds {MAX_BODY_BYTES}")
+
+
+def decode_header(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """Parse a JSON header; it must be an object."""
+    try:
+        header = _loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FrameError(f"frame header is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise FrameError("frame header must be a JSON object")
+    return header
+
+
+def encode_header(header: dict[str, Any]) -> bytes:
+    """Serialize a header to compact UTF-8 JSON."""
+    return _dumps(header).encode("utf-8")
+
+
+def frame_parts(header: dict[str, Any], body: bytes | bytearray | memoryview = b"") -> list[bytes]:
+    """The frame as buffers to write in order (one buffer when the body is small)."""
+    raw_header = encode_header(header)
+    head = PREFIX.pack(len(raw_header), len(body)) + raw_header
+    if len(body) <= _SMALL_BODY:
+        return [head + bytes(body)]
+    return [head, body]  # type: ignore[list-item]
+
+
+def encode_frame(header: dict[str, Any], body: bytes | bytearray | memoryview = b"") -> bytes:
+    """The whole frame as one bytes object."""
+    return b"".join(frame_parts(header, body))
+
+
+def request_header(op: str, content_type: str | None = None, accept: str | None = None,
+                   custom_attributes: str | None = None, inference_id: str | None = None,
+                   target_model: str | None = None) -> dict[str, Any]:
+    """A request header with every field present."""
+    return {"op": op, "content_type": content_type, "accept": accept,
+            "custom_attributes": custom_attributes, "inference_id": inference_id,
+            "target_model": target_model}
+
+
+def response_header(status: int, content_type: str | None = None,
+                    custom_attributes: str | None = None) -> dict[str, Any]:
+    """A response header with every field present."""
+    return {"status": status, "content_type": content_type, "custom_attributes": custom_attributes}
+
+
+class FrameParser:
+    """Incremental decoder: feed bytes as they arrive, get complete ``(header, body)`` frames."""
+
+    __slots__ = ("_buffer", "_need")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._need: tuple[int, int] | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as a frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[tuple[dict[str, Any], bytes]]:
+        """Consume ``data``; return every frame now complete. Raises FrameError on a bad frame."""
+        buffer = self._buffer
+        if not buffer and self._need is None and len(data) >= PREFIX_SIZE:
+            header_len, body_len = PREFIX.unpack_from(data)
+            if len(data) == PREFIX_SIZE + header_len + body_len:
+                check_lengths(header_len, body_len)
+                end = PREFIX_SIZE + header_len
+                return [(decode_header(data[PREFIX_SIZE:end]), data[end:])]
+        buffer += data
+        frames: list[tuple[dict[str, Any], bytes]] = []
+        while True:
+            if self._need is None:
+                if len(buffer) < PREFIX_SIZE:
+                    return frames
+                header_len, body_len = PREFIX.unpack_from(buffer)
+                check_lengths(header_len, body_len)
+                self._need = (header_len, body_len)
+            header_len, body_len = self._need
+            total = PREFIX_SIZE + header_len + body_len
+            if len(buffer) < total:
+                return frames
+            end = PREFIX_SIZE + header_len
+            header = decode_header(buffer[PREFIX_SIZE:end])
+            frames.append((header, bytes(buffer[end:total])))
+            del buffer[:total]
+            self._need = None
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
+    """Read one frame from a stream; None on a clean end of stream before a frame starts."""
+    try:
+        prefix = await reader.readexactly(PREFIX_SIZE)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            return None
+        raise FrameError("stream ended inside a frame prefix") from None
+    header_len, body_len = PREFIX.unpack(prefix)
+    check_lengths(header_len, body_len)
+    try:
+        rest = await reader.readexactly(header_len + body_len)
+    except asyncio.IncompleteReadError:
+        raise FrameError("stream ended inside a frame") from None
+    return decode_header(rest[:header_len]), rest[header_len:]
+
+
+async def write_frame(writer: asyncio.StreamWriter, header: dict[str, Any],
+                      body: bytes | bytearray | memoryview = b"") -> None:
+    """Write one frame to a stream and wait until it is flushed to the transport."""
+    for part in frame_parts(header, body):
+        writer.write(part)
+    await writer.drain()
+
+
+async def call(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, header: dict[str, Any],
+               body: bytes = b"") -> tuple[dict[str, Any], bytes]:
+    """Send one request frame and return the response ``(header, body)``.
+
+    Raises ConnectionError when the peer closes the connection before answering.
+    """
+    await write_frame(writer, header, body)
+    frame = await read_frame(reader)
+    if frame is None:
+        raise ConnectionResetError("connection closed before a response frame")
+    return frame

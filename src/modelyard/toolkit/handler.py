@@ -1,0 +1,176 @@
+"""The SageMaker handler contract: load the user's module once, resolve its hooks, invoke.
+
+::
+
+    <code_dir>/<program>  ──import──►  model_fn, input_fn, predict_fn, output_fn | transform_fn
+                                         (missing ones -> defaults; transform_fn with any of the
+                                          three others -> HandlerContractError)
+    invoke(body, content_type, accept, headers)
+        accept "*/*" or missing -> default accept;  json/csv bodies decoded to str
+        transform_fn(model, data, content_type, accept[, context])
+            or output_fn(predict_fn(input_fn(data, content_type), model), accept)
+        -> Response(status, body bytes, content_type, custom_attributes)
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+from modelyard.toolkit import content_types, defaults
+from modelyard.toolkit.context import (
+    CUSTOM_ATTRIBUTES,
+    INFERENCE_ID,
+    Context,
+    Headers,
+    RequestProcessor,
+    system_properties,
+)
+from modelyard.toolkit.environment import ToolkitSettings
+from modelyard.toolkit.errors import HandlerContractError, error_message, error_status
+from modelyard.toolkit.hooks import Hook
+
+COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compat")
+
+
+class Response:
+    """What one invocation answers."""
+
+    __slots__ = ("status", "body", "content_type", "custom_attributes")
+
+    def __init__(self, status: int, body: bytes, content_type: str | None = None,
+                 custom_attributes: str | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.custom_attributes = custom_attributes
+
+    def __repr__(self) -> str:
+        return f"Response({self.status}, {self.body[:80]!r}, {self.content_type!r})"
+
+
+def import_user_module(settings: ToolkitSettings) -> Any:
+    """Import the program from the code directory (put first on ``sys.path`` for sibling imports)."""
+    code_dir = os.path.abspath(settings.code_dir)
+    if code_dir not in sys.path:
+        sys.path.insert(0, code_dir)
+    if importlib.util.find_spec("sagemaker_inference") is None and COMPAT_DIR not in sys.path:
+        sys.path.append(COMPAT_DIR)
+    path = os.path.join(code_dir, settings.program)
+    if not os.path.isfile(path) and importlib.util.find_spec(settings.module_name) is None:
+        raise HandlerContractError(
+            f"inference program {settings.program} not found in {code_dir} (set SAGEMAKER_PROGRAM and "
+            "SAGEMAKER_SUBMIT_DIRECTORY, or put code/inference.py in the model archive); it must define "
+            "model_fn")
+    return importlib.import_module(settings.module_name)
+
+
+class Handler:
+    """The user's hooks, resolved once, and the loaded model."""
+
+    def __init__(self, module: Any, settings: ToolkitSettings) -> None:
+        self.settings = settings
+        self.properties = system_properties(settings.model_dir)
+        self.model: Any = None
+        self.loaded = False
+        model_fn = getattr(module, "model_fn", None)
+        transform_fn = getattr(module, "transform_fn", None)
+        user_fns = {name: getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")}
+        if model_fn is None:
+            raise HandlerContractError(
+                f"{settings.program} defines no model_fn. Please provide a model_fn(model_dir) "
+                "implementation that loads and returns the model.")
+        if transform_fn is not None and any(user_fns.values()):
+            defined = ", ".join(name for name, fn in user_fns.items() if fn is not None)
+            raise HandlerContractError(
+                f"{settings.program} defines transform_fn together with {defined}: cannot use "
+                "transform_fn implementation in conjunction with input_fn, predict_fn, and/or "
+                "output_fn implementation")
+        self.model_fn = Hook(model_fn, "model_fn", ("model_dir",))
+        self.input_fn = _hook(user_fns["input_fn"], defaults.default_input_fn, "input_fn",
+                              ("input_data", "content_type"))
+        self.predict_fn = _hook(user_fns["predict_fn"], defaults.default_predict_fn, "predict_fn",
+                                ("data", "model"))
+        self.output_fn = _hook(user_fns["output_fn"], defaults.default_output_fn, "output_fn",
+                               ("prediction", "accept"))
+        self.transform_fn = None if transform_fn is None else Hook(
+            transform_fn, "transform_fn", ("model", "input_data", "content_type", "accept"))
+
+    @classmethod
+    def from_settings(cls, settings: ToolkitSettings) -> Handler:
+        """Import the user's module and resolve its hooks (does not load the model)."""
+        return cls(import_user_module(settings), settings)
+
+    def load(self) -> None:
+        """Run ``model_fn`` once; warm the default codecs' numpy import when they are used."""
+        self.model = self.model_fn(Context(self.properties), self.settings.model_dir)
+        self.loaded = True
+        uses_codecs = self.transform_fn is None and (self.input_fn.is_default or self.output_fn.is_default)
+        if uses_codecs and importlib.util.find_spec("numpy") is not None:
+            importlib.import_module("numpy")
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
+               headers: Headers) -> Response:
+        """Run one request through the hooks; never raises (errors become a Response)."""
+        if not accept or accept == content_types.ANY:
+            accept = self.settings.default_accept
+        processor = RequestProcessor(headers)
+        context = Context(self.properties, [processor], headers.get(INFERENCE_ID))
+        try:
+            data: Any = body.decode("utf-8") if content_type in content_types.UTF8_TYPES else body
+            if self.transform_fn is not None:
+                result = self.transform_fn(context, self.model, data, content_type, accept)
+            else:
+                result = self._default_transform(context, data, content_type, accept)
+            return _response(result, accept, processor)
+        except Exception as exc:  # noqa: BLE001 - user code may raise anything
+            return failure(exc)
+
+    def _default_transform(self, context: Context, data: Any, content_type: str | None, accept: str) -> Any:
+        decoded = self.input_fn(context, data, content_type)
+        prediction = self.predict_fn(context, decoded, self.model)
+        return self.output_fn(context, prediction, accept)
+
+
+def failure(exc: BaseException) -> Response:
+    """Print the traceback to stderr and answer the exception's status and message."""
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    message = error_message(exc)
+    return Response(error_status(exc), message.encode("utf-8", "replace"), "text/plain; charset=utf-8")
+
+
+def _hook(user_fn: Any, default: Any, name: str, arguments: tuple[str, ...]) -> Hook:
+    if user_fn is None:
+        return Hook(default, name, arguments, is_default=True)
+    return Hook(user_fn, name, arguments)
+
+
+def _response(result: Any, accept: str, processor: RequestProcessor) -> Response:
+    content_type: str | None = accept
+    if isinstance(result, tuple):
+        result, content_type = result[0], result[1]
+    status = processor.get_response_status_code()
+    attributes = processor.get_response_header(CUSTOM_ATTRIBUTES)
+    return Response(status, as_bytes(result), content_type, attributes)
+
+
+def as_bytes(result: Any) -> bytes:
+    """The response body: bytes as is, str as UTF-8, anything else as JSON."""
+    if isinstance(result, bytes):
+        return result
+    if isinstance(result, str):
+        return result.encode("utf-8")
+    if isinstance(result, (bytearray, memoryview)):
+        return bytes(result)
+    if result is None:
+        return b""
+    return json.dumps(result, default=_jsonable).encode("utf-8")
+
+
+def _jsonable(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else str(value)

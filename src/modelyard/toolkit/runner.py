@@ -1,0 +1,80 @@
+"""The one dedicated thread that runs user code, fed by a FIFO queue.
+
+The event loop only does I/O: it submits a call and gets the result back through
+``loop.call_soon_threadsafe``, so pings are answered while a handler is slow. ``model_fn``
+runs on the same thread as every later hook (some frameworks care which thread owns a model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+_STOP = object()
+
+
+class HandlerThread:
+    """Runs submitted calls one at a time, in order, on a single daemon thread."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="modelyard-handler", daemon=True)
+        self._thread.start()
+        self.pending = 0
+
+    def submit(self, loop: asyncio.AbstractEventLoop, func: Callable[..., Any], args: tuple[Any, ...],
+               done: Callable[[Any], None]) -> None:
+        """Queue ``func(*args)``; ``done(result)`` is then called on ``loop``."""
+        self.pending += 1
+        self._queue.put((loop, func, args, done))
+
+    def call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run ``func(*args)`` on the handler thread and wait for it (re-raising its exception)."""
+        box: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def run() -> None:
+            try:
+                box["result"] = func(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                box["error"] = exc
+            finally:
+                finished.set()
+
+        self._queue.put((None, run, (), None))
+        while not finished.wait(0.5):
+            pass
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    def stop(self) -> None:
+        """Let the thread finish what is queued, then end."""
+        self._queue.put(_STOP)
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while True:
+            item = get()
+            if item is _STOP:
+                return
+            loop, func, args, done = item
+            try:
+                result = func(*args)
+            except BaseException as exc:  # noqa: BLE001 - the loop must always get an answer
+                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+                result = exc
+            if done is not None:
+                try:
+                    loop.call_soon_threadsafe(self._finish, done, result)
+                except RuntimeError:
+                    return
+
+    def _finish(self, done: Callable[[Any], None], result: Any) -> None:
+        self.pending -= 1
+        done(result)

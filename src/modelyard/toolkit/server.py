@@ -1,0 +1,97 @@
+"""The frame protocol on the unix socket: one request in flight per connection, many connections.
+
+::
+
+    data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
+                                  └► invoke: HandlerThread ─► response frame (then next frame)
+    bad frame ─► 400 frame (when the transport is still writable) ─► close
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import deque
+from typing import Any
+
+from modelyard.toolkit import framing
+from modelyard.toolkit.handler import Response
+from modelyard.toolkit.service import Service, frame_headers
+
+_TEXT = "text/plain; charset=utf-8"
+
+
+class FrameProtocol(asyncio.Protocol):
+    """One unix-socket connection speaking ``framing``."""
+
+    def __init__(self, service: Service, loop: asyncio.AbstractEventLoop) -> None:
+        self._service = service
+        self._loop = loop
+        self._parser = framing.FrameParser()
+        self._queue: deque[tuple[dict[str, Any], bytes]] = deque()
+        self._busy = False
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is None:
+            return
+        try:
+            frames = self._parser.feed(data)
+        except framing.FrameError as exc:
+            self._reject(str(exc))
+            return
+        if self._busy or self._queue:
+            self._queue.extend(frames)
+            return
+        for index, (header, body) in enumerate(frames):
+            self._dispatch(header, body)
+            if self._busy:
+                self._queue.extend(frames[index + 1:])
+                return
+
+    def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
+        op = header.get("op")
+        if op == framing.OP_INVOKE:
+            self._busy = True
+            self._service.invoke(self._loop, body, frame_headers(header), self._on_response)
+        elif op == framing.OP_PING:
+            self._send(self._service.ping())
+        elif op == framing.OP_EXECUTION_PARAMETERS:
+            self._send(self._service.execution_parameters())
+        else:
+            self._send(Response(400, f"unknown op {op!r}; expected one of {', '.join(framing.OPS)}".encode(),
+                                _TEXT))
+
+    def _on_response(self, response: Response) -> None:
+        self._busy = False
+        if self._transport is None:
+            return
+        self._send(response)
+        queue = self._queue
+        while queue and not self._busy and self._transport is not None:
+            header, body = queue.popleft()
+            self._dispatch(header, body)
+
+    def _send(self, response: Response) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        header = {"status": response.status, "content_type": response.content_type,
+                  "custom_attributes": response.custom_attributes}
+        for part in framing.frame_parts(header, response.body):
+            transport.write(part)
+
+    def _reject(self, message: str) -> None:
+        print(f"modelyard-toolkit: closing connection after a bad frame: {message}", file=sys.stderr)
+        self._send(Response(400, message.encode(), _TEXT))
+        self._queue.clear()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None

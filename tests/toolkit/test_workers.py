@@ -1,0 +1,96 @@
+"""Pre-forked workers (SAGEMAKER_MODEL_SERVER_WORKERS > 1) sharing one socket."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+WORKER = """
+import os, time
+
+def model_fn(model_dir):
+    if os.environ.get("FAIL_LOAD"):
+        raise RuntimeError("weights are corrupt")
+    time.sleep(float(os.environ.get("LOAD_SECONDS", "0")))
+    return os.getpid()
+
+def transform_fn(model, body, content_type, accept):
+    if content_type == "sleep":
+        time.sleep(float(body))
+    return str(model)
+"""
+
+
+def _pids(toolkit, connections: int = 12) -> set[int]:
+    """Worker pids answering; a request sent to a worker as it is killed gets a 500 saying so."""
+    pids = set()
+    for _ in range(connections):
+        header, body = toolkit.client().invoke("0", content_type="x")
+        if header["status"] == 200:
+            pids.add(int(body))
+        else:
+            assert (header["status"], body) == (500, b"the worker process exited while handling the request")
+    return pids
+
+
+def test_two_workers_serve_in_parallel(serve):
+    toolkit = serve({"inference.py": WORKER}, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    assert "2 workers ready" in toolkit.stdout()
+    bodies: list[bytes] = []
+    started = time.monotonic()
+
+    def slow() -> None:
+        bodies.append(toolkit.client().invoke("0.6", content_type="sleep")[1])
+
+    threads = [threading.Thread(target=slow) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started < 1.1, "two workers run two slow calls at the same time"
+    assert len({int(body) for body in bodies}) == 2
+    assert toolkit.process.pid not in {int(body) for body in bodies}
+
+
+def test_dead_worker_is_restarted_and_sigterm_stops_all(serve):
+    toolkit = serve({"inference.py": WORKER}, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    deadline = time.monotonic() + 10
+    pids: set[int] = set()
+    while len(pids) < 2 and time.monotonic() < deadline:
+        pids |= _pids(toolkit)
+    assert len(pids) == 2
+    victim = min(pids)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    fresh: set[int] = set()
+    while time.monotonic() < deadline and not (fresh - pids):
+        fresh |= _pids(toolkit, 4)
+        time.sleep(0.05)
+    assert fresh - pids, "a new worker replaced the killed one"
+    assert victim not in fresh
+    assert f"worker {victim} exited" in toolkit.stderr()
+    survivors = (pids | fresh) - {victim}
+    assert toolkit.terminate() == 0
+    assert not os.path.exists(toolkit.socket_path)
+    for pid in survivors:
+        assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the parent"
+
+
+def test_socket_is_published_only_when_every_worker_is_loaded(serve):
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "LOAD_SECONDS": "0.8"}
+    toolkit = serve({"inference.py": WORKER}, env=env, ready=False)
+    time.sleep(0.4)
+    assert not os.path.exists(toolkit.socket_path)
+    toolkit.wait_ready()
+    assert toolkit.client().request("ping")[0]["status"] == 200
+
+
+def test_worker_load_failure_exits_2_with_the_reason(serve):
+    toolkit = serve({"inference.py": WORKER}, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "FAIL_LOAD": "1"},
+                    ready=False)
+    assert toolkit.wait_exit() == 2
+    assert "modelyard-toolkit: model_fn failed: RuntimeError: weights are corrupt" in toolkit.stderr()
+    assert not os.path.exists(toolkit.socket_path)
+    assert not os.path.exists(toolkit.socket_path + ".tmp")
