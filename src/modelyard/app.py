@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from modelyard.server import ModelyardApp
 from modelyard.services.catalog import load_services
@@ -30,6 +31,8 @@ def build_app(settings: Settings) -> ModelyardApp:
     return app
 
 
-def _subsystems() -> list:  # type: ignore[type-arg]
-    """Installers of optional subsystems (hosting, jobs, logs) present in this build."""
-    return []
+def _subsystems() -> list[Callable[[ModelyardApp], None]]:
+    """Installers of the subsystems beside the control plane."""
+    from modelyard.hosting.assembly import install_hosting
+
+    return [install_hosting]

@@ -23,6 +23,7 @@ from modelyard.services.context import AppState, RequestContext
 from modelyard.services.dispatch import handler_for
 from modelyard.store.errors import DuplicateKey, StoreUnavailable
 from modelyard.wire import json_protocol
+from modelyard.wire.asgi import BodyTooLarge, Receive, Scope, Send, read_body, respond
 from modelyard.wire.auth import Authenticator, UnverifiedAuthenticator
 from modelyard.wire.errors import (
     ConflictException,
@@ -36,38 +37,8 @@ from modelyard.wire.errors import (
 
 log = logging.getLogger("modelyard.server")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 RuntimeHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
-
-
-class BodyTooLarge(Exception):
-    """Raised while reading a body past its limit."""
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body; raises BodyTooLarge past ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(size)
-            chunks.append(chunk)
-        if not message.get("more_body"):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    """Send a complete response."""
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -60,6 +60,14 @@ _ENV_FIELDS = {
 }
 
 
+_LIMIT_ENV = {
+    "MODELYARD_INVOKE_TIMEOUT_SECONDS": ("invoke_timeout_seconds", float),
+    "MODELYARD_INVOKE_MAX_BYTES": ("invoke_body_bytes", int),
+    "MODELYARD_HEALTH_CHECK_TIMEOUT_SECONDS": ("health_check_timeout_seconds", float),
+    "MODELYARD_CONTROL_MAX_BYTES": ("control_body_bytes", int),
+}
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from ``MODELYARD_*`` variables, then apply explicit overrides."""
     env = os.environ if environ is None else environ
@@ -68,6 +76,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         raw = env.get(f"MODELYARD_{name.upper()}")
         if raw:
             values[name] = kind(raw)
+    limits = {name: kind(env[var]) for var, (name, kind) in _LIMIT_ENV.items() if env.get(var)}
+    if limits:
+        values["limits"] = replace(Limits(), **limits)
     sandbox = env.get("MODELYARD_SANDBOX")
     if sandbox:
         values["sandbox"] = sandbox.lower() not in ("0", "false", "off", "no")

@@ -262,7 +262,7 @@ def test_async_inference_config(sm, unique):  # type: ignore[no-untyped-def]
         sm.create_endpoint_config,
         EndpointConfigName=f"{unique}-x",
         ProductionVariants=[variant(model)],
-        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "file:///tmp/out"}},
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "ftp://host/out"}},
     )
     assert code(wire) == "ValidationException" and "s3OutputPath" in message(wire)
     with_serverless = error_of(

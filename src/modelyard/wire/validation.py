@@ -8,7 +8,9 @@ patterns, collecting every violation the way AWS reports them::
 
 Wrong JSON types are a ``SerializationException`` (as AWS's JSON protocol answers); constraint
 violations are a ``ValidationException``. Timestamps are normalized to epoch seconds (float) and
-blobs to bytes; unknown members are dropped, as AWS ignores them.
+blobs to bytes; unknown members are dropped, as AWS ignores them. One deliberate extension: members
+whose pattern admits ``s3://`` URIs also accept ``file://`` URIs and absolute paths, so everything
+runs offline.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class _Walker:
         pattern = shape.metadata.get("pattern")
         if pattern:
             compiled = _compiled(pattern)
-            if compiled is not None and compiled.fullmatch(value) is None:
+            if compiled is not None and compiled.fullmatch(value) is None and not _local_uri_allowed(pattern, value):
                 self.violation(value, path, f"must satisfy regular expression pattern: {pattern}")
         return value
 
@@ -156,6 +158,11 @@ class _Walker:
             self.violation(value, path, f"must have value greater than or equal to {low}")
         elif high is not None and value > high:
             self.violation(value, path, f"must have value less than or equal to {high}")
+
+
+def _local_uri_allowed(pattern: str, value: str) -> bool:
+    """modelyard extension: wherever SageMaker takes an S3 URI, a ``file://`` URI or absolute path works too."""
+    return "s3" in pattern and "://" in pattern and (value.startswith("file:///") or value.startswith("/")) and "\n" not in value
 
 
 def _join(path: str, name: str) -> str:

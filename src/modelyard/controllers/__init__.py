@@ -1,0 +1,1 @@
+"""Controllers: reconcile loops that turn desired state in the store into running containers."""

@@ -1,0 +1,168 @@
+"""Launch one serving instance of a prepared container, and wait until it is ready.
+
+    <data_dir>/instances/<region>/<endpoint>/<instance-id>/opt_ml   -> /opt/ml (writable)
+    model artifact (cache, read-only)                                -> /opt/ml/model
+    external code dir (sourcedir.tar.gz, read-only)                  -> /opt/ml/code
+    <data_dir>/sock/<id>/                                            -> same path (toolkit's unix socket)
+
+Our toolkit is reached over its unix socket with frames; a bring-your-own image serves HTTP on a
+loopback port given in SAGEMAKER_BIND_TO_PORT. Output goes to the log store, one stream per
+instance (``<variant>/<instance-id>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import shutil
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelyard.controllers.preparation import PreparedContainer
+from modelyard.hosting.http_instance import HttpInstance
+from modelyard.hosting.instances import FramedInstance, InstanceClient
+from modelyard.logstore import LogStore, LogWriter, pump
+from modelyard.runtime.containers import ContainerProcess
+from modelyard.runtime.environments import toolkit_pythonpath
+from modelyard.runtime.process import ContainerSpec, ProcessBackend
+
+FAILURE_LINE = re.compile(r"modelyard-toolkit: (model_fn|handler load) failed: (.*)")
+
+
+class InstanceFailed(Exception):
+    """An instance could not become ready; the message is a FailureReason."""
+
+
+@dataclass
+class Instance:
+    """One running container instance of a variant."""
+
+    instance_id: str
+    variant: str
+    prepared: PreparedContainer
+    process: ContainerProcess
+    client: InstanceClient
+    directory: Path
+    socket_dir: Path | None
+    log_group: str
+    log_stream: str
+    writer: LogWriter
+    restarts: int = 0
+    stopping: bool = field(default=False)
+
+
+def _expose_tmp_path(spec: ContainerSpec, path: Path | None) -> None:
+    """Host paths under /tmp are hidden by the sandbox's private /tmp: bind them read-only in place."""
+    if path is not None and str(path).startswith("/tmp/"):
+        spec.ro_binds.append((path, str(path)))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Launcher:
+    """Starts, checks and stops instances."""
+
+    def __init__(self, backend: ProcessBackend, logs: LogStore, data_dir: Path, region_name: str = "") -> None:
+        self.backend = backend
+        self.logs = logs
+        self.data_dir = data_dir
+
+    def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
+              network_isolated: bool, log_group: str) -> Instance:
+        """Start an instance process (blocking; call from a worker thread)."""
+        instance_id = f"i-{secrets.token_hex(8)}"
+        directory = self.data_dir / "instances" / region / endpoint / instance_id
+        opt_ml = directory / "opt_ml"
+        (opt_ml / "model").mkdir(parents=True, exist_ok=True)
+        spec = ContainerSpec(argv=[], opt_ml=opt_ml, network_isolated=network_isolated,
+                             name=f"{endpoint}/{variant}/{instance_id}", capture_output=True)
+        env = dict(prepared.plan.environment)
+        model_inside = str(opt_ml / "model")
+        if prepared.model_dir is not None:
+            spec.ro_binds.append((prepared.model_dir, "/opt/ml/model"))
+            model_inside = self.backend.inside_path(spec, prepared.model_dir) if self.backend.sandboxed \
+                else str(prepared.model_dir)
+        if prepared.code_dir is not None and (prepared.model_dir is None
+                                              or prepared.model_dir not in prepared.code_dir.parents):
+            spec.ro_binds.append((prepared.code_dir, "/opt/ml/code"))
+            env["SAGEMAKER_SUBMIT_DIRECTORY"] = self.backend.inside_path(spec, prepared.code_dir)
+        elif not self.backend.sandboxed and prepared.code_dir is not None:
+            env["SAGEMAKER_SUBMIT_DIRECTORY"] = str(prepared.code_dir)
+        image = prepared.image
+        env.update(image.env)
+        env.update(prepared.environment.env_vars())
+        env.update({"SAGEMAKER_MODEL_DIR": model_inside, "SM_MODEL_DIR": model_inside,
+                    "SAGEMAKER_REGION": region, "AWS_REGION": region,
+                    "MODELYARD_ENDPOINT": endpoint, "MODELYARD_INSTANCE_ID": instance_id})
+        for visible in (prepared.environment.path, image.directory):
+            _expose_tmp_path(spec, visible)
+        socket_dir = None
+        if image.kind == "toolkit":
+            socket_dir = self.data_dir / "sock" / secrets.token_hex(4)
+            socket_dir.mkdir(parents=True)
+            spec.binds.append((socket_dir, str(socket_dir), True))
+            env["MODELYARD_SOCKET"] = str(socket_dir / "m.sock")
+            env["PYTHONPATH"] = toolkit_pythonpath(self.data_dir / "toolkit-path")
+            _expose_tmp_path(spec, Path(env["PYTHONPATH"]))
+            client: InstanceClient = FramedInstance(str(socket_dir / "m.sock"))
+        else:
+            port = _free_port()
+            env["SAGEMAKER_BIND_TO_PORT"] = str(port)
+            client = HttpInstance(port)
+        spec.env = env
+        spec.argv = prepared.environment.command(image.command("serve"))
+        stream = f"{variant}/{instance_id}"
+        writer = self.logs.writer(log_group, stream)
+        if not self.backend.sandboxed:
+            writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
+                              "running as a plain process")
+        process = self.backend.start(spec)
+        assert process.stdout is not None
+        pump(process.stdout, writer, name=f"log-{instance_id}")
+        return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
+                        stream, writer)
+
+    async def wait_ready(self, instance: Instance, timeout: float) -> None:
+        """Return once the instance answers its health check; raise InstanceFailed if it dies or times out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.02
+        while True:
+            if instance.process.poll() is not None:
+                await asyncio.sleep(0.2)
+                raise InstanceFailed(self.failure_reason(instance))
+            if await instance.client.ping(timeout=2.0):
+                return
+            if loop.time() > deadline:
+                raise InstanceFailed(f"The instance did not pass the /ping health check within {timeout:g} "
+                                     f"seconds; see log stream {instance.log_stream}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    def failure_reason(self, instance: Instance) -> str:
+        """Why an instance exited, from its last log lines."""
+        lines = self.logs.tail(instance.log_group, instance.log_stream, 40)
+        for line in reversed(lines):
+            found = FAILURE_LINE.search(line)
+            if found:
+                return f"{found.group(1)} failed: {found.group(2).strip()}"
+        useful = [line for line in lines if line.strip() and not line.startswith("modelyard:")]
+        last = useful[-1].strip() if useful else "no output"
+        code = instance.process.returncode
+        return f"The container exited with code {code} before it was ready: {last}"
+
+    def stop(self, instance: Instance, grace: float) -> None:
+        """Stop the process and remove the instance's files (blocking)."""
+        instance.stopping = True
+        if instance.process.poll() is None:
+            instance.process.stop(grace=grace)
+        instance.writer.close()
+        shutil.rmtree(instance.directory, ignore_errors=True)
+        if instance.socket_dir is not None:
+            shutil.rmtree(instance.socket_dir, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""Deployment plans: what an endpoint should run, computed from its stored config and models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from modelyard.store.resources import Record, get_record
+
+
+class PlanError(Exception):
+    """The stored config cannot be deployed; the message is the endpoint's FailureReason."""
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """One container of a model, as hosting needs it."""
+
+    image: str
+    model_data_url: str | None
+    environment: dict[str, str] = field(default_factory=dict)
+    hostname: str | None = None
+    mode: str = "SingleModel"
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """One production variant."""
+
+    name: str
+    model_name: str
+    weight: float
+    instance_count: int
+    instance_type: str | None
+    containers: tuple[ContainerPlan, ...]
+    network_isolation: bool
+    serverless: dict[str, Any] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of what the variant's instances run (not how many or how much traffic)."""
+        payload = json.dumps([self.model_name, [c.__dict__ for c in self.containers], self.network_isolation],
+                             sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def model_containers(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The containers a model runs (package references already resolved)."""
+    resolved = model.get("_ResolvedContainers")
+    if resolved:
+        return list(resolved)
+    if model.get("Containers"):
+        return list(model["Containers"])
+    if model.get("PrimaryContainer"):
+        return [model["PrimaryContainer"]]
+    return []
+
+
+def _container(raw: dict[str, Any]) -> ContainerPlan:
+    image = raw.get("Image")
+    if not image:
+        raise PlanError("A container of the model has no Image")
+    data = raw.get("ModelDataUrl") or ((raw.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+    return ContainerPlan(image, data, dict(raw.get("Environment") or {}), raw.get("ContainerHostname"),
+                         raw.get("Mode") or "SingleModel")
+
+
+def plan_variants(conn: Connection, endpoint: Record, config_name: str,
+                  overrides: dict[str, dict[str, Any]] | None = None) -> list[VariantPlan]:
+    """Variant plans for ``endpoint`` under ``config_name``, with weight/count overrides applied."""
+    config = get_record(conn, endpoint.account, endpoint.region, "endpoint-config", config_name)
+    if config is None:
+        raise PlanError(f'Could not find endpoint configuration "{config_name}".')
+    plans = []
+    for variant in config.document.get("ProductionVariants", []):
+        model = get_record(conn, endpoint.account, endpoint.region, "model", variant["ModelName"])
+        if model is None:
+            raise PlanError(f'Could not find model "{variant["ModelName"]}" of variant {variant["VariantName"]}.')
+        containers = tuple(_container(c) for c in model_containers(model.document))
+        if not containers:
+            raise PlanError(f"Model {model.name} has no container to run")
+        override = (overrides or {}).get(variant["VariantName"], {})
+        serverless = variant.get("ServerlessConfig")
+        plans.append(VariantPlan(
+            name=variant["VariantName"], model_name=model.name,
+            weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),
+            instance_count=int(override.get("DesiredInstanceCount",
+                                            variant.get("InitialInstanceCount", 1 if serverless else 1))),
+            instance_type=variant.get("InstanceType"), containers=containers,
+            network_isolation=bool(model.document.get("EnableNetworkIsolation")), serverless=serverless))
+    if not plans:
+        raise PlanError(f"Endpoint configuration {config_name} has no production variant")
+    return plans

@@ -1,0 +1,1 @@
+"""Hosting: the invoke path (router, instance clients, limits, error mapping) and the endpoint controller."""

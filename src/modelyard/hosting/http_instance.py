@@ -1,0 +1,71 @@
+"""A bring-your-own-container instance: the SageMaker container contract over HTTP on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from modelyard.hosting.instances import Invocation, Reply
+
+
+class HttpInstance:
+    """An instance serving ``GET /ping`` and ``POST /invocations`` on ``127.0.0.1:port``."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.outstanding = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64, force_close=False), auto_decompress=False)
+        return self._session
+
+    async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
+        """POST /invocations with SageMaker's headers."""
+        headers = {"Content-Type": invocation.content_type or "application/octet-stream"}
+        if invocation.accept:
+            headers["Accept"] = invocation.accept
+        if invocation.custom_attributes:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = invocation.custom_attributes
+        if invocation.inference_id:
+            headers["X-Amzn-SageMaker-Inference-Id"] = invocation.inference_id
+        if invocation.target_model:
+            headers["X-Amzn-SageMaker-Target-Model"] = invocation.target_model
+        self.outstanding += 1
+        try:
+            async with self._client().post(f"{self.base}/invocations", data=invocation.body, headers=headers,
+                                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                body = await response.read()
+                return Reply(response.status, body, response.headers.get("Content-Type"),
+                             response.headers.get("X-Amzn-SageMaker-Custom-Attributes"))
+        except aiohttp.ClientConnectionError as exc:
+            raise OSError(str(exc)) from exc
+        finally:
+            self.outstanding -= 1
+
+    async def ping(self, timeout: float) -> bool:
+        """GET /ping answers 200."""
+        try:
+            async with self._client().get(f"{self.base}/ping",
+                                          timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                await response.read()
+                return response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return False
+
+    async def execution_parameters(self, timeout: float) -> bytes | None:
+        """GET /execution-parameters, or None when the container has no such route."""
+        try:
+            async with self._client().get(f"{self.base}/execution-parameters",
+                                          timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                return await response.read() if response.status == 200 else None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return None
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,120 @@
+"""Clients for one running container instance, over its unix socket.
+
+``FramedInstance`` speaks the toolkit's lean framing (``modelyard.toolkit.framing``); ``HttpInstance``
+speaks the SageMaker container contract over HTTP (bring-your-own images). Both keep a pool of idle
+connections and count outstanding requests for least-outstanding routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from modelyard.toolkit import framing
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An instance's answer to an invocation."""
+
+    status: int
+    body: bytes
+    content_type: str | None = None
+    custom_attributes: str | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the router sends to an instance."""
+
+    body: bytes
+    content_type: str | None = None
+    accept: str | None = None
+    custom_attributes: str | None = None
+    inference_id: str | None = None
+    target_model: str | None = None
+
+
+class InstanceClient(Protocol):
+    """A way to reach one instance."""
+
+    outstanding: int
+
+    async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
+        """Send one invocation; raises asyncio.TimeoutError or OSError."""
+
+    async def ping(self, timeout: float) -> bool:
+        """Whether the instance answers its health check."""
+
+    async def execution_parameters(self, timeout: float) -> bytes | None:
+        """The container's GET /execution-parameters answer, or None when it has none."""
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+
+
+class FramedInstance:
+    """An instance running modelyard's toolkit, reached with length-prefixed frames."""
+
+    def __init__(self, socket_path: str, max_idle: int = 32) -> None:
+        self.socket_path = socket_path
+        self.max_idle = max_idle
+        self.outstanding = 0
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._idle:
+            return self._idle.pop()
+        return await asyncio.open_unix_connection(self.socket_path, limit=2**26)
+
+    def _release(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+        if len(self._idle) < self.max_idle:
+            self._idle.append(conn)
+        else:
+            conn[1].close()
+
+    async def _call(self, header: dict[str, object], body: bytes, timeout: float) -> tuple[dict, bytes]:  # type: ignore[type-arg]
+        conn = await self._connection()
+        try:
+            result = await asyncio.wait_for(framing.call(conn[0], conn[1], header, body), timeout)
+        except BaseException:
+            conn[1].close()
+            raise
+        self._release(conn)
+        return result
+
+    async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
+        """Send one invocation frame and read the reply frame."""
+        self.outstanding += 1
+        try:
+            header, body = await self._call({
+                "op": "invoke", "content_type": invocation.content_type, "accept": invocation.accept,
+                "custom_attributes": invocation.custom_attributes, "inference_id": invocation.inference_id,
+                "target_model": invocation.target_model}, invocation.body, timeout)
+        finally:
+            self.outstanding -= 1
+        return Reply(int(header.get("status", 500)), body, header.get("content_type"),
+                     header.get("custom_attributes"))
+
+    async def ping(self, timeout: float) -> bool:
+        """Send a ping frame."""
+        try:
+            header, _ = await self._call({"op": "ping"}, b"", timeout)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            return False
+        return header.get("status") == 200
+
+    async def execution_parameters(self, timeout: float) -> bytes | None:
+        """Ask the toolkit for its batch-transform execution parameters."""
+        header, body = await self._call({"op": "execution-parameters"}, b"", timeout)
+        return body if header.get("status") == 200 else None
+
+    async def close(self) -> None:
+        """Close pooled connections."""
+        while self._idle:
+            _, writer = self._idle.pop()
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()

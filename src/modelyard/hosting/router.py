@@ -1,0 +1,92 @@
+"""In-memory routing table: endpoint -> variants (weights) -> ready instances.
+
+The controller publishes a new ``EndpointRoutes`` whenever instances change; the invoke path only
+reads it (no SQL, no locks): pick a variant by weight or ``TargetVariant``, then the instance with
+the fewest outstanding requests.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+
+from modelyard.hosting.instances import InstanceClient
+
+
+@dataclass
+class VariantRoutes:
+    """One production variant's ready instances."""
+
+    name: str
+    weight: float
+    instances: list[InstanceClient] = field(default_factory=list)
+    log_streams: list[str] = field(default_factory=list)
+
+    _turn: int = 0
+
+    def pick(self) -> InstanceClient | None:
+        """The instance with the fewest outstanding requests; ties rotate so idle instances share load."""
+        instances = self.instances
+        count = len(instances)
+        if count <= 1:
+            return instances[0] if instances else None
+        self._turn = start = (self._turn + 1) % count
+        best = instances[start]
+        for offset in range(1, count):
+            candidate = instances[(start + offset) % count]
+            if candidate.outstanding < best.outstanding:
+                best = candidate
+        return best
+
+
+@dataclass
+class EndpointRoutes:
+    """An endpoint as the invoke path sees it."""
+
+    name: str
+    arn: str
+    log_group_arn: str
+    variants: dict[str, VariantRoutes]
+    status: str = "InService"
+    _cumulative: list[float] = field(default_factory=list, repr=False)
+    _order: list[VariantRoutes] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reweigh()
+
+    def reweigh(self) -> None:
+        """Recompute the traffic split after weights or instances change."""
+        self._order = [v for v in self.variants.values() if v.weight > 0 and v.instances]
+        total, self._cumulative = 0.0, []
+        for variant in self._order:
+            total += variant.weight
+            self._cumulative.append(total)
+
+    def pick_variant(self) -> VariantRoutes | None:
+        """A variant chosen with probability weight / total weight."""
+        if not self._order:
+            return None
+        if len(self._order) == 1:
+            return self._order[0]
+        point = random.random() * self._cumulative[-1]
+        return self._order[min(bisect.bisect_right(self._cumulative, point), len(self._order) - 1)]
+
+
+class Router:
+    """Endpoint routes by (region, endpoint name)."""
+
+    def __init__(self) -> None:
+        self._endpoints: dict[tuple[str, str], EndpointRoutes] = {}
+
+    def publish(self, region: str, routes: EndpointRoutes) -> None:
+        """Install or replace an endpoint's routes."""
+        self._endpoints[(region, routes.name)] = routes
+
+    def withdraw(self, region: str, name: str) -> None:
+        """Remove an endpoint's routes."""
+        self._endpoints.pop((region, name), None)
+
+    def get(self, region: str, name: str) -> EndpointRoutes | None:
+        """The routes of an endpoint, or None."""
+        return self._endpoints.get((region, name))

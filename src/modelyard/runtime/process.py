@@ -1,0 +1,290 @@
+"""The process backend: a container is one process tree, sandboxed by bubblewrap when it works here.
+
+::
+
+    ProcessBackend.start(ContainerSpec) ─► spawner thread ─► Popen(bwrap … -- argv)   (sandboxed)
+                                                        └─► Popen(argv)               (fallback)
+                                        ◄─ ContainerProcess: poll / wait / stop / kill
+
+Every container is started from one long-lived spawner thread, because the parent-death signal
+(``PR_SET_PDEATHSIG``) fires when the *thread* that forked the child ends: containers die with the
+server process, never with a short-lived worker thread.
+
+Without the sandbox there is no ``/opt/ml``, read-only root, private ``/tmp`` nor network isolation;
+callers check ``backend.sandboxed`` and pass paths through ``backend.inside_path``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from modelyard.runtime.containers import ContainerProcess
+from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
+from modelyard.runtime.sandbox import OPT_ML, Mount, bwrap_argv, bwrap_problem, find_bwrap
+from modelyard.runtime.spawner import run_in_spawner
+
+logger = logging.getLogger("modelyard.runtime")
+
+BASIC_VARIABLES = (
+    "PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "HOME", "USER", "LOGNAME",
+)  # fmt: skip
+_PR_SET_PDEATHSIG = 1
+_INFO_TIMEOUT = 30.0
+
+
+@dataclass
+class ContainerSpec:
+    """How to run one container. Paths are host paths except the ``inside`` side of binds.
+
+    ``env`` is complete: of the server's environment only ``BASIC_VARIABLES`` are passed on (in the
+    sandbox ``HOME`` defaults to ``/tmp``, the only writable place besides ``/opt/ml``), and
+    ``PYTHONUNBUFFERED=1`` is set unless given. ``binds`` are ``(host, inside, writable)``;
+    ``ro_binds`` are ``(host, inside)``; a unix-socket directory shared with the host is a writable
+    bind at the same path. The sandbox's ``/tmp`` is private: a venv or program kept under the
+    host's ``/tmp`` must be bound read-only at its own path to be visible. Output is appended to
+    ``stdout_path``; ``stderr_path`` None means the same file, and ``stdout_path`` None discards
+    output. ``workdir`` defaults to ``opt_ml``.
+    """
+
+    argv: list[str]
+    opt_ml: Path
+    env: dict[str, str] = field(default_factory=dict)
+    binds: list[tuple[Path | str, str, bool]] = field(default_factory=list)
+    ro_binds: list[tuple[Path | str, str]] = field(default_factory=list)
+    workdir: Path | None = None
+    network_isolated: bool = False
+    stdout_path: Path | None = None
+    stderr_path: Path | None = None
+    name: str = "container"
+    capture_output: bool = False
+
+    def mounts(self) -> list[Mount]:
+        """``binds`` and ``ro_binds`` as Mount records."""
+        mounts = [Mount(str(host), inside, bool(writable)) for host, inside, writable in self.binds]
+        return mounts + [Mount(str(host), inside, False) for host, inside in self.ro_binds]
+
+
+class ProcessBackend:
+    """Starts containers as local processes; ``sandbox`` None means "bwrap if it works here"."""
+
+    def __init__(self, sandbox: bool | None = None, *, bwrap: str | None = None) -> None:
+        self.bwrap = bwrap or find_bwrap()
+        self.sandbox_problem: str | None = None
+        if sandbox is False:
+            self.sandboxed = False
+            self.sandbox_problem = "disabled by configuration"
+            return
+        problem = (
+            bwrap_problem(self.bwrap) if self.bwrap else "bwrap is not installed (apt install bubblewrap)"
+        )
+        if problem is None:
+            self.sandboxed = True
+            return
+        if sandbox is True:
+            raise SandboxUnavailableError(f"the sandbox was requested but cannot run: {problem}")
+        self.sandboxed = False
+        self.sandbox_problem = problem
+        logger.warning(
+            "sandbox is OFF: %s. Containers run as plain processes: no /opt/ml, no read-only root, "
+            "no private /tmp, no network isolation.",
+            problem,
+        )
+
+    def inside_path(self, spec: ContainerSpec, host_path: Path | str) -> str:
+        """Where ``host_path`` appears inside the container (itself when not sandboxed or not mounted)."""
+        host = Path(host_path).absolute()
+        if not self.sandboxed:
+            return str(host)
+        best: tuple[int, str] | None = None
+        for mount in [Mount(str(spec.opt_ml), OPT_ML, True), *spec.mounts()]:
+            root = Path(mount.host).absolute()
+            if host == root or root in host.parents:
+                depth = len(root.parts)
+                if best is None or depth > best[0]:
+                    relative = host.relative_to(root).as_posix()
+                    inside = mount.inside if relative == "." else f"{mount.inside.rstrip('/')}/{relative}"
+                    best = (depth, inside)
+        return best[1] if best else str(host)
+
+    def start(self, spec: ContainerSpec) -> ContainerProcess:
+        """Start ``spec``; raises ContainerStartError when it cannot be launched."""
+        _check(spec, sandboxed=self.sandboxed)
+        Path(spec.opt_ml).mkdir(parents=True, exist_ok=True)
+        if spec.network_isolated and not self.sandboxed:
+            logger.warning(
+                "%s: network isolation requested, but the sandbox is off: it has network", spec.name
+            )
+        env = self._environment(spec)
+        workdir = Path(spec.workdir or spec.opt_ml)
+        stdout, stderr = _open_logs(spec)
+        try:
+            if self.sandboxed:
+                return self._start_sandboxed(spec, env, workdir, stdout, stderr)
+            launch = _launcher(list(spec.argv), env, str(workdir), stdout, stderr)
+            popen = run_in_spawner(launch)
+            return ContainerProcess(popen, name=spec.name, sandboxed=False)
+        except OSError as exc:
+            raise ContainerStartError(f"{spec.name}: cannot start {spec.argv[0]!r}: {exc}") from exc
+        finally:
+            for handle in {id(h): h for h in (stdout, stderr) if hasattr(h, "close")}.values():
+                handle.close()  # type: ignore[union-attr]
+
+    def _start_sandboxed(
+        self, spec: ContainerSpec, env: dict[str, str], workdir: Path, stdout: IO[bytes] | None,
+        stderr: IO[bytes] | None,
+    ) -> ContainerProcess:  # fmt: skip
+        assert self.bwrap is not None
+        read_end, write_end = os.pipe()
+        try:
+            argv = bwrap_argv(
+                self.bwrap,
+                spec.argv,
+                opt_ml=Path(spec.opt_ml),
+                mounts=spec.mounts(),
+                workdir=self.inside_path(spec, workdir),
+                network_isolated=spec.network_isolated,
+                info_fd=write_end,
+            )
+            popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=(write_end,)))
+        finally:
+            os.close(write_end)
+        try:
+            info = _read_info(read_end)
+        finally:
+            os.close(read_end)
+        process = ContainerProcess(popen, name=spec.name, sandboxed=True, sandbox_info=info)
+        if info is None:
+            code = process.wait(5.0)
+            if code is None:
+                code = process.kill()
+            where = f"; see {spec.stderr_path or spec.stdout_path}" if spec.stdout_path else ""
+            raise ContainerStartError(f"{spec.name}: the sandbox failed to start (bwrap exit {code}){where}")
+        if not process.wait_started() and process.poll() is None:
+            logger.warning(
+                "%s: bwrap did not finish its setup in time; dying with the server is not assured", spec.name
+            )
+        return process
+
+    def _environment(self, spec: ContainerSpec) -> dict[str, str]:
+        env = {name: os.environ[name] for name in BASIC_VARIABLES if name in os.environ}
+        if self.sandboxed:
+            env["HOME"] = "/tmp"
+        env.update(spec.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+
+def _check(spec: ContainerSpec, *, sandboxed: bool) -> None:
+    if not spec.argv:
+        raise ContainerStartError(f"{spec.name}: empty argv")
+    missing = [m.host for m in spec.mounts() if not os.path.exists(m.host)]
+    if missing:
+        raise ContainerStartError(f"{spec.name}: bind source(s) do not exist: {', '.join(missing)}")
+    if not sandboxed:
+        return
+    unmountable = [m.inside for m in spec.mounts() if not _mountable(m.inside)]
+    if unmountable:
+        raise ContainerStartError(
+            f"{spec.name}: cannot mount at {', '.join(unmountable)}: inside paths must be absolute "
+            f"and exist on the host (the root is read-only) or lie under /opt or /tmp"
+        )
+    hidden = _hidden_program(spec)
+    if hidden:
+        raise ContainerStartError(
+            f"{spec.name}: {hidden} is under /tmp, which is private in the sandbox: keep environments "
+            f"and programs elsewhere, or add a read-only bind of their directory at the same path"
+        )
+
+
+def _hidden_program(spec: ContainerSpec) -> str | None:
+    program = os.path.normpath(spec.argv[0])
+    if not program.startswith("/tmp/"):
+        return None
+    covered = [m.inside for m in spec.mounts()]
+    if any(program == inside or program.startswith(inside.rstrip("/") + "/") for inside in covered):
+        return None
+    return program
+
+
+def _mountable(inside: str) -> bool:
+    path = os.path.normpath(inside)
+    return path.startswith(("/opt/", "/tmp/")) or (os.path.isabs(path) and os.path.exists(path))
+
+
+def _open_logs(spec: ContainerSpec) -> tuple[Any, Any]:
+    if spec.capture_output:
+        return subprocess.PIPE, subprocess.STDOUT
+    if spec.stdout_path is None:
+        return None, None
+    Path(spec.stdout_path).parent.mkdir(parents=True, exist_ok=True)
+    stdout = open(spec.stdout_path, "ab", buffering=0)  # noqa: SIM115
+    if spec.stderr_path is None or Path(spec.stderr_path) == Path(spec.stdout_path):
+        return stdout, stdout
+    Path(spec.stderr_path).parent.mkdir(parents=True, exist_ok=True)
+    return stdout, open(spec.stderr_path, "ab", buffering=0)  # noqa: SIM115
+
+
+def _launcher(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    stdout: IO[bytes] | None,
+    stderr: IO[bytes] | None,
+    pass_fds: tuple[int, ...] = (),
+) -> Callable[[], subprocess.Popen[bytes]]:
+    parent = os.getpid()
+    prctl = _prctl()
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    def launch() -> subprocess.Popen[bytes]:
+        sink: Any = subprocess.DEVNULL
+        return subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout if stdout is not None else sink,
+            stderr=stderr if stderr is not None else sink,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+            pass_fds=pass_fds,
+        )
+
+    return launch
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl() -> Any:
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _read_info(fd: int) -> dict[str, int] | None:
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], _INFO_TIMEOUT)
+        if not ready:
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    try:
+        info = json.loads(b"".join(chunks) or b"null")
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) and "child-pid" in info else None
