@@ -1,0 +1,142 @@
+"""Hosting benchmark: the same small model served by modelyard's full path and by the baselines in
+../shared/bench, alternating in one run (paired wrk cycles by ../shared/bench/compare.py).
+
+    .venv/bin/python bench/hosting.py [--cycles 5] [--dur 5] [--warmup 30] [--no-mms]
+
+Targets: mms (sagemaker-inference toolkit + multi-model-server, the reference), modelyard
+(InvokeEndpoint through the server), direct (the same toolkit instance's HTTP port, no router hop),
+ceiling (handlers in-process behind bare uvicorn). Also reports CreateEndpoint -> InService with
+the environment already built. Needs wrk and Java 17 (for MMS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "bench"
+sys.path.insert(0, str(ROOT))
+from tests.support.server import free_port, start_server  # noqa: E402
+
+IMAGE = "modelyard/python:3.11"
+
+
+def build_model(out: Path) -> Path:
+    """The shared benchmark model, plus code/requirements.txt (numpy) for modelyard's venv."""
+    subprocess.run([sys.executable, str(SHARED / "build_model.py"), str(out)], check=True, capture_output=True)
+    model_dir = out / "model"
+    (model_dir / "code" / "requirements.txt").write_text("numpy\n")
+    with tarfile.open(out / "model.tar.gz", "w:gz") as tar:
+        for child in sorted(model_dir.iterdir()):
+            tar.add(child, arcname=child.name)
+    return model_dir
+
+
+def wait_http(url: str, timeout: float = 300.0, process: subprocess.Popen | None = None) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+def deploy(sm, name: str, data: str) -> float:  # type: ignore[no-untyped-def]
+    """Create model/config/endpoint; seconds from CreateEndpoint to InService."""
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": data})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    started = time.monotonic()
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    while True:
+        status = sm.describe_endpoint(EndpointName=name)
+        if status["EndpointStatus"] == "InService":
+            return time.monotonic() - started
+        if status["EndpointStatus"] == "Failed":
+            raise RuntimeError(status["FailureReason"])
+        time.sleep(0.02)
+
+
+def start_direct(data_dir: Path, model_dir: Path, port: int) -> subprocess.Popen:  # type: ignore[type-arg]
+    """A second toolkit process from the endpoint's own venv, serving HTTP on ``port``."""
+    envs = [p for p in (data_dir / "envs").iterdir() if (p / "bin" / "python").exists()]
+    python = str(envs[0] / "bin" / "python")
+    env = {**os.environ, "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_DIR": str(model_dir),
+           "MODELYARD_SOCKET": str(data_dir / "direct.sock"), "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.Popen([python, "-m", "modelyard.toolkit", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument("--dur", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--no-mms", action="store_true", help="skip the MMS baseline")
+    args = parser.parse_args()
+    processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
+    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+        work = Path(tmp)
+        model_dir = build_model(work / "bm")
+        server = start_server(work / "data")
+        try:
+            sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
+                              aws_access_key_id="bench", aws_secret_access_key="bench")
+            first = deploy(sm, "bench-warm", f"file://{work / 'bm' / 'model.tar.gz'}")
+            in_service = deploy(sm, "bench", f"file://{work / 'bm' / 'model.tar.gz'}")
+            print(f"CreateEndpoint -> InService: {first:.2f} s (environment built), "
+                  f"{in_service:.2f} s (environment already built)", flush=True)
+            sm.delete_endpoint(EndpointName="bench-warm")
+            targets = []
+            if not args.no_mms:
+                mms_port = free_port()
+                mms = subprocess.Popen(["bash", str(SHARED / "mms.sh"), str(model_dir), str(mms_port)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                processes.append(mms)
+                wait_http(f"http://127.0.0.1:{mms_port}/ping", 600, mms)
+                targets.append(f"mms=http://127.0.0.1:{mms_port}/invocations")
+            targets.append(f"modelyard={server.url}/endpoints/bench/invocations")
+            direct_port = free_port()
+            processes.append(start_direct(work / "data", model_dir, direct_port))
+            wait_http(f"http://127.0.0.1:{direct_port}/ping")
+            targets.append(f"direct=http://127.0.0.1:{direct_port}/invocations")
+            ceiling_port = free_port()
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "ceiling:app", "--port", str(ceiling_port), "--loop", "uvloop",
+                 "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+                cwd=SHARED, env={**os.environ, "MODEL_DIR": str(model_dir)}))
+            wait_http(f"http://127.0.0.1:{ceiling_port}/ping")
+            targets.append(f"ceiling=http://127.0.0.1:{ceiling_port}/invocations")
+            command = [sys.executable, str(SHARED / "compare.py"), "--cycles", str(args.cycles), "--dur", str(args.dur),
+                       "--warmup", str(args.warmup)]
+            for target in targets:
+                command += ["--target", target]
+            subprocess.run(command, check=True)
+        finally:
+            for process in processes:
+                try:
+                    os.killpg(process.pid, 15)
+                except (ProcessLookupError, PermissionError):
+                    process.terminate()
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
