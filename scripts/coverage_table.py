@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from modelyard.hosting.invoke import IMPLEMENTED_OPERATIONS as RUNTIME_OPERATIONS
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import implemented
 from modelyard.wire.spec import service_model
@@ -24,7 +25,7 @@ def render() -> str:
     for service in SERVICES:
         model = service_model(service)
         names = sorted(model.operation_names)
-        done = implemented(service)
+        done = set(RUNTIME_OPERATIONS) if service == "sagemaker-runtime" else implemented(service)
         lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {_botocore()}): "
                   f"{len(done & set(names))} of {len(names)} implemented", ""]
         lines += [f"- [{'x' if name in done else ' '}] {name}" for name in names]

@@ -240,3 +240,16 @@ def test_program_under_host_tmp_needs_a_bind(sandboxed_backend: ProcessBackend, 
     spec.ro_binds.append((program.parent, str(program.parent)))
     code, log = run_to_end(sandboxed_backend, spec)
     assert code == 0 and log.strip() == f"hello from {program}"
+
+
+def test_capture_output_sends_stdout_and_stderr_to_one_pipe(tmp_path):  # type: ignore[no-untyped-def]
+    from modelyard.runtime.process import ContainerSpec, ProcessBackend
+
+    backend = ProcessBackend()
+    spec = ContainerSpec(argv=["/bin/sh", "-c", "echo out; echo err >&2"], opt_ml=tmp_path / "opt_ml",
+                         capture_output=True)
+    process = backend.start(spec)
+    assert process.stdout is not None
+    output = process.stdout.read().decode().split()
+    assert process.wait(10) == 0
+    assert sorted(output) == ["err", "out"]

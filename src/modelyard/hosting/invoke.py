@@ -34,6 +34,8 @@ from modelyard.wire.rest_json import RestService, encode_error
 
 log = logging.getLogger("modelyard.hosting")
 
+IMPLEMENTED_OPERATIONS = frozenset({"InvokeEndpoint"})
+
 
 class RuntimeApi:
     """ASGI handler for everything under ``/endpoints/``."""
@@ -74,7 +76,7 @@ class RuntimeApi:
             params = route.decode(match, headers, query, body)
         except ServiceError as exc:
             raise RuntimeValidationError(exc.message) from None
-        if route.operation.name != "InvokeEndpoint":
+        if route.operation.name not in IMPLEMENTED_OPERATIONS:
             raise NotImplementedOperation(f"modelyard does not implement {route.operation.name} yet")
         region = parse_authorization(headers.get("authorization")).region or self.settings.default_region
         result = await self.invoke(region, params)
