@@ -95,10 +95,10 @@ class ModelyardApp:
         elif path == "/_modelyard/health":
             await respond(send, 200, [(b"content-type", b"application/json")], b'{"status":"ok"}')
         else:
-            error = UnknownOperationException(
+            no_route = UnknownOperationException(
                 f"No route for {scope['method']} {path}: control-plane calls are POST / with "
                 "X-Amz-Target; invocations are POST /endpoints/<name>/invocations")
-            await respond(send, *json_protocol.encode_error(error, str(uuid.uuid4())))
+            await respond(send, *json_protocol.encode_error(no_route, str(uuid.uuid4())))
 
     async def control_plane(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one AWS JSON 1.1 request."""
@@ -110,8 +110,8 @@ class ModelyardApp:
             status, headers, body = json_protocol.encode_error(error, request_id)
         except Exception:
             log.exception("internal failure in request %s", request_id)
-            error = InternalFailure(f"modelyard hit an internal error; see the server log for request {request_id}")
-            status, headers, body = json_protocol.encode_error(error, request_id)
+            failure = InternalFailure(f"modelyard hit an internal error; see the server log for request {request_id}")
+            status, headers, body = json_protocol.encode_error(failure, request_id)
         elapsed_ms = (time.perf_counter() - started) * 1000
         headers.append((b"server-timing", f"app;dur={elapsed_ms:.3f}".encode()))
         await respond(send, status, headers, body)

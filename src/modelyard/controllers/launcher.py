@@ -13,12 +13,14 @@ instance (``<variant>/<instance-id>``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from modelyard.controllers.preparation import PreparedContainer
 from modelyard.hosting.http_instance import HttpInstance
@@ -68,7 +70,7 @@ def _free_port() -> int:
 class Launcher:
     """Starts, checks and stops instances."""
 
-    def __init__(self, backend: ProcessBackend, logs: LogStore, data_dir: Path, region_name: str = "") -> None:
+    def __init__(self, backend: ProcessBackend, logs: LogStore, data_dir: Path) -> None:
         self.backend = backend
         self.logs = logs
         self.data_dir = data_dir
@@ -124,7 +126,7 @@ class Launcher:
                               "running as a plain process")
         process = self.backend.start(spec)
         assert process.stdout is not None
-        pump(process.stdout, writer, name=f"log-{instance_id}")
+        pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
                         stream, writer)
 
@@ -166,3 +168,5 @@ class Launcher:
         shutil.rmtree(instance.directory, ignore_errors=True)
         if instance.socket_dir is not None:
             shutil.rmtree(instance.socket_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            instance.directory.parent.rmdir()

@@ -165,8 +165,8 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
                     f"its variants are {sorted(known)}")
             if "DesiredWeight" not in change and "DesiredInstanceCount" not in change:
                 raise ValidationException(f"Give DesiredWeight or DesiredInstanceCount for variant {variant}")
-            desired[variant] = {**desired.get(variant, {}), **{k: change[k] for k in
-                                                               ("DesiredWeight", "DesiredInstanceCount") if k in change}}
+            changed = {k: change[k] for k in ("DesiredWeight", "DesiredInstanceCount") if k in change}
+            desired[variant] = {**desired.get(variant, {}), **changed}
         document = {**record.document, "EndpointStatus": "Updating", "LastModifiedTime": ctx.now,
                     "_DesiredWeights": desired}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")

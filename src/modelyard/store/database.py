@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from modelyard.store.errors import DuplicateKey, StoreUnavailable
 from modelyard.store.migrations_runner import upgrade_to_head
 
+
 def _normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]

@@ -35,7 +35,7 @@ class RestRoute:
     header_members: dict[str, str]
     query_members: dict[str, str]
     payload: str | None
-    response_headers: dict[str, str]
+    response_headers: dict[str, bytes]
     response_payload: str | None
 
     def decode(self, match: re.Match[str], headers: Mapping[str, str], query: Mapping[str, str],
@@ -59,7 +59,7 @@ class RestRoute:
 
     def encode(self, result: Mapping[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Status, headers and body of a successful response."""
-        headers = []
+        headers: list[tuple[bytes, bytes]] = []
         for member, header in self.response_headers.items():
             value = result.get(member)
             if value is not None:
@@ -97,7 +97,8 @@ def _route(operation: OperationModel) -> RestRoute:
     if shape is not None:
         payload = shape.serialization.get("payload")
     assert all(label.rstrip("+") in uri_members for label in labels), uri
-    response_headers, response_payload = {}, None
+    response_headers: dict[str, bytes] = {}
+    response_payload = None
     out = operation.output_shape
     for name, member in (out.members.items() if out else []):
         if member.serialization.get("location") == "header":

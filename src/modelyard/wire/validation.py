@@ -162,7 +162,8 @@ class _Walker:
 
 def _local_uri_allowed(pattern: str, value: str) -> bool:
     """modelyard extension: wherever SageMaker takes an S3 URI, a ``file://`` URI or absolute path works too."""
-    return "s3" in pattern and "://" in pattern and (value.startswith("file:///") or value.startswith("/")) and "\n" not in value
+    local = value.startswith(("file:///", "/")) and "\n" not in value
+    return local and "s3" in pattern and "://" in pattern
 
 
 def _join(path: str, name: str) -> str:
