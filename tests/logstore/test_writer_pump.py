@@ -79,7 +79,10 @@ def test_output_is_readable_while_the_child_runs(tmp_path) -> None:  # type: ign
                 assert time.monotonic() < deadline, "the running child's line never became readable"
                 time.sleep(0.02)
             assert proc.poll() is None
-            proc.communicate(b"\n", timeout=20)
+            assert proc.stdin is not None
+            proc.stdin.write(b"\n")
+            proc.stdin.close()
+            proc.wait(20)
             thread.join(10)
     finally:
         if proc.poll() is None:
