@@ -12,6 +12,8 @@ SERVICE_MODULES = (
     "modelyard.services.search",
     "modelyard.services.logs",
     "modelyard.services.endpoints",
+    "modelyard.services.training_jobs",
+    "modelyard.services.processing_jobs",
 )
 
 

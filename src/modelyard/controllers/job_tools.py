@@ -1,0 +1,144 @@
+"""What job runners share: the runtime parts, a job's workspace, its log stream, its container.
+
+    <data_dir>/jobs/<account>/<region>/<family>/<name>/opt_ml   ──► /opt/ml in the sandbox
+                                                     /work     ──► packing space, never mounted
+The workspace is removed when the job ends (its results are in the object store and the log store).
+
+The log tap sits between the container's output pump and the log stream: every line also feeds the
+job's metric tracker and a short memory of recent lines (for failure reasons).
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath, PurePosixPath
+from typing import BinaryIO, cast
+
+from modelyard.jobs.metrics import MetricTracker
+from modelyard.logstore import LogStore, LogWriter, pump
+from modelyard.runtime.containers import ContainerProcess
+from modelyard.runtime.environments import Environment, EnvironmentBuilder
+from modelyard.runtime.images import ImageRegistry, ImageSpec
+from modelyard.runtime.process import ContainerSpec, ProcessBackend
+from modelyard.storage import ArtifactCache, ObjectStore
+
+OPT_ML = PurePosixPath("/opt/ml")
+PRIVATE_TMP = Path("/tmp")
+RECENT_LINES = 60
+
+
+@dataclass
+class JobTools:
+    """The runtime parts a job runner uses."""
+
+    images: ImageRegistry
+    builder: EnvironmentBuilder
+    store: ObjectStore
+    cache: ArtifactCache
+    backend: ProcessBackend
+    logs: LogStore
+    data_dir: Path
+
+
+@dataclass
+class Workspace:
+    """A job's directories on the host."""
+
+    root: Path
+
+    @property
+    def opt_ml(self) -> Path:
+        """The host directory mounted as /opt/ml."""
+        return self.root / "opt_ml"
+
+    @property
+    def work(self) -> Path:
+        """Scratch space outside the container (tarballs being packed)."""
+        return self.root / "work"
+
+    def host_path(self, inside: str | PurePath) -> Path:
+        """The host path of a path under /opt/ml inside the container."""
+        relative = PurePosixPath(inside).relative_to(OPT_ML)
+        return self.opt_ml.joinpath(*relative.parts)
+
+
+def new_workspace(data_dir: Path, family: str, account: str, region: str, name: str) -> Workspace:
+    """A fresh, empty workspace for one job."""
+    workspace = Workspace(data_dir / "jobs" / account / region / family / name)
+    shutil.rmtree(workspace.root, ignore_errors=True)
+    workspace.opt_ml.mkdir(parents=True)
+    workspace.work.mkdir(parents=True)
+    return workspace
+
+
+class LogTap:
+    """Stands in for a LogWriter: writes each line, feeds the metric tracker, remembers recent lines."""
+
+    def __init__(self, writer: LogWriter, metrics: MetricTracker | None = None) -> None:
+        self.writer = writer
+        self.path = writer.path
+        self.metrics = metrics
+        self.recent: collections.deque[str] = collections.deque(maxlen=RECENT_LINES)
+        self._lock = threading.Lock()
+
+    def write_line(self, text: str, timestamp_ms: int | None = None) -> None:
+        """Store one line of container output."""
+        self.writer.write_line(text, timestamp_ms)
+        with self._lock:
+            self.recent.append(text)
+            if self.metrics is not None:
+                self.metrics.observe(text, time.time() if timestamp_ms is None else timestamp_ms / 1000)
+
+    def note(self, text: str) -> None:
+        """A line of modelyard's own (kept out of failure reasons by its prefix)."""
+        self.writer.write_line(f"modelyard: {text}")
+
+    def lines(self) -> list[str]:
+        """The most recent lines, oldest first."""
+        with self._lock:
+            return list(self.recent)
+
+    def close(self) -> None:
+        """Close the underlying stream writer."""
+        self.writer.close()
+
+
+def open_log(logs: LogStore, group: str, name: str, metrics: MetricTracker | None = None) -> LogTap:
+    """The job's log stream ``<name>/algo-1-<epoch>`` in ``group``."""
+    return LogTap(logs.writer(group, f"{name}/algo-1-{int(time.time())}"), metrics)
+
+
+def build_environment(tools: JobTools, image: ImageSpec, requirements: str | None, tap: LogTap) -> Environment:
+    """The job's environment (built once per image + requirements, reused after)."""
+    progress: Callable[[str], None] = tap.note
+    return tools.builder.ensure(image, requirements, progress=progress)
+
+
+def container_spec(tools: JobTools, workspace: Workspace, *, name: str, argv: list[str], env: dict[str, str],
+                   environment: Environment, image: ImageSpec, network_isolated: bool,
+                   workdir: Path | None = None) -> ContainerSpec:
+    """A spec with /opt/ml bound to the workspace; environments and images kept under /tmp stay visible."""
+    spec = ContainerSpec(argv=argv, opt_ml=workspace.opt_ml, env=env, network_isolated=network_isolated,
+                         name=name, capture_output=True, workdir=workdir)
+    for path in (environment.path, image.directory):
+        if path is not None and tools.backend.sandboxed and _under(Path(path), PRIVATE_TMP):
+            spec.ro_binds.append((path, str(path)))
+    return spec
+
+
+def start_container(tools: JobTools, spec: ContainerSpec, tap: LogTap) -> tuple[ContainerProcess, threading.Thread]:
+    """Start the container with its output pumped into the log tap."""
+    process = tools.backend.start(spec)
+    assert process.stdout is not None
+    thread = pump(cast(BinaryIO, process.stdout), cast(LogWriter, tap), name=f"log-{spec.name}")
+    return process, thread
+
+
+def _under(path: Path, root: Path) -> bool:
+    resolved = path.resolve()
+    return resolved == root or root in resolved.parents

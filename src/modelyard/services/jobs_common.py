@@ -1,0 +1,76 @@
+"""What the training and processing services share: the controller hand-off, listing, validation bits.
+
+The services write desired state and return at once; the job controller
+(``ctx.app.extensions["jobs"]``) runs the job and records every transition.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from modelyard.services.common import max_results, page, sort_order_descending
+from modelyard.services.context import RequestContext
+from modelyard.store.resources import ANY, Query, Record
+from modelyard.wire.errors import ValidationException
+
+PROCESSING_ROOT = "/opt/ml/processing/"
+_SORT = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
+
+
+class JobController(Protocol):
+    """What the job services need from the job controller."""
+
+    def notify(self, kind: str, account: str, region: str, name: str) -> None:
+        """A job was created: run it."""
+
+    def request_stop(self, kind: str, account: str, region: str, name: str) -> None:
+        """A job's record says Stopping: end its container."""
+
+
+def controller_of(ctx: RequestContext) -> JobController | None:
+    """The job controller, when the server runs one."""
+    return ctx.app.extensions.get("jobs")
+
+
+def job_arn(ctx: RequestContext, resource_type: str, name: str) -> str:
+    """A job's ARN; SageMaker lower-cases the name in job ARNs."""
+    return f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:{resource_type}/{name.lower()}"
+
+
+def list_jobs(ctx: RequestContext, request: dict[str, Any], kind: str) -> tuple[list[Record], str | None]:
+    """One page of jobs of ``kind`` with the List*Jobs filters (status, name, times), sort and paging."""
+    query = Query(
+        account=ctx.account, region=ctx.region, kind=kind,
+        status=request.get("StatusEquals", ANY), name_contains=request.get("NameContains"),
+        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
+        modified_after=request.get("LastModifiedTimeAfter"), modified_before=request.get("LastModifiedTimeBefore"),
+        sort=_SORT.get(request.get("SortBy") or "CreationTime", "created_at"),
+        descending=sort_order_descending(request, default="Ascending"),
+        limit=max_results(request), token=request.get("NextToken"),
+    )
+    with ctx.db.session() as conn:
+        return page(conn, query)
+
+
+def summary(document: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The listed fields of a job document that are set."""
+    return {name: document[name] for name in fields if document.get(name) is not None}
+
+
+def require_unique(values: list[str], what: str) -> None:
+    """ValidationException naming the first value that appears twice."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValidationException(f"{what} must be unique within the request; '{value}' appears more than once")
+        seen.add(value)
+
+
+def processing_path(path: str | None, where: str) -> str:
+    """A LocalPath under /opt/ml/processing/ (SageMaker's rule), normalized without a trailing slash."""
+    if not path:
+        raise ValidationException(f"{where}.LocalPath is required")
+    clean = "/" + "/".join(part for part in path.split("/") if part)
+    if not clean.startswith(PROCESSING_ROOT) or ".." in clean.split("/"):
+        raise ValidationException(f"{where}.LocalPath '{path}' must be an absolute path below {PROCESSING_ROOT}")
+    return clean

@@ -1,0 +1,154 @@
+"""Processing jobs: the control-plane side. CreateProcessingJob records the job as InProgress and returns;
+the job controller (``ctx.app.extensions["jobs"]``) runs it and records how it ends.
+
+    CreateProcessingJob -> InProgress -> Completed | Failed
+    StopProcessingJob   -> Stopping -> Stopped
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelyard.services.common import find, store_tags
+from modelyard.services.context import RequestContext
+from modelyard.services.dispatch import operation
+from modelyard.services.jobs_common import (
+    controller_of,
+    job_arn,
+    list_jobs,
+    processing_path,
+    require_unique,
+    summary,
+)
+from modelyard.store.errors import DuplicateKey
+from modelyard.store.resources import insert_record, update_record
+from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
+
+KIND = "processing-job"
+MAX_RUNTIME_LIMIT = 7 * 24 * 3600
+DEFAULT_MAX_RUNTIME = 24 * 3600
+MAX_INPUTS = 10
+MAX_OUTPUTS = 10
+_SUMMARY = ("ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime", "LastModifiedTime",
+            "ProcessingJobStatus", "FailureReason", "ExitMessage")
+_ECHOED = ("Environment", "NetworkConfig", "RoleArn", "ExperimentConfig")
+
+
+def _not_found(name: str) -> ServiceError:
+    return ValidationException(f"Could not find requested job with name {name}")
+
+
+def _inputs(request: dict[str, Any]) -> list[dict[str, Any]]:
+    inputs = [dict(item) for item in request.get("ProcessingInputs") or []]
+    if len(inputs) > MAX_INPUTS:
+        raise ValidationException(f"A processing job can have at most {MAX_INPUTS} inputs; got {len(inputs)}")
+    require_unique([item["InputName"] for item in inputs], "ProcessingInputs InputName values")
+    for item in inputs:
+        where = f"ProcessingInputs '{item['InputName']}'"
+        source = item.get("S3Input")
+        if source is None:
+            raise ValidationException(f"{where}: only S3Input is supported by modelyard (DatasetDefinition is not)")
+        if source.get("S3InputMode") == "Pipe":
+            raise ValidationException(f"{where}: S3InputMode Pipe is not supported by modelyard; use File")
+        item["S3Input"] = {"S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
+                           "S3CompressionType": "None", **source,
+                           "LocalPath": processing_path(source.get("LocalPath"), where)}
+        item.setdefault("AppManaged", False)
+    require_unique([item["S3Input"]["LocalPath"] for item in inputs], "ProcessingInputs LocalPath values")
+    return inputs
+
+
+def _outputs(request: dict[str, Any]) -> dict[str, Any] | None:
+    config = request.get("ProcessingOutputConfig")
+    if config is None:
+        return None
+    outputs = [dict(item) for item in config.get("Outputs") or []]
+    if len(outputs) > MAX_OUTPUTS:
+        raise ValidationException(f"A processing job can have at most {MAX_OUTPUTS} outputs; got {len(outputs)}")
+    require_unique([item["OutputName"] for item in outputs], "ProcessingOutputConfig OutputName values")
+    for item in outputs:
+        where = f"ProcessingOutputConfig output '{item['OutputName']}'"
+        target = item.get("S3Output")
+        if target is None:
+            raise ValidationException(f"{where}: only S3Output is supported by modelyard (FeatureStoreOutput is not)")
+        item["S3Output"] = {**target, "LocalPath": processing_path(target.get("LocalPath"), where)}
+        item.setdefault("AppManaged", False)
+    return {**config, "Outputs": outputs}
+
+
+def _resources(request: dict[str, Any]) -> dict[str, Any]:
+    cluster = dict(request["ProcessingResources"]["ClusterConfig"])
+    if not cluster.get("InstanceType") or not cluster.get("InstanceCount"):
+        raise ValidationException("ProcessingResources.ClusterConfig must give InstanceType and InstanceCount")
+    if cluster["InstanceCount"] != 1:
+        raise ValidationException(f"modelyard runs processing on one instance; ClusterConfig.InstanceCount "
+                                  f"{cluster['InstanceCount']} is not supported yet")
+    return {"ClusterConfig": cluster}
+
+
+def _stopping_condition(request: dict[str, Any]) -> dict[str, Any]:
+    condition = dict(request.get("StoppingCondition") or {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME})
+    if condition["MaxRuntimeInSeconds"] > MAX_RUNTIME_LIMIT:
+        raise ValidationException(f"StoppingCondition.MaxRuntimeInSeconds {condition['MaxRuntimeInSeconds']} "
+                                  f"exceeds the maximum of {MAX_RUNTIME_LIMIT} seconds (7 days)")
+    return condition
+
+
+@operation("sagemaker", "CreateProcessingJob")
+def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Record a processing job as InProgress; it runs in the background."""
+    name = request["ProcessingJobName"]
+    arn = job_arn(ctx, KIND, name)
+    document: dict[str, Any] = {
+        "ProcessingJobName": name, "ProcessingJobArn": arn, "ProcessingJobStatus": "InProgress",
+        "ProcessingInputs": _inputs(request), "ProcessingOutputConfig": _outputs(request),
+        "ProcessingResources": _resources(request), "StoppingCondition": _stopping_condition(request),
+        "AppSpecification": dict(request["AppSpecification"]),
+        "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
+    }
+    document.update({key: request[key] for key in _ECHOED if key in request})
+    document = {k: v for k, v in document.items() if v is not None}
+    try:
+        with ctx.db.session(write=True) as conn:
+            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=KIND, name=name, arn=arn,
+                                   document=document, created_at=ctx.now, status="InProgress")
+            store_tags(conn, record, request.get("Tags"))
+    except DuplicateKey:
+        raise ResourceInUse("Processing job names must be unique within an AWS account and region, and a "
+                            f"processing job with this name already exists ({arn})") from None
+    controller = controller_of(ctx)
+    if controller is not None:
+        controller.notify(KIND, ctx.account, ctx.region, name)
+    return {"ProcessingJobArn": arn}
+
+
+@operation("sagemaker", "DescribeProcessingJob")
+def describe_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """A processing job as the controller last recorded it."""
+    with ctx.db.session() as conn:
+        return find(conn, ctx, KIND, request["ProcessingJobName"], _not_found).document
+
+
+@operation("sagemaker", "ListProcessingJobs")
+def list_processing_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Processing jobs with status, name and time filters, sorting and paging."""
+    records, token = list_jobs(ctx, request, KIND)
+    return {"ProcessingJobSummaries": [summary(r.document, _SUMMARY) for r in records], "NextToken": token}
+
+
+@operation("sagemaker", "StopProcessingJob")
+def stop_processing_job(ctx: RequestContext, request: dict[str, Any]) -> None:
+    """InProgress -> Stopping; the controller stops the container -> Stopped."""
+    with ctx.db.session(write=True) as conn:
+        record = find(conn, ctx, KIND, request["ProcessingJobName"], _not_found)
+        current = record.document["ProcessingJobStatus"]
+        if current == "Stopping":
+            return
+        if current != "InProgress":
+            raise ValidationException(f"The processing job {record.name} is {current}: only a job that is "
+                                      "InProgress can be stopped")
+        document = {**record.document, "ProcessingJobStatus": "Stopping", "LastModifiedTime": ctx.now}
+        update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
+    controller = controller_of(ctx)
+    if controller is not None:
+        controller.request_stop(KIND, ctx.account, ctx.region, record.name)

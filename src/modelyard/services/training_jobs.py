@@ -1,0 +1,165 @@
+"""Training jobs: the control-plane side. CreateTrainingJob records the job as InProgress/Starting and
+returns; the job controller (``ctx.app.extensions["jobs"]``) runs it and records every transition.
+
+    CreateTrainingJob -> InProgress (Starting -> Downloading -> Training -> Uploading) -> Completed | Failed
+    StopTrainingJob   -> Stopping -> Stopped
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
+from modelyard.jobs.training_status import first_transition, stopping
+from modelyard.services.common import find, store_tags
+from modelyard.services.context import RequestContext
+from modelyard.services.dispatch import operation
+from modelyard.services.jobs_common import controller_of, job_arn, list_jobs, require_unique, summary
+from modelyard.store.errors import DuplicateKey
+from modelyard.store.resources import insert_record, update_record
+from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
+
+KIND = "training-job"
+MAX_RUNTIME_LIMIT = 28 * 24 * 3600
+DEFAULT_MAX_RUNTIME = 24 * 3600
+_SUMMARY = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
+            "TrainingJobStatus", "SecondaryStatus")
+_ECHOED = ("HyperParameters", "RoleArn", "OutputDataConfig", "VpcConfig", "CheckpointConfig", "DebugHookConfig",
+           "DebugRuleConfigurations", "TensorBoardOutputConfig", "ExperimentConfig", "ProfilerConfig",
+           "ProfilerRuleConfigurations", "Environment", "RetryStrategy", "RemoteDebugConfig", "InfraCheckConfig")
+
+
+def _not_found(name: str) -> ServiceError:
+    return ValidationException("Requested resource not found.")
+
+
+def _algorithm(request: dict[str, Any]) -> dict[str, Any]:
+    algorithm = dict(request.get("AlgorithmSpecification") or {})
+    if not algorithm:
+        raise ValidationException("AlgorithmSpecification is required: give its TrainingImage and TrainingInputMode")
+    if algorithm.get("AlgorithmName"):
+        raise ValidationException(
+            "AlgorithmSpecification.AlgorithmName is not supported by modelyard (there are no algorithm or "
+            "marketplace resources here): give AlgorithmSpecification.TrainingImage instead")
+    if not algorithm.get("TrainingImage"):
+        raise ValidationException("AlgorithmSpecification.TrainingImage is required")
+    mode = algorithm.get("TrainingInputMode") or "File"
+    if mode == "Pipe":
+        raise ValidationException("TrainingInputMode Pipe is not supported by modelyard; use File or FastFile")
+    algorithm["TrainingInputMode"] = mode
+    try:
+        compile_definitions(algorithm.get("MetricDefinitions"))
+    except MetricDefinitionError as exc:
+        raise ValidationException(str(exc)) from None
+    return algorithm
+
+
+def _channels(request: dict[str, Any], default_mode: str) -> list[dict[str, Any]]:
+    channels = [dict(channel) for channel in request.get("InputDataConfig") or []]
+    require_unique([c["ChannelName"] for c in channels], "Channel names")
+    for channel in channels:
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None:
+            raise ValidationException(
+                f"Channel '{channel['ChannelName']}': only S3DataSource is supported by modelyard "
+                "(s3://, file:// or absolute paths); FileSystemDataSource and DatasetSource are not")
+        if source["S3DataType"] not in ("S3Prefix", "ManifestFile"):
+            raise ValidationException(f"Channel '{channel['ChannelName']}': S3DataType {source['S3DataType']} is not "
+                                      "supported by modelyard; use S3Prefix or ManifestFile")
+        if channel.get("InputMode") == "Pipe":
+            raise ValidationException(f"Channel '{channel['ChannelName']}': Pipe input mode is not supported")
+        channel["DataSource"] = {"S3DataSource": {"S3DataDistributionType": "FullyReplicated", **source}}
+        channel.setdefault("CompressionType", "None")
+        channel.setdefault("RecordWrapperType", "None")
+    return channels
+
+
+def _resources(request: dict[str, Any]) -> dict[str, Any]:
+    resources = dict(request.get("ResourceConfig") or {})
+    if resources.get("InstanceGroups"):
+        raise ValidationException("ResourceConfig.InstanceGroups (heterogeneous clusters) is not supported by "
+                                  "modelyard; give InstanceType and InstanceCount")
+    if not resources.get("InstanceType") or not resources.get("InstanceCount"):
+        raise ValidationException("ResourceConfig must give InstanceType and InstanceCount")
+    if resources["InstanceCount"] != 1:
+        raise ValidationException(f"modelyard runs training on one instance; ResourceConfig.InstanceCount "
+                                  f"{resources['InstanceCount']} is not supported yet")
+    resources.setdefault("VolumeSizeInGB", 30)
+    return resources
+
+
+def _stopping_condition(request: dict[str, Any]) -> dict[str, Any]:
+    condition = dict(request.get("StoppingCondition") or {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME})
+    runtime = condition.get("MaxRuntimeInSeconds")
+    if runtime is None:
+        condition["MaxRuntimeInSeconds"] = runtime = DEFAULT_MAX_RUNTIME
+    if runtime > MAX_RUNTIME_LIMIT:
+        raise ValidationException(f"StoppingCondition.MaxRuntimeInSeconds {runtime} exceeds the maximum of "
+                                  f"{MAX_RUNTIME_LIMIT} seconds (28 days)")
+    return condition
+
+
+@operation("sagemaker", "CreateTrainingJob")
+def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Record a training job as InProgress; it runs in the background."""
+    name = request["TrainingJobName"]
+    arn = job_arn(ctx, KIND, name)
+    algorithm = _algorithm(request)
+    document: dict[str, Any] = {
+        "TrainingJobName": name, "TrainingJobArn": arn, **first_transition(ctx.now),
+        "AlgorithmSpecification": algorithm,
+        "InputDataConfig": _channels(request, algorithm["TrainingInputMode"]),
+        "ResourceConfig": _resources(request), "StoppingCondition": _stopping_condition(request),
+        "HyperParameters": dict(request.get("HyperParameters") or {}),
+        "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),
+        "EnableInterContainerTrafficEncryption": bool(request.get("EnableInterContainerTrafficEncryption", False)),
+        "EnableManagedSpotTraining": bool(request.get("EnableManagedSpotTraining", False)),
+        "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
+    }
+    document.update({key: request[key] for key in _ECHOED if key in request and key not in document})
+    try:
+        with ctx.db.session(write=True) as conn:
+            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=KIND, name=name, arn=arn,
+                                   document=document, created_at=ctx.now, status="InProgress")
+            store_tags(conn, record, request.get("Tags"))
+    except DuplicateKey:
+        raise ResourceInUse("Training job names must be unique within an AWS account and region, and a training "
+                            f"job with this name already exists ({arn})") from None
+    controller = controller_of(ctx)
+    if controller is not None:
+        controller.notify(KIND, ctx.account, ctx.region, name)
+    return {"TrainingJobArn": arn}
+
+
+@operation("sagemaker", "DescribeTrainingJob")
+def describe_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """A training job as the controller last recorded it."""
+    with ctx.db.session() as conn:
+        return find(conn, ctx, KIND, request["TrainingJobName"], _not_found).document
+
+
+@operation("sagemaker", "ListTrainingJobs")
+def list_training_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Training jobs with status, name and time filters, sorting and paging."""
+    if request.get("WarmPoolStatusEquals") or request.get("TrainingPlanArnEquals"):
+        return {"TrainingJobSummaries": []}
+    records, token = list_jobs(ctx, request, KIND)
+    return {"TrainingJobSummaries": [summary(r.document, _SUMMARY) for r in records], "NextToken": token}
+
+
+@operation("sagemaker", "StopTrainingJob")
+def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> None:
+    """InProgress -> Stopping; the controller stops the container (SIGTERM, then SIGKILL) -> Stopped."""
+    with ctx.db.session(write=True) as conn:
+        record = find(conn, ctx, KIND, request["TrainingJobName"], _not_found)
+        current = record.document["TrainingJobStatus"]
+        if current == "Stopping":
+            return
+        if current != "InProgress":
+            raise ValidationException(f"The training job {record.name} is {current}: only a job that is "
+                                      "InProgress can be stopped")
+        document = {**record.document, **stopping(record.document, ctx.now), "LastModifiedTime": ctx.now}
+        update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
+    controller = controller_of(ctx)
+    if controller is not None:
+        controller.request_stop(KIND, ctx.account, ctx.region, record.name)
