@@ -34,6 +34,7 @@ def build_app(settings: Settings) -> ModelyardApp:
 def _subsystems() -> list[Callable[[ModelyardApp], None]]:
     """Installers of the subsystems beside the control plane."""
     from modelyard.controllers.jobs_assembly import install_jobs
+    from modelyard.controllers.transform_assembly import install_transform
     from modelyard.hosting.assembly import install_hosting
 
-    return [install_hosting, install_jobs]
+    return [install_hosting, install_transform, install_jobs]

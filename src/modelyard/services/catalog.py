@@ -12,6 +12,7 @@ SERVICE_MODULES = (
     "modelyard.services.search",
     "modelyard.services.logs",
     "modelyard.services.endpoints",
+    "modelyard.services.transform_jobs",
     "modelyard.services.training_jobs",
     "modelyard.services.processing_jobs",
 )

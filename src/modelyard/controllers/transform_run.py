@@ -1,0 +1,277 @@
+"""Run one batch transform job: containers up, every input object through them, ``.out`` files down.
+
+    prepare the model's container ─► start InstanceCount instances (/ping) ─► /execution-parameters
+    producer: object ─read─► plan_file ─► PieceFeed (at most two files waiting)
+    workers : MaxConcurrentTransforms per instance, each takes the next piece, invokes, hands the reply back
+    a file whose pieces all answered is assembled in input order and written as <key>.out;
+    a failing piece fails its file (no .out) and the others carry on
+
+Job-level problems (image, artifact, instances, input listing) raise ``RunFailed``; per-file
+problems end up in ``Outcome.failures``. Cancelling ``run()`` stops the containers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
+from modelyard.controllers.plans import ContainerPlan, PlanError
+from modelyard.controllers.preparation import PreparedContainer, Preparer
+from modelyard.controllers.transform_feed import PieceFeed
+from modelyard.controllers.transform_files import FileFailed, FileWork, describe_records, plan_file
+from modelyard.controllers.transform_inputs import InputError, InputObject, list_inputs, output_uri
+from modelyard.controllers.transform_settings import (
+    RunSettings,
+    container_environment,
+    needs_execution_parameters,
+    parse_execution_parameters,
+    resolve_settings,
+)
+from modelyard.hosting.instances import Invocation
+from modelyard.logstore import LogWriter
+from modelyard.storage import ObjectStore, StorageError
+
+log = logging.getLogger("modelyard.controllers.transform")
+LOG_GROUP = "/aws/sagemaker/TransformJobs"
+STOP_GRACE_SECONDS = 5.0
+RETRY_DELAY_SECONDS = 0.2
+_MESSAGE_CHARS = 300
+
+
+class RunFailed(Exception):
+    """The job cannot run at all; the message is its FailureReason."""
+
+
+@dataclass
+class Outcome:
+    """What a finished run did."""
+
+    files: int = 0
+    records: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Slot:
+    instance: Instance
+    data_log: LogWriter
+
+
+def _plan(job: dict[str, Any]) -> ContainerPlan:
+    containers = job.get("_Containers") or []
+    if len(containers) != 1:
+        raise RunFailed(f"Model {job['ModelName']} has {len(containers)} containers; modelyard's batch "
+                        "transform runs single-container models only for now")
+    raw = containers[0]
+    if raw.get("Mode") == "MultiModel":
+        raise RunFailed(f"Model {job['ModelName']} is a multi-model container; batch transform needs a "
+                        "single model")
+    if not raw.get("Image"):
+        raise RunFailed(f"The container of model {job['ModelName']} has no Image")
+    data = raw.get("ModelDataUrl") or ((raw.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+    return ContainerPlan(raw["Image"], data, dict(raw.get("Environment") or {}), raw.get("ContainerHostname"))
+
+
+class TransformRun:
+    """One execution of a transform job."""
+
+    def __init__(self, job: dict[str, Any], region: str, preparer: Preparer, launcher: Launcher,
+                 store: ObjectStore, health_timeout: float) -> None:
+        self.job = job
+        self.name: str = job["TransformJobName"]
+        self.region = region
+        self.preparer = preparer
+        self.launcher = launcher
+        self.store = store
+        self.health_timeout = health_timeout
+        self.outcome = Outcome()
+        self.slots: list[_Slot] = []
+        self._writes: list[asyncio.Task[None]] = []
+
+    async def run(self, started: Callable[[], Awaitable[None]] | None = None) -> Outcome:
+        """Run to the end; ``started()`` is called once the containers are ready."""
+        try:
+            prepared = await self._prepare()
+            await self._start_instances(prepared)
+            settings = await self._settings()
+            if started is not None:
+                await started()
+            inputs = await self._inputs()
+            await self._process(inputs, settings)
+            return self.outcome
+        finally:
+            await self._shutdown()
+
+    async def _prepare(self) -> PreparedContainer:
+        plan = _plan(self.job)
+        try:
+            prepared = await asyncio.to_thread(self.preparer.prepare, plan)
+        except PlanError as exc:
+            raise RunFailed(str(exc)) from None
+        environment = container_environment(self.job, plan.environment)
+        return replace(prepared, plan=replace(prepared.plan, environment=environment))
+
+    async def _start_instances(self, prepared: PreparedContainer) -> None:
+        count = int(self.job["TransformResources"].get("InstanceCount", 1))
+        isolated = bool(self.job.get("_NetworkIsolation"))
+        results = await asyncio.gather(*(self._start_one(prepared, isolated) for _ in range(count)),
+                                       return_exceptions=True)
+        self.slots = [r for r in results if isinstance(r, _Slot)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            if isinstance(errors[0], (InstanceFailed, OSError)):
+                raise RunFailed(f"An instance of the model did not start: {errors[0]}")
+            raise errors[0]
+
+    async def _start_one(self, prepared: PreparedContainer, isolated: bool) -> _Slot:
+        instance = await asyncio.to_thread(self.launcher.start, self.region, f"transform-jobs/{self.name}",
+                                           self.name, prepared, isolated, LOG_GROUP)
+        data_log = self.launcher.logs.writer(LOG_GROUP, f"{instance.log_stream}/data-log")
+        slot = _Slot(instance, data_log)
+        try:
+            await self.launcher.wait_ready(instance, self.health_timeout)
+        except BaseException:
+            await self._stop_slot(slot)
+            raise
+        return slot
+
+    async def _settings(self) -> RunSettings:
+        suggested: dict[str, Any] = {}
+        if needs_execution_parameters(self.job):
+            try:
+                body = await self.slots[0].instance.client.execution_parameters(timeout=10.0)
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+                body = None
+            suggested = parse_execution_parameters(body)
+        settings = resolve_settings(self.job, suggested)
+        for slot in self.slots:
+            slot.data_log.write_line(f"Transform job {self.name}: {settings.describe()}")
+        return settings
+
+    async def _inputs(self) -> list[InputObject]:
+        output_path = self.job["TransformOutput"]["S3OutputPath"]
+        try:
+            self.store.location(output_path)
+        except StorageError as exc:
+            raise RunFailed(f"The S3OutputPath {output_path} is not usable: {exc}") from None
+        source = self.job["TransformInput"]["DataSource"]["S3DataSource"]
+        try:
+            return await asyncio.to_thread(list_inputs, self.store, source)
+        except InputError as exc:
+            raise RunFailed(str(exc)) from None
+
+    async def _process(self, inputs: list[InputObject], settings: RunSettings) -> None:
+        feed: PieceFeed[tuple[FileWork, InputObject]] = PieceFeed()
+        tasks = [asyncio.create_task(self._worker(slot, feed, settings))
+                 for slot in self.slots for _ in range(settings.max_concurrent)]
+        try:
+            for source in inputs:
+                await feed.wait_room()
+                work = await self._plan_file(source, settings)
+                if work is None:
+                    continue
+                if not work.pieces:
+                    self._finish(source, work)
+                feed.add((work, source), len(work.pieces))
+            feed.close()
+            await asyncio.gather(*tasks)
+            await asyncio.gather(*self._writes)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _plan_file(self, source: InputObject, settings: RunSettings) -> FileWork | None:
+        self.outcome.files += 1
+        try:
+            data = await asyncio.to_thread(self.store.read_bytes, source.uri)
+            return await asyncio.to_thread(plan_file, data, settings.spec)
+        except StorageError as exc:
+            self._fail(source, f"could not read it: {exc}", self.slots[0])
+        except FileFailed as exc:
+            self._fail(source, str(exc), self.slots[0])
+        return None
+
+    async def _worker(self, slot: _Slot, feed: PieceFeed[tuple[FileWork, InputObject]],
+                      settings: RunSettings) -> None:
+        while True:
+            taken = await feed.take()
+            if taken is None:
+                return
+            (work, source), index = taken
+            if work.failure is not None:
+                continue
+            try:
+                reply = await self._invoke(slot, work, index, settings)
+                if work.failure is None:
+                    work.accept(index, reply)
+                if work.remaining == 0 and work.failure is None:
+                    self._finish(source, work)
+            except FileFailed as exc:
+                if work.failure is None:
+                    self._fail(source, str(exc), slot, work)
+            except Exception as exc:
+                log.exception("transform job %s: %s", self.name, source.uri)
+                if work.failure is None:
+                    self._fail(source, f"internal error in modelyard: {exc}", slot, work)
+
+    async def _invoke(self, slot: _Slot, work: FileWork, index: int, settings: RunSettings) -> bytes:
+        piece = work.pieces[index]
+        invocation = Invocation(piece.body, settings.content_type, settings.accept)
+        client = slot.instance.client
+        for attempt in range(settings.retries + 1):
+            try:
+                reply = await client.invoke(invocation, settings.timeout)
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+                await asyncio.sleep(RETRY_DELAY_SECONDS * (attempt + 1))
+                problem = self._transport_problem(slot, exc, settings)
+                if attempt < settings.retries and slot.instance.process.poll() is None:
+                    slot.data_log.write_line(f"{describe_records(piece)}: {problem}; retrying")
+                    continue
+                raise FileFailed(f"{describe_records(piece)}: {problem}") from None
+            if reply.status == 200:
+                return reply.body
+            message = reply.body.decode("utf-8", errors="replace").strip()[:_MESSAGE_CHARS]
+            raise FileFailed(f"{describe_records(piece)}: the model answered HTTP {reply.status}: {message}")
+        raise AssertionError("unreachable")
+
+    def _transport_problem(self, slot: _Slot, exc: BaseException, settings: RunSettings) -> str:
+        if slot.instance.process.poll() is not None:
+            return (f"the container exited with code {slot.instance.process.returncode}; see log stream "
+                    f"{slot.instance.log_stream}")
+        if isinstance(exc, asyncio.TimeoutError):
+            return f"the model did not answer within {settings.timeout:g} s (InvocationsTimeoutInSeconds)"
+        return f"the request to the model failed ({exc or type(exc).__name__})"
+
+    def _fail(self, source: InputObject, message: str, slot: _Slot, work: FileWork | None = None) -> None:
+        if work is not None:
+            work.failure = message
+        self.outcome.failures.append((source.uri, message))
+        slot.data_log.write_line(f"Failed to transform {source.uri}: {message}")
+
+    def _finish(self, source: InputObject, work: FileWork) -> None:
+        self.outcome.records += sum(piece.count for piece in work.pieces)
+        target = output_uri(self.store, self.job["TransformOutput"]["S3OutputPath"], source.relative)
+        self._writes.append(asyncio.create_task(self._write(source, target, work)))
+
+    async def _write(self, source: InputObject, target: str, work: FileWork) -> None:
+        try:
+            await asyncio.to_thread(lambda: self.store.write_bytes(target, work.result()))
+        except StorageError as exc:
+            self._fail(source, f"could not write {target}: {exc}", self.slots[0])
+        work.outputs = []
+
+    async def _shutdown(self) -> None:
+        for task in self._writes:
+            task.cancel()
+        await asyncio.gather(*(self._stop_slot(slot) for slot in self.slots), return_exceptions=True)
+
+    async def _stop_slot(self, slot: _Slot) -> None:
+        with contextlib.suppress(Exception):
+            await slot.instance.client.close()
+        slot.data_log.close()
+        await asyncio.to_thread(self.launcher.stop, slot.instance, STOP_GRACE_SECONDS)

@@ -1,0 +1,180 @@
+"""Batch transform jobs: the control-plane side. CreateTransformJob validates and records the job,
+then returns at once; the transform controller (``ctx.app.extensions["transform"]``) runs it::
+
+    CreateTransformJob -> InProgress -> Completed | Failed
+    StopTransformJob   -> Stopping   -> Stopped
+
+The model's containers are snapshotted into the job (``_Containers``), so deleting the model later
+does not change a job that already exists. Internal fields start with ``_``; the output shape
+drops them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from modelyard.controllers.plans import model_containers
+from modelyard.jobs import (
+    DataProcessing,
+    DataProcessingError,
+    InvalidJsonPathError,
+    RecordProcessor,
+    data_format_for,
+)
+from modelyard.services.common import (
+    arn_for,
+    find,
+    max_results,
+    page,
+    sort_order_descending,
+    store_tags,
+)
+from modelyard.services.context import RequestContext
+from modelyard.services.dispatch import operation
+from modelyard.store.errors import DuplicateKey
+from modelyard.store.resources import ANY, Query, Record, get_record, insert_record, update_record
+from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
+
+TRANSFORM_JOB = "transform-job"
+MAX_PAYLOAD_IN_MB = 100
+_SORT = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
+_SUMMARY = ("TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime", "LastModifiedTime",
+            "TransformJobStatus", "FailureReason")
+_COPIED = ("ModelName", "MaxConcurrentTransforms", "ModelClientConfig", "MaxPayloadInMB", "BatchStrategy",
+           "Environment", "TransformInput", "TransformOutput", "DataCaptureConfig", "TransformResources",
+           "DataProcessing", "ExperimentConfig")
+
+
+class TransformController(Protocol):
+    """What the transform service needs from the controller that runs jobs."""
+
+    def notify(self, account: str, region: str, name: str) -> None:
+        """A job was created or asked to stop: act on it soon."""
+
+
+def _notify(ctx: RequestContext, name: str) -> None:
+    controller: TransformController | None = ctx.app.extensions.get("transform")
+    if controller is not None:
+        controller.notify(ctx.account, ctx.region, name)
+
+
+def _job_missing(name: str) -> ServiceError:
+    return ValidationException(f"Could not find requested job with name {name}")
+
+
+def find_transform_job(conn: Connection, ctx: RequestContext, name: str) -> Record:
+    """A transform job by name or ARN, or SageMaker's not-found ValidationException."""
+    return find(conn, ctx, TRANSFORM_JOB, name, _job_missing)
+
+
+def check_request(request: dict[str, Any]) -> None:
+    """Refuse settings SageMaker refuses: payload limits, filters, and formats filters need."""
+    payload = request.get("MaxPayloadInMB")
+    if payload is not None and payload > MAX_PAYLOAD_IN_MB:
+        raise ValidationException(
+            f"MaxPayloadInMB is {payload}; it must be at most {MAX_PAYLOAD_IN_MB} (MB)")
+    concurrent = request.get("MaxConcurrentTransforms")
+    if payload and concurrent and payload * concurrent > MAX_PAYLOAD_IN_MB:
+        raise ValidationException(
+            f"MaxConcurrentTransforms ({concurrent}) * MaxPayloadInMB ({payload}) must not exceed "
+            f"{MAX_PAYLOAD_IN_MB} MB")
+    transform_input = request["TransformInput"]
+    if (request.get("BatchStrategy") == "MultiRecord" and payload == 0
+            and transform_input.get("SplitType") not in (None, "None")):
+        raise ValidationException(
+            "MaxPayloadInMB=0 (no limit) works only with SplitType None or BatchStrategy SingleRecord")
+    processing_request = request.get("DataProcessing")
+    try:
+        processing = DataProcessing.from_wire(processing_request)
+    except InvalidJsonPathError as exc:
+        member = _member_with(processing_request or {}, exc.expression)
+        raise ValidationException(f"DataProcessing.{member} {exc.expression!r} is not a valid JSONPath "
+                                  f"for batch transform: {exc.reason}") from None
+    except ValueError as exc:
+        raise ValidationException(f"DataProcessing: {exc}") from None
+    try:
+        RecordProcessor(processing, data_format_for(transform_input.get("ContentType")),
+                        data_format_for(request["TransformOutput"].get("Accept")))
+    except DataProcessingError as exc:
+        raise ValidationException(f"DataProcessing: {exc}") from None
+
+
+def _member_with(processing: dict[str, Any], expression: str) -> str:
+    for member in ("InputFilter", "OutputFilter"):
+        if processing.get(member) == expression:
+            return member
+    return "InputFilter"
+
+
+def _model_snapshot(conn: Connection, ctx: RequestContext, name: str) -> tuple[list[dict[str, Any]], bool]:
+    model = get_record(conn, ctx.account, ctx.region, "model", name)
+    if model is None:
+        raise ValidationException(f'Could not find model "{name}".')
+    return model_containers(model.document), bool(model.document.get("EnableNetworkIsolation"))
+
+
+@operation("sagemaker", "CreateTransformJob")
+def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Record a transform job as InProgress; the controller runs it in the background."""
+    name = request["TransformJobName"]
+    check_request(request)
+    arn = arn_for(ctx, TRANSFORM_JOB, name)
+    try:
+        with ctx.db.session(write=True) as conn:
+            containers, isolated = _model_snapshot(conn, ctx, request["ModelName"])
+            document: dict[str, Any] = {k: request[k] for k in _COPIED if k in request}
+            document.update({
+                "TransformJobName": name, "TransformJobArn": arn, "TransformJobStatus": "InProgress",
+                "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
+                "_Containers": containers, "_NetworkIsolation": isolated,
+            })
+            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=TRANSFORM_JOB, name=name,
+                                   arn=arn, document=document, created_at=ctx.now, status="InProgress")
+            store_tags(conn, record, request.get("Tags"))
+    except DuplicateKey:
+        raise ResourceInUse("Job name must be unique within an AWS account and region, and a job with this "
+                            f"name already exists ({arn})") from None
+    _notify(ctx, name)
+    return {"TransformJobArn": arn}
+
+
+@operation("sagemaker", "DescribeTransformJob")
+def describe_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Describe a transform job as its controller last recorded it."""
+    with ctx.db.session() as conn:
+        return find_transform_job(conn, ctx, request["TransformJobName"]).document
+
+
+@operation("sagemaker", "ListTransformJobs")
+def list_transform_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """List transform jobs with name, status and time filters, newest first by default, keyset-paged."""
+    query = Query(
+        account=ctx.account, region=ctx.region, kind=TRANSFORM_JOB,
+        status=request.get("StatusEquals", ANY), name_contains=request.get("NameContains"),
+        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
+        modified_after=request.get("LastModifiedTimeAfter"), modified_before=request.get("LastModifiedTimeBefore"),
+        sort=_SORT[request.get("SortBy") or "CreationTime"], descending=sort_order_descending(request),
+        limit=max_results(request), token=request.get("NextToken"),
+    )
+    with ctx.db.session() as conn:
+        records, token = page(conn, query)
+    summaries = [{k: r.document.get(k) for k in _SUMMARY} for r in records]
+    return {"TransformJobSummaries": summaries, "NextToken": token}
+
+
+@operation("sagemaker", "StopTransformJob")
+def stop_transform_job(ctx: RequestContext, request: dict[str, Any]) -> None:
+    """Ask a running job to stop: InProgress -> Stopping; the controller moves it to Stopped."""
+    with ctx.db.session(write=True) as conn:
+        record = find_transform_job(conn, ctx, request["TransformJobName"])
+        status = record.document["TransformJobStatus"]
+        if status == "Stopping":
+            return
+        if status != "InProgress":
+            raise ValidationException(
+                f"The request was rejected because the transform job is in status {status}.")
+        document = {**record.document, "TransformJobStatus": "Stopping", "LastModifiedTime": ctx.now}
+        update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
+    _notify(ctx, record.name)
