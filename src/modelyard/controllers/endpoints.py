@@ -31,6 +31,7 @@ from modelyard.store.resources import Record, delete_record, get_record, records
 log = logging.getLogger("modelyard.controllers.endpoints")
 Key = tuple[str, str, str]
 STOP_GRACE_SECONDS = 10.0
+DEPLOYMENT_LOG_GROUP = "/modelyard/Endpoints/{endpoint}"
 SUPERVISE_INTERVAL = 0.5
 
 
@@ -212,7 +213,7 @@ class EndpointController:
                                     f"(model {plan.model_name} has {len(plan.containers)} containers)")
                 if plan.containers[0].mode == "MultiModel":
                     raise PlanError(f"Variant {plan.name}: multi-model endpoints are not supported yet")
-                prepared = await asyncio.to_thread(self.preparer.prepare, plan.containers[0])
+                prepared = await asyncio.to_thread(self._prepare_logged, key, plan)
                 new.variants[plan.name] = VariantDeployment(plan, prepared)
             await asyncio.gather(*(self._grow(key, record, v, v.plan.instance_count)
                                    for v in new.variants.values()))
@@ -223,6 +224,23 @@ class EndpointController:
         self._publish(key, record, new)
         if old is not None:
             await self._stop_all(old)
+
+    def _prepare_logged(self, key: Key, plan: VariantPlan) -> PreparedContainer:
+        """Prepare a variant's container, logging the steps (environment build ...) to its deployment log.
+
+        The group is ``/modelyard/Endpoints/<endpoint>`` (stream ``<variant>``), beside SageMaker's
+        ``/aws/sagemaker/Endpoints/<endpoint>`` that holds only the instances' own output.
+        """
+        container = plan.containers[0]
+        with self.launcher.logs.writer(DEPLOYMENT_LOG_GROUP.format(endpoint=key[2]), plan.name) as writer:
+            writer.write_line(f"modelyard: preparing model {plan.model_name} (image {container.image})")
+            try:
+                prepared = self.preparer.prepare(container, progress=writer.write_line)
+            except PlanError as exc:
+                writer.write_line(f"modelyard: preparation failed: {exc}")
+                raise
+            writer.write_line(f"modelyard: environment ready; starting {plan.instance_count} instance(s)")
+        return prepared
 
     async def _scale(self, key: Key, record: Record, current: Deployment, plans: list[VariantPlan]) -> None:
         for plan in plans:

@@ -6,8 +6,9 @@
     <data_dir>/sock/<id>/                                            -> same path (toolkit's unix socket)
 
 Our toolkit is reached over its unix socket with frames; a bring-your-own image serves HTTP on a
-loopback port given in SAGEMAKER_BIND_TO_PORT. Output goes to the log store, one stream per
-instance (``<variant>/<instance-id>``).
+loopback port given in SAGEMAKER_BIND_TO_PORT, chosen below 32767 (servers written for SageMaker's
+fixed 8080 may keep ports in a Java ``short``: multi-model-server refuses larger ones). Output goes
+to the log store, one stream per instance (``<variant>/<instance-id>``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import secrets
 import shutil
 import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -53,6 +55,7 @@ class Instance:
     writer: LogWriter
     restarts: int = 0
     stopping: bool = field(default=False)
+    port: int | None = None
 
 
 def _expose_tmp_path(spec: ContainerSpec, path: Path | None) -> None:
@@ -61,10 +64,22 @@ def _expose_tmp_path(spec: ContainerSpec, path: Path | None) -> None:
         spec.ro_binds.append((path, str(path)))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+BYOC_PORTS = range(20000, 32767)
+
+
+def _free_port(taken: set[int]) -> int:
+    """A port of BYOC_PORTS free on every interface (containers often bind 0.0.0.0) and not in ``taken``."""
+    for _ in range(500):
+        port = BYOC_PORTS[secrets.randbelow(len(BYOC_PORTS))]
+        if port in taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    raise InstanceFailed(f"No free TCP port in {BYOC_PORTS.start}-{BYOC_PORTS.stop - 1} for the container")
 
 
 class Launcher:
@@ -74,6 +89,8 @@ class Launcher:
         self.backend = backend
         self.logs = logs
         self.data_dir = data_dir
+        self._ports: set[int] = set()
+        self._ports_lock = threading.Lock()
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
               network_isolated: bool, log_group: str) -> Instance:
@@ -97,6 +114,7 @@ class Launcher:
         elif not self.backend.sandboxed and prepared.code_dir is not None:
             env["SAGEMAKER_SUBMIT_DIRECTORY"] = str(prepared.code_dir)
         image = prepared.image
+        spec.writable = list(image.writable)
         env.update(image.env)
         env.update(prepared.environment.env_vars())
         env.update({"SAGEMAKER_MODEL_DIR": model_inside, "SM_MODEL_DIR": model_inside,
@@ -104,7 +122,7 @@ class Launcher:
                     "MODELYARD_ENDPOINT": endpoint, "MODELYARD_INSTANCE_ID": instance_id})
         for visible in (prepared.environment.path, image.directory):
             _expose_tmp_path(spec, visible)
-        socket_dir = None
+        socket_dir, port = None, None
         if image.kind == "toolkit":
             socket_dir = self.data_dir / "sock" / secrets.token_hex(4)
             socket_dir.mkdir(parents=True)
@@ -114,21 +132,39 @@ class Launcher:
             _expose_tmp_path(spec, Path(env["PYTHONPATH"]))
             client: InstanceClient = FramedInstance(str(socket_dir / "m.sock"))
         else:
-            port = _free_port()
+            if network_isolated and self.backend.sandboxed:
+                raise InstanceFailed(
+                    f"Image {image.uri} serves HTTP on a port, which cannot be reached inside an isolated "
+                    "network: modelyard does not support EnableNetworkIsolation for bring-your-own images yet")
+            port = self._take_port()
             env["SAGEMAKER_BIND_TO_PORT"] = str(port)
             client = HttpInstance(port)
         spec.env = env
-        spec.argv = prepared.environment.command(image.command("serve"))
         stream = f"{variant}/{instance_id}"
-        writer = self.logs.writer(log_group, stream)
-        if not self.backend.sandboxed:
-            writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
-                              "running as a plain process")
-        process = self.backend.start(spec)
+        try:
+            spec.argv = prepared.environment.command(image.command("serve"))
+            writer = self.logs.writer(log_group, stream)
+            if not self.backend.sandboxed:
+                writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
+                                  "running as a plain process")
+            process = self.backend.start(spec)
+        except BaseException:
+            self._release_port(port)
+            raise
         assert process.stdout is not None
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
-                        stream, writer)
+                        stream, writer, port=port)
+
+    def _take_port(self) -> int:
+        with self._ports_lock:
+            port = _free_port(self._ports)
+            self._ports.add(port)
+            return port
+
+    def _release_port(self, port: int | None) -> None:
+        with self._ports_lock:
+            self._ports.discard(port)  # type: ignore[arg-type]
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         """Return once the instance answers its health check; raise InstanceFailed if it dies or times out."""
@@ -168,5 +204,6 @@ class Launcher:
         shutil.rmtree(instance.directory, ignore_errors=True)
         if instance.socket_dir is not None:
             shutil.rmtree(instance.socket_dir, ignore_errors=True)
+        self._release_port(instance.port)
         with contextlib.suppress(OSError):
             instance.directory.parent.rmdir()

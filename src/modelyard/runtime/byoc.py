@@ -7,30 +7,42 @@ A registered image is a directory holding either, or both, of:
       {"serve": ["python", "serve.py"],        # argv run for endpoints
        "train": ["./train.sh"],                 # argv run for training / processing
        "entrypoint": ["./entry"],               # instead of serve/train: run as entry serve|train
-       "env": {"MY_VAR": "value"}}              # extra environment for every container
+       "env": {"MY_VAR": "value"},              # extra environment for every container
+       "writable": ["/etc", "/opt/program"]}    # directories the program writes, as in its image
 
 - executables named ``serve`` and/or ``train`` (as a Docker image for SageMaker has on its PATH),
   used for a mode the JSON file does not name;
 
 plus an optional ``requirements.txt`` installed into the image's venv. A leading ``python`` in an
 argv is the venv's interpreter; a program (or the script after ``python``) naming a file of the
-directory (``serve.sh``, ``./bin/serve``, ``python serve.py``) is made absolute. Run BYOC containers
-with the image directory as their working directory, as Docker's ``WORKDIR`` would be.
+directory (``serve.sh``, ``./bin/serve``, ``python serve.py``) is made absolute, so commands do not
+depend on the working directory, which is the runtime's choice (``/opt/ml`` for endpoints).
+
+The container's root is read-only (see ``sandbox``). A Docker image's own filesystem is writable,
+and programs rely on it (sagemaker-inference writes ``/etc/sagemaker-mms.properties``): each
+``writable`` directory gets a private, writable tmpfs per container that starts as the host's: its
+files are copies the program may rewrite (``/etc/resolv.conf`` …, up to 1 MiB each), its
+subdirectories stay visible read-only (``/etc/ssl``), and new files can be created. Nothing reaches
+the host; writes vanish with the container. A listed directory must exist on the host, or lie under
+``/opt`` or under another listed directory; ``/tmp`` and ``/opt/ml`` are writable already; ``/dev``,
+``/proc`` and ``/sys`` are refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 
 from modelyard.runtime.errors import ImageRegistrationError
+from modelyard.runtime.sandbox import RESERVED
 
 MANIFEST_NAME = "modelyard-image.json"
 REQUIREMENTS_NAME = "requirements.txt"
-_MANIFEST_KEYS = {"serve", "train", "entrypoint", "env"}
+_MANIFEST_KEYS = {"serve", "train", "entrypoint", "env", "writable"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class ImageManifest:
     train: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict, hash=False)
     requirements: tuple[str, ...] = ()
+    writable: tuple[str, ...] = ()
 
     @staticmethod
     def absolute(argv: tuple[str, ...], directory: Path) -> tuple[str, ...]:
@@ -76,7 +89,11 @@ def read_manifest(directory: Path) -> ImageManifest:
             f"lists, or executables named serve / train"
         )
     return ImageManifest(
-        serve=commands["serve"], train=commands["train"], env=env, requirements=_requirements(directory)
+        serve=commands["serve"],
+        train=commands["train"],
+        env=env,
+        requirements=_requirements(directory),
+        writable=_writable(data.get("writable", []), directory),
     )
 
 
@@ -126,6 +143,23 @@ def _string_map(value: object, directory: Path) -> dict[str, str]:
     ):
         raise ImageRegistrationError(f'{directory / MANIFEST_NAME}: "env" must map strings to strings')
     return dict(value)
+
+
+def _writable(value: object, directory: Path) -> tuple[str, ...]:
+    where = f'{directory / MANIFEST_NAME}: "writable"'
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ImageRegistrationError(f"{where} must be a list of absolute directory paths")
+    paths: list[str] = []
+    for raw in value:
+        path = raw.rstrip("/") or "/"
+        if not path.startswith("/") or posixpath.normpath(path) != path or path == "/":
+            raise ImageRegistrationError(f"{where}: {raw!r} must be an absolute, normalized path other than /")
+        reserved = next((r for r in RESERVED if path == r or path.startswith(r + "/")), None)
+        if reserved:
+            raise ImageRegistrationError(f"{where}: {raw!r} lies in {reserved}, which the sandbox manages")
+        if path not in paths:
+            paths.append(path)
+    return tuple(paths)
 
 
 def _executable(directory: Path, mode: str) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ class ImageSpec:
     ``kind`` is ``"toolkit"`` (a framework image served by modelyard's toolkit) or ``"byoc"``
     (a registered directory). Commands are argv tuples; a leading ``python`` means the
     environment's interpreter. ``key`` is stable for equal images and feeds the environment hash.
+    ``writable`` names the container directories the image writes (see ``byoc``).
     """
 
     uri: str
@@ -53,6 +54,7 @@ class ImageSpec:
     key: str
     directory: Path | None = None
     env: dict[str, str] = field(default_factory=dict, hash=False)
+    writable: tuple[str, ...] = ()
 
     def command(self, mode: str) -> list[str]:
         """The argv for ``mode`` (``"serve"`` or ``"train"``); raises when the image has none."""
@@ -74,7 +76,8 @@ def unknown_image_message(uri: str) -> str:
         f"({', '.join(KNOWN_FRAMEWORKS)}, or a plain python image) and it is not registered. "
         f"To run your own image, register a directory for it: `modelyard images register {uri} <dir>`. "
         f'<dir> must contain {MANIFEST_NAME} with {{"serve": [argv...], "train": [argv...], '
-        f'"env": {{...}}}} (or "entrypoint": [argv...], given serve/train as its argument), or '
+        f'"env": {{...}}, "writable": [dirs...]}} (or "entrypoint": [argv...], given serve/train as its '
+        f"argument), or "
         f"executables named `serve` and/or `train` as in a Docker image; an optional requirements.txt "
         f"is installed into the image's environment. The directory is copied when registered."
     )
@@ -198,6 +201,7 @@ def _byoc_spec(uri: str, directory: Path, digest: str, manifest: ImageManifest) 
         key=f"byoc:{uri}:{digest}",
         directory=directory,
         env=dict(manifest.env),
+        writable=manifest.writable,
     )
 
 

@@ -31,7 +31,16 @@ from typing import IO, Any
 
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
-from modelyard.runtime.sandbox import OPT_ML, Mount, bwrap_argv, bwrap_problem, find_bwrap
+from modelyard.runtime.sandbox import (
+    OPT_ML,
+    Mount,
+    bwrap_argv,
+    bwrap_problem,
+    files_to_copy,
+    find_bwrap,
+    within_writable,
+    writable_problem,
+)
 from modelyard.runtime.spawner import run_in_spawner
 
 logger = logging.getLogger("modelyard.runtime")
@@ -54,7 +63,9 @@ class ContainerSpec:
     bind at the same path. The sandbox's ``/tmp`` is private: a venv or program kept under the
     host's ``/tmp`` must be bound read-only at its own path to be visible. Output is appended to
     ``stdout_path``; ``stderr_path`` None means the same file, and ``stdout_path`` None discards
-    output. ``workdir`` defaults to ``opt_ml``.
+    output. ``workdir`` defaults to ``opt_ml``. ``writable`` lists container directories (``/etc``)
+    that get a private, writable copy of the host's (see ``sandbox``); without the sandbox the
+    program writes the host's directories themselves.
     """
 
     argv: list[str]
@@ -63,6 +74,7 @@ class ContainerSpec:
     binds: list[tuple[Path | str, str, bool]] = field(default_factory=list)
     ro_binds: list[tuple[Path | str, str]] = field(default_factory=list)
     workdir: Path | None = None
+    writable: list[str] = field(default_factory=list)
     network_isolated: bool = False
     stdout_path: Path | None = None
     stderr_path: Path | None = None
@@ -125,6 +137,11 @@ class ProcessBackend:
             logger.warning(
                 "%s: network isolation requested, but the sandbox is off: it has network", spec.name
             )
+        if spec.writable and not self.sandboxed:
+            logger.warning(
+                "%s: the sandbox is off: the container writes the host's own %s",
+                spec.name, ", ".join(spec.writable),
+            )  # fmt: skip
         env = self._environment(spec)
         workdir = Path(spec.workdir or spec.opt_ml)
         stdout, stderr = _open_logs(spec)
@@ -145,6 +162,7 @@ class ProcessBackend:
         stderr: IO[bytes] | None,
     ) -> ContainerProcess:  # fmt: skip
         assert self.bwrap is not None
+        copies = _open_copies(files_to_copy(spec.writable)) if spec.writable else {}
         read_end, write_end = os.pipe()
         try:
             argv = bwrap_argv(
@@ -152,13 +170,17 @@ class ProcessBackend:
                 spec.argv,
                 opt_ml=Path(spec.opt_ml),
                 mounts=spec.mounts(),
+                writable=spec.writable,
+                copies=copies,
                 workdir=self.inside_path(spec, workdir),
                 network_isolated=spec.network_isolated,
                 info_fd=write_end,
             )
-            popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=(write_end,)))
+            fds = (write_end, *copies.values())
+            popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=fds))
         finally:
-            os.close(write_end)
+            for fd in (write_end, *copies.values()):
+                os.close(fd)
         try:
             info = _read_info(read_end)
         finally:
@@ -193,11 +215,14 @@ def _check(spec: ContainerSpec, *, sandboxed: bool) -> None:
         raise ContainerStartError(f"{spec.name}: bind source(s) do not exist: {', '.join(missing)}")
     if not sandboxed:
         return
-    unmountable = [m.inside for m in spec.mounts() if not _mountable(m.inside)]
+    problems = [writable_problem(path, spec.writable) for path in spec.writable]
+    if any(problems):
+        raise ContainerStartError(f"{spec.name}: writable directory {'; '.join(p for p in problems if p)}")
+    unmountable = [m.inside for m in spec.mounts() if not _mountable(m.inside, spec.writable)]
     if unmountable:
         raise ContainerStartError(
             f"{spec.name}: cannot mount at {', '.join(unmountable)}: inside paths must be absolute "
-            f"and exist on the host (the root is read-only) or lie under /opt or /tmp"
+            f"and exist on the host (the root is read-only) or lie under /opt, /tmp or a writable directory"
         )
     hidden = _hidden_program(spec)
     if hidden:
@@ -205,6 +230,16 @@ def _check(spec: ContainerSpec, *, sandboxed: bool) -> None:
             f"{spec.name}: {hidden} is under /tmp, which is private in the sandbox: keep environments "
             f"and programs elsewhere, or add a read-only bind of their directory at the same path"
         )
+
+
+def _open_copies(paths: list[str]) -> dict[str, int]:
+    copies = {}
+    for path in paths:
+        try:
+            copies[path] = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+    return copies
 
 
 def _hidden_program(spec: ContainerSpec) -> str | None:
@@ -217,9 +252,11 @@ def _hidden_program(spec: ContainerSpec) -> str | None:
     return program
 
 
-def _mountable(inside: str) -> bool:
+def _mountable(inside: str, writable: list[str]) -> bool:
     path = os.path.normpath(inside)
-    return path.startswith(("/opt/", "/tmp/")) or (os.path.isabs(path) and os.path.exists(path))
+    if not os.path.isabs(path):
+        return False
+    return path.startswith(("/opt/", "/tmp/")) or os.path.exists(path) or within_writable(path, writable)
 
 
 def _open_logs(spec: ContainerSpec) -> tuple[Any, Any]:

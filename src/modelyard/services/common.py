@@ -12,7 +12,15 @@ from sqlalchemy import Connection
 
 from modelyard.arns import is_arn, sagemaker_arn
 from modelyard.services.context import RequestContext
-from modelyard.store.resources import InvalidToken, Query, Record, get_record, get_record_by_arn, query_records
+from modelyard.store.resources import (
+    ANY,
+    InvalidToken,
+    Query,
+    Record,
+    get_record,
+    get_record_by_arn,
+    query_records,
+)
 from modelyard.store.tags import get_tags, put_tags
 from modelyard.wire.errors import ResourceNotFound, ServiceError, ValidationException
 
@@ -87,6 +95,26 @@ def page(conn: Connection, query: Query) -> tuple[list[Record], str | None]:
         return query_records(conn, query)
     except InvalidToken as exc:
         raise ValidationException(str(exc)) from None
+
+
+_SORT_COLUMNS = {"Name": "name", "CreationTime": "created_at", "Status": "status", "LastModifiedTime": "modified_at"}
+
+
+def list_page(ctx: RequestContext, request: dict[str, Any], kind: str, *,
+              default_order: str = "Descending") -> tuple[list[Record], str | None]:
+    """One page of ``kind`` for a List* request, from the members those requests share: NameContains,
+    CreationTime/LastModifiedTime bounds, StatusEquals, SortBy, SortOrder, MaxResults, NextToken."""
+    query = Query(
+        account=ctx.account, region=ctx.region, kind=kind,
+        status=request.get("StatusEquals", ANY), name_contains=request.get("NameContains"),
+        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
+        modified_after=request.get("LastModifiedTimeAfter"), modified_before=request.get("LastModifiedTimeBefore"),
+        sort=_SORT_COLUMNS.get(request.get("SortBy") or "CreationTime", "created_at"),
+        descending=sort_order_descending(request, default_order),
+        limit=max_results(request), token=request.get("NextToken"),
+    )
+    with ctx.db.session() as conn:
+        return page(conn, query)
 
 
 def max_results(request: dict[str, Any], default: int = DEFAULT_MAX_RESULTS) -> int:

@@ -14,9 +14,7 @@ from sqlalchemy import Connection
 from modelyard.services.common import (
     arn_for,
     could_not_find,
-    max_results,
-    page,
-    sort_order_descending,
+    list_page,
     store_tags,
 )
 from modelyard.services.context import RequestContext
@@ -24,12 +22,11 @@ from modelyard.services.dispatch import operation
 from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
 from modelyard.services.models import MODEL
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Query, delete_record, get_record, insert_record
+from modelyard.store.resources import delete_record, get_record, insert_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT_CONFIG = "endpoint-config"
 
-_SORT = {"Name": "name", "CreationTime": "created_at"}
 _COPIED = ("KmsKeyId", "AsyncInferenceConfig", "ExplainerConfig", "ExecutionRoleArn", "VpcConfig",
            "EnableNetworkIsolation", "MetricsConfig")
 
@@ -106,16 +103,7 @@ def describe_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> di
 @operation("sagemaker", "ListEndpointConfigs")
 def list_endpoint_configs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """List configurations with name and creation-time filters, newest first by default, keyset-paged."""
-    query = Query(
-        account=ctx.account, region=ctx.region, kind=ENDPOINT_CONFIG,
-        name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
-        sort=_SORT[request.get("SortBy") or "CreationTime"],
-        descending=sort_order_descending(request),
-        limit=max_results(request), token=request.get("NextToken"),
-    )
-    with ctx.db.session() as conn:
-        records, token = page(conn, query)
+    records, token = list_page(ctx, request, ENDPOINT_CONFIG)
     configs = [{"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.created_at}
                for r in records]
     return {"EndpointConfigs": configs, "NextToken": token}

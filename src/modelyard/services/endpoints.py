@@ -16,21 +16,18 @@ from modelyard.services.common import (
     arn_for,
     could_not_find,
     find,
-    max_results,
-    page,
-    sort_order_descending,
+    list_page,
     store_tags,
     validation_missing,
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import ANY, Query, Record, delete_record, insert_record, update_record
+from modelyard.store.resources import Record, delete_record, insert_record, update_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT = "endpoint"
 ENDPOINT_CONFIG = "endpoint-config"
-_SORT = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
 _SUMMARY = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
 
 
@@ -114,16 +111,7 @@ def describe_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
 @operation("sagemaker", "ListEndpoints")
 def list_endpoints(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """List endpoints with name, status and time filters, sorting and paging."""
-    query = Query(
-        account=ctx.account, region=ctx.region, kind=ENDPOINT,
-        status=request.get("StatusEquals", ANY), name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"), modified_before=request.get("LastModifiedTimeBefore"),
-        sort=_SORT[request.get("SortBy") or "CreationTime"], descending=sort_order_descending(request),
-        limit=max_results(request), token=request.get("NextToken"),
-    )
-    with ctx.db.session() as conn:
-        records, token = page(conn, query)
+    records, token = list_page(ctx, request, ENDPOINT)
     return {"Endpoints": [{k: r.document.get(k) for k in _SUMMARY} for r in records], "NextToken": token}
 
 

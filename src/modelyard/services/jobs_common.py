@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from modelyard.services.common import max_results, page, sort_order_descending
 from modelyard.services.context import RequestContext
-from modelyard.store.resources import ANY, Query, Record
 from modelyard.wire.errors import ValidationException
 
 PROCESSING_ROOT = "/opt/ml/processing/"
-_SORT = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
 
 
 class JobController(Protocol):
@@ -35,21 +32,6 @@ def controller_of(ctx: RequestContext) -> JobController | None:
 def job_arn(ctx: RequestContext, resource_type: str, name: str) -> str:
     """A job's ARN; SageMaker lower-cases the name in job ARNs."""
     return f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:{resource_type}/{name.lower()}"
-
-
-def list_jobs(ctx: RequestContext, request: dict[str, Any], kind: str) -> tuple[list[Record], str | None]:
-    """One page of jobs of ``kind`` with the List*Jobs filters (status, name, times), sort and paging."""
-    query = Query(
-        account=ctx.account, region=ctx.region, kind=kind,
-        status=request.get("StatusEquals", ANY), name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"), modified_before=request.get("LastModifiedTimeBefore"),
-        sort=_SORT.get(request.get("SortBy") or "CreationTime", "created_at"),
-        descending=sort_order_descending(request, default="Ascending"),
-        limit=max_results(request), token=request.get("NextToken"),
-    )
-    with ctx.db.session() as conn:
-        return page(conn, query)
 
 
 def summary(document: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:

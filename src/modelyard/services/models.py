@@ -21,22 +21,19 @@ from modelyard.services.common import (
     arn_for,
     could_not_find,
     find,
-    max_results,
-    page,
-    sort_order_descending,
+    list_page,
     store_tags,
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Query, delete_record, get_record, insert_record
+from modelyard.store.resources import delete_record, get_record, insert_record
 from modelyard.wire.errors import ValidationException
 
 MODEL = "model"
 MODEL_PACKAGE = "model-package"
 RESOLVED_CONTAINERS = "_ResolvedContainers"
 
-_SORT = {"Name": "name", "CreationTime": "created_at"}
 # Members of a package container that a model container inherits.
 _PACKAGE_CONTAINER_KEYS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSource",
                            "AdditionalModelDataSources", "Environment")
@@ -195,16 +192,7 @@ def describe_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
 @operation("sagemaker", "ListModels")
 def list_models(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """List models with name and creation-time filters, newest first by default, keyset-paged."""
-    query = Query(
-        account=ctx.account, region=ctx.region, kind=MODEL,
-        name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
-        sort=_SORT[request.get("SortBy") or "CreationTime"],
-        descending=sort_order_descending(request),
-        limit=max_results(request), token=request.get("NextToken"),
-    )
-    with ctx.db.session() as conn:
-        records, token = page(conn, query)
+    records, token = list_page(ctx, request, MODEL)
     models = [{"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.created_at} for r in records]
     return {"Models": models, "NextToken": token}
 

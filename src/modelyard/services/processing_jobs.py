@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.services.common import find, store_tags
+from modelyard.services.common import find, list_page, store_tags
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import (
     controller_of,
     job_arn,
-    list_jobs,
     processing_path,
     require_unique,
     summary,
@@ -132,7 +131,7 @@ def describe_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dic
 @operation("sagemaker", "ListProcessingJobs")
 def list_processing_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Processing jobs with status, name and time filters, sorting and paging."""
-    records, token = list_jobs(ctx, request, KIND)
+    records, token = list_page(ctx, request, KIND, default_order="Ascending")
     return {"ProcessingJobSummaries": [summary(r.document, _SUMMARY) for r in records], "NextToken": token}
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
 from modelyard.jobs.training_status import first_transition, stopping
-from modelyard.services.common import find, store_tags
+from modelyard.services.common import find, list_page, store_tags
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
-from modelyard.services.jobs_common import controller_of, job_arn, list_jobs, require_unique, summary
+from modelyard.services.jobs_common import controller_of, job_arn, require_unique, summary
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import insert_record, update_record
 from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
@@ -143,7 +143,7 @@ def list_training_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str
     """Training jobs with status, name and time filters, sorting and paging."""
     if request.get("WarmPoolStatusEquals") or request.get("TrainingPlanArnEquals"):
         return {"TrainingJobSummaries": []}
-    records, token = list_jobs(ctx, request, KIND)
+    records, token = list_page(ctx, request, KIND, default_order="Ascending")
     return {"TrainingJobSummaries": [summary(r.document, _SUMMARY) for r in records], "NextToken": token}
 
 

@@ -26,20 +26,17 @@ from modelyard.jobs import (
 from modelyard.services.common import (
     arn_for,
     find,
-    max_results,
-    page,
-    sort_order_descending,
+    list_page,
     store_tags,
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import ANY, Query, Record, get_record, insert_record, update_record
+from modelyard.store.resources import Record, get_record, insert_record, update_record
 from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
 
 TRANSFORM_JOB = "transform-job"
 MAX_PAYLOAD_IN_MB = 100
-_SORT = {"Name": "name", "CreationTime": "created_at", "Status": "status"}
 _SUMMARY = ("TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime", "LastModifiedTime",
             "TransformJobStatus", "FailureReason")
 _COPIED = ("ModelName", "MaxConcurrentTransforms", "ModelClientConfig", "MaxPayloadInMB", "BatchStrategy",
@@ -150,16 +147,7 @@ def describe_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict
 @operation("sagemaker", "ListTransformJobs")
 def list_transform_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """List transform jobs with name, status and time filters, newest first by default, keyset-paged."""
-    query = Query(
-        account=ctx.account, region=ctx.region, kind=TRANSFORM_JOB,
-        status=request.get("StatusEquals", ANY), name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"), modified_before=request.get("LastModifiedTimeBefore"),
-        sort=_SORT[request.get("SortBy") or "CreationTime"], descending=sort_order_descending(request),
-        limit=max_results(request), token=request.get("NextToken"),
-    )
-    with ctx.db.session() as conn:
-        records, token = page(conn, query)
+    records, token = list_page(ctx, request, TRANSFORM_JOB)
     summaries = [{k: r.document.get(k) for k in _SUMMARY} for r in records]
     return {"TransformJobSummaries": summaries, "NextToken": token}
 

@@ -33,6 +33,7 @@ def safe_extract(tar_path: Path, dest: Path) -> Path:
             members = archive.getmembers()
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise InvalidArchiveError(f"{tar_path} is a corrupt archive: {exc}", uri=str(tar_path)) from exc
+        members = [member for member in members if not is_root_entry(member)]
         check_members(members, archive_name=str(tar_path))
         dest.mkdir(parents=True, exist_ok=True)
         try:
@@ -46,6 +47,15 @@ def safe_extract(tar_path: Path, dest: Path) -> Path:
         except (tarfile.TarError, EOFError) as exc:
             raise InvalidArchiveError(f"{tar_path} is a corrupt archive: {exc}", uri=str(tar_path)) from exc
     return dest
+
+
+def is_root_entry(member: tarfile.TarInfo) -> bool:
+    """True for a directory entry naming the archive root itself.
+
+    The sagemaker SDK's repack writes one (``tar.add(model_dir, arcname="/")`` stores a directory
+    named ``""``), as ``tar -C dir -czf x.tar.gz .`` stores ``.``; both are the target directory.
+    """
+    return member.isdir() and member.name.strip("/") in ("", ".")
 
 
 def check_members(members: list[tarfile.TarInfo], *, archive_name: str = "archive") -> None:

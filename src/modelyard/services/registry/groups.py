@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.services.common import max_results, page, sort_order_descending, store_tags
+from modelyard.services.common import list_page, store_tags
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.registry.names import GROUP, PACKAGE, find_group, group_arn
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Query, count_records, delete_record, insert_record
+from modelyard.store.resources import count_records, delete_record, insert_record
 from modelyard.wire.errors import ConflictException, ValidationException
-
-_SORT = {"Name": "name", "CreationTime": "created_at"}
 
 
 @operation("sagemaker", "CreateModelPackageGroup")
@@ -47,16 +45,7 @@ def describe_model_package_group(ctx: RequestContext, request: dict[str, Any]) -
 @operation("sagemaker", "ListModelPackageGroups")
 def list_model_package_groups(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """List groups with name and creation-time filters, sorting and keyset paging."""
-    query = Query(
-        account=ctx.account, region=ctx.region, kind=GROUP,
-        name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"), created_before=request.get("CreationTimeBefore"),
-        sort=_SORT[request.get("SortBy") or "CreationTime"],
-        descending=sort_order_descending(request, "Ascending"),
-        limit=max_results(request), token=request.get("NextToken"),
-    )
-    with ctx.db.session() as conn:
-        records, token = page(conn, query)
+    records, token = list_page(ctx, request, GROUP, default_order="Ascending")
     summaries = [{
         "ModelPackageGroupName": r.document["ModelPackageGroupName"],
         "ModelPackageGroupArn": r.arn,
