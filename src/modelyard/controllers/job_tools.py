@@ -24,11 +24,10 @@ from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import Environment, EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry, ImageSpec
-from modelyard.runtime.process import ContainerSpec, ProcessBackend
+from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
 from modelyard.storage import ArtifactCache, ObjectStore
 
 OPT_ML = PurePosixPath("/opt/ml")
-PRIVATE_TMP = Path("/tmp")
 RECENT_LINES = 60
 
 
@@ -124,10 +123,8 @@ def container_spec(tools: JobTools, workspace: Workspace, *, name: str, argv: li
                    workdir: Path | None = None) -> ContainerSpec:
     """A spec with /opt/ml bound to the workspace; environments and images kept under /tmp stay visible."""
     spec = ContainerSpec(argv=argv, opt_ml=workspace.opt_ml, env=env, network_isolated=network_isolated,
-                         name=name, capture_output=True, workdir=workdir)
-    for path in (environment.path, image.directory):
-        if path is not None and tools.backend.sandboxed and _under(Path(path), PRIVATE_TMP):
-            spec.ro_binds.append((path, str(path)))
+                         name=name, capture_output=True, workdir=workdir, writable=list(image.writable))
+    reveal_host_paths(spec, environment.path, image.directory)
     return spec
 
 
@@ -137,8 +134,3 @@ def start_container(tools: JobTools, spec: ContainerSpec, tap: LogTap) -> tuple[
     assert process.stdout is not None
     thread = pump(cast(BinaryIO, process.stdout), cast(LogWriter, tap), name=f"log-{spec.name}")
     return process, thread
-
-
-def _under(path: Path, root: Path) -> bool:
-    resolved = path.resolve()
-    return resolved == root or root in resolved.parents

@@ -30,7 +30,7 @@ from modelyard.hosting.instances import FramedInstance, InstanceClient
 from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import toolkit_pythonpath
-from modelyard.runtime.process import ContainerSpec, ProcessBackend
+from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
 
 FAILURE_LINE = re.compile(r"modelyard-toolkit: (model_fn|handler load) failed: (.*)")
 
@@ -56,12 +56,6 @@ class Instance:
     restarts: int = 0
     stopping: bool = field(default=False)
     port: int | None = None
-
-
-def _expose_tmp_path(spec: ContainerSpec, path: Path | None) -> None:
-    """Host paths under /tmp are hidden by the sandbox's private /tmp: bind them read-only in place."""
-    if path is not None and str(path).startswith("/tmp/"):
-        spec.ro_binds.append((path, str(path)))
 
 
 BYOC_PORTS = range(20000, 32767)
@@ -120,8 +114,7 @@ class Launcher:
         env.update({"SAGEMAKER_MODEL_DIR": model_inside, "SM_MODEL_DIR": model_inside,
                     "SAGEMAKER_REGION": region, "AWS_REGION": region,
                     "MODELYARD_ENDPOINT": endpoint, "MODELYARD_INSTANCE_ID": instance_id})
-        for visible in (prepared.environment.path, image.directory):
-            _expose_tmp_path(spec, visible)
+        reveal_host_paths(spec, prepared.environment.path, image.directory)
         socket_dir, port = None, None
         if image.kind == "toolkit":
             socket_dir = self.data_dir / "sock" / secrets.token_hex(4)
@@ -129,7 +122,7 @@ class Launcher:
             spec.binds.append((socket_dir, str(socket_dir), True))
             env["MODELYARD_SOCKET"] = str(socket_dir / "m.sock")
             env["PYTHONPATH"] = toolkit_pythonpath(self.data_dir / "toolkit-path")
-            _expose_tmp_path(spec, Path(env["PYTHONPATH"]))
+            reveal_host_paths(spec, env["PYTHONPATH"])
             client: InstanceClient = FramedInstance(str(socket_dir / "m.sock"))
         else:
             if network_isolated and self.backend.sandboxed:

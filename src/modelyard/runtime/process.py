@@ -87,6 +87,14 @@ class ContainerSpec:
         return mounts + [Mount(str(host), inside, False) for host, inside in self.ro_binds]
 
 
+def reveal_host_paths(spec: ContainerSpec, *paths: Path | str | None) -> None:
+    """Bind host paths that lie under /tmp read-only at the same place: the sandbox's private /tmp
+    would hide them (venvs and images of a data dir under /tmp, as in tests)."""
+    for path in paths:
+        if path is not None and (str(path) + "/").startswith("/tmp/"):
+            spec.ro_binds.append((path, str(path)))
+
+
 class ProcessBackend:
     """Starts containers as local processes; ``sandbox`` None means "bwrap if it works here"."""
 
