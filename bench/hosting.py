@@ -43,6 +43,21 @@ def build_model(out: Path) -> Path:
     return model_dir
 
 
+def low_free_port() -> int:
+    """A free port below 32768: multi-model-server refuses larger ones."""
+    import random
+    import socket
+
+    for port in random.sample(range(20000, 32767), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below 32768")
+
+
 def wait_http(url: str, timeout: float = 300.0, process: subprocess.Popen | None = None) -> None:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -106,7 +121,7 @@ def main() -> None:
             sm.delete_endpoint(EndpointName="bench-warm")
             targets = []
             if not args.no_mms:
-                mms_port = free_port()
+                mms_port = low_free_port()
                 mms = subprocess.Popen(["bash", str(SHARED / "mms.sh"), str(model_dir), str(mms_port)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                 processes.append(mms)
