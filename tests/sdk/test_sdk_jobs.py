@@ -1,0 +1,96 @@
+"""The SDK's job classes, unchanged: SKLearnProcessor.run, Estimator.fit(logs=True), Model.transformer().transform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelyard.services.catalog import load_services
+from modelyard.services.dispatch import implemented
+from tests.sdk.conftest import BUCKET, EXAMPLES, ROLE, SdkStack, check
+
+load_services()
+JOB_OPERATIONS = {"CreateTrainingJob", "CreateProcessingJob", "CreateTransformJob"}
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not implemented("sagemaker") >= JOB_OPERATIONS,
+                       reason="the jobs APIs (training, processing, transform) are not implemented in this tree"),
+]
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+PIPELINE_CODE = EXAMPLES / "pipeline" / "code"
+
+PREPROCESS = '''
+import argparse, glob, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--factor", type=float, required=True)
+args = parser.parse_args()
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+for path in sorted(glob.glob("/opt/ml/processing/input/*.csv")):
+    rows = [[float(v) * args.factor for v in line.split(",")] for line in open(path) if line.strip()]
+    with open(os.path.join("/opt/ml/processing/output", os.path.basename(path)), "w") as out:
+        out.writelines(",".join(f"{v:g}" for v in row) + "\\n" for row in rows)
+    print(f"scaled {len(rows)} rows of {os.path.basename(path)} by {args.factor}")
+'''
+
+
+def test_sklearn_processor_run(sdk_stack: SdkStack, tmp_path: Path, unique: str) -> None:
+    (tmp_path / "preprocess.py").write_text(PREPROCESS)
+    script = f'''
+import sagemaker
+from sagemaker.processing import ProcessingInput, ProcessingOutput
+from sagemaker.sklearn.processing import SKLearnProcessor
+
+session = sagemaker.Session()
+open("raw.csv", "w").write("1,2\\n3,4\\n")
+raw = session.upload_data("raw.csv", key_prefix="{unique}/raw")
+processor = SKLearnProcessor(framework_version="1.2-1", role="{ROLE}", instance_type="ml.m5.large",
+                             instance_count=1, base_job_name="{unique}", sagemaker_session=session)
+processor.run(code="preprocess.py",
+              inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input")],
+              outputs=[ProcessingOutput(source="/opt/ml/processing/output",
+                                        destination="s3://{BUCKET}/{unique}/processed")],
+              arguments=["--factor", "10"])
+print("STATUS", processor.latest_job.describe()["ProcessingJobStatus"])
+'''
+    output = check(sdk_stack.run(script, tmp_path))
+    assert "STATUS Completed" in output
+    assert "scaled 2 rows of raw.csv by 10.0" in output  # the job's log lines, tailed by the SDK
+    body = sdk_stack.moto.client().get_object(Bucket=BUCKET, Key=f"{unique}/processed/raw.csv")["Body"].read()
+    assert body.decode().split() == ["10,20", "30,40"]
+
+
+def test_estimator_fit_then_batch_transform(sdk_stack: SdkStack, tmp_path: Path, unique: str) -> None:
+    lines = []
+    for index in range(200):
+        x1, x2 = ((index * 37) % 101 - 50) / 10, ((index * 53) % 97 - 48) / 10
+        lines.append(f"{int(x1 + x2 > 0)},{x1},{x2}")
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "batch.csv").write_text("3.0,2.0\n-4.0,-1.5\n1.0,-3.0\n")
+    script = f'''
+import sagemaker
+from sagemaker.estimator import Estimator
+
+session = sagemaker.Session()
+train = session.upload_data("train.csv", key_prefix="{unique}/train")
+batch = session.upload_data("batch.csv", key_prefix="{unique}/batch")
+estimator = Estimator(image_uri="{SKLEARN_IMAGE}", role="{ROLE}", instance_count=1, instance_type="ml.m5.large",
+                      entry_point="train.py", source_dir="{PIPELINE_CODE}", hyperparameters={{"C": 10.0}},
+                      base_job_name="{unique}", sagemaker_session=session)
+estimator.fit({{"train": train}}, wait=True, logs=True)
+print("MODEL", estimator.model_data)
+
+model = sagemaker.Model(image_uri="{SKLEARN_IMAGE}", model_data=estimator.model_data, role="{ROLE}",
+                        entry_point="inference.py", source_dir="{PIPELINE_CODE}", sagemaker_session=session)
+transformer = model.transformer(instance_count=1, instance_type="ml.m5.large", accept="text/csv",
+                                assemble_with="Line", output_path="s3://{BUCKET}/{unique}/predictions")
+transformer.transform(batch, content_type="text/csv", split_type="Line", wait=True, logs=False)
+job = session.describe_transform_job(transformer.latest_transform_job.name)
+print("TRANSFORM", job["TransformJobStatus"])
+'''
+    output = check(sdk_stack.run(script, tmp_path, timeout=600))
+    assert "train_accuracy=" in output  # fit(logs=True) printed the job's own log lines
+    assert "TRANSFORM Completed" in output
+    assert output.split("MODEL ", 1)[1].split()[0].endswith("/output/model.tar.gz")
+    body = sdk_stack.moto.client().get_object(Bucket=BUCKET, Key=f"{unique}/predictions/batch.csv.out")["Body"]
+    assert body.read().decode().split() == ["1", "0", "0"]
