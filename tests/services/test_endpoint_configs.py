@@ -5,25 +5,11 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from tests.conftest import CLIENT_CONFIG
+from tests.support.aws_errors import code, error_of, message
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-
-
-def error_of(call, *args, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    return info.value
-
-
-def code(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
-
-
-def message(err: ClientError) -> str:
-    return err.response["Error"]["Message"]
 
 
 @pytest.fixture()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from botocore.exceptions import ClientError
 
 from modelyard.logstore import LogStore
 from tests.conftest import client_for
+from tests.support.aws_errors import code, error_of
 
 
 @pytest.fixture()
@@ -20,16 +20,6 @@ def logs(server):  # type: ignore[no-untyped-def]
 def disk(server) -> LogStore:  # type: ignore[no-untyped-def]
     """The server's own log store, written directly as a container's pump would."""
     return LogStore(server.data_dir / "logs")
-
-
-def error_of(call, *args, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    return info.value
-
-
-def code(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
 
 
 def now_ms() -> int:

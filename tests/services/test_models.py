@@ -8,7 +8,8 @@ import time
 
 import pytest
 import sqlalchemy
-from botocore.exceptions import ClientError
+
+from tests.support.aws_errors import code, error_of, message
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
@@ -23,20 +24,6 @@ PACKAGE_SPEC = {
     "SupportedContentTypes": ["text/csv"],
     "SupportedResponseMIMETypes": ["text/csv"],
 }
-
-
-def error_of(call, *args, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    return info.value
-
-
-def code(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
-
-
-def message(err: ClientError) -> str:
-    return err.response["Error"]["Message"]
 
 
 def container(**extra: object) -> dict[str, object]:

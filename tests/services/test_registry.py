@@ -6,9 +6,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import client_for
+from tests.support.aws_errors import code, error_of, message
 
 SPEC = {
     "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1",
@@ -16,20 +16,6 @@ SPEC = {
     "SupportedContentTypes": ["text/csv"],
     "SupportedResponseMIMETypes": ["text/csv"],
 }
-
-
-def error_of(call, *args, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    return info.value
-
-
-def code(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
-
-
-def message(err: ClientError) -> str:
-    return err.response["Error"]["Message"]
 
 
 def new_group(sm, name: str, **extra) -> str:  # type: ignore[no-untyped-def]

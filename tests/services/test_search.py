@@ -6,24 +6,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+
+from tests.support.aws_errors import code, error_of, message
 
 IMAGE_A = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 IMAGE_B = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
-
-
-def error_of(call, *args, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    return info.value
-
-
-def code(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
-
-
-def message(err: ClientError) -> str:
-    return err.response["Error"]["Message"]
 
 
 def spec(*containers: tuple[str, str]) -> dict[str, Any]:

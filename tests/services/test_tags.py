@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import base64
 
-import pytest
-from botocore.exceptions import ClientError
-
 from tests.conftest import client_for
+from tests.support.aws_errors import code, error_of, message
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-
-
-def error_of(call, *args, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    return info.value
-
-
-def code(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
-
-
-def message(err: ClientError) -> str:
-    return err.response["Error"]["Message"]
 
 
 def tags(**pairs: str) -> list[dict[str, str]]:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from modelyard.jobs.metrics import MetricTracker
 from modelyard.logstore import LogStore, LogWriter, pump
@@ -134,3 +134,9 @@ def start_container(tools: JobTools, spec: ContainerSpec, tap: LogTap) -> tuple[
     assert process.stdout is not None
     thread = pump(cast(BinaryIO, process.stdout), cast(LogWriter, tap), name=f"log-{spec.name}")
     return process, thread
+
+
+def max_runtime_seconds(document: dict[str, Any]) -> float | None:
+    """A job's StoppingCondition.MaxRuntimeInSeconds, if set."""
+    value = (document.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+    return float(value) if value else None

@@ -27,6 +27,7 @@ from modelyard.controllers.job_tools import (
     Workspace,
     build_environment,
     container_spec,
+    max_runtime_seconds,
     new_workspace,
     open_log,
     start_container,
@@ -53,8 +54,7 @@ class ProcessingRunner:
 
     def max_runtime(self, document: dict[str, Any]) -> float | None:
         """StoppingCondition.MaxRuntimeInSeconds."""
-        value = (document.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-        return float(value) if value else None
+        return max_runtime_seconds(document)
 
     def terminal(self, document: dict[str, Any], status: str, reason: str | None, now: float) -> dict[str, Any]:
         """Changes that end the job as ``status``."""

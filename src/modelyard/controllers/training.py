@@ -25,6 +25,7 @@ from modelyard.controllers.job_tools import (
     Workspace,
     build_environment,
     container_spec,
+    max_runtime_seconds,
     new_workspace,
     open_log,
     start_container,
@@ -65,8 +66,7 @@ class TrainingRunner:
 
     def max_runtime(self, document: dict[str, Any]) -> float | None:
         """StoppingCondition.MaxRuntimeInSeconds."""
-        value = (document.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-        return float(value) if value else None
+        return max_runtime_seconds(document)
 
     def terminal(self, document: dict[str, Any], status_name: str, reason: str | None, now: float) -> dict[str, Any]:
         """Changes that end the job (used for crashes and server restarts)."""

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from modelyard.services.common import store_tags
 from modelyard.services.context import RequestContext
-from modelyard.wire.errors import ValidationException
+from modelyard.store.errors import DuplicateKey
+from modelyard.store.resources import insert_record
+from modelyard.wire.errors import ResourceInUse, ValidationException
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 
@@ -56,3 +59,20 @@ def processing_path(path: str | None, where: str) -> str:
     if not clean.startswith(PROCESSING_ROOT) or ".." in clean.split("/"):
         raise ValidationException(f"{where}.LocalPath '{path}' must be an absolute path below {PROCESSING_ROOT}")
     return clean
+
+
+def insert_job(ctx: RequestContext, request: dict[str, Any], kind: str, name: str, arn: str,
+               document: dict[str, Any], label: str) -> None:
+    """Store a new InProgress job with its tags and wake the job controller; a taken name is ResourceInUse
+    ("<label> job names must be unique ...", as SageMaker words it)."""
+    try:
+        with ctx.db.session(write=True) as conn:
+            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=kind, name=name, arn=arn,
+                                   document=document, created_at=ctx.now, status="InProgress")
+            store_tags(conn, record, request.get("Tags"))
+    except DuplicateKey:
+        raise ResourceInUse(f"{label.capitalize()} job names must be unique within an AWS account and region, "
+                            f"and a {label} job with this name already exists ({arn})") from None
+    controller = controller_of(ctx)
+    if controller is not None:
+        controller.notify(kind, ctx.account, ctx.region, name)

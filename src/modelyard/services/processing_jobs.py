@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.services.common import find, list_page, store_tags
+from modelyard.services.common import find, list_page
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import (
     controller_of,
+    insert_job,
     job_arn,
     processing_path,
     require_unique,
     summary,
 )
-from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import insert_record, update_record
-from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
+from modelyard.store.resources import update_record
+from modelyard.wire.errors import ServiceError, ValidationException
 
 KIND = "processing-job"
 MAX_RUNTIME_LIMIT = 7 * 24 * 3600
@@ -107,17 +107,7 @@ def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[
     }
     document.update({key: request[key] for key in _ECHOED if key in request})
     document = {k: v for k, v in document.items() if v is not None}
-    try:
-        with ctx.db.session(write=True) as conn:
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=KIND, name=name, arn=arn,
-                                   document=document, created_at=ctx.now, status="InProgress")
-            store_tags(conn, record, request.get("Tags"))
-    except DuplicateKey:
-        raise ResourceInUse("Processing job names must be unique within an AWS account and region, and a "
-                            f"processing job with this name already exists ({arn})") from None
-    controller = controller_of(ctx)
-    if controller is not None:
-        controller.notify(KIND, ctx.account, ctx.region, name)
+    insert_job(ctx, request, KIND, name, arn, document, "processing")
     return {"ProcessingJobArn": arn}
 
 

@@ -11,13 +11,12 @@ from typing import Any
 
 from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
 from modelyard.jobs.training_status import first_transition, stopping
-from modelyard.services.common import find, list_page, store_tags
+from modelyard.services.common import find, list_page
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
-from modelyard.services.jobs_common import controller_of, job_arn, require_unique, summary
-from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import insert_record, update_record
-from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
+from modelyard.services.jobs_common import controller_of, insert_job, job_arn, require_unique, summary
+from modelyard.store.resources import update_record
+from modelyard.wire.errors import ServiceError, ValidationException
 
 KIND = "training-job"
 MAX_RUNTIME_LIMIT = 28 * 24 * 3600
@@ -117,17 +116,7 @@ def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
         "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
     }
     document.update({key: request[key] for key in _ECHOED if key in request and key not in document})
-    try:
-        with ctx.db.session(write=True) as conn:
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=KIND, name=name, arn=arn,
-                                   document=document, created_at=ctx.now, status="InProgress")
-            store_tags(conn, record, request.get("Tags"))
-    except DuplicateKey:
-        raise ResourceInUse("Training job names must be unique within an AWS account and region, and a training "
-                            f"job with this name already exists ({arn})") from None
-    controller = controller_of(ctx)
-    if controller is not None:
-        controller.notify(KIND, ctx.account, ctx.region, name)
+    insert_job(ctx, request, KIND, name, arn, document, "training")
     return {"TrainingJobArn": arn}
 
 
