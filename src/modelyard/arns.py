@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Resource types whose ARNs AWS lower-cases.
-_LOWERCASED = frozenset({"endpoint", "endpoint-config"})
+_LOWERCASED = frozenset({"endpoint", "endpoint-config", "training-job", "processing-job", "transform-job"})
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,8 @@ def parse_arn(value: str) -> Arn | None:
 def is_arn(value: str) -> bool:
     """Whether ``value`` looks like an ARN."""
     return value.startswith("arn:")
+
+
+def log_group_arn(region: str, account: str, group: str) -> str:
+    """The ARN of a CloudWatch Logs group (without the trailing ``:*``)."""
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}"

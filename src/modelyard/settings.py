@@ -21,7 +21,6 @@ class Limits:
     control_body_bytes: int = 16 * 1024 * 1024
     invoke_body_bytes: int = 6_291_456
     invoke_timeout_seconds: float = 60.0
-    custom_attributes_chars: int = 1024
     health_check_timeout_seconds: float = 240.0
 
 
@@ -45,9 +44,6 @@ class Settings:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'modelyard.db'}"
 
-    def with_overrides(self, **overrides: object) -> Settings:
-        """A copy with the given non-None fields replaced."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
 _ENV_FIELDS = {

@@ -89,9 +89,6 @@ def test_env_prints_exports_and_writes_the_sdk_config(tmp_path: Path) -> None:
 
 
 def test_env_config_is_valid_for_the_sagemaker_sdk(tmp_path: Path) -> None:
-    import pytest
-
-    pytest.importorskip("sagemaker")
     import yaml
     from sagemaker.config.config import validate_sagemaker_config
 

@@ -62,7 +62,8 @@ def test_default_handlers_for_json_and_csv(sm, runtime, tmp_path, unique):  # ty
 
 
 def test_handler_tracebacks_go_to_the_endpoint_logs(sm, runtime, logs, tmp_path, unique):  # type: ignore[no-untyped-def]
-    failing = 'def model_fn(d):\n    return None\n\ndef transform_fn(m, b, c, a):\n    raise KeyError("no such feature: age")\n'
+    failing = ('def model_fn(d):\n    return None\n\n'
+               'def transform_fn(m, b, c, a):\n    raise KeyError("no such feature: age")\n')
     deploy(sm, unique, str(package(tmp_path, {"code/inference.py": failing})))
     with pytest.raises(ClientError) as info:
         runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=b"{}")

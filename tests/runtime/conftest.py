@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ def sandboxed_backend() -> ProcessBackend:
     bwrap = find_bwrap()
     problem = bwrap_problem(bwrap) if bwrap else "bwrap is not installed"
     if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the sandbox tests, but bwrap cannot run here: {problem}")
         pytest.skip(f"sandbox unavailable: {problem}")
     return ProcessBackend(sandbox=True)
 

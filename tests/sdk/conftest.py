@@ -22,8 +22,6 @@ from tests.cli.conftest import REPO, clean_environment
 from tests.support.moto_s3 import MotoS3Server, start_moto_s3
 from tests.support.server import ServerProcess, start_server
 
-pytest.importorskip("sagemaker", reason="the sagemaker SDK 2.x is not installed (pip install 'sagemaker<3')")
-
 BUCKET = "modelyard-sdk"
 ROLE = "arn:aws:iam::000000000000:role/modelyard"
 

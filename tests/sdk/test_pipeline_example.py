@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.sdk.conftest import BUCKET, EXAMPLES, SdkStack, check
-from tests.sdk.test_sdk_jobs import JOB_OPERATIONS, implemented
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not implemented("sagemaker") >= JOB_OPERATIONS, reason="the jobs APIs are not implemented")
 def test_pipeline_example(sdk_stack: SdkStack, tmp_path: Path) -> None:
     script = (EXAMPLES / "pipeline" / "pipeline.py").read_text().replace(
         'default="modelyard"', f'default="{BUCKET}"')

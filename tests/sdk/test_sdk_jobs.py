@@ -6,17 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.services.catalog import load_services
-from modelyard.services.dispatch import implemented
 from tests.sdk.conftest import BUCKET, EXAMPLES, ROLE, SdkStack, check
 
-load_services()
-JOB_OPERATIONS = {"CreateTrainingJob", "CreateProcessingJob", "CreateTransformJob"}
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not implemented("sagemaker") >= JOB_OPERATIONS,
-                       reason="the jobs APIs (training, processing, transform) are not implemented in this tree"),
-]
+pytestmark = pytest.mark.slow
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 PIPELINE_CODE = EXAMPLES / "pipeline" / "code"
 

@@ -69,10 +69,9 @@ def test_insert_get_update_delete(db: Database) -> None:
 def test_duplicates_are_refused_by_the_database_and_roll_back(db: Database) -> None:
     with db.session(write=True) as conn:
         add(conn, "dup", 1.0)
-    with pytest.raises(DuplicateKey):
-        with db.session(write=True) as conn:
-            add(conn, "other", 1.0)
-            add(conn, "dup", 2.0)
+    with pytest.raises(DuplicateKey), db.session(write=True) as conn:
+        add(conn, "other", 1.0)
+        add(conn, "dup", 2.0)
     with db.session() as conn:
         assert get_record(conn, "000000000000", "us-east-1", "thing", "other") is None
 
@@ -82,9 +81,8 @@ def test_versions_unique_per_parent(db: Database) -> None:
         assert next_version(conn, "000000000000", "us-east-1", "thing", "g") == 1
         add(conn, "g/1", 1.0, parent="g", version=1)
         assert next_version(conn, "000000000000", "us-east-1", "thing", "g") == 2
-    with pytest.raises(DuplicateKey):
-        with db.session(write=True) as conn:
-            add(conn, "g/1b", 1.0, parent="g", version=1)
+    with pytest.raises(DuplicateKey), db.session(write=True) as conn:
+        add(conn, "g/1b", 1.0, parent="g", version=1)
 
 
 def test_keyset_paging_filters_and_sorting(db: Database) -> None:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard.arns import log_group_arn
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.plans import PlanError, VariantPlan, plan_variants
 from modelyard.controllers.preparation import PreparedContainer, Preparer
@@ -296,7 +297,7 @@ class EndpointController:
 
     @staticmethod
     def _log_group_arn(region: str, account: str, name: str) -> str:
-        return f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
+        return log_group_arn(region, account, f"/aws/sagemaker/Endpoints/{name}")
 
     def _publish(self, key: Key, record: Record, deployment: Deployment) -> None:
         variants = {name: VariantRoutes(name, v.plan.weight, [i.client for i in v.instances if not i.stopping])

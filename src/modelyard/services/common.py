@@ -6,7 +6,7 @@ Keep resource-specific logic out of here; this is the shared vocabulary only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -19,13 +19,28 @@ from modelyard.store.resources import (
     Record,
     get_record,
     get_record_by_arn,
+    insert_record,
     query_records,
 )
-from modelyard.store.tags import get_tags, put_tags
-from modelyard.wire.errors import ResourceNotFound, ServiceError, ValidationException
+from modelyard.store.tags import put_tags
+from modelyard.wire.errors import ServiceError, ValidationException
 
 DEFAULT_MAX_RESULTS = 10
 MAX_TAGS = 50
+
+
+class Reconciler(Protocol):
+    """A controller that acts on a resource whose desired state changed (endpoints, transform jobs)."""
+
+    def notify(self, account: str, region: str, name: str) -> None:
+        """Reconcile the named resource soon (thread-safe)."""
+
+
+def notify_controller(ctx: RequestContext, extension: str, name: str) -> None:
+    """Wake the controller installed as ``ctx.app.extensions[extension]``, if the server runs one."""
+    controller: Reconciler | None = ctx.app.extensions.get(extension)
+    if controller is not None:
+        controller.notify(ctx.account, ctx.region, name)
 
 
 def arn_for(ctx: RequestContext, resource_type: str, resource_id: str) -> str:
@@ -50,11 +65,6 @@ def find(conn: Connection, ctx: RequestContext, kind: str, name_or_arn: str,
     if record is None:
         raise missing(name_or_arn)
     return record
-
-
-def not_found(message_format: str) -> Callable[[str], ServiceError]:
-    """A ``missing`` callback raising ResourceNotFound with ``message_format.format(name)``."""
-    return lambda name: ResourceNotFound(message_format.format(name))
 
 
 def validation_missing(what: str) -> Callable[[str], ServiceError]:
@@ -84,9 +94,14 @@ def store_tags(conn: Connection, record: Record, tags: list[dict[str, str]] | No
         put_tags(conn, record.id, values)
 
 
-def tags_of(conn: Connection, record: Record) -> list[dict[str, str]]:
-    """A resource's tags."""
-    return get_tags(conn, record.id)
+def insert_tagged(conn: Connection, ctx: RequestContext, kind: str, name: str, arn: str,
+                  document: dict[str, Any], tags: list[dict[str, str]] | None, **columns: Any) -> Record:
+    """Insert a new resource in the caller's account and region, created now, with the request's Tags
+    (a taken name raises DuplicateKey for the caller to word as SageMaker does)."""
+    record = insert_record(conn, account=ctx.account, region=ctx.region, kind=kind, name=name, arn=arn,
+                           document=document, created_at=ctx.now, **columns)
+    store_tags(conn, record, tags)
+    return record
 
 
 def page(conn: Connection, query: Query) -> tuple[list[Record], str | None]:

@@ -14,15 +14,15 @@ from sqlalchemy import Connection
 from modelyard.services.common import (
     arn_for,
     could_not_find,
+    insert_tagged,
     list_page,
-    store_tags,
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
 from modelyard.services.models import MODEL
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import delete_record, get_record, insert_record
+from modelyard.store.resources import delete_record, get_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT_CONFIG = "endpoint-config"
@@ -85,9 +85,7 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     try:
         with ctx.db.session(write=True) as conn:
             _check_models(conn, ctx, production + shadow)
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=ENDPOINT_CONFIG,
-                                   name=name, arn=arn, document=document, created_at=ctx.now)
-            store_tags(conn, record, request.get("Tags"))
+            insert_tagged(conn, ctx, ENDPOINT_CONFIG, name, arn, document, request.get("Tags"))
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing endpoint configuration "{arn}".') from None
     return {"EndpointConfigArn": arn}

@@ -8,40 +8,27 @@ controller (``ctx.app.extensions["endpoints"]``) drives instances and records ev
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection
 
 from modelyard.services.common import (
     arn_for,
-    could_not_find,
     find,
+    insert_tagged,
     list_page,
-    store_tags,
+    notify_controller,
     validation_missing,
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Record, delete_record, insert_record, update_record
+from modelyard.store.resources import Record, delete_record, update_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT = "endpoint"
 ENDPOINT_CONFIG = "endpoint-config"
 _SUMMARY = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
-
-
-class EndpointController(Protocol):
-    """What the endpoint service needs from the hosting controller."""
-
-    def notify(self, account: str, region: str, name: str) -> None:
-        """Desired state of an endpoint changed: reconcile it soon."""
-
-
-def _notify(ctx: RequestContext, name: str) -> None:
-    controller: EndpointController | None = ctx.app.extensions.get("endpoints")
-    if controller is not None:
-        controller.notify(ctx.account, ctx.region, name)
 
 
 def find_endpoint(conn: Connection, ctx: RequestContext, name: str) -> Record:
@@ -83,12 +70,10 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
                 "_DesiredConfig": config.name,
                 "_DesiredWeights": {},
             }
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=ENDPOINT, name=name,
-                                   arn=arn, document=document, created_at=ctx.now, status="Creating")
-            store_tags(conn, record, request.get("Tags"))
+            insert_tagged(conn, ctx, ENDPOINT, name, arn, document, request.get("Tags"), status="Creating")
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing endpoint "{arn}".') from None
-    _notify(ctx, name)
+    notify_controller(ctx, "endpoints", name)
     return {"EndpointArn": arn}
 
 
@@ -133,7 +118,7 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
                     "_DesiredConfig": config.name, "_DesiredWeights": {}}
         document.pop("FailureReason", None)
         update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
-    _notify(ctx, record.name)
+    notify_controller(ctx, "endpoints", record.name)
     return {"EndpointArn": record.arn}
 
 
@@ -158,7 +143,7 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
         document = {**record.document, "EndpointStatus": "Updating", "LastModifiedTime": ctx.now,
                     "_DesiredWeights": desired}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
-    _notify(ctx, record.name)
+    notify_controller(ctx, "endpoints", record.name)
     return {"EndpointArn": record.arn}
 
 
@@ -172,9 +157,4 @@ def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> None:
             return
         document = {**record.document, "EndpointStatus": "Deleting", "LastModifiedTime": ctx.now}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Deleting")
-    _notify(ctx, record.name)
-
-
-def endpoint_not_found(name: str) -> ValidationException:
-    """The runtime's view of a missing endpoint uses the same words."""
-    return could_not_find("endpoint", name)
+    notify_controller(ctx, "endpoints", record.name)

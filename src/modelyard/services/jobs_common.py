@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from modelyard.services.common import store_tags
+from modelyard.services.common import insert_tagged
 from modelyard.services.context import RequestContext
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import insert_record
 from modelyard.wire.errors import ResourceInUse, ValidationException
 
 PROCESSING_ROOT = "/opt/ml/processing/"
@@ -30,11 +29,6 @@ class JobController(Protocol):
 def controller_of(ctx: RequestContext) -> JobController | None:
     """The job controller, when the server runs one."""
     return ctx.app.extensions.get("jobs")
-
-
-def job_arn(ctx: RequestContext, resource_type: str, name: str) -> str:
-    """A job's ARN; SageMaker lower-cases the name in job ARNs."""
-    return f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:{resource_type}/{name.lower()}"
 
 
 def summary(document: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -67,9 +61,7 @@ def insert_job(ctx: RequestContext, request: dict[str, Any], kind: str, name: st
     ("<label> job names must be unique ...", as SageMaker words it)."""
     try:
         with ctx.db.session(write=True) as conn:
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=kind, name=name, arn=arn,
-                                   document=document, created_at=ctx.now, status="InProgress")
-            store_tags(conn, record, request.get("Tags"))
+            insert_tagged(conn, ctx, kind, name, arn, document, request.get("Tags"), status="InProgress")
     except DuplicateKey:
         raise ResourceInUse(f"{label.capitalize()} job names must be unique within an AWS account and region, "
                             f"and a {label} job with this name already exists ({arn})") from None

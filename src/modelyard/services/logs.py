@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from modelyard.arns import log_group_arn
 from modelyard.logstore import (
     MAX_EVENT_BYTES,
     GroupExists,
@@ -89,7 +90,7 @@ def logs_operation(name: str) -> Callable[[Handler], Handler]:
 
 def group_arn(ctx: RequestContext, group: str) -> str:
     """The log group's ARN without the trailing ``:*``."""
-    return f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{group}"
+    return log_group_arn(ctx.region, ctx.account, group)
 
 
 def group_name(request: Request) -> str:

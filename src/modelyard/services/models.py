@@ -21,13 +21,13 @@ from modelyard.services.common import (
     arn_for,
     could_not_find,
     find,
+    insert_tagged,
     list_page,
-    store_tags,
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import delete_record, get_record, insert_record
+from modelyard.store.resources import delete_record, get_record
 from modelyard.wire.errors import ValidationException
 
 MODEL = "model"
@@ -174,9 +174,7 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     try:
         with ctx.db.session(write=True) as conn:
             document = _document(ctx, request, arn, _resolve(conn, ctx, containers))
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=MODEL, name=name,
-                                   arn=arn, document=document, created_at=ctx.now)
-            store_tags(conn, record, request.get("Tags"))
+            insert_tagged(conn, ctx, MODEL, name, arn, document, request.get("Tags"))
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing model "{arn}".') from None
     return {"ModelArn": arn}

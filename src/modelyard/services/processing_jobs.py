@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.services.common import find, list_page
+from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import (
     controller_of,
     insert_job,
-    job_arn,
     processing_path,
     require_unique,
     summary,
@@ -97,7 +96,7 @@ def _stopping_condition(request: dict[str, Any]) -> dict[str, Any]:
 def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Record a processing job as InProgress; it runs in the background."""
     name = request["ProcessingJobName"]
-    arn = job_arn(ctx, KIND, name)
+    arn = arn_for(ctx, KIND, name)
     document: dict[str, Any] = {
         "ProcessingJobName": name, "ProcessingJobArn": arn, "ProcessingJobStatus": "InProgress",
         "ProcessingInputs": _inputs(request), "ProcessingOutputConfig": _outputs(request),

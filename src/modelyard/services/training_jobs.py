@@ -11,10 +11,10 @@ from typing import Any
 
 from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
 from modelyard.jobs.training_status import first_transition, stopping
-from modelyard.services.common import find, list_page
+from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
-from modelyard.services.jobs_common import controller_of, insert_job, job_arn, require_unique, summary
+from modelyard.services.jobs_common import controller_of, insert_job, require_unique, summary
 from modelyard.store.resources import update_record
 from modelyard.wire.errors import ServiceError, ValidationException
 
@@ -102,7 +102,7 @@ def _stopping_condition(request: dict[str, Any]) -> dict[str, Any]:
 def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Record a training job as InProgress; it runs in the background."""
     name = request["TrainingJobName"]
-    arn = job_arn(ctx, KIND, name)
+    arn = arn_for(ctx, KIND, name)
     algorithm = _algorithm(request)
     document: dict[str, Any] = {
         "TrainingJobName": name, "TrainingJobArn": arn, **first_transition(ctx.now),

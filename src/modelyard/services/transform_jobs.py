@@ -11,7 +11,7 @@ drops them.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -26,13 +26,14 @@ from modelyard.jobs import (
 from modelyard.services.common import (
     arn_for,
     find,
+    insert_tagged,
     list_page,
-    store_tags,
+    notify_controller,
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Record, get_record, insert_record, update_record
+from modelyard.store.resources import Record, get_record, update_record
 from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
 
 TRANSFORM_JOB = "transform-job"
@@ -42,19 +43,6 @@ _SUMMARY = ("TransformJobName", "TransformJobArn", "CreationTime", "TransformEnd
 _COPIED = ("ModelName", "MaxConcurrentTransforms", "ModelClientConfig", "MaxPayloadInMB", "BatchStrategy",
            "Environment", "TransformInput", "TransformOutput", "DataCaptureConfig", "TransformResources",
            "DataProcessing", "ExperimentConfig")
-
-
-class TransformController(Protocol):
-    """What the transform service needs from the controller that runs jobs."""
-
-    def notify(self, account: str, region: str, name: str) -> None:
-        """A job was created or asked to stop: act on it soon."""
-
-
-def _notify(ctx: RequestContext, name: str) -> None:
-    controller: TransformController | None = ctx.app.extensions.get("transform")
-    if controller is not None:
-        controller.notify(ctx.account, ctx.region, name)
 
 
 def _job_missing(name: str) -> ServiceError:
@@ -127,13 +115,11 @@ def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[s
                 "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
                 "_Containers": containers, "_NetworkIsolation": isolated,
             })
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=TRANSFORM_JOB, name=name,
-                                   arn=arn, document=document, created_at=ctx.now, status="InProgress")
-            store_tags(conn, record, request.get("Tags"))
+            insert_tagged(conn, ctx, TRANSFORM_JOB, name, arn, document, request.get("Tags"), status="InProgress")
     except DuplicateKey:
         raise ResourceInUse("Job name must be unique within an AWS account and region, and a job with this "
                             f"name already exists ({arn})") from None
-    _notify(ctx, name)
+    notify_controller(ctx, "transform", name)
     return {"TransformJobArn": arn}
 
 
@@ -165,4 +151,4 @@ def stop_transform_job(ctx: RequestContext, request: dict[str, Any]) -> None:
                 f"The request was rejected because the transform job is in status {status}.")
         document = {**record.document, "TransformJobStatus": "Stopping", "LastModifiedTime": ctx.now}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
-    _notify(ctx, record.name)
+    notify_controller(ctx, "transform", record.name)

@@ -17,11 +17,6 @@ def get_tags(conn: Connection, resource_id: int) -> list[dict[str, str]]:
     return [{"Key": row.key, "Value": row.value} for row in rows]
 
 
-def count_tags(conn: Connection, resource_id: int) -> int:
-    """How many tags a resource has."""
-    return len(get_tags(conn, resource_id))
-
-
 def put_tags(conn: Connection, resource_id: int, new_tags: Mapping[str, str]) -> None:
     """Add or overwrite tags."""
     existing = {t["Key"] for t in get_tags(conn, resource_id)}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.services.common import list_page, store_tags
+from modelyard.services.common import insert_tagged, list_page
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.registry.names import GROUP, PACKAGE, find_group, group_arn
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import count_records, delete_record, insert_record
+from modelyard.store.resources import count_records, delete_record
 from modelyard.wire.errors import ConflictException, ValidationException
 
 
@@ -27,9 +27,7 @@ def create_model_package_group(ctx: RequestContext, request: dict[str, Any]) -> 
     }
     try:
         with ctx.db.session(write=True) as conn:
-            record = insert_record(conn, account=ctx.account, region=ctx.region, kind=GROUP, name=name,
-                                   arn=arn, document=document, created_at=ctx.now, status="Completed")
-            store_tags(conn, record, request.get("Tags"))
+            insert_tagged(conn, ctx, GROUP, name, arn, document, request.get("Tags"), status="Completed")
     except DuplicateKey:
         raise ValidationException(f"Model Package Group already exists: {arn}") from None
     return {"ModelPackageGroupArn": arn}

@@ -32,11 +32,13 @@ from modelyard.store.resources import (
     insert_record,
     lock_record,
     next_version,
+    update_record,
 )
 from modelyard.store.tags import find_client_token, remember_client_token
 from modelyard.wire.errors import ConflictException, ValidationException
 
 _ALLOCATION_ATTEMPTS = 20
+_LAST_VERSION = "_LastVersion"  # on the group's document: versions of deleted packages are never reused
 
 # Request members stored verbatim and described back.
 _COPIED = (
@@ -131,7 +133,10 @@ def _insert_package(conn: Any, ctx: RequestContext, request: dict[str, Any]) -> 
                              document=document, created_at=ctx.now, subtype=UNVERSIONED)
     group = find_group(conn, ctx, group_name_of(request["ModelPackageGroupName"]))
     lock_record(conn, group)
-    version = next_version(conn, ctx.account, ctx.region, PACKAGE, group.name)
+    group = find_group(conn, ctx, group.name)
+    version = max(next_version(conn, ctx.account, ctx.region, PACKAGE, group.name),
+                  group.document.get(_LAST_VERSION, 0) + 1)
+    update_record(conn, group, document={**group.document, _LAST_VERSION: version}, modified_at=group.modified_at)
     now = time.time()  # after the lock, so creation order is version order
     name = f"{group.name}/{version}"
     arn = package_arn(ctx, name)
