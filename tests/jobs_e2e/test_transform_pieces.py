@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelyard.controllers.transform import MAX_REASON, failure_reason
-from modelyard.controllers.transform_files import FileFailed, line_pieces, plan_file
-from modelyard.controllers.transform_inputs import InputError, list_inputs, output_uri
-from modelyard.controllers.transform_run import Outcome
-from modelyard.controllers.transform_settings import (
+from modelyard.controllers.transform.controller import MAX_REASON, failure_reason
+from modelyard.controllers.transform.files import FileFailed, line_pieces, plan_file
+from modelyard.controllers.transform.inputs import InputError, list_inputs, output_uri
+from modelyard.controllers.transform.run import Outcome
+from modelyard.controllers.transform.settings import (
     container_environment,
     needs_execution_parameters,
     parse_execution_parameters,

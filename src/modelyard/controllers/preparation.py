@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelyard.controllers.plans import ContainerPlan, PlanError
+from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
 from modelyard.runtime.environments import Environment, EnvironmentBuilder
 from modelyard.runtime.errors import EnvironmentBuildError, UnknownImageError
 from modelyard.runtime.images import ImageRegistry, ImageSpec

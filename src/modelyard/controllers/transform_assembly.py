@@ -13,7 +13,7 @@ def install_transform(app: ModelyardApp) -> None:
     """Attach the transform controller to ``app`` (``extensions["transform"]``)."""
     from modelyard.controllers.launcher import Launcher
     from modelyard.controllers.preparation import Preparer
-    from modelyard.controllers.transform import TransformController
+    from modelyard.controllers.transform.controller import TransformController
     from modelyard.logstore import LogStore
     from modelyard.runtime.environments import EnvironmentBuilder
     from modelyard.runtime.images import ImageRegistry

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def install_hosting(app: ModelyardApp) -> None:
     """Attach the invoke path and the endpoint controller to ``app``."""
-    from modelyard.controllers.endpoints import EndpointController
+    from modelyard.controllers.endpoints.controller import EndpointController
     from modelyard.controllers.launcher import Launcher
     from modelyard.controllers.preparation import Preparer
     from modelyard.logstore import LogStore

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelyard.jobs.assembly import AssembleWith, assemble, assemble_chunk
+from modelyard.jobs.output_assembly import AssembleWith, assemble, assemble_chunk
 from modelyard.jobs.batching import Batch, BatchStrategy, join_records, make_batches, payload_limit
 from modelyard.jobs.errors import RecordFormatError, RecordTooLargeError
 from modelyard.jobs.filters import (

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.controllers.plans import model_containers
+from modelyard.controllers.endpoints.plans import model_containers
 from modelyard.jobs import (
     DataProcessing,
     DataProcessingError,

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from modelyard.toolkit.worker import run
 
         return run(int(args[1]), settings)
-    from modelyard.toolkit.serve import serve
+    from modelyard.toolkit.startup import serve
 
     return serve(settings)
 

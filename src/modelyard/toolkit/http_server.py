@@ -14,7 +14,7 @@ from http import HTTPStatus
 from modelyard.toolkit import framing
 from modelyard.toolkit.context import CUSTOM_ATTRIBUTES, Headers
 from modelyard.toolkit.handler import Response
-from modelyard.toolkit.service import Service
+from modelyard.toolkit.routes import Service
 
 MAX_HEAD_BYTES = 64 * 1024
 _TEXT = "text/plain; charset=utf-8"

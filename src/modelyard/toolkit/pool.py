@@ -28,7 +28,7 @@ from modelyard.toolkit import framing
 from modelyard.toolkit.context import Headers
 from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.handler import Response
-from modelyard.toolkit.service import PING_OK
+from modelyard.toolkit.routes import PING_OK
 
 _SRC = str(Path(__file__).resolve().parents[2])
 _TEXT = "text/plain; charset=utf-8"

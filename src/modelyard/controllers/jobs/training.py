@@ -18,8 +18,8 @@ import shutil
 import time
 from typing import Any
 
-from modelyard.controllers.job_data import JobDataError, join_uri, stage, upload_tarball
-from modelyard.controllers.job_tools import (
+from modelyard.controllers.jobs.data import JobDataError, join_uri, stage, upload_tarball
+from modelyard.controllers.jobs.tools import (
     JobTools,
     LogTap,
     Workspace,
@@ -30,8 +30,8 @@ from modelyard.controllers.job_tools import (
     open_log,
     start_container,
 )
-from modelyard.controllers.jobs import JobRun, StopRequested
-from modelyard.controllers.training_launch import (
+from modelyard.controllers.jobs.controller import JobRun, StopRequested
+from modelyard.controllers.jobs.training_launch import (
     PATHS,
     fetch_code,
     plan_launch,
@@ -50,7 +50,7 @@ from modelyard.runtime.errors import (
     UnknownImageError,
 )
 
-log = logging.getLogger("modelyard.controllers.training")
+log = logging.getLogger("modelyard.controllers.jobs.training")
 KIND = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 

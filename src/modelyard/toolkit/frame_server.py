@@ -16,7 +16,7 @@ from typing import Any
 
 from modelyard.toolkit import framing
 from modelyard.toolkit.handler import Response
-from modelyard.toolkit.service import Service, frame_headers
+from modelyard.toolkit.routes import Service, frame_headers
 
 _TEXT = "text/plain; charset=utf-8"
 

@@ -21,12 +21,12 @@ from typing import Any
 
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
-from modelyard.controllers.transform_run import Outcome, RunFailed, TransformRun
+from modelyard.controllers.transform.run import Outcome, RunFailed, TransformRun
 from modelyard.services.context import AppState
 from modelyard.storage import ObjectStore
 from modelyard.store.resources import get_record, records_of_kind, update_record
 
-log = logging.getLogger("modelyard.controllers.transform")
+log = logging.getLogger("modelyard.controllers.transform.controller")
 Key = tuple[str, str, str]
 KIND = "transform-job"
 MAX_REASON = 1024

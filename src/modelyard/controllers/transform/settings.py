@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard.controllers.transform_files import TransformSpec
+from modelyard.controllers.transform.files import TransformSpec
 from modelyard.jobs import (
     AssembleWith,
     BatchStrategy,

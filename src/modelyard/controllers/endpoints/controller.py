@@ -21,7 +21,7 @@ from typing import Any
 
 from modelyard.arns import log_group_arn
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
-from modelyard.controllers.plans import PlanError, VariantPlan, plan_variants
+from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, plan_variants
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.runtime.errors import RuntimeLayerError
@@ -29,7 +29,7 @@ from modelyard.services.context import AppState
 from modelyard.storage.errors import StorageError
 from modelyard.store.resources import Record, delete_record, get_record, records_of_kind, update_record
 
-log = logging.getLogger("modelyard.controllers.endpoints")
+log = logging.getLogger("modelyard.controllers.endpoints.controller")
 Key = tuple[str, str, str]
 STOP_GRACE_SECONDS = 10.0
 DEPLOYMENT_LOG_GROUP = "/modelyard/Endpoints/{endpoint}"

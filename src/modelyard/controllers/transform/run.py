@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
-from modelyard.controllers.plans import ContainerPlan, PlanError
+from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
 from modelyard.controllers.preparation import PreparedContainer, Preparer
-from modelyard.controllers.transform_feed import PieceFeed
-from modelyard.controllers.transform_files import FileFailed, FileWork, describe_records, plan_file
-from modelyard.controllers.transform_inputs import InputError, InputObject, list_inputs, output_uri
-from modelyard.controllers.transform_settings import (
+from modelyard.controllers.transform.feed import PieceFeed
+from modelyard.controllers.transform.files import FileFailed, FileWork, describe_records, plan_file
+from modelyard.controllers.transform.inputs import InputError, InputObject, list_inputs, output_uri
+from modelyard.controllers.transform.settings import (
     RunSettings,
     container_environment,
     needs_execution_parameters,
@@ -36,7 +36,7 @@ from modelyard.hosting.instances import Invocation
 from modelyard.logstore import LogWriter
 from modelyard.storage import ObjectStore, StorageError
 
-log = logging.getLogger("modelyard.controllers.transform")
+log = logging.getLogger("modelyard.controllers.transform.controller")
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 STOP_GRACE_SECONDS = 5.0
 RETRY_DELAY_SECONDS = 0.2

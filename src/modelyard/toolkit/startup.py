@@ -29,8 +29,8 @@ from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.handler import Handler
 from modelyard.toolkit.http_server import HttpProtocol
 from modelyard.toolkit.runner import HandlerThread
-from modelyard.toolkit.server import FrameProtocol
-from modelyard.toolkit.service import Service
+from modelyard.toolkit.frame_server import FrameProtocol
+from modelyard.toolkit.routes import Service
 
 PREFIX = "modelyard-toolkit:"
 EXIT_LOAD_FAILED = 2

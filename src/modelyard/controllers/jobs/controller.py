@@ -25,7 +25,7 @@ from modelyard.runtime.containers import ContainerProcess
 from modelyard.services.context import AppState
 from modelyard.store.resources import Record, get_record, records_of_kind, update_record
 
-log = logging.getLogger("modelyard.controllers.jobs")
+log = logging.getLogger("modelyard.controllers.jobs.controller")
 Key = tuple[str, str, str, str]
 RESTARTED = "The modelyard server restarted while the job was running; start it again"
 ACTIVE = ("InProgress", "Stopping")

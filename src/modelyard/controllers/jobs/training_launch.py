@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from modelyard.controllers.job_data import JobDataError
-from modelyard.controllers.job_tools import OPT_ML, JobTools, Workspace
+from modelyard.controllers.jobs.data import JobDataError
+from modelyard.controllers.jobs.tools import OPT_ML, JobTools, Workspace
 from modelyard.jobs.training_config import (
     HYPERPARAMETERS_FILE,
     INPUT_DATA_CONFIG_FILE,

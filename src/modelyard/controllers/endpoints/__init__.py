@@ -1,0 +1,1 @@
+"""Endpoints: the reconciler that runs each endpoint's instances, and its variant plans."""
