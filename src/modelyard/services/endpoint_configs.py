@@ -21,6 +21,8 @@ from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
 from modelyard.services.models import MODEL
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_hosting import CREATE_ENDPOINT_CONFIG
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import delete_record, get_record
 from modelyard.wire.errors import ValidationException
@@ -70,6 +72,7 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     check_variants(production, shadow)
     check_async(request.get("AsyncInferenceConfig"), production)
     check_data_capture(request.get("DataCaptureConfig"))
+    refuse_unsupported(request, CREATE_ENDPOINT_CONFIG)
     arn = endpoint_config_arn(ctx, name)
     document: dict[str, Any] = {
         "EndpointConfigName": name,
