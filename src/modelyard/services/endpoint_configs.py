@@ -29,8 +29,7 @@ from modelyard.wire.errors import ValidationException
 
 ENDPOINT_CONFIG = "endpoint-config"
 
-_COPIED = ("KmsKeyId", "AsyncInferenceConfig", "ExplainerConfig", "ExecutionRoleArn", "VpcConfig",
-           "EnableNetworkIsolation", "MetricsConfig")
+_COPIED = ("KmsKeyId", "DataCaptureConfig", "ExecutionRoleArn", "EnableNetworkIsolation", "MetricsConfig")
 
 
 def endpoint_config_arn(ctx: RequestContext, name: str) -> str:
@@ -48,12 +47,6 @@ def find_endpoint_config(conn: Connection, ctx: RequestContext, name: str) -> di
 
 def _variant(variant: dict[str, Any]) -> dict[str, Any]:
     return {**variant, "InitialVariantWeight": float(variant.get("InitialVariantWeight", 1.0))}
-
-
-def _data_capture(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    if config is None:
-        return None
-    return {"EnableCapture": True, **config}
 
 
 def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str, Any]]) -> None:
@@ -82,8 +75,6 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     }
     if shadow:
         document["ShadowProductionVariants"] = [_variant(v) for v in shadow]
-    if "DataCaptureConfig" in request:
-        document["DataCaptureConfig"] = _data_capture(request["DataCaptureConfig"])
     document.update({key: request[key] for key in _COPIED if key in request})
     try:
         with ctx.db.session(write=True) as conn:
