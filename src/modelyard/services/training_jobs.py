@@ -15,6 +15,8 @@ from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import controller_of, insert_job, require_unique, summary
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_jobs import CREATE_TRAINING_JOB
 from modelyard.store.resources import update_record
 from modelyard.wire.errors import ServiceError, ValidationException
 
@@ -104,6 +106,7 @@ def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
     name = request["TrainingJobName"]
     arn = arn_for(ctx, KIND, name)
     algorithm = _algorithm(request)
+    refuse_unsupported(request, CREATE_TRAINING_JOB)
     document: dict[str, Any] = {
         "TrainingJobName": name, "TrainingJobArn": arn, **first_transition(ctx.now),
         "AlgorithmSpecification": algorithm,

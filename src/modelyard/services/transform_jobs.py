@@ -32,6 +32,8 @@ from modelyard.services.common import (
 )
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_jobs import CREATE_TRANSFORM_JOB
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import Record, get_record, update_record
 from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
@@ -105,6 +107,7 @@ def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[s
     """Record a transform job as InProgress; the controller runs it in the background."""
     name = request["TransformJobName"]
     check_request(request)
+    refuse_unsupported(request, CREATE_TRANSFORM_JOB)
     arn = arn_for(ctx, TRANSFORM_JOB, name)
     try:
         with ctx.db.session(write=True) as conn:

@@ -38,7 +38,6 @@ class VariantPlan:
     instance_type: str | None
     containers: tuple[ContainerPlan, ...]
     network_isolation: bool
-    serverless: dict[str, Any] | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -83,15 +82,16 @@ def plan_variants(conn: Connection, endpoint: Record, config_name: str,
         containers = tuple(_container(c) for c in model_containers(model.document))
         if not containers:
             raise PlanError(f"Model {model.name} has no container to run")
+        if "ServerlessConfig" in variant:
+            raise PlanError(f"Variant {variant['VariantName']} is serverless; modelyard does not run serverless "
+                            "variants yet: use an endpoint configuration with InstanceType and InitialInstanceCount")
         override = (overrides or {}).get(variant["VariantName"], {})
-        serverless = variant.get("ServerlessConfig")
         plans.append(VariantPlan(
             name=variant["VariantName"], model_name=model.name,
             weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),
-            instance_count=int(override.get("DesiredInstanceCount",
-                                            variant.get("InitialInstanceCount", 1 if serverless else 1))),
+            instance_count=int(override.get("DesiredInstanceCount", variant["InitialInstanceCount"])),
             instance_type=variant.get("InstanceType"), containers=containers,
-            network_isolation=bool(model.document.get("EnableNetworkIsolation")), serverless=serverless))
+            network_isolation=bool(model.document.get("EnableNetworkIsolation"))))
     if not plans:
         raise PlanError(f"Endpoint configuration {config_name} has no production variant")
     return plans

@@ -22,6 +22,8 @@ from modelyard.services.registry.names import (
     group_name_of,
     package_arn,
 )
+from modelyard.services.unsupported import refuse_unsupported
+from modelyard.services.unsupported_registry import CREATE_MODEL_PACKAGE
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import (
     ANY,
@@ -93,6 +95,7 @@ def _document(request: dict[str, Any], name: str, group: str | None, version: in
 def create_model_package(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Create a version in a group (1, 2, 3 … per group) or an unversioned package."""
     _check_request(request)
+    refuse_unsupported(request, CREATE_MODEL_PACKAGE)
     token = request.get("ClientToken")
     for _ in range(_ALLOCATION_ATTEMPTS):
         try:

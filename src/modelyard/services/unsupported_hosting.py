@@ -1,0 +1,113 @@
+"""What CreateModel, CreateEndpointConfig, CreateEndpoint and the endpoint updates refuse until implemented.
+
+Members left out of these tables are either acted on, or recorded only because they change nothing a
+SageMaker user could observe here (names, tags, roles, KMS key ids, instance types and volume sizes,
+which are recorded and not emulated, ``InferenceAmiVersion``, ``RetainDeploymentConfig``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelyard.services.unsupported import Activity, Unsupported, enabled, equals, other_than, present, with_any
+from modelyard.wire.errors import ValidationException
+
+_VPC = ("modelyard has no VPCs: containers use the host's network, or none with EnableNetworkIsolation on the "
+        "model; remove VpcConfig")
+_DEPLOYMENT = ("modelyard replaces a configuration all at once: the new instances must pass /ping before any "
+               "traffic moves and the old ones stop after (no canary, linear or rolling steps, no alarm "
+               "rollback); remove DeploymentConfig")
+
+
+def _container_rules(prefix: str) -> tuple[Unsupported, ...]:
+    return (
+        Unsupported(f"{prefix}.Mode", "multi-model endpoints are not implemented; use Mode SingleModel with one "
+                    "model artifact", equals("MultiModel")),
+        Unsupported(f"{prefix}.MultiModelConfig", "multi-model endpoints are not implemented; remove it"),
+        Unsupported(f"{prefix}.ImageConfig", "images are resolved by modelyard's image catalogue, not pulled "
+                    "from a private registry; remove ImageConfig (register your own image with "
+                    "`modelyard images register`)",
+                    lambda value: value.get("RepositoryAccessMode") == "Vpc" or "RepositoryAuthConfig" in value),
+        Unsupported(f"{prefix}.AdditionalModelDataSources", "only the model's own ModelDataUrl or "
+                    "ModelDataSource is staged (at /opt/ml/model); remove AdditionalModelDataSources"),
+        Unsupported(f"{prefix}.ContainerMetricsConfig", "modelyard collects no container metrics; remove it"),
+        Unsupported(f"{prefix}.ModelDataSource.S3DataSource", "give only S3Uri, S3DataType, CompressionType "
+                    "(and ModelAccessConfig); hub access, manifests and ETag pinning are not implemented",
+                    with_any("HubAccessConfig", "ManifestS3Uri", "ETag", "ManifestEtag")),
+    )
+
+
+CREATE_MODEL = (
+    *_container_rules("PrimaryContainer"),
+    *_container_rules("Containers[]"),
+    Unsupported("Containers", "multi-container models (serial inference pipelines and Direct invocation) are "
+                "not implemented; give one container", lambda value: len(value) > 1),
+    Unsupported("InferenceExecutionConfig.Mode", "Direct invocation needs several containers, which modelyard "
+                "does not run yet; omit InferenceExecutionConfig", equals("Direct")),
+    Unsupported("VpcConfig", _VPC),
+)
+
+def _variant(member: str, advice: str, active: Activity = present) -> Unsupported:
+    return Unsupported(f"ProductionVariants[].{member}", advice, active)
+
+
+_VARIANTS = (
+    _variant("ServerlessConfig", "serverless inference is not implemented; give InstanceType and "
+             "InitialInstanceCount for an instance-based variant"),
+    _variant("AcceleratorType", "there are no Elastic Inference accelerators; remove AcceleratorType"),
+    _variant("CoreDumpConfig", "modelyard does not collect core dumps; remove CoreDumpConfig"),
+    _variant("EnableSSMAccess", "there is no SSM agent to connect to; read the instances' output with "
+             "`modelyard logs` or CloudWatch Logs GetLogEvents", enabled),
+    _variant("ManagedInstanceScaling", "instance counts are not scaled automatically; change them with "
+             "UpdateEndpointWeightsAndCapacities", lambda value: value.get("Status") != "DISABLED"),
+    _variant("RoutingConfig.RoutingStrategy", "modelyard sends each request to the instance with the fewest "
+             "outstanding requests; use LEAST_OUTSTANDING_REQUESTS or omit RoutingConfig",
+             other_than("LEAST_OUTSTANDING_REQUESTS")),
+    _variant("ModelDataDownloadTimeoutInSeconds", "model downloads are not timed; remove it"),
+    _variant("ContainerStartupHealthCheckTimeoutInSeconds", "instances get the server's health-check timeout "
+             "(MODELYARD_HEALTH_CHECK_TIMEOUT_SECONDS, 240 s by default) to answer /ping; remove it"),
+    _variant("VariantInstanceProvisionTimeoutInSeconds", "instances are local processes with no provisioning "
+             "step; remove it"),
+    _variant("CapacityReservationConfig", "there is no capacity to reserve; remove it"),
+    _variant("InstancePools", "instance pools are not implemented; give one InstanceType"),
+    _variant("AcceleratorPartitionLayouts", "accelerator partitions are not implemented; remove it"),
+)
+
+CREATE_ENDPOINT_CONFIG = (
+    Unsupported("DataCaptureConfig", "requests and responses are not captured; remove DataCaptureConfig (or set "
+                "EnableCapture to false)", lambda value: value.get("EnableCapture", True) is not False),
+    Unsupported("AsyncInferenceConfig", "asynchronous inference (InvokeEndpointAsync) is not implemented; remove "
+                "it for a real-time endpoint"),
+    Unsupported("ShadowProductionVariants", "shadow testing is not implemented; deploy the shadow model as a "
+                "second ProductionVariant with a small InitialVariantWeight, or as its own endpoint"),
+    Unsupported("ExplainerConfig", "online explanations (SageMaker Clarify) are not implemented; remove it"),
+    Unsupported("MetricsConfig", "modelyard publishes no CloudWatch metrics yet; remove MetricsConfig",
+                lambda value: any(value.values())),
+    Unsupported("CrossRegionTrafficConfig", "there is one region per server; remove it"),
+    Unsupported("EnableNetworkIsolation", "modelyard isolates the network per model: set EnableNetworkIsolation "
+                "on CreateModel instead", enabled),
+    Unsupported("VpcConfig", _VPC),
+    *_VARIANTS,
+)
+
+CREATE_ENDPOINT = (Unsupported("DeploymentConfig", _DEPLOYMENT),)
+
+UPDATE_ENDPOINT = (
+    Unsupported("DeploymentConfig", _DEPLOYMENT),
+    Unsupported("RetainAllVariantProperties", "variant weights and instance counts come from the new endpoint "
+                "configuration; set them there and omit RetainAllVariantProperties", enabled),
+    Unsupported("ExcludeRetainedVariantProperties", "variant properties are never retained (see "
+                "RetainAllVariantProperties); remove it"),
+)
+
+UPDATE_WEIGHTS_AND_CAPACITIES = (
+    Unsupported("DesiredWeightsAndCapacities[].ServerlessUpdateConfig", "there are no serverless variants; "
+                "change DesiredWeight or DesiredInstanceCount"),
+)
+
+def check_single_container(resolved: list[dict[str, Any]]) -> None:
+    """Refuse a model whose model package brings several containers (no multi-container hosting yet)."""
+    if len(resolved) > 1:
+        raise ValidationException(
+            f"The model package of this model has {len(resolved)} containers; multi-container models are not "
+            "supported by modelyard yet: register a package with one container")
