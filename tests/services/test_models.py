@@ -177,17 +177,17 @@ def _package(sm, group: str) -> str:  # type: ignore[no-untyped-def]
     )["ModelPackageArn"]
 
 
-def _stored_document(server, name: str) -> dict:  # type: ignore[no-untyped-def]
+def _stored_row(server, name: str) -> tuple[dict, dict]:  # type: ignore[no-untyped-def,type-arg]
     engine = sqlalchemy.create_engine(f"sqlite:///{server.data_dir / 'modelyard.db'}")
     try:
         with engine.connect() as conn:
             row = conn.execute(
-                sqlalchemy.text("SELECT document FROM resources WHERE kind = 'model' AND name = :name"),
+                sqlalchemy.text("SELECT document, desired FROM resources WHERE kind = 'model' AND name = :name"),
                 {"name": name},
             ).one()
     finally:
         engine.dispose()
-    return json.loads(row.document)
+    return json.loads(row.document), json.loads(row.desired)
 
 
 def test_model_from_package_resolves_containers_internally(sm, server, unique):  # type: ignore[no-untyped-def]
@@ -200,7 +200,9 @@ def test_model_from_package_resolves_containers_internally(sm, server, unique): 
     body = raw_body(sm, "DescribeModel", ModelName=unique)
     assert "_ResolvedContainers" not in json.dumps(body)
     assert body["Containers"] == [given]
-    resolved = _stored_document(server, unique)["_ResolvedContainers"]
+    document, desired = _stored_row(server, unique)
+    assert not [key for key in document if key.startswith("_")]
+    resolved = desired["resolved_containers"]
     assert resolved == [
         {
             "Image": IMAGE,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-
+from modelyard.page_tokens import encode_token
 from tests.conftest import client_for
 from tests.support.aws_errors import code, error_of, message
 
@@ -102,7 +101,7 @@ def test_list_tags_order_and_tokens(sm_any, unique):  # type: ignore[no-untyped-
     assert [t["Key"] for t in listed["Tags"]] == sorted(keys)
     assert "NextToken" not in listed
     assert len(sm_any.list_tags(ResourceArn=arn, MaxResults=100)["Tags"]) == 50
-    resumed = sm_any.list_tags(ResourceArn=arn, NextToken=base64.urlsafe_b64encode(b"tags:_x").decode())
+    resumed = sm_any.list_tags(ResourceArn=arn, NextToken=encode_token("tags", "_x"))
     assert [t["Key"] for t in resumed["Tags"]] == ["a.b"] + [f"key-{i:03}" for i in range(47)]
     for token in ("bm90LWEtdG9rZW4=", "%%%"):
         err = error_of(sm_any.list_tags, ResourceArn=arn, NextToken=token)

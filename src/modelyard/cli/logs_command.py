@@ -10,6 +10,7 @@ import click
 from modelyard.cli.connection import CliError, Connection, connection_options
 from modelyard.cli.logtail import LogTail, find_sources
 from modelyard.cli.output import out
+from modelyard.log_groups import MODELYARD_PREFIX
 
 JOB_DESCRIBE = {
     "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
@@ -74,7 +75,7 @@ def _print(events: list[dict], as_json: bool) -> None:  # type: ignore[type-arg]
     for event in events:
         message = event["message"].rstrip("\n")
         stream = event.get("logStreamName", "")
-        if str(event.get("logGroupName", "")).startswith("/modelyard/"):
+        if str(event.get("logGroupName", "")).startswith(MODELYARD_PREFIX):
             stream = f"{stream}/deployment"
         if as_json:
             click.echo(json.dumps({"timestamp": event.get("timestamp"), "stream": stream,

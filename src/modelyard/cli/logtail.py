@@ -11,14 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.cli.connection import error_code
-
-ENDPOINT_GROUP = "/aws/sagemaker/Endpoints/{name}"
-DEPLOYMENT_GROUP = "/modelyard/Endpoints/{name}"
-JOB_GROUPS = {
-    "training": "/aws/sagemaker/TrainingJobs",
-    "processing": "/aws/sagemaker/ProcessingJobs",
-    "transform": "/aws/sagemaker/TransformJobs",
-}
+from modelyard.log_groups import JOB_GROUPS, deployment_group, endpoint_group
 
 
 @dataclass(frozen=True)
@@ -79,8 +72,8 @@ def group_exists(logs: Any, group: str) -> bool:
 
 def find_sources(logs: Any, name: str) -> list[LogSource]:
     """The log sources of endpoint ``name`` (deployment steps, then instances) or else of the job ``name``."""
-    endpoint = [LogSource(group.format(name=name)) for group in (DEPLOYMENT_GROUP, ENDPOINT_GROUP)
-                if group_exists(logs, group.format(name=name))]
+    endpoint = [LogSource(group) for group in (deployment_group(name), endpoint_group(name))
+                if group_exists(logs, group)]
     if endpoint:
         return endpoint
     for kind, group in JOB_GROUPS.items():

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.cli.connection import Connection
-from modelyard.cli.logtail import DEPLOYMENT_GROUP, ENDPOINT_GROUP, LogSource, LogTail
+from modelyard.cli.logtail import LogSource, LogTail
 from modelyard.cli.output import err
+from modelyard.log_groups import deployment_group, endpoint_group
 
 FINAL = ("InService", "Failed", "OutOfService")
 
@@ -55,8 +56,8 @@ def watch_endpoint(conn: Connection, name: str, timeout: float, interval: float 
             status = description["EndpointStatus"]
             if not tails:
                 since = int(description["CreationTime"].timestamp() * 1000)
-                tails = [LogTail(logs, LogSource(group.format(name=name)), since)
-                         for group in (DEPLOYMENT_GROUP, ENDPOINT_GROUP)]
+                tails = [LogTail(logs, LogSource(group), since)
+                         for group in (deployment_group(name), endpoint_group(name))]
             for event in sorted((e for t in tails for e in t.poll()), key=lambda e: e.get("timestamp", 0)):
                 message = event["message"].rstrip("\n")
                 lines.append(message)

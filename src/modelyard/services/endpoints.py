@@ -8,10 +8,12 @@ controller (``ctx.app.extensions["endpoints"]``) drives instances and records ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.desired.endpoints import EndpointDesired
 from modelyard.services.common import (
     arn_for,
     find,
@@ -29,7 +31,8 @@ from modelyard.services.unsupported_hosting import (
     UPDATE_WEIGHTS_AND_CAPACITIES,
 )
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Record, delete_record, update_record
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record, delete_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT = "endpoint"
@@ -74,10 +77,9 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
                 "EndpointStatus": "Creating", "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
                 "ProductionVariants": _variant_summaries(config),
                 "DataCaptureConfig": _capture_summary(config),
-                "_DesiredConfig": config.name,
-                "_DesiredWeights": {},
             }
-            insert_tagged(conn, ctx, ENDPOINT, name, arn, document, request.get("Tags"), status="Creating")
+            insert_tagged(conn, ctx, ENDPOINT, name, arn, document, request.get("Tags"), status="Creating",
+                          desired=EndpointDesired(config.name).to_json())
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing endpoint "{arn}".') from None
     notify_controller(ctx, "endpoints", name)
@@ -126,14 +128,17 @@ def _require_in_service(record: Record, action: str) -> None:
 def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Move an endpoint to another config; new instances become healthy before old ones stop."""
     refuse_unsupported(request, UPDATE_ENDPOINT)
+
+    def change(current: Record) -> Patch:
+        _require_in_service(current, "update")
+        return Patch({"EndpointStatus": "Updating", "FailureReason": None},
+                     desired=EndpointDesired(config.name).to_json())
+
     with ctx.db.session(write=True) as conn:
         record = find_endpoint(conn, ctx, request["EndpointName"])
         _require_in_service(record, "update")
         config = _find_config(conn, ctx, request["EndpointConfigName"])
-        document = {**record.document, "EndpointStatus": "Updating", "LastModifiedTime": ctx.now,
-                    "_DesiredConfig": config.name, "_DesiredWeights": {}}
-        document.pop("FailureReason", None)
-        update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
+        _patch(conn, record, change, ctx.now)
     notify_controller(ctx, "endpoints", record.name)
     return {"EndpointArn": record.arn}
 
@@ -142,24 +147,27 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
 def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Change variant weights and instance counts in place."""
     refuse_unsupported(request, UPDATE_WEIGHTS_AND_CAPACITIES)
-    with ctx.db.session(write=True) as conn:
-        record = find_endpoint(conn, ctx, request["EndpointName"])
-        _require_in_service(record, "update")
-        known = {v["VariantName"] for v in record.document.get("ProductionVariants", [])}
-        desired = dict(record.document.get("_DesiredWeights") or {})
-        for change in request["DesiredWeightsAndCapacities"]:
-            variant = change["VariantName"]
+
+    def change(current: Record) -> Patch:
+        _require_in_service(current, "update")
+        known = {v["VariantName"] for v in current.document.get("ProductionVariants", [])}
+        desired = EndpointDesired.from_json(current.desired or {})
+        weights = dict(desired.weights)
+        for wanted in request["DesiredWeightsAndCapacities"]:
+            variant = wanted["VariantName"]
             if variant not in known:
                 raise ValidationException(
-                    f'The variant name(s) "{variant}" is/are not present in endpoint "{record.name}"; '
+                    f'The variant name(s) "{variant}" is/are not present in endpoint "{current.name}"; '
                     f"its variants are {sorted(known)}")
-            if "DesiredWeight" not in change and "DesiredInstanceCount" not in change:
+            if "DesiredWeight" not in wanted and "DesiredInstanceCount" not in wanted:
                 raise ValidationException(f"Give DesiredWeight or DesiredInstanceCount for variant {variant}")
-            changed = {k: change[k] for k in ("DesiredWeight", "DesiredInstanceCount") if k in change}
-            desired[variant] = {**desired.get(variant, {}), **changed}
-        document = {**record.document, "EndpointStatus": "Updating", "LastModifiedTime": ctx.now,
-                    "_DesiredWeights": desired}
-        update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
+            changed = {k: wanted[k] for k in ("DesiredWeight", "DesiredInstanceCount") if k in wanted}
+            weights[variant] = {**weights.get(variant, {}), **changed}
+        return Patch({"EndpointStatus": "Updating"}, desired=desired.with_weights(weights).to_json())
+
+    with ctx.db.session(write=True) as conn:
+        record = find_endpoint(conn, ctx, request["EndpointName"])
+        _patch(conn, record, change, ctx.now)
     notify_controller(ctx, "endpoints", record.name)
     return {"EndpointArn": record.arn}
 
@@ -172,6 +180,10 @@ def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> None:
         if ctx.app.extensions.get("endpoints") is None:
             delete_record(conn, record)
             return
-        document = {**record.document, "EndpointStatus": "Deleting", "LastModifiedTime": ctx.now}
-        update_record(conn, record, document=document, modified_at=ctx.now, status="Deleting")
+        _patch(conn, record, Patch({"EndpointStatus": "Deleting"}), ctx.now)
     notify_controller(ctx, "endpoints", record.name)
+
+
+def _patch(conn: Connection, record: Record, change: Callable[[Record], Patch] | Patch, now: float) -> None:
+    patch_record(conn, record.account, record.region, ENDPOINT, record.name, change,
+                 status_field="EndpointStatus", now=now)

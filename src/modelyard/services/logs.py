@@ -7,10 +7,7 @@ SageMaker SDK's log tailing expect, and let clients write their own groups.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -29,6 +26,7 @@ from modelyard.logstore import (
     UnsupportedPattern,
 )
 from modelyard.logstore.events import EVENT_OVERHEAD_BYTES, MAX_RESPONSE_BYTES, now_ms
+from modelyard.page_tokens import InvalidPageToken, decode_token, encode_token, expect_list, expect_scalar
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import Handler, operation
 from modelyard.wire.errors import LogsInvalidParameter, LogsResourceNotFound, ResourceAlreadyExistsException
@@ -119,28 +117,25 @@ def name_of_identifier(identifier: str) -> str:
 
 
 def paged(items: Sequence[T], key: Callable[[T], list[Any]], limit: int, token: str | None,
-          descending: bool = False) -> tuple[list[T], str | None]:
-    """One page of ``items`` (already sorted by ``key``) after the item the token names."""
+          descending: bool = False, kind: str = "logs") -> tuple[list[T], str | None]:
+    """One page of ``items`` (already sorted by ``key``) after the item the token names; ``kind`` names
+    the listing and order, so a token of another listing is refused."""
     if token:
-        last = _token_key(token)
-        items = [item for item in items if (key(item) < last if descending else key(item) > last)]
+        last = _token_key(kind, token)
+        try:
+            items = [item for item in items if (key(item) < last if descending else key(item) > last)]
+        except TypeError:
+            raise LogsInvalidParameter("The specified nextToken is invalid.") from None
     page = list(items[:limit])
     more = len(items) > limit
-    return page, (_key_token(key(page[-1])) if more and page else None)
+    return page, (encode_token(kind, key(page[-1])) if more and page else None)
 
 
-def _key_token(key: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode("ascii")
-
-
-def _token_key(token: str) -> list[Any]:
+def _token_key(kind: str, token: str) -> list[Any]:
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeEncodeError):
+        return [expect_scalar(part) for part in expect_list(decode_token(kind, token))]
+    except InvalidPageToken:
         raise LogsInvalidParameter("The specified nextToken is invalid.") from None
-    if not isinstance(key, list):
-        raise LogsInvalidParameter("The specified nextToken is invalid.")
-    return key
 
 
 def _time_range(request: Request) -> tuple[int | None, int | None]:
@@ -196,7 +191,7 @@ def describe_log_groups(ctx: RequestContext, request: Request) -> Result:
         wanted = {name_of_identifier(identifier) for identifier in identifiers}
         groups = [g for g in groups if g.name in wanted]
     limit = request.get("limit") or DESCRIBE_LIMIT
-    page, token = paged(groups, lambda g: [g.name], limit, request.get("nextToken"))
+    page, token = paged(groups, lambda g: [g.name], limit, request.get("nextToken"), kind="logs:groups")
     return {"logGroups": [_group_out(ctx, g) for g in page], "nextToken": token}
 
 
@@ -213,7 +208,8 @@ def describe_log_streams(ctx: RequestContext, request: Request) -> Result:
         (lambda s: [s.last_event_timestamp or 0, s.name]) if by_time else (lambda s: [s.name]))
     streams = sorted(logstore_of(ctx).streams(group, prefix), key=key, reverse=descending)
     limit = request.get("limit") or DESCRIBE_LIMIT
-    page, token = paged(streams, key, limit, request.get("nextToken"), descending)
+    order = f"logs:streams/{'time' if by_time else 'name'}/{'desc' if descending else 'asc'}"
+    page, token = paged(streams, key, limit, request.get("nextToken"), descending, kind=order)
     arn = group_arn(ctx, group)
     return {"logStreams": [_stream_out(arn, s) for s in page], "nextToken": token}
 

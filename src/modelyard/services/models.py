@@ -6,9 +6,9 @@ of an image; its inference specification is resolved at creation time::
 
     Containers=[{"ModelPackageName": "...:model-package/churn/3", "Environment": {"X": "1"}}]
         -> described back as given
-        -> document["_ResolvedContainers"] = [{"Image", "ModelDataUrl", "Environment" (merged), ...}]
+        -> desired state ModelDesired(resolved_containers=[{"Image", "ModelDataUrl", "Environment" (merged), ...}])
 
-``_ResolvedContainers`` is internal: the output shape drops it, the hosting layer reads it.
+The resolved containers are private (the store's ``desired`` column): hosting and batch transform read them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.desired.models import ModelDesired
 from modelyard.services.common import (
     arn_for,
     could_not_find,
@@ -34,7 +35,6 @@ from modelyard.wire.errors import ValidationException
 
 MODEL = "model"
 MODEL_PACKAGE = "model-package"
-RESOLVED_CONTAINERS = "_ResolvedContainers"
 
 # Members of a package container that a model container inherits.
 _PACKAGE_CONTAINER_KEYS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSource",
@@ -151,8 +151,7 @@ def _resolve(conn: Connection, ctx: RequestContext, containers: list[dict[str, A
     return resolved
 
 
-def _document(ctx: RequestContext, request: dict[str, Any], arn: str,
-              resolved: list[dict[str, Any]]) -> dict[str, Any]:
+def _document(ctx: RequestContext, request: dict[str, Any], arn: str) -> dict[str, Any]:
     document: dict[str, Any] = {"ModelName": request["ModelName"], "ModelArn": arn, "CreationTime": ctx.now}
     if "PrimaryContainer" in request:
         document["PrimaryContainer"] = _described(request["PrimaryContainer"])
@@ -162,7 +161,6 @@ def _document(ctx: RequestContext, request: dict[str, Any], arn: str,
         if key in request:
             document[key] = request[key]
     document["EnableNetworkIsolation"] = bool(request.get("EnableNetworkIsolation", False))
-    document[RESOLVED_CONTAINERS] = resolved
     return document
 
 
@@ -178,8 +176,8 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
         with ctx.db.session(write=True) as conn:
             resolved = _resolve(conn, ctx, containers)
             check_single_container(resolved)
-            document = _document(ctx, request, arn, resolved)
-            insert_tagged(conn, ctx, MODEL, name, arn, document, request.get("Tags"))
+            insert_tagged(conn, ctx, MODEL, name, arn, _document(ctx, request, arn), request.get("Tags"),
+                          desired=ModelDesired(resolved).to_json())
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing model "{arn}".') from None
     return {"ModelArn": arn}
@@ -187,7 +185,7 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
 
 @operation("sagemaker", "DescribeModel")
 def describe_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Describe a model (internal fields are dropped by the output shape)."""
+    """Describe a model."""
     with ctx.db.session() as conn:
         return find_model(conn, ctx, request["ModelName"])
 

@@ -21,7 +21,8 @@ from modelyard.services.jobs_common import (
 )
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_PROCESSING_JOB
-from modelyard.store.resources import update_record
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record
 from modelyard.wire.errors import ServiceError, ValidationException
 
 KIND = "processing-job"
@@ -130,16 +131,21 @@ def list_processing_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[s
 @operation("sagemaker", "StopProcessingJob")
 def stop_processing_job(ctx: RequestContext, request: dict[str, Any]) -> None:
     """InProgress -> Stopping; the controller stops the container -> Stopped."""
+    def change(job: Record) -> Patch | None:
+        current = job.document["ProcessingJobStatus"]
+        if current == "Stopping":
+            return None
+        if current != "InProgress":
+            raise ValidationException(f"The processing job {job.name} is {current}: only a job that is "
+                                      "InProgress can be stopped")
+        return Patch({"ProcessingJobStatus": "Stopping"})
+
     with ctx.db.session(write=True) as conn:
         record = find(conn, ctx, KIND, request["ProcessingJobName"], _not_found)
-        current = record.document["ProcessingJobStatus"]
-        if current == "Stopping":
+        if record.status == "Stopping":
             return
-        if current != "InProgress":
-            raise ValidationException(f"The processing job {record.name} is {current}: only a job that is "
-                                      "InProgress can be stopped")
-        document = {**record.document, "ProcessingJobStatus": "Stopping", "LastModifiedTime": ctx.now}
-        update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
+        patch_record(conn, record.account, record.region, KIND, record.name, change,
+                     status_field="ProcessingJobStatus", now=ctx.now)
     controller = controller_of(ctx)
     if controller is not None:
         controller.request_stop(KIND, ctx.account, ctx.region, record.name)

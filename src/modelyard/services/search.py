@@ -11,10 +11,7 @@ group by name (``ModelPackageGroupName Equals <name>``) reads a single row.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 from botocore.model import Shape
 from sqlalchemy import Connection
 
+from modelyard.page_tokens import InvalidPageToken, decode_token, encode_token, expect_int, expect_list, expect_scalar
 from modelyard.services.common import DEFAULT_MAX_RESULTS, max_results
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
@@ -125,19 +123,19 @@ def _compare(a: list[Any], b: list[Any], descending: bool) -> int:
     return 0
 
 
+_TOKEN_KIND = "search"
+
+
 def _encode_token(position: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(["search", *position]).encode()).decode()
+    return encode_token(_TOKEN_KIND, position)
 
 
 def _decode_token(token: str) -> list[Any]:
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error, UnicodeError):
-        decoded = None
-    if not (isinstance(decoded, list) and len(decoded) == 4 and decoded[0] == "search"
-            and isinstance(decoded[3], int)):
-        raise ValidationException(f"Invalid pagination token '{token}'")
-    return decoded[1:]
+        flag, value, record_id = expect_list(decode_token(_TOKEN_KIND, token), 3)
+        return [expect_scalar(flag), expect_scalar(value), expect_int(record_id, minimum=1)]
+    except InvalidPageToken:
+        raise ValidationException(f"Invalid pagination token '{token}'") from None
 
 
 def _sort_property(request: dict[str, Any], searchable: Searchable, shape: Shape, resource: str) -> Property:

@@ -6,12 +6,11 @@ resource in the caller's account and region is a ValidationException, as SageMak
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.page_tokens import InvalidPageToken, decode_token, encode_token, expect_str
 from modelyard.services.common import MAX_TAGS, tags_to_dict
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
@@ -20,7 +19,7 @@ from modelyard.store.tags import get_tags, put_tags, remove_tags
 from modelyard.wire.errors import ValidationException
 
 LIST_TAGS_DEFAULT = 50
-_TOKEN_PREFIX = "tags:"
+_TOKEN_KIND = "tags"
 
 
 def find_by_arn(conn: Connection, ctx: RequestContext, arn: str) -> Record:
@@ -58,18 +57,11 @@ def _sorted_tags(conn: Connection, record: Record) -> list[dict[str, str]]:
     return sorted(get_tags(conn, record.id), key=lambda tag: tag["Key"])
 
 
-def _encode_token(key: str) -> str:
-    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{key}".encode()).decode()
-
-
 def _decode_token(token: str) -> str:
     try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, ValueError, UnicodeError):
-        text = ""
-    if not text.startswith(_TOKEN_PREFIX):
-        raise ValidationException(f"Invalid pagination token '{token}'")
-    return text[len(_TOKEN_PREFIX):]
+        return expect_str(decode_token(_TOKEN_KIND, token))
+    except InvalidPageToken:
+        raise ValidationException(f"Invalid pagination token '{token}'") from None
 
 
 @operation("sagemaker", "ListTags")
@@ -81,5 +73,5 @@ def list_tags(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         tags = _sorted_tags(conn, find_by_arn(conn, ctx, request["ResourceArn"]))
     if after is not None:
         tags = [tag for tag in tags if tag["Key"] > after]
-    token = _encode_token(tags[limit - 1]["Key"]) if len(tags) > limit else None
+    token = encode_token(_TOKEN_KIND, tags[limit - 1]["Key"]) if len(tags) > limit else None
     return {"Tags": tags[:limit], "NextToken": token}

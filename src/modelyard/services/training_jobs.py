@@ -17,7 +17,8 @@ from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import controller_of, insert_job, require_unique, summary
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRAINING_JOB
-from modelyard.store.resources import update_record
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record
 from modelyard.wire.errors import ServiceError, ValidationException
 
 KIND = "training-job"
@@ -142,16 +143,21 @@ def list_training_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str
 @operation("sagemaker", "StopTrainingJob")
 def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> None:
     """InProgress -> Stopping; the controller stops the container (SIGTERM, then SIGKILL) -> Stopped."""
+    def change(job: Record) -> Patch | None:
+        current = job.document["TrainingJobStatus"]
+        if current == "Stopping":
+            return None
+        if current != "InProgress":
+            raise ValidationException(f"The training job {job.name} is {current}: only a job that is "
+                                      "InProgress can be stopped")
+        return Patch(stopping(job.document, ctx.now))
+
     with ctx.db.session(write=True) as conn:
         record = find(conn, ctx, KIND, request["TrainingJobName"], _not_found)
-        current = record.document["TrainingJobStatus"]
-        if current == "Stopping":
+        if record.status == "Stopping":
             return
-        if current != "InProgress":
-            raise ValidationException(f"The training job {record.name} is {current}: only a job that is "
-                                      "InProgress can be stopped")
-        document = {**record.document, **stopping(record.document, ctx.now), "LastModifiedTime": ctx.now}
-        update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
+        patch_record(conn, record.account, record.region, KIND, record.name, change,
+                     status_field="TrainingJobStatus", now=ctx.now)
     controller = controller_of(ctx)
     if controller is not None:
         controller.request_stop(KIND, ctx.account, ctx.region, record.name)

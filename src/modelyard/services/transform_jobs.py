@@ -4,9 +4,8 @@ then returns at once; the transform controller (``ctx.app.extensions["transform"
     CreateTransformJob -> InProgress -> Completed | Failed
     StopTransformJob   -> Stopping   -> Stopped
 
-The model's containers are snapshotted into the job (``_Containers``), so deleting the model later
-does not change a job that already exists. Internal fields start with ``_``; the output shape
-drops them.
+The model's containers are snapshotted into the job's desired state (``TransformDesired``), so
+deleting the model later does not change a job that already exists.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.controllers.endpoints.plans import model_containers
+from modelyard.desired.transform import TransformDesired
 from modelyard.jobs import (
     DataProcessing,
     DataProcessingError,
@@ -35,7 +35,8 @@ from modelyard.services.dispatch import operation
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRANSFORM_JOB
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Record, get_record, update_record
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record, get_record
 from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
 
 TRANSFORM_JOB = "transform-job"
@@ -95,11 +96,11 @@ def _member_with(processing: dict[str, Any], expression: str) -> str:
     return "InputFilter"
 
 
-def _model_snapshot(conn: Connection, ctx: RequestContext, name: str) -> tuple[list[dict[str, Any]], bool]:
+def _model_snapshot(conn: Connection, ctx: RequestContext, name: str) -> TransformDesired:
     model = get_record(conn, ctx.account, ctx.region, "model", name)
     if model is None:
         raise ValidationException(f'Could not find model "{name}".')
-    return model_containers(model.document), bool(model.document.get("EnableNetworkIsolation"))
+    return TransformDesired(model_containers(model), bool(model.document.get("EnableNetworkIsolation")))
 
 
 @operation("sagemaker", "CreateTransformJob")
@@ -111,14 +112,14 @@ def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[s
     arn = arn_for(ctx, TRANSFORM_JOB, name)
     try:
         with ctx.db.session(write=True) as conn:
-            containers, isolated = _model_snapshot(conn, ctx, request["ModelName"])
+            desired = _model_snapshot(conn, ctx, request["ModelName"])
             document: dict[str, Any] = {k: request[k] for k in _COPIED if k in request}
             document.update({
                 "TransformJobName": name, "TransformJobArn": arn, "TransformJobStatus": "InProgress",
                 "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
-                "_Containers": containers, "_NetworkIsolation": isolated,
             })
-            insert_tagged(conn, ctx, TRANSFORM_JOB, name, arn, document, request.get("Tags"), status="InProgress")
+            insert_tagged(conn, ctx, TRANSFORM_JOB, name, arn, document, request.get("Tags"), status="InProgress",
+                          desired=desired.to_json())
     except DuplicateKey:
         raise ResourceInUse("Job name must be unique within an AWS account and region, and a job with this "
                             f"name already exists ({arn})") from None
@@ -146,12 +147,15 @@ def stop_transform_job(ctx: RequestContext, request: dict[str, Any]) -> None:
     """Ask a running job to stop: InProgress -> Stopping; the controller moves it to Stopped."""
     with ctx.db.session(write=True) as conn:
         record = find_transform_job(conn, ctx, request["TransformJobName"])
-        status = record.document["TransformJobStatus"]
-        if status == "Stopping":
-            return
-        if status != "InProgress":
-            raise ValidationException(
-                f"The request was rejected because the transform job is in status {status}.")
-        document = {**record.document, "TransformJobStatus": "Stopping", "LastModifiedTime": ctx.now}
-        update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
+        patch_record(conn, record.account, record.region, TRANSFORM_JOB, record.name, _stopping,
+                     status_field="TransformJobStatus", now=ctx.now)
     notify_controller(ctx, "transform", record.name)
+
+
+def _stopping(job: Record) -> Patch | None:
+    status = job.document["TransformJobStatus"]
+    if status == "Stopping":
+        return None
+    if status != "InProgress":
+        raise ValidationException(f"The request was rejected because the transform job is in status {status}.")
+    return Patch({"TransformJobStatus": "Stopping"})

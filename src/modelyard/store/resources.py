@@ -1,21 +1,28 @@
 """Repository functions for resources: insert, get, update, delete, filtered keyset-paginated queries.
 
 A ``Record`` is a row with its document decoded; services convert records to wire shapes.
-Pagination tokens are opaque keyset positions (sort value, id), so a deep page costs the same as the
-first.
+Pagination tokens (``modelyard.page_tokens``) carry keyset positions (sort value, id) for one kind,
+sort column and order, so a deep page costs the same as the first.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
+from modelyard.page_tokens import (
+    InvalidPageToken,
+    decode_token,
+    encode_token,
+    expect_int,
+    expect_list,
+    expect_number,
+    expect_str,
+)
 from modelyard.store.tables import resources
 
 ANY = object()
@@ -31,8 +38,17 @@ _SORT_COLUMNS = {
 }
 
 
-class InvalidToken(ValueError):
-    """A NextToken that this store did not issue for this query."""
+InvalidToken = InvalidPageToken
+"""A NextToken that this store did not issue for this query."""
+
+_SORT_VALUE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "name": expect_str,
+    "created_at": expect_number,
+    "status": lambda value: None if value is None else expect_str(value),
+    "version": lambda value: None if value is None else expect_int(value, minimum=-2**31),
+    "modified_at": expect_number,
+    "parent": lambda value: None if value is None else expect_str(value),
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class Record:
     created_at: float
     modified_at: float
     document: dict[str, Any]
+    desired: dict[str, Any] | None = None
 
 
 @dataclass
@@ -81,21 +98,27 @@ def _row_to_record(row: Any) -> Record:
         id=row.id, account=row.account, region=row.region, kind=row.kind, name=row.name, arn=row.arn,
         parent=row.parent, version=row.version, status=row.status, subtype=row.subtype,
         created_at=row.created_at, modified_at=row.modified_at, document=json.loads(row.document),
+        desired=json.loads(row.desired) if row.desired is not None else None,
     )
 
 
 def insert_record(
     conn: Connection, *, account: str, region: str, kind: str, name: str, arn: str,
     document: dict[str, Any], created_at: float, parent: str | None = None, version: int | None = None,
-    status: str | None = None, subtype: str | None = None,
+    status: str | None = None, subtype: str | None = None, desired: dict[str, Any] | None = None,
 ) -> Record:
     """Insert a resource; a duplicate name, ARN or version raises DuplicateKey from the session."""
     values = dict(account=account, region=region, kind=kind, name=name, arn=arn, parent=parent,
                   version=version, status=status, subtype=subtype, created_at=created_at,
-                  modified_at=created_at, document=json.dumps(document, default=str))
+                  modified_at=created_at, document=json.dumps(document, default=str),
+                  desired=_encode_desired(desired))
     result = conn.execute(insert(resources).values(**values))
     record_id = result.inserted_primary_key[0]  # type: ignore[index]
-    return Record(id=record_id, **{**values, "document": document})  # type: ignore[arg-type]
+    return Record(id=record_id, **{**values, "document": document, "desired": desired})  # type: ignore[arg-type]
+
+
+def _encode_desired(desired: dict[str, Any] | None) -> str | None:
+    return None if desired is None else json.dumps(desired, default=str)
 
 
 def get_record(conn: Connection, account: str, region: str, kind: str, name: str) -> Record | None:
@@ -125,17 +148,20 @@ def get_records_by_arns(conn: Connection, arns: Sequence[str]) -> dict[str, Reco
 
 def update_record(
     conn: Connection, record: Record, *, document: dict[str, Any], modified_at: float,
-    status: Any = ANY, subtype: Any = ANY,
+    status: Any = ANY, subtype: Any = ANY, desired: Any = ANY,
 ) -> Record:
-    """Replace a resource's document (and optionally status/subtype)."""
+    """Replace a resource's document (and optionally status/subtype/desired state)."""
     values: dict[str, Any] = {"document": json.dumps(document, default=str), "modified_at": modified_at}
     if status is not ANY:
         values["status"] = status
     if subtype is not ANY:
         values["subtype"] = subtype
+    if desired is not ANY:
+        values["desired"] = _encode_desired(desired)
     conn.execute(update(resources).where(resources.c.id == record.id).values(**values))
-    changes = {k: v for k, v in values.items() if k != "document"}
-    return Record(**{**record.__dict__, **changes, "document": document})
+    changes = {k: v for k, v in values.items() if k not in ("document", "desired")}
+    kept = record.desired if desired is ANY else desired
+    return Record(**{**record.__dict__, **changes, "document": document, "desired": kept})
 
 
 def delete_record(conn: Connection, record: Record) -> None:
@@ -144,6 +170,15 @@ def delete_record(conn: Connection, record: Record) -> None:
 
     delete_all_tags(conn, record.id)
     conn.execute(delete(resources).where(resources.c.id == record.id))
+
+
+def get_record_for_update(conn: Connection, account: str, region: str, kind: str, name: str) -> Record | None:
+    """The resource of that kind and name, row-locked until the transaction ends (SQLite's write
+    transactions are exclusive already), or None."""
+    row = conn.execute(select(resources).where(
+        resources.c.account == account, resources.c.region == region,
+        resources.c.kind == kind, resources.c.name == name).with_for_update()).first()
+    return _row_to_record(row) if row else None
 
 
 def lock_record(conn: Connection, record: Record) -> None:
@@ -177,18 +212,16 @@ def _filter(column: Any, value: Any) -> Any:
     return column == value
 
 
-def _encode_token(sort_value: Any, record_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([sort_value, record_id]).encode()).decode()
+def _token_kind(query: Query) -> str:
+    return f"resources:{query.kind}/{query.sort}/{'desc' if query.descending else 'asc'}"
 
 
-def _decode_token(token: str) -> tuple[Any, int]:
+def _decode_token(query: Query, token: str) -> tuple[Any, int]:
     try:
-        sort_value, record_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error, TypeError, UnicodeError):
+        sort_value, record_id = expect_list(decode_token(_token_kind(query), token), 2)
+        return _SORT_VALUE_CHECKS[query.sort](sort_value), expect_int(record_id, minimum=1)
+    except InvalidPageToken:
         raise InvalidToken(f"Invalid pagination token '{token}'") from None
-    if not isinstance(record_id, int):
-        raise InvalidToken(f"Invalid pagination token '{token}'")
-    return sort_value, record_id
 
 
 def query_records(conn: Connection, query: Query) -> tuple[list[Record], str | None]:
@@ -211,7 +244,7 @@ def query_records(conn: Connection, query: Query) -> tuple[list[Record], str | N
         if high is not None:
             conditions.append(col < high)
     if query.token:
-        sort_value, last_id = _decode_token(query.token)
+        sort_value, last_id = _decode_token(query, query.token)
         if query.descending:
             conditions.append(or_(column < sort_value, and_(column == sort_value, resources.c.id < last_id)))
         else:
@@ -222,7 +255,7 @@ def query_records(conn: Connection, query: Query) -> tuple[list[Record], str | N
     token = None
     if len(rows) > query.limit:
         last = records[-1]
-        token = _encode_token(getattr(last, query.sort), last.id)
+        token = encode_token(_token_kind(query), [getattr(last, query.sort), last.id])
     return records, token
 
 

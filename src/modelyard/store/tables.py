@@ -1,7 +1,8 @@
 """Table definitions (SQLAlchemy Core).
 
-``resources`` holds every SageMaker resource as its described document plus the indexed columns
-queries filter and sort on; ``(account, region, kind, name)`` is unique, and so is a registry
+``resources`` holds every SageMaker resource as its described document (wire members only) plus the
+indexed columns queries filter and sort on, and ``desired``: the private state services hand to
+controllers (``modelyard.desired``), never described; ``(account, region, kind, name)`` is unique, and so is a registry
 version within its group. Tags and idempotency tokens live beside it.
 """
 
@@ -38,6 +39,7 @@ resources = Table(
     Column("created_at", Float, nullable=False),
     Column("modified_at", Float, nullable=False),
     Column("document", Text, nullable=False),
+    Column("desired", Text),
     UniqueConstraint("account", "region", "kind", "name", name="uq_resources_name"),
     UniqueConstraint("arn", name="uq_resources_arn"),
     UniqueConstraint("account", "region", "kind", "parent", "version", name="uq_resources_version"),

@@ -1,14 +1,16 @@
 """The endpoint controller: reconciles each endpoint's desired state with running instances.
 
-    notify(name) ──► queue ──► reconcile(name), one at a time per endpoint
+    notify(account, region, name) ──► reconcile(key), one pass at a time per endpoint (KeyedReconciler)
         Deleting            -> stop instances, withdraw routes, delete the record
         Creating / recovery -> prepare, start every instance, wait for /ping, publish, InService | Failed
         Updating (config)   -> start the new deployment, healthy first, then switch traffic and stop the old
         Updating (weights)  -> scale variants in place and reweigh
     supervise()  ──► an instance that exits on its own is replaced while the others keep serving
 
-Desired state lives in the endpoint document (``_DesiredConfig``, ``_DesiredWeights``); every
-transition is written back to the store, so a restarted server rebuilds everything from it.
+Desired state lives beside the endpoint document (``EndpointDesired``: config and weight overrides).
+Every transition is written back with ``patch_record``, guarded by the status the pass started from,
+so a DeleteEndpoint or UpdateEndpoint that lands mid-pass is never overwritten (the pass it queued
+acts on it); a restarted server rebuilds everything from the store.
 """
 
 from __future__ import annotations
@@ -20,19 +22,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.arns import log_group_arn
-from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, plan_variants
+from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
+from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
+from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
+from modelyard.log_groups import deployment_group, endpoint_group
 from modelyard.runtime.errors import RuntimeLayerError
 from modelyard.services.context import AppState
 from modelyard.storage.errors import StorageError
-from modelyard.store.resources import Record, delete_record, get_record, records_of_kind, update_record
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record, delete_record, get_record, get_record_for_update, records_of_kind
 
 log = logging.getLogger("modelyard.controllers.endpoints.controller")
-Key = tuple[str, str, str]
+KIND = "endpoint"
 STOP_GRACE_SECONDS = 10.0
-DEPLOYMENT_LOG_GROUP = "/modelyard/Endpoints/{endpoint}"
 SUPERVISE_INTERVAL = 0.5
 
 
@@ -54,72 +59,45 @@ class Deployment:
     variants: dict[str, VariantDeployment]
 
 
-class EndpointController:
+def desired_state(record: Record) -> EndpointDesired:
+    """What the endpoint should run (a record without desired state keeps its current config)."""
+    if record.desired is None:
+        return EndpointDesired(record.document["EndpointConfigName"])
+    return EndpointDesired.from_json(record.desired)
+
+
+class EndpointController(KeyedReconciler):
     """Owns every endpoint's instances in this server process."""
 
     def __init__(self, state: AppState, router: Router, preparer: Preparer, launcher: Launcher) -> None:
+        super().__init__(log)
         self.state = state
         self.router = router
         self.preparer = preparer
         self.launcher = launcher
-        self.deployments: dict[Key, Deployment] = {}
-        self._locks: dict[Key, asyncio.Lock] = {}
-        self._pending: set[Key] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.deployments: dict[ResourceKey, Deployment] = {}
         self._supervisor: asyncio.Task[None] | None = None
 
     # lifecycle
 
     async def start(self) -> None:
         """Recover every stored endpoint and start supervising."""
-        self._loop = asyncio.get_running_loop()
+        self.attach()
         records = await asyncio.to_thread(self._all_endpoints)
         for record in records:
             if record.status in ("InService", "Updating", "Creating"):
                 self.router.publish(record.region, self._placeholder(record))
-            self._schedule((record.account, record.region, record.name))
+            self.schedule(ResourceKey(record.account, record.region, record.name))
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:
         """Stop every instance (server shutdown)."""
         if self._supervisor:
             self._supervisor.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self.cancel_tasks()
         for deployment in list(self.deployments.values()):
             await self._stop_all(deployment, grace=2.0)
         self.deployments.clear()
-
-    def notify(self, account: str, region: str, name: str) -> None:
-        """Thread-safe: the desired state of an endpoint changed."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._schedule, (account, region, name))
-
-    def _schedule(self, key: Key) -> None:
-        if key in self._pending:
-            return
-        self._pending.add(key)
-        self._spawn(self._run(key))
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
-
-    async def _run(self, key: Key) -> None:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            self._pending.discard(key)
-            try:
-                await self.reconcile(key)
-            except Exception:
-                log.exception("reconciling endpoint %s failed", key[2])
 
     # store access (blocking, run in threads)
 
@@ -127,42 +105,38 @@ class EndpointController:
         with self.state.db.session() as conn:
             return records_of_kind(conn, "endpoint")
 
-    def _get(self, key: Key) -> Record | None:
+    def _get(self, key: ResourceKey) -> Record | None:
         with self.state.db.session() as conn:
-            return get_record(conn, key[0], key[1], "endpoint", key[2])
+            return get_record(conn, key.account, key.region, KIND, key.name)
 
     def _plans(self, record: Record) -> list[VariantPlan]:
         with self.state.db.session() as conn:
-            return plan_variants(conn, record, record.document["_DesiredConfig"],
-                                 record.document.get("_DesiredWeights"))
+            return plan_variants(conn, record, desired_state(record))
 
-    def _write(self, key: Key, changes: dict[str, Any], expect: str | None = None) -> None:
+    def _write(self, key: ResourceKey, patch: Patch, expect: str | None) -> bool:
+        """Apply ``patch`` if the endpoint is still in status ``expect``; whether it was written."""
         with self.state.db.session(write=True) as conn:
-            record = get_record(conn, *key[:2], "endpoint", key[2])
-            if record is None or (expect is not None and record.status != expect):
-                return
-            document = {**record.document, **changes, "LastModifiedTime": time.time()}
-            document = {k: v for k, v in document.items() if v is not None}
-            update_record(conn, record, document=document, modified_at=document["LastModifiedTime"],
-                          status=document["EndpointStatus"])
+            written = patch_record(conn, key.account, key.region, KIND, key.name, patch,
+                                   status_field="EndpointStatus", expect=(expect,))
+        return written is not None
 
-    def _delete(self, key: Key) -> None:
+    def _delete(self, key: ResourceKey) -> None:
         with self.state.db.session(write=True) as conn:
-            record = get_record(conn, *key[:2], "endpoint", key[2])
-            if record is not None:
+            record = get_record_for_update(conn, key.account, key.region, KIND, key.name)
+            if record is not None and record.status == "Deleting":
                 delete_record(conn, record)
 
     # reconcile
 
-    async def reconcile(self, key: Key) -> None:
+    async def reconcile(self, key: ResourceKey) -> None:
         """Drive one endpoint toward its desired state."""
         record = await asyncio.to_thread(self._get, key)
         current = self.deployments.get(key)
         if record is None or record.status == "Deleting":
             if current is not None:
-                self.router.withdraw(key[1], key[2])
+                self.router.withdraw(key.region, key.name)
                 await self._stop_all(self.deployments.pop(key))
-            self.router.withdraw(key[1], key[2])
+            self.router.withdraw(key.region, key.name)
             if record is not None:
                 await asyncio.to_thread(self._delete, key)
             return
@@ -170,7 +144,7 @@ class EndpointController:
             return
         try:
             plans = await asyncio.to_thread(self._plans, record)
-            if current is None or current.config != record.document["_DesiredConfig"] or any(
+            if current is None or current.config != desired_state(record).config or any(
                     name not in current.variants or current.variants[name].plan.fingerprint != p.fingerprint
                     for name, p in ((p.name, p) for p in plans)):
                 await self._replace(key, record, plans, current)
@@ -180,33 +154,36 @@ class EndpointController:
             await self._fail(key, record, current, str(exc))
             return
         except Exception as exc:
-            log.exception("endpoint %s: unexpected deployment error", key[2])
+            log.exception("endpoint %s: unexpected deployment error", key.name)
             await self._fail(key, record, current, f"modelyard could not deploy the endpoint: {exc}")
             return
         deployment = self.deployments[key]
-        await asyncio.to_thread(self._write, key, {
-            "EndpointStatus": "InService", "EndpointConfigName": deployment.config,
-            "ProductionVariants": self._summaries(deployment), "_DesiredWeights": {},
-            "FailureReason": None})
-        routes = self.router.get(key[1], key[2])
-        if routes is not None:
+        written = await asyncio.to_thread(self._write, key, Patch(
+            {"EndpointStatus": "InService", "EndpointConfigName": deployment.config,
+             "ProductionVariants": self._summaries(deployment), "FailureReason": None},
+            desired=EndpointDesired(desired_state(record).config).to_json()), record.status)
+        routes = self.router.get(key.region, key.name)
+        if written and routes is not None:
             routes.status = "InService"
 
-    async def _fail(self, key: Key, record: Record, current: Deployment | None, reason: str) -> None:
-        log.warning("endpoint %s: %s", key[2], reason)
+    async def _fail(self, key: ResourceKey, record: Record, current: Deployment | None, reason: str) -> None:
+        log.warning("endpoint %s: %s", key.name, reason)
         if current is not None and record.status == "Updating":
             self._publish(key, record, current)
-            await asyncio.to_thread(self._write, key, {
-                "EndpointStatus": "InService", "FailureReason": reason, "_DesiredConfig": current.config,
-                "_DesiredWeights": {}, "ProductionVariants": self._summaries(current)})
+            await asyncio.to_thread(self._write, key, Patch(
+                {"EndpointStatus": "InService", "FailureReason": reason,
+                 "ProductionVariants": self._summaries(current)},
+                desired=EndpointDesired(current.config).to_json()), record.status)
             return
-        self.router.withdraw(key[1], key[2])
+        self.router.withdraw(key.region, key.name)
         if current is not None:
             await self._stop_all(self.deployments.pop(key))
-        await asyncio.to_thread(self._write, key, {"EndpointStatus": "Failed", "FailureReason": reason})
+        await asyncio.to_thread(self._write, key, Patch({"EndpointStatus": "Failed", "FailureReason": reason}),
+                                record.status)
 
-    async def _replace(self, key: Key, record: Record, plans: list[VariantPlan], old: Deployment | None) -> None:
-        new = Deployment(record.document["_DesiredConfig"], {})
+    async def _replace(self, key: ResourceKey, record: Record, plans: list[VariantPlan],
+                       old: Deployment | None) -> None:
+        new = Deployment(desired_state(record).config, {})
         try:
             for plan in plans:
                 if len(plan.containers) > 1:
@@ -226,14 +203,14 @@ class EndpointController:
         if old is not None:
             await self._stop_all(old)
 
-    def _prepare_logged(self, key: Key, plan: VariantPlan) -> PreparedContainer:
+    def _prepare_logged(self, key: ResourceKey, plan: VariantPlan) -> PreparedContainer:
         """Prepare a variant's container, logging the steps (environment build ...) to its deployment log.
 
         The group is ``/modelyard/Endpoints/<endpoint>`` (stream ``<variant>``), beside SageMaker's
         ``/aws/sagemaker/Endpoints/<endpoint>`` that holds only the instances' own output.
         """
         container = plan.containers[0]
-        with self.launcher.logs.writer(DEPLOYMENT_LOG_GROUP.format(endpoint=key[2]), plan.name) as writer:
+        with self.launcher.logs.writer(deployment_group(key.name), plan.name) as writer:
             writer.write_line(f"modelyard: preparing model {plan.model_name} (image {container.image})")
             try:
                 prepared = self.preparer.prepare(container, progress=writer.write_line)
@@ -243,7 +220,7 @@ class EndpointController:
             writer.write_line(f"modelyard: environment ready; starting {plan.instance_count} instance(s)")
         return prepared
 
-    async def _scale(self, key: Key, record: Record, current: Deployment, plans: list[VariantPlan]) -> None:
+    async def _scale(self, key: ResourceKey, record: Record, current: Deployment, plans: list[VariantPlan]) -> None:
         for plan in plans:
             variant = current.variants[plan.name]
             variant.plan = plan
@@ -257,7 +234,7 @@ class EndpointController:
                 await asyncio.gather(*(self._stop(i) for i in surplus))
         self._publish(key, record, current)
 
-    async def _grow(self, key: Key, record: Record, variant: VariantDeployment, count: int) -> None:
+    async def _grow(self, key: ResourceKey, record: Record, variant: VariantDeployment, count: int) -> None:
         started = await asyncio.gather(*(self._start(key, variant) for _ in range(count)),
                                        return_exceptions=True)
         good = [i for i in started if isinstance(i, Instance)]
@@ -266,10 +243,10 @@ class EndpointController:
         if errors:
             raise errors[0]
 
-    async def _start(self, key: Key, variant: VariantDeployment) -> Instance:
-        group = f"/aws/sagemaker/Endpoints/{key[2]}"
-        instance = await asyncio.to_thread(self.launcher.start, key[1], key[2], variant.plan.name,
-                                           variant.prepared, variant.plan.network_isolation, group)
+    async def _start(self, key: ResourceKey, variant: VariantDeployment) -> Instance:
+        instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
+                                           variant.prepared, variant.plan.network_isolation,
+                                           endpoint_group(key.name))
         try:
             await self.launcher.wait_ready(instance, self.state.settings.limits.health_check_timeout_seconds)
         except BaseException:
@@ -297,14 +274,15 @@ class EndpointController:
 
     @staticmethod
     def _log_group_arn(region: str, account: str, name: str) -> str:
-        return log_group_arn(region, account, f"/aws/sagemaker/Endpoints/{name}")
+        return log_group_arn(region, account, endpoint_group(name))
 
-    def _publish(self, key: Key, record: Record, deployment: Deployment) -> None:
+    def _publish(self, key: ResourceKey, record: Record, deployment: Deployment) -> None:
         variants = {name: VariantRoutes(name, v.plan.weight, [i.client for i in v.instances if not i.stopping])
                     for name, v in deployment.variants.items()}
         status = record.status if record.status in ("InService", "Updating") else "InService"
-        self.router.publish(key[1], EndpointRoutes(record.name, record.arn,
-                                                   self._log_group_arn(key[1], key[0], key[2]), variants, status))
+        self.router.publish(key.region, EndpointRoutes(record.name, record.arn,
+                                                       self._log_group_arn(key.region, key.account, key.name),
+                                                       variants, status))
 
     @staticmethod
     def _summaries(deployment: Deployment) -> list[dict[str, Any]]:
@@ -327,37 +305,36 @@ class EndpointController:
                         if not instance.stopping and instance.process.poll() is not None:
                             self._replace_crashed(key, variant, instance)
 
-    def _replace_crashed(self, key: Key, variant: VariantDeployment, instance: Instance) -> None:
-        log.warning("endpoint %s: instance %s exited with %s; restarting it", key[2], instance.instance_id,
+    def _replace_crashed(self, key: ResourceKey, variant: VariantDeployment, instance: Instance) -> None:
+        log.warning("endpoint %s: instance %s exited with %s; restarting it", key.name, instance.instance_id,
                     instance.process.returncode)
         instance.writer.write_line(f"modelyard: instance exited with code {instance.process.returncode}; "
                                    "starting a replacement")
         variant.instances.remove(instance)
         self._republish(key)
-        self._spawn(self._restart(key, variant, instance))
+        self.spawn(self._restart(key, variant, instance))
 
-    async def _restart(self, key: Key, variant: VariantDeployment, crashed: Instance) -> None:
+    async def _restart(self, key: ResourceKey, variant: VariantDeployment, crashed: Instance) -> None:
         await self._stop(crashed, grace=0.1)
         delay = min(2 ** crashed.restarts * 0.5, 30.0)
         await asyncio.sleep(delay if crashed.restarts else 0)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self.lock(key):
             if self.deployments.get(key) is None or variant not in self.deployments[key].variants.values():
                 return
             try:
                 replacement = await self._start(key, variant)
             except (InstanceFailed, PlanError, OSError) as exc:
-                log.warning("endpoint %s: replacement failed: %s", key[2], exc)
+                log.warning("endpoint %s: replacement failed: %s", key.name, exc)
                 crashed.restarts += 1
-                self._spawn(self._restart(key, variant, crashed))
+                self.spawn(self._restart(key, variant, crashed))
                 return
             replacement.restarts = crashed.restarts + 1
             variant.instances.append(replacement)
             self._republish(key)
 
-    def _republish(self, key: Key) -> None:
+    def _republish(self, key: ResourceKey) -> None:
         deployment = self.deployments.get(key)
-        routes = self.router.get(key[1], key[2])
+        routes = self.router.get(key.region, key.name)
         if deployment is None or routes is None:
             return
         for name, variant in deployment.variants.items():

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.desired.endpoints import EndpointDesired
+from modelyard.desired.models import ModelDesired
 from modelyard.store.resources import Record, get_record
 
 
@@ -47,15 +49,15 @@ class VariantPlan:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def model_containers(model: dict[str, Any]) -> list[dict[str, Any]]:
+def model_containers(model: Record) -> list[dict[str, Any]]:
     """The containers a model runs (package references already resolved)."""
-    resolved = model.get("_ResolvedContainers")
+    resolved = ModelDesired.from_json(model.desired).resolved_containers
     if resolved:
         return list(resolved)
-    if model.get("Containers"):
-        return list(model["Containers"])
-    if model.get("PrimaryContainer"):
-        return [model["PrimaryContainer"]]
+    if model.document.get("Containers"):
+        return list(model.document["Containers"])
+    if model.document.get("PrimaryContainer"):
+        return [model.document["PrimaryContainer"]]
     return []
 
 
@@ -68,9 +70,9 @@ def _container(raw: dict[str, Any]) -> ContainerPlan:
                          raw.get("Mode") or "SingleModel")
 
 
-def plan_variants(conn: Connection, endpoint: Record, config_name: str,
-                  overrides: dict[str, dict[str, Any]] | None = None) -> list[VariantPlan]:
-    """Variant plans for ``endpoint`` under ``config_name``, with weight/count overrides applied."""
+def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) -> list[VariantPlan]:
+    """Variant plans for ``endpoint`` under the desired config, with weight/count overrides applied."""
+    config_name, overrides = desired.config, desired.weights
     config = get_record(conn, endpoint.account, endpoint.region, "endpoint-config", config_name)
     if config is None:
         raise PlanError(f'Could not find endpoint configuration "{config_name}".')
@@ -79,13 +81,13 @@ def plan_variants(conn: Connection, endpoint: Record, config_name: str,
         model = get_record(conn, endpoint.account, endpoint.region, "model", variant["ModelName"])
         if model is None:
             raise PlanError(f'Could not find model "{variant["ModelName"]}" of variant {variant["VariantName"]}.')
-        containers = tuple(_container(c) for c in model_containers(model.document))
+        containers = tuple(_container(c) for c in model_containers(model))
         if not containers:
             raise PlanError(f"Model {model.name} has no container to run")
         if "ServerlessConfig" in variant:
             raise PlanError(f"Variant {variant['VariantName']} is serverless; modelyard does not run serverless "
                             "variants yet: use an endpoint configuration with InstanceType and InitialInstanceCount")
-        override = (overrides or {}).get(variant["VariantName"], {})
+        override = overrides.get(variant["VariantName"], {})
         plans.append(VariantPlan(
             name=variant["VariantName"], model_name=model.name,
             weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),

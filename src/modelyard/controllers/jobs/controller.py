@@ -1,17 +1,21 @@
 """The job controller: runs training and processing jobs in worker threads and keeps their records honest.
 
-    notify(kind, account, region, name) ──► queue ──► worker thread ──► runner.run(JobRun)
+    notify(kind, account, region, name) ──► JobFamily(kind).reconcile(key)   (KeyedReconciler)
+        InProgress, not running ──► worker thread (``workers`` at once, the rest queue) ──► runner.run(JobRun)
+        Stopping, not running   ──► Stopped
     request_stop(...)                   ──► JobRun.stop_event: the container gets SIGTERM, then SIGKILL
     MaxRuntimeInSeconds                 ──► the same stop, with reason "timeout"
     start()   a job left InProgress/Stopping by an earlier server process ──► Failed (restart reason)
     stop()    server shutdown: containers are stopped, records are left for start() to settle
 
-Runners write every transition through ``JobRun.update``, which reads the stored document and
-merges the changes in one write transaction, so a Stop written by the API is never lost.
+Runners write every transition through ``JobRun.update`` (``patch_record``: the stored document is
+read row-locked and the changes merged in one write transaction), so a Stop written by the API is
+never lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -20,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.jobs.failures import truncate
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.services.context import AppState
-from modelyard.store.resources import Record, get_record, records_of_kind, update_record
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record, get_record, records_of_kind
 
 log = logging.getLogger("modelyard.controllers.jobs.controller")
-Key = tuple[str, str, str, str]
 RESTARTED = "The modelyard server restarted while the job was running; start it again"
 ACTIVE = ("InProgress", "Stopping")
 POLL_SECONDS = 0.1
@@ -60,7 +65,7 @@ class JobRunner(Protocol):
 class JobRun:
     """One job being run: its identity, its stop signal and store access for its runner."""
 
-    key: Key
+    key: ResourceKey
     runner: JobRunner
     controller: JobController
     document: dict[str, Any]
@@ -71,17 +76,17 @@ class JobRun:
     @property
     def name(self) -> str:
         """The job name."""
-        return self.key[3]
+        return self.key.name
 
     @property
     def account(self) -> str:
         """The job's account."""
-        return self.key[1]
+        return self.key.account
 
     @property
     def region(self) -> str:
         """The job's region."""
-        return self.key[2]
+        return self.key.region
 
     @property
     def deadline(self) -> float | None:
@@ -120,20 +125,16 @@ class JobRun:
         stored document. Keys set to None are removed. Returns the new document (unchanged on shutdown)."""
         if self.controller.shutting_down:
             return self.document
-        with self.controller.state.db.session(write=True) as conn:
-            record = get_record(conn, self.account, self.region, self.runner.kind, self.name)
-            if record is None:
-                return self.document
+
+        def patch(record: Record) -> Patch | None:
             changes = change(record.document) if callable(change) else change
-            if changes:
-                now = time.time()
-                document = {**record.document, **changes, "LastModifiedTime": now}
-                document = {k: v for k, v in document.items() if v is not None}
-                update_record(conn, record, document=document, modified_at=now,
-                              status=document[self.runner.status_field])
-                self.document = document
-            else:
-                self.document = record.document
+            return Patch(changes) if changes else None
+
+        with self.controller.state.db.session(write=True) as conn:
+            record = patch_record(conn, self.account, self.region, self.runner.kind, self.name, patch,
+                                  status_field=self.runner.status_field)
+        if record is not None:
+            self.document = record.document
         return self.document
 
     def stored_status(self) -> str | None:
@@ -143,6 +144,19 @@ class JobRun:
         return None if record is None else record.document.get(self.runner.status_field)
 
 
+class JobFamily(KeyedReconciler):
+    """The jobs of one runner kind: each notification hands an InProgress job to a worker thread."""
+
+    def __init__(self, controller: JobController, runner: JobRunner) -> None:
+        super().__init__(log)
+        self.controller = controller
+        self.runner = runner
+
+    async def reconcile(self, key: ResourceKey) -> None:
+        """Queue the job for a worker unless it is running or queued already."""
+        self.controller.submit(self.runner, key)
+
+
 class JobController:
     """Owns the running jobs of this server process (``workers`` run at once, the rest queue)."""
 
@@ -150,28 +164,28 @@ class JobController:
                  stop_grace: float = 30.0) -> None:
         self.state = state
         self.runners = {runner.kind: runner for runner in runners}
+        self.families = {runner.kind: JobFamily(self, runner) for runner in runners}
         self.workers = workers
         self.stop_grace = stop_grace
         self.shutting_down = False
-        self._queue: queue.Queue[Key | None] = queue.Queue()
-        self._running: dict[Key, JobRun] = {}
+        self._queue: queue.Queue[tuple[JobRunner, ResourceKey] | None] = queue.Queue()
+        self._queued: set[tuple[str, ResourceKey]] = set()
+        self._running: dict[tuple[str, ResourceKey], JobRun] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     async def start(self) -> None:
         """Settle jobs an earlier server process left running, then start the workers."""
-        import asyncio
-
         await asyncio.to_thread(self.recover)
         for index in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"jobs-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        for family in self.families.values():
+            family.attach()
 
     async def stop(self) -> None:
         """Server shutdown: stop every running container; records stay for the next start to settle."""
-        import asyncio
-
         self.shutting_down = True
         with self._lock:
             runs = list(self._running.values())
@@ -187,74 +201,91 @@ class JobController:
         """Mark every job still InProgress or Stopping as Failed: its process died with the old server."""
         now = time.time()
         for runner in self.runners.values():
-            with self.state.db.session(write=True) as conn:
-                for record in records_of_kind(conn, runner.kind):
-                    if record.document.get(runner.status_field) in ACTIVE:
-                        self._write_terminal(conn, runner, record, "Failed", RESTARTED, now)
+            with self.state.db.session() as conn:
+                leftovers = [r for r in records_of_kind(conn, runner.kind) if r.document.get(runner.status_field)
+                             in ACTIVE]
+            for record in leftovers:
+                self._end(runner, ResourceKey(record.account, record.region, record.name), "Failed",
+                          truncate(RESTARTED), now)
 
     def notify(self, kind: str, account: str, region: str, name: str) -> None:
         """Thread-safe: a job was created; run it when a worker is free."""
-        self._queue.put((kind, account, region, name))
+        self.families[kind].notify(account, region, name)
 
     def request_stop(self, kind: str, account: str, region: str, name: str) -> None:
         """Thread-safe: the job's record says Stopping; end its container now if it runs."""
         with self._lock:
-            run = self._running.get((kind, account, region, name))
+            run = self._running.get((kind, ResourceKey(account, region, name)))
         if run is not None:
             run.request_stop("stop")
 
-    def running(self) -> list[Key]:
-        """Keys of the jobs running now."""
+    def running(self) -> list[tuple[str, ResourceKey]]:
+        """(kind, key) of the jobs running now."""
         with self._lock:
             return list(self._running)
 
+    def submit(self, runner: JobRunner, key: ResourceKey) -> None:
+        """Queue a job for a worker thread, unless it is queued or running already."""
+        job = (runner.kind, key)
+        with self._lock:
+            if job in self._queued:
+                return
+            self._queued.add(job)
+        self._queue.put((runner, key))
+
     def _work(self) -> None:
         while True:
-            key = self._queue.get()
-            if key is None or self.shutting_down:
+            item = self._queue.get()
+            if item is None or self.shutting_down:
                 return
+            runner, key = item
             try:
-                self._run(key)
+                self._run(runner, key)
             except Exception:
-                log.exception("job %s failed unexpectedly", key[3])
+                log.exception("job %s failed unexpectedly", key.name)
+            finally:
+                with self._lock:
+                    self._queued.discard((runner.kind, key))
 
-    def _run(self, key: Key) -> None:
-        runner = self.runners[key[0]]
+    def _run(self, runner: JobRunner, key: ResourceKey) -> None:
         with self.state.db.session() as conn:
-            record = get_record(conn, key[1], key[2], runner.kind, key[3])
+            record = get_record(conn, key.account, key.region, runner.kind, key.name)
         if record is None:
             return
         run = JobRun(key, runner, self, record.document)
         with self._lock:
-            self._running[key] = run
+            self._running[(runner.kind, key)] = run
         try:
             status = run.stored_status()
             if status == "Stopping":
-                self._end(run, "Stopped", None)
+                self._end_run(run, "Stopped", None)
             elif status == "InProgress":
                 self._execute(run)
         finally:
             with self._lock:
-                self._running.pop(key, None)
+                self._running.pop((runner.kind, key), None)
 
     def _execute(self, run: JobRun) -> None:
         try:
             run.runner.run(run)
         except StopRequested as stop:
             if stop.reason != "shutdown":
-                self._end(run, "Stopped", None)
+                self._end_run(run, "Stopped", None)
         except Exception as exc:
             log.exception("job %s crashed", run.name)
-            self._end(run, "Failed", f"InternalServerError: modelyard could not run the job: {exc}")
+            self._end_run(run, "Failed", f"InternalServerError: modelyard could not run the job: {exc}")
 
-    def _end(self, run: JobRun, status: str, reason: str | None) -> None:
-        now = time.time()
-        run.update(lambda document: {} if document.get(run.runner.status_field) not in ACTIVE
-                   else run.runner.terminal(document, status, reason, now))
+    def _end_run(self, run: JobRun, status: str, reason: str | None) -> None:
+        if not self.shutting_down:
+            self._end(run.runner, run.key, status, reason, time.time())
 
-    def _write_terminal(self, conn: Any, runner: JobRunner, record: Record, status: str, reason: str,
-                        now: float) -> None:
-        changes = runner.terminal(record.document, status, truncate(reason), now)
-        document = {**record.document, **changes, "LastModifiedTime": now}
-        document = {k: v for k, v in document.items() if v is not None}
-        update_record(conn, record, document=document, modified_at=now, status=document[runner.status_field])
+    def _end(self, runner: JobRunner, key: ResourceKey, status: str, reason: str | None, now: float) -> None:
+        """End an active job as ``status`` (a job that has ended already is left as it is)."""
+        def ending(record: Record) -> Patch | None:
+            if record.document.get(runner.status_field) not in ACTIVE:
+                return None
+            return Patch(runner.terminal(record.document, status, reason, now))
+
+        with self.state.db.session(write=True) as conn:
+            patch_record(conn, key.account, key.region, runner.kind, key.name, ending,
+                         status_field=runner.status_field, now=now)

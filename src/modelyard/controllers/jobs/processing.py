@@ -20,6 +20,7 @@ import time
 from pathlib import PurePosixPath
 from typing import Any
 
+from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, stage, upload_directory
 from modelyard.controllers.jobs.tools import (
     JobTools,
@@ -32,13 +33,12 @@ from modelyard.controllers.jobs.tools import (
     open_log,
     start_container,
 )
-from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.jobs.failures import algorithm_error, last_meaningful_line, truncate
 from modelyard.jobs.training_config import resource_config_file
+from modelyard.log_groups import PROCESSING_JOBS
 from modelyard.runtime.errors import ContainerStartError, EnvironmentBuildError, UnknownImageError
 
 KIND = "processing-job"
-LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CONFIG_DIR = PurePosixPath("/opt/ml/config")
 FAILURE_FILE = PurePosixPath("/opt/ml/output/failure")
 
@@ -68,7 +68,7 @@ class ProcessingRunner:
     def run(self, job: JobRun) -> None:
         """Run the job to its end."""
         workspace = new_workspace(self.tools.data_dir, "processing", job.account, job.region, job.name)
-        tap = open_log(self.tools.logs, LOG_GROUP, job.name)
+        tap = open_log(self.tools.logs, PROCESSING_JOBS, job.name)
         job.update(lambda d: {"ProcessingStartTime": time.time()} if d["ProcessingJobStatus"] == "InProgress" else {})
         try:
             self._run(job, workspace, tap)

@@ -18,6 +18,7 @@ import shutil
 import time
 from typing import Any
 
+from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, join_uri, stage, upload_tarball
 from modelyard.controllers.jobs.tools import (
     JobTools,
@@ -30,7 +31,6 @@ from modelyard.controllers.jobs.tools import (
     open_log,
     start_container,
 )
-from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.training_launch import (
     PATHS,
     fetch_code,
@@ -43,6 +43,7 @@ from modelyard.controllers.jobs.training_launch import (
 from modelyard.jobs import training_status as status
 from modelyard.jobs.failures import algorithm_error, truncate
 from modelyard.jobs.metrics import MetricTracker, compile_definitions
+from modelyard.log_groups import TRAINING_JOBS
 from modelyard.runtime.errors import (
     ContainerStartError,
     EnvironmentBuildError,
@@ -52,7 +53,6 @@ from modelyard.runtime.errors import (
 
 log = logging.getLogger("modelyard.controllers.jobs.training")
 KIND = "training-job"
-LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 class TrainingRunner:
@@ -78,7 +78,7 @@ class TrainingRunner:
         algorithm = document["AlgorithmSpecification"]
         metrics = MetricTracker(compile_definitions(algorithm.get("MetricDefinitions")))
         workspace = new_workspace(self.tools.data_dir, "training", job.account, job.region, job.name)
-        tap = open_log(self.tools.logs, LOG_GROUP, job.name, metrics)
+        tap = open_log(self.tools.logs, TRAINING_JOBS, job.name, metrics)
         try:
             self._run(job, workspace, tap)
         except JobDataError as exc:

@@ -1,14 +1,15 @@
 """The transform controller: runs every InProgress transform job and records how it ends.
 
-    notify(name) ──► handle(name)
+    notify(account, region, name) ──► reconcile(key)   (KeyedReconciler: one pass at a time per job)
         InProgress, not running -> TransformRun in a task -> Completed | Failed (reason names the files)
         Stopping                -> cancel the run (containers stop) -> Stopped
     start()  a job left InProgress by a previous server process -> Failed (it cannot resume);
              Stopping -> Stopped
     stop()   server shutdown: running jobs -> Failed, saying the server shut down
 
-Every transition is written to the store with LastModifiedTime; TransformStartTime is set when the
-containers are ready, TransformEndTime at the end.
+Every transition is one guarded read-modify-write (``patch_record``) with LastModifiedTime;
+TransformStartTime is set when the containers are ready, TransformEndTime at the end. The end is
+decided inside that write, so a StopTransformJob that lands first turns it into Stopped.
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
+from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.transform.run import Outcome, RunFailed, TransformRun
+from modelyard.desired.transform import TransformDesired
 from modelyard.services.context import AppState
 from modelyard.storage import ObjectStore
-from modelyard.store.resources import get_record, records_of_kind, update_record
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record, get_record, records_of_kind
 
 log = logging.getLogger("modelyard.controllers.transform.controller")
-Key = tuple[str, str, str]
 KIND = "transform-job"
 MAX_REASON = 1024
+ACTIVE = ("InProgress", "Stopping")
 RESTARTED = ("The modelyard server restarted while this transform job was running; the job cannot resume, "
              "and input files that had not finished have no .out output. Create the job again under a new "
              "name to rerun it.")
@@ -45,24 +49,22 @@ def failure_reason(outcome: Outcome) -> str:
     return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
 
 
-class TransformController:
+class TransformController(KeyedReconciler):
     """Owns the running transform jobs of this server process."""
 
     def __init__(self, state: AppState, preparer: Preparer, launcher: Launcher, store: ObjectStore) -> None:
+        super().__init__(log)
         self.state = state
         self.preparer = preparer
         self.launcher = launcher
         self.store = store
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._running: dict[Key, asyncio.Task[None]] = {}
-        self._stopping: set[Key] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: dict[Key, asyncio.Lock] = {}
+        self._running: dict[ResourceKey, asyncio.Task[None]] = {}
+        self._stopping: set[ResourceKey] = set()
         self._closing = False
 
     async def start(self) -> None:
         """Settle jobs a previous server process left behind, then accept notifications."""
-        self._loop = asyncio.get_running_loop()
+        self.attach()
         await asyncio.to_thread(self._recover)
 
     async def stop(self) -> None:
@@ -74,42 +76,30 @@ class TransformController:
         if running:
             await asyncio.wait(running, timeout=30)
 
-    def notify(self, account: str, region: str, name: str) -> None:
-        """Thread-safe: a job was created or asked to stop."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._spawn, self._handle((account, region, name)))
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _handle(self, key: Key) -> None:
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            await self._act(key)
-
-    async def _act(self, key: Key) -> None:
+    async def reconcile(self, key: ResourceKey) -> None:
+        """Start an InProgress job that is not running; stop a Stopping one."""
         record = await asyncio.to_thread(self._get, key)
         if record is None or self._closing:
             return
         if record.status == "InProgress" and key not in self._running:
-            task = asyncio.create_task(self._execute(key, record.document))
+            task = self.spawn(self._execute(key, record))
             self._running[key] = task
             task.add_done_callback(lambda _: self._running.pop(key, None))
         elif record.status == "Stopping":
             running = self._running.get(key)
             if running is None:
-                await asyncio.to_thread(self._finish, key, "Stopped", None)
+                await asyncio.to_thread(self.record_end, key, "Stopped", None)
             else:
                 self._stopping.add(key)
                 running.cancel()
 
-    async def _execute(self, key: Key, job: dict[str, Any]) -> None:
-        run = TransformRun(job, key[1], self.preparer, self.launcher, self.store,
+    async def _execute(self, key: ResourceKey, record: Record) -> None:
+        run = TransformRun(record.document, TransformDesired.from_json(record.desired), key.region,
+                           self.preparer, self.launcher, self.store,
                            self.state.settings.limits.health_check_timeout_seconds)
 
         async def started() -> None:
-            await asyncio.to_thread(self._write, key, {"TransformStartTime": time.time()})
+            await asyncio.to_thread(self._patch, key, Patch({"TransformStartTime": time.time()}))
 
         status, reason = "Completed", None
         try:
@@ -121,42 +111,36 @@ class TransformController:
         except asyncio.CancelledError:
             status, reason = ("Stopped", None) if key in self._stopping else ("Failed", SHUT_DOWN)
         except Exception as exc:
-            log.exception("transform job %s failed unexpectedly", key[2])
+            log.exception("transform job %s failed unexpectedly", key.name)
             status, reason = "Failed", f"Internal error in modelyard while running the job: {exc}"[:MAX_REASON]
         finally:
             self._stopping.discard(key)
-        log.info("transform job %s: %s %s", key[2], status, reason or "")
+        log.info("transform job %s: %s %s", key.name, status, reason or "")
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(asyncio.to_thread(self._finish, key, status, reason))
+            await asyncio.shield(asyncio.to_thread(self.record_end, key, status, reason))
 
     # store access (blocking, run in threads)
 
-    def _get(self, key: Key) -> Any:
+    def _get(self, key: ResourceKey) -> Record | None:
         with self.state.db.session() as conn:
-            return get_record(conn, key[0], key[1], KIND, key[2])
+            return get_record(conn, key.account, key.region, KIND, key.name)
 
-    def _write(self, key: Key, changes: dict[str, Any]) -> None:
+    def _patch(self, key: ResourceKey, change: Patch | Callable[[Record], Patch | None]) -> Record | None:
         with self.state.db.session(write=True) as conn:
-            record = get_record(conn, key[0], key[1], KIND, key[2])
-            if record is None:
-                return
-            now = time.time()
-            document = {**record.document, **changes, "LastModifiedTime": now}
-            document = {k: v for k, v in document.items() if v is not None}
-            update_record(conn, record, document=document, modified_at=now, status=document["TransformJobStatus"])
+            return patch_record(conn, key.account, key.region, KIND, key.name, change,
+                                status_field="TransformJobStatus", expect=ACTIVE)
 
-    def _finish(self, key: Key, status: str, reason: str | None) -> None:
-        record = self._get(key)
-        if record is not None and record.status == "Stopping":
-            status, reason = "Stopped", None
-        self._write(key, {"TransformJobStatus": status, "FailureReason": reason, "TransformEndTime": time.time()})
+    def record_end(self, key: ResourceKey, status: str, reason: str | None) -> None:
+        """Record how a job ended, unless it has ended already; a job found Stopping ends Stopped whatever
+        the run's outcome (decided in the same transaction as the write, so no Stop is lost)."""
+        def ending(job: Record) -> Patch:
+            final, why = ("Stopped", None) if job.status == "Stopping" else (status, reason)
+            return Patch({"TransformJobStatus": final, "FailureReason": why, "TransformEndTime": time.time()})
+
+        self._patch(key, ending)
 
     def _recover(self) -> None:
         with self.state.db.session() as conn:
-            leftovers = [r for r in records_of_kind(conn, KIND) if r.status in ("InProgress", "Stopping")]
+            leftovers = [r for r in records_of_kind(conn, KIND) if r.status in ACTIVE]
         for record in leftovers:
-            key = (record.account, record.region, record.name)
-            if record.status == "Stopping":
-                self._finish(key, "Stopped", None)
-            else:
-                self._finish(key, "Failed", RESTARTED)
+            self.record_end(ResourceKey(record.account, record.region, record.name), "Failed", RESTARTED)

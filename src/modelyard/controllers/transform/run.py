@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
+from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.transform.feed import PieceFeed
 from modelyard.controllers.transform.files import FileFailed, FileWork, describe_records, plan_file
@@ -32,12 +32,13 @@ from modelyard.controllers.transform.settings import (
     parse_execution_parameters,
     resolve_settings,
 )
+from modelyard.desired.transform import TransformDesired
 from modelyard.hosting.instances import Invocation
+from modelyard.log_groups import TRANSFORM_JOBS
 from modelyard.logstore import LogWriter
 from modelyard.storage import ObjectStore, StorageError
 
 log = logging.getLogger("modelyard.controllers.transform.controller")
-LOG_GROUP = "/aws/sagemaker/TransformJobs"
 STOP_GRACE_SECONDS = 5.0
 RETRY_DELAY_SECONDS = 0.2
 _MESSAGE_CHARS = 300
@@ -62,8 +63,8 @@ class _Slot:
     data_log: LogWriter
 
 
-def _plan(job: dict[str, Any]) -> ContainerPlan:
-    containers = job.get("_Containers") or []
+def _plan(job: dict[str, Any], desired: TransformDesired) -> ContainerPlan:
+    containers = desired.containers
     if len(containers) != 1:
         raise RunFailed(f"Model {job['ModelName']} has {len(containers)} containers; modelyard's batch "
                         "transform runs single-container models only for now")
@@ -80,9 +81,10 @@ def _plan(job: dict[str, Any]) -> ContainerPlan:
 class TransformRun:
     """One execution of a transform job."""
 
-    def __init__(self, job: dict[str, Any], region: str, preparer: Preparer, launcher: Launcher,
-                 store: ObjectStore, health_timeout: float) -> None:
+    def __init__(self, job: dict[str, Any], desired: TransformDesired, region: str, preparer: Preparer,
+                 launcher: Launcher, store: ObjectStore, health_timeout: float) -> None:
         self.job = job
+        self.desired = desired
         self.name: str = job["TransformJobName"]
         self.region = region
         self.preparer = preparer
@@ -108,7 +110,7 @@ class TransformRun:
             await self._shutdown()
 
     async def _prepare(self) -> PreparedContainer:
-        plan = _plan(self.job)
+        plan = _plan(self.job, self.desired)
         try:
             prepared = await asyncio.to_thread(self.preparer.prepare, plan)
         except PlanError as exc:
@@ -118,7 +120,7 @@ class TransformRun:
 
     async def _start_instances(self, prepared: PreparedContainer) -> None:
         count = int(self.job["TransformResources"].get("InstanceCount", 1))
-        isolated = bool(self.job.get("_NetworkIsolation"))
+        isolated = self.desired.network_isolation
         results = await asyncio.gather(*(self._start_one(prepared, isolated) for _ in range(count)),
                                        return_exceptions=True)
         self.slots = [r for r in results if isinstance(r, _Slot)]
@@ -130,8 +132,8 @@ class TransformRun:
 
     async def _start_one(self, prepared: PreparedContainer, isolated: bool) -> _Slot:
         instance = await asyncio.to_thread(self.launcher.start, self.region, f"transform-jobs/{self.name}",
-                                           self.name, prepared, isolated, LOG_GROUP)
-        data_log = self.launcher.logs.writer(LOG_GROUP, f"{instance.log_stream}/data-log")
+                                           self.name, prepared, isolated, TRANSFORM_JOBS)
+        data_log = self.launcher.logs.writer(TRANSFORM_JOBS, f"{instance.log_stream}/data-log")
         slot = _Slot(instance, data_log)
         try:
             await self.launcher.wait_ready(instance, self.health_timeout)

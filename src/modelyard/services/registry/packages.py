@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from modelyard.desired.registry import PackageGroupState
 from modelyard.services.common import max_results, page, sort_order_descending, store_tags
 from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
@@ -40,7 +41,6 @@ from modelyard.store.tags import find_client_token, remember_client_token
 from modelyard.wire.errors import ConflictException, ValidationException
 
 _ALLOCATION_ATTEMPTS = 20
-_LAST_VERSION = "_LastVersion"  # on the group's document: versions of deleted packages are never reused
 
 # Request members stored verbatim and described back.
 _COPIED = (
@@ -138,8 +138,9 @@ def _insert_package(conn: Any, ctx: RequestContext, request: dict[str, Any]) -> 
     lock_record(conn, group)
     group = find_group(conn, ctx, group.name)
     version = max(next_version(conn, ctx.account, ctx.region, PACKAGE, group.name),
-                  group.document.get(_LAST_VERSION, 0) + 1)
-    update_record(conn, group, document={**group.document, _LAST_VERSION: version}, modified_at=group.modified_at)
+                  PackageGroupState.from_json(group.desired).last_version + 1)
+    update_record(conn, group, document=group.document, modified_at=group.modified_at,
+                  desired=PackageGroupState(version).to_json())
     now = time.time()  # after the lock, so creation order is version order
     name = f"{group.name}/{version}"
     arn = package_arn(ctx, name)
