@@ -1,5 +1,5 @@
 """Endpoints: the control-plane side. Calls write desired state and return at once; the hosting
-controller (``ctx.app.extensions["endpoints"]``) drives instances and records every transition.
+controller (``ctx.app.endpoints``) drives instances and records every transition.
 
     CreateEndpoint -> Creating -> InService | Failed
     UpdateEndpoint / UpdateEndpointWeightsAndCapacities -> Updating -> InService (or back, with reason)
@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.context import RequestContext
 from modelyard.services.common import (
     arn_for,
     find,
@@ -20,10 +21,9 @@ from modelyard.services.common import (
     notify_controller,
     validation_missing,
 )
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
-from modelyard.store.resources import Record, delete_record, update_record
+from modelyard.store.resources import Record, update_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT = "endpoint"
@@ -73,7 +73,7 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
             insert_tagged(conn, ctx, ENDPOINT, name, arn, document, request.get("Tags"), status="Creating")
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing endpoint "{arn}".') from None
-    notify_controller(ctx, "endpoints", name)
+    notify_controller(ctx, ctx.app.endpoints, name)
     return {"EndpointArn": arn}
 
 
@@ -118,7 +118,7 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
                     "_DesiredConfig": config.name, "_DesiredWeights": {}}
         document.pop("FailureReason", None)
         update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
-    notify_controller(ctx, "endpoints", record.name)
+    notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
 
 
@@ -143,7 +143,7 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
         document = {**record.document, "EndpointStatus": "Updating", "LastModifiedTime": ctx.now,
                     "_DesiredWeights": desired}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Updating")
-    notify_controller(ctx, "endpoints", record.name)
+    notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
 
 
@@ -152,9 +152,6 @@ def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> None:
     """Mark an endpoint Deleting; the controller stops its instances and removes it."""
     with ctx.db.session(write=True) as conn:
         record = find_endpoint(conn, ctx, request["EndpointName"])
-        if ctx.app.extensions.get("endpoints") is None:
-            delete_record(conn, record)
-            return
         document = {**record.document, "EndpointStatus": "Deleting", "LastModifiedTime": ctx.now}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Deleting")
-    notify_controller(ctx, "endpoints", record.name)
+    notify_controller(ctx, ctx.app.endpoints, record.name)

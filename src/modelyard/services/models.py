@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.context import RequestContext
 from modelyard.services.common import (
     arn_for,
     could_not_find,
@@ -24,7 +25,6 @@ from modelyard.services.common import (
     insert_tagged,
     list_page,
 )
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import delete_record, get_record

@@ -1,5 +1,5 @@
 """Processing jobs: the control-plane side. CreateProcessingJob records the job as InProgress and returns;
-the job controller (``ctx.app.extensions["jobs"]``) runs it and records how it ends.
+the job controller (``ctx.app.jobs``) runs it and records how it ends.
 
     CreateProcessingJob -> InProgress -> Completed | Failed
     StopProcessingJob   -> Stopping -> Stopped
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard.context import RequestContext
 from modelyard.services.common import arn_for, find, list_page
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import (
-    controller_of,
     insert_job,
     processing_path,
     require_unique,
@@ -137,6 +136,4 @@ def stop_processing_job(ctx: RequestContext, request: dict[str, Any]) -> None:
                                       "InProgress can be stopped")
         document = {**record.document, "ProcessingJobStatus": "Stopping", "LastModifiedTime": ctx.now}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
-    controller = controller_of(ctx)
-    if controller is not None:
-        controller.request_stop(KIND, ctx.account, ctx.region, record.name)
+    ctx.app.jobs.request_stop(KIND, ctx.account, ctx.region, record.name)

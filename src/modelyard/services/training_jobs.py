@@ -1,5 +1,5 @@
 """Training jobs: the control-plane side. CreateTrainingJob records the job as InProgress/Starting and
-returns; the job controller (``ctx.app.extensions["jobs"]``) runs it and records every transition.
+returns; the job controller (``ctx.app.jobs``) runs it and records every transition.
 
     CreateTrainingJob -> InProgress (Starting -> Downloading -> Training -> Uploading) -> Completed | Failed
     StopTrainingJob   -> Stopping -> Stopped
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard.context import RequestContext
 from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
 from modelyard.jobs.training_status import first_transition, stopping
 from modelyard.services.common import arn_for, find, list_page
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
-from modelyard.services.jobs_common import controller_of, insert_job, require_unique, summary
+from modelyard.services.jobs_common import insert_job, require_unique, summary
 from modelyard.store.resources import update_record
 from modelyard.wire.errors import ServiceError, ValidationException
 
@@ -149,6 +149,4 @@ def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> None:
                                       "InProgress can be stopped")
         document = {**record.document, **stopping(record.document, ctx.now), "LastModifiedTime": ctx.now}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
-    controller = controller_of(ctx)
-    if controller is not None:
-        controller.request_stop(KIND, ctx.account, ctx.region, record.name)
+    ctx.app.jobs.request_stop(KIND, ctx.account, ctx.region, record.name)

@@ -1,5 +1,5 @@
 """Batch transform jobs: the control-plane side. CreateTransformJob validates and records the job,
-then returns at once; the transform controller (``ctx.app.extensions["transform"]``) runs it::
+then returns at once; the transform controller (``ctx.app.transforms``) runs it::
 
     CreateTransformJob -> InProgress -> Completed | Failed
     StopTransformJob   -> Stopping   -> Stopped
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.controllers.endpoints.plans import model_containers
+from modelyard.context import RequestContext
 from modelyard.jobs import (
     DataProcessing,
     DataProcessingError,
@@ -23,6 +23,7 @@ from modelyard.jobs import (
     RecordProcessor,
     data_format_for,
 )
+from modelyard.model_documents import model_containers
 from modelyard.services.common import (
     arn_for,
     find,
@@ -30,7 +31,6 @@ from modelyard.services.common import (
     list_page,
     notify_controller,
 )
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import Record, get_record, update_record
@@ -119,7 +119,7 @@ def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[s
     except DuplicateKey:
         raise ResourceInUse("Job name must be unique within an AWS account and region, and a job with this "
                             f"name already exists ({arn})") from None
-    notify_controller(ctx, "transform", name)
+    notify_controller(ctx, ctx.app.transforms, name)
     return {"TransformJobArn": arn}
 
 
@@ -151,4 +151,4 @@ def stop_transform_job(ctx: RequestContext, request: dict[str, Any]) -> None:
                 f"The request was rejected because the transform job is in status {status}.")
         document = {**record.document, "TransformJobStatus": "Stopping", "LastModifiedTime": ctx.now}
         update_record(conn, record, document=document, modified_at=ctx.now, status="Stopping")
-    notify_controller(ctx, "transform", record.name)
+    notify_controller(ctx, ctx.app.transforms, record.name)

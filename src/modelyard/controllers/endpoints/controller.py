@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.arns import log_group_arn
-from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, plan_variants
+from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.runtime.errors import RuntimeLayerError
-from modelyard.services.context import AppState
+from modelyard.settings import Limits
 from modelyard.storage.errors import StorageError
+from modelyard.store.database import Database
 from modelyard.store.resources import Record, delete_record, get_record, records_of_kind, update_record
 
 log = logging.getLogger("modelyard.controllers.endpoints.controller")
@@ -57,8 +58,10 @@ class Deployment:
 class EndpointController:
     """Owns every endpoint's instances in this server process."""
 
-    def __init__(self, state: AppState, router: Router, preparer: Preparer, launcher: Launcher) -> None:
-        self.state = state
+    def __init__(self, db: Database, limits: Limits, router: Router, preparer: Preparer,
+                 launcher: Launcher) -> None:
+        self.db = db
+        self.limits = limits
         self.router = router
         self.preparer = preparer
         self.launcher = launcher
@@ -77,7 +80,7 @@ class EndpointController:
         records = await asyncio.to_thread(self._all_endpoints)
         for record in records:
             if record.status in ("InService", "Updating", "Creating"):
-                self.router.publish(record.region, self._placeholder(record))
+                self.router.publish(record.account, record.region, self._placeholder(record))
             self._schedule((record.account, record.region, record.name))
         self._supervisor = asyncio.create_task(self._supervise())
 
@@ -124,20 +127,20 @@ class EndpointController:
     # store access (blocking, run in threads)
 
     def _all_endpoints(self) -> list[Record]:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return records_of_kind(conn, "endpoint")
 
     def _get(self, key: Key) -> Record | None:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return get_record(conn, key[0], key[1], "endpoint", key[2])
 
     def _plans(self, record: Record) -> list[VariantPlan]:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return plan_variants(conn, record, record.document["_DesiredConfig"],
                                  record.document.get("_DesiredWeights"))
 
     def _write(self, key: Key, changes: dict[str, Any], expect: str | None = None) -> None:
-        with self.state.db.session(write=True) as conn:
+        with self.db.session(write=True) as conn:
             record = get_record(conn, *key[:2], "endpoint", key[2])
             if record is None or (expect is not None and record.status != expect):
                 return
@@ -147,7 +150,7 @@ class EndpointController:
                           status=document["EndpointStatus"])
 
     def _delete(self, key: Key) -> None:
-        with self.state.db.session(write=True) as conn:
+        with self.db.session(write=True) as conn:
             record = get_record(conn, *key[:2], "endpoint", key[2])
             if record is not None:
                 delete_record(conn, record)
@@ -160,9 +163,9 @@ class EndpointController:
         current = self.deployments.get(key)
         if record is None or record.status == "Deleting":
             if current is not None:
-                self.router.withdraw(key[1], key[2])
+                self.router.withdraw(*key)
                 await self._stop_all(self.deployments.pop(key))
-            self.router.withdraw(key[1], key[2])
+            self.router.withdraw(*key)
             if record is not None:
                 await asyncio.to_thread(self._delete, key)
             return
@@ -188,7 +191,7 @@ class EndpointController:
             "EndpointStatus": "InService", "EndpointConfigName": deployment.config,
             "ProductionVariants": self._summaries(deployment), "_DesiredWeights": {},
             "FailureReason": None})
-        routes = self.router.get(key[1], key[2])
+        routes = self.router.get(*key)
         if routes is not None:
             routes.status = "InService"
 
@@ -200,7 +203,7 @@ class EndpointController:
                 "EndpointStatus": "InService", "FailureReason": reason, "_DesiredConfig": current.config,
                 "_DesiredWeights": {}, "ProductionVariants": self._summaries(current)})
             return
-        self.router.withdraw(key[1], key[2])
+        self.router.withdraw(*key)
         if current is not None:
             await self._stop_all(self.deployments.pop(key))
         await asyncio.to_thread(self._write, key, {"EndpointStatus": "Failed", "FailureReason": reason})
@@ -271,7 +274,7 @@ class EndpointController:
         instance = await asyncio.to_thread(self.launcher.start, key[1], key[2], variant.plan.name,
                                            variant.prepared, variant.plan.network_isolation, group)
         try:
-            await self.launcher.wait_ready(instance, self.state.settings.limits.health_check_timeout_seconds)
+            await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:
             await self._stop(instance)
             raise
@@ -303,7 +306,7 @@ class EndpointController:
         variants = {name: VariantRoutes(name, v.plan.weight, [i.client for i in v.instances if not i.stopping])
                     for name, v in deployment.variants.items()}
         status = record.status if record.status in ("InService", "Updating") else "InService"
-        self.router.publish(key[1], EndpointRoutes(record.name, record.arn,
+        self.router.publish(key[0], key[1], EndpointRoutes(record.name, record.arn,
                                                    self._log_group_arn(key[1], key[0], key[2]), variants, status))
 
     @staticmethod
@@ -357,7 +360,7 @@ class EndpointController:
 
     def _republish(self, key: Key) -> None:
         deployment = self.deployments.get(key)
-        routes = self.router.get(key[1], key[2])
+        routes = self.router.get(*key)
         if deployment is None or routes is None:
             return
         for name, variant in deployment.variants.items():

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.model_documents import model_containers
 from modelyard.store.resources import Record, get_record
 
 
@@ -46,18 +47,6 @@ class VariantPlan:
         payload = json.dumps([self.model_name, [c.__dict__ for c in self.containers], self.network_isolation],
                              sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def model_containers(model: dict[str, Any]) -> list[dict[str, Any]]:
-    """The containers a model runs (package references already resolved)."""
-    resolved = model.get("_ResolvedContainers")
-    if resolved:
-        return list(resolved)
-    if model.get("Containers"):
-        return list(model["Containers"])
-    if model.get("PrimaryContainer"):
-        return [model["PrimaryContainer"]]
-    return []
 
 
 def _container(raw: dict[str, Any]) -> ContainerPlan:

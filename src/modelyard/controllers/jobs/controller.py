@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from modelyard.jobs.failures import truncate
 from modelyard.runtime.containers import ContainerProcess
-from modelyard.services.context import AppState
+from modelyard.store.database import Database
 from modelyard.store.resources import Record, get_record, records_of_kind, update_record
 
 log = logging.getLogger("modelyard.controllers.jobs.controller")
@@ -120,7 +120,7 @@ class JobRun:
         stored document. Keys set to None are removed. Returns the new document (unchanged on shutdown)."""
         if self.controller.shutting_down:
             return self.document
-        with self.controller.state.db.session(write=True) as conn:
+        with self.controller.db.session(write=True) as conn:
             record = get_record(conn, self.account, self.region, self.runner.kind, self.name)
             if record is None:
                 return self.document
@@ -138,7 +138,7 @@ class JobRun:
 
     def stored_status(self) -> str | None:
         """The job's status as stored now."""
-        with self.controller.state.db.session() as conn:
+        with self.controller.db.session() as conn:
             record = get_record(conn, self.account, self.region, self.runner.kind, self.name)
         return None if record is None else record.document.get(self.runner.status_field)
 
@@ -146,9 +146,9 @@ class JobRun:
 class JobController:
     """Owns the running jobs of this server process (``workers`` run at once, the rest queue)."""
 
-    def __init__(self, state: AppState, runners: list[JobRunner], *, workers: int = 4,
+    def __init__(self, db: Database, runners: list[JobRunner], *, workers: int = 4,
                  stop_grace: float = 30.0) -> None:
-        self.state = state
+        self.db = db
         self.runners = {runner.kind: runner for runner in runners}
         self.workers = workers
         self.stop_grace = stop_grace
@@ -187,7 +187,7 @@ class JobController:
         """Mark every job still InProgress or Stopping as Failed: its process died with the old server."""
         now = time.time()
         for runner in self.runners.values():
-            with self.state.db.session(write=True) as conn:
+            with self.db.session(write=True) as conn:
                 for record in records_of_kind(conn, runner.kind):
                     if record.document.get(runner.status_field) in ACTIVE:
                         self._write_terminal(conn, runner, record, "Failed", RESTARTED, now)
@@ -220,7 +220,7 @@ class JobController:
 
     def _run(self, key: Key) -> None:
         runner = self.runners[key[0]]
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             record = get_record(conn, key[1], key[2], runner.kind, key[3])
         if record is None:
             return

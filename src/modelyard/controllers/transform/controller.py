@@ -22,8 +22,9 @@ from typing import Any
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.transform.run import Outcome, RunFailed, TransformRun
-from modelyard.services.context import AppState
+from modelyard.settings import Limits
 from modelyard.storage import ObjectStore
+from modelyard.store.database import Database
 from modelyard.store.resources import get_record, records_of_kind, update_record
 
 log = logging.getLogger("modelyard.controllers.transform.controller")
@@ -48,8 +49,10 @@ def failure_reason(outcome: Outcome) -> str:
 class TransformController:
     """Owns the running transform jobs of this server process."""
 
-    def __init__(self, state: AppState, preparer: Preparer, launcher: Launcher, store: ObjectStore) -> None:
-        self.state = state
+    def __init__(self, db: Database, limits: Limits, preparer: Preparer, launcher: Launcher,
+                 store: ObjectStore) -> None:
+        self.db = db
+        self.limits = limits
         self.preparer = preparer
         self.launcher = launcher
         self.store = store
@@ -106,7 +109,7 @@ class TransformController:
 
     async def _execute(self, key: Key, job: dict[str, Any]) -> None:
         run = TransformRun(job, key[1], self.preparer, self.launcher, self.store,
-                           self.state.settings.limits.health_check_timeout_seconds)
+                           self.limits.health_check_timeout_seconds)
 
         async def started() -> None:
             await asyncio.to_thread(self._write, key, {"TransformStartTime": time.time()})
@@ -132,11 +135,11 @@ class TransformController:
     # store access (blocking, run in threads)
 
     def _get(self, key: Key) -> Any:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return get_record(conn, key[0], key[1], KIND, key[2])
 
     def _write(self, key: Key, changes: dict[str, Any]) -> None:
-        with self.state.db.session(write=True) as conn:
+        with self.db.session(write=True) as conn:
             record = get_record(conn, key[0], key[1], KIND, key[2])
             if record is None:
                 return
@@ -152,7 +155,7 @@ class TransformController:
         self._write(key, {"TransformJobStatus": status, "FailureReason": reason, "TransformEndTime": time.time()})
 
     def _recover(self) -> None:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             leftovers = [r for r in records_of_kind(conn, KIND) if r.status in ("InProgress", "Stopping")]
         for record in leftovers:
             key = (record.account, record.region, record.name)

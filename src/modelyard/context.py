@@ -1,26 +1,29 @@
-"""What a service call knows: who asked, where, and the server's shared parts."""
+"""What a request knows: who asked, where, and the server's long-lived parts.
+
+``AppState`` is built once by the composition root (``modelyard.app``); every request gets a
+``RequestContext`` from the pipeline (``modelyard.edge``) with the caller's account and region.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
+from modelyard.ports import JobScheduler, LogBackend, Reconciler
 from modelyard.settings import Settings
 from modelyard.store.database import Database
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppState:
-    """The server's long-lived parts, shared by every request.
-
-    ``extensions`` holds optional subsystems (controllers, log store, router) by name, so services
-    reach them without importing the layers that own them.
-    """
+    """The server's long-lived parts that operation handlers use, shared by every request."""
 
     settings: Settings
     db: Database
-    extensions: dict[str, Any] = field(default_factory=dict)
+    logs: LogBackend
+    endpoints: Reconciler
+    transforms: Reconciler
+    jobs: JobScheduler
 
 
 @dataclass(frozen=True)
