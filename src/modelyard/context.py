@@ -26,9 +26,10 @@ class AppState:
     jobs: JobScheduler
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RequestContext:
-    """One request's identity and the app state."""
+    """One request's identity and the app state; read-only by convention (not frozen: a frozen
+    dataclass costs a microsecond more to build on every invocation)."""
 
     account: str
     region: str

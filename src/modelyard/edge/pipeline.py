@@ -60,12 +60,13 @@ class Pipeline:
         call = service.protocol.operation(request)
         body = await _read(service, receive)
         principal = self.authenticator.verify(request.method, request.path, request.headers, body)
+        name = call.name
         ctx = RequestContext(account=self.account, region=principal.region or self.default_region,
-                             request_id=request_id, app=self.state, operation=call.name)
+                             request_id=request_id, app=self.state, operation=name)
         params = call.decode(request, body)
-        handler = service.operations.get(call.name)
+        handler = service.operations.get(name)
         if handler is None:
-            raise service.not_implemented(service.name, call.name)
+            raise service.not_implemented(service.name, name)
         return call.encode(await handler(ctx, params), request_id)
 
 

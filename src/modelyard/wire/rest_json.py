@@ -135,7 +135,7 @@ def encode_error(error: ServiceError, request_id: str) -> Response:
     return error.status, headers, json.dumps(body, default=str).encode()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RestCall:
     """One rest-json operation matched by method and path; its parameters come from URI, headers,
     query string and body."""
