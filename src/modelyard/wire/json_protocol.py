@@ -68,7 +68,7 @@ def decode_request(target: str | None, body: bytes) -> JsonRequest:
     return JsonRequest(service, model, params)
 
 
-def encode_result(operation: OperationModel, result: dict[str, Any] | None) -> bytes:
+def encode_result(operation: OperationModel, result: Mapping[str, Any] | None) -> bytes:
     """Serialize an operation's result by its output shape."""
     return json.dumps(encode_output(operation.output_shape, result or {}), separators=(",", ":")).encode()
 
@@ -102,7 +102,7 @@ class JsonCall:
     def encode(self, result: Mapping[str, Any] | None, request_id: str) -> Response:
         """200 with the result serialized by the output shape."""
         headers = [(b"content-type", CONTENT_TYPE.encode()), (REQUEST_ID_HEADER, request_id.encode())]
-        return 200, headers, encode_result(self.model, dict(result) if result else None)
+        return 200, headers, encode_result(self.model, result)
 
 
 class JsonProtocol:
