@@ -5,11 +5,13 @@ committed table is stale)."""
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from modelyard.hosting.invoke import IMPLEMENTED_OPERATIONS as RUNTIME_OPERATIONS
+from modelyard.app import service_table
+from modelyard.hosting.router import Router
 from modelyard.services.catalog import load_services
-from modelyard.services.dispatch import implemented
+from modelyard.settings import Settings
 from modelyard.wire.spec import service_model
 
 SERVICES = ("sagemaker", "sagemaker-runtime", "logs")
@@ -19,13 +21,16 @@ TARGET = Path(__file__).resolve().parent.parent / "docs" / "IMPLEMENTATION_COVER
 def render() -> str:
     """The coverage table as Markdown."""
     load_services()
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        served = {service.name: set(service.operations) for service in
+                  service_table(Router(), Settings(), executor).services}
 
     lines = ["# Implementation coverage", "",
              "Generated from botocore's service models by `scripts/coverage_table.py`; do not edit by hand.", ""]
     for service in SERVICES:
         model = service_model(service)
         names = sorted(model.operation_names)
-        done = set(RUNTIME_OPERATIONS) if service == "sagemaker-runtime" else implemented(service)
+        done = served.get(service, set())
         lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {_botocore()}): "
                   f"{len(done & set(names))} of {len(names)} implemented", ""]
         lines += [f"- [{'x' if name in done else ' '}] {name}" for name in names]

@@ -1,40 +1,117 @@
-"""Build the server from settings: database, services, and the optional subsystems."""
+"""The composition root: every long-lived part of the server is built here, once, and handed down.
+
+    settings -> Database, LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
+                ProcessBackend -> Preparer, Launcher, JobTools, Router
+             -> EndpointController, TransformController, JobController
+             -> AppState (what operation handlers see)
+             -> ServiceTable (sagemaker, logs: JSON 1.1; sagemaker-runtime: rest-json) -> Pipeline
+             -> ModelyardApp (ASGI), with start/stop hooks in dependency order
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+from modelyard.context import AppState
+from modelyard.controllers.endpoints.controller import EndpointController
+from modelyard.controllers.jobs.controller import JobController
+from modelyard.controllers.jobs.processing import ProcessingRunner
+from modelyard.controllers.jobs.tools import JobTools
+from modelyard.controllers.jobs.training import TrainingRunner
+from modelyard.controllers.launcher import Launcher
+from modelyard.controllers.preparation import Preparer
+from modelyard.controllers.transform.controller import TransformController
+from modelyard.edge.pipeline import Pipeline
+from modelyard.edge.services import Service, ServiceTable
+from modelyard.edge.threaded import in_thread_pool
+from modelyard.hosting import invoke
+from modelyard.hosting.router import Router
+from modelyard.logstore import LogStore
+from modelyard.runtime.environments import EnvironmentBuilder
+from modelyard.runtime.images import ImageRegistry
+from modelyard.runtime.process import ProcessBackend
 from modelyard.server import ModelyardApp
 from modelyard.services.catalog import load_services
-from modelyard.services.context import AppState
+from modelyard.services.dispatch import handlers
 from modelyard.settings import Settings
+from modelyard.storage import ArtifactCache, ObjectStore
 from modelyard.store.database import Database
+from modelyard.wire.auth import Authenticator, UnverifiedAuthenticator
+from modelyard.wire.errors import RuntimeValidationError
+from modelyard.wire.json_protocol import JsonProtocol
+from modelyard.wire.rest_json import RestJsonProtocol
 
-log = logging.getLogger("modelyard")
+CONTROL_WORKERS = 16
+JOB_WORKERS = 4
+STOP_GRACE_SECONDS = 30.0
 
 
-def build_app(settings: Settings) -> ModelyardApp:
-    """Connect and migrate the store, register the services, and assemble the ASGI app."""
+@dataclass(frozen=True)
+class RuntimeKit:
+    """The runtime parts endpoints, transform jobs and training/processing jobs share."""
+
+    logs: LogStore
+    objects: ObjectStore
+    preparer: Preparer
+    launcher: Launcher
+    job_tools: JobTools
+
+
+def build_runtime_kit(settings: Settings) -> RuntimeKit:
+    """One log store, image registry, environment builder, object store, artifact cache and process backend."""
+    data_dir = settings.data_dir
+    logs = LogStore(data_dir / "logs")
+    images = ImageRegistry(data_dir / "images")
+    builder = EnvironmentBuilder(data_dir / "envs")
+    objects = ObjectStore()
+    cache = ArtifactCache(data_dir / "artifacts", objects)
+    backend = ProcessBackend(sandbox=settings.sandbox)
+    tools = JobTools(images=images, builder=builder, store=objects, cache=cache, backend=backend, logs=logs,
+                     data_dir=data_dir)
+    return RuntimeKit(logs, objects, Preparer(images, builder, cache), Launcher(backend, logs, data_dir), tools)
+
+
+def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor) -> ServiceTable:
+    """The services the server speaks, each with its protocol, body limit and handlers."""
+    limits = settings.limits
+    return ServiceTable([
+        Service("sagemaker", JsonProtocol("sagemaker"), limits.control_body_bytes,
+                in_thread_pool(handlers("sagemaker"), executor)),
+        Service("logs", JsonProtocol("logs"), limits.control_body_bytes, in_thread_pool(handlers("logs"), executor)),
+        Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
+                limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
+                too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
+                not_implemented=invoke.not_implemented),
+    ])
+
+
+def build_app(settings: Settings, *, authenticator: Authenticator | None = None) -> ModelyardApp:
+    """Connect and migrate the store, build every long-lived part once, and assemble the ASGI app."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.connect(settings.resolved_database_url)
     load_services()
-    state = AppState(settings=settings, db=db)
-    app = ModelyardApp(state)
+    kit = build_runtime_kit(settings)
+    router = Router()
+    endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher)
+    transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects)
+    jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
+                         workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS)
+    state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
+                     jobs=jobs)
+    executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
+    pipeline = Pipeline(service_table(router, settings, executor), authenticator or UnverifiedAuthenticator(),
+                        state)
+    app = ModelyardApp(pipeline)
+
+    async def close_executor() -> None:
+        executor.shutdown(wait=False, cancel_futures=True)
 
     async def close_db() -> None:
         db.dispose()
 
-    app.on_shutdown.append(close_db)
-    for install in _subsystems():
-        install(app)
+    app.on_shutdown += [close_executor, close_db]
+    for controller in (endpoints, transforms, jobs):
+        app.on_startup.append(controller.start)
+        app.on_shutdown.append(controller.stop)
     return app
-
-
-def _subsystems() -> list[Callable[[ModelyardApp], None]]:
-    """Installers of the subsystems beside the control plane."""
-    from modelyard.controllers.jobs_assembly import install_jobs
-    from modelyard.controllers.transform_assembly import install_transform
-    from modelyard.hosting.assembly import install_hosting
-
-    return [install_hosting, install_transform, install_jobs]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.services.context import AppState, RequestContext
+from modelyard.context import AppState, RequestContext
+from modelyard.logstore import LogStore
 from modelyard.settings import Settings
 from modelyard.store.database import Database
 from tests.support.server import create_pg_database, drop_pg_database
@@ -39,9 +40,37 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
+class RecordingReconciler:
+    """Test double of a controller as services see it: records the keys it was notified of."""
+
+    def __init__(self) -> None:
+        self.notified: list[tuple[str, str, str]] = []
+
+    def notify(self, account: str, region: str, name: str) -> None:
+        """Record the notification."""
+        self.notified.append((account, region, name))
+
+
+class RecordingJobs:
+    """Test double of the job controller as services see it: records notifications and stop requests."""
+
+    def __init__(self) -> None:
+        self.notified: list[tuple[str, str, str, str]] = []
+        self.stops: list[tuple[str, str, str, str]] = []
+
+    def notify(self, kind: str, account: str, region: str, name: str) -> None:
+        """Record the notification."""
+        self.notified.append((kind, account, region, name))
+
+    def request_stop(self, kind: str, account: str, region: str, name: str) -> None:
+        """Record the stop request."""
+        self.stops.append((kind, account, region, name))
+
+
 def app_state(db: Database, tmp_path: Path) -> AppState:
-    """Server state over ``db`` with no controller installed."""
-    return AppState(Settings(data_dir=tmp_path), db)
+    """Server state over ``db`` whose controllers are recording test doubles (no controller runs)."""
+    return AppState(Settings(data_dir=tmp_path), db, LogStore(tmp_path / "logs"), RecordingReconciler(),
+                    RecordingReconciler(), RecordingJobs())
 
 
 def context(state: AppState) -> RequestContext:

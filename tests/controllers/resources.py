@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.services.context import RequestContext
+from modelyard.context import RequestContext
 from modelyard.services.endpoint_configs import create_endpoint_config
 from modelyard.services.models import create_model
 from modelyard.services.transform_jobs import create_transform_job

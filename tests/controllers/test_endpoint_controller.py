@@ -12,7 +12,7 @@ from modelyard.controllers.endpoints.controller import EndpointController
 from modelyard.controllers.reconciler import ResourceKey
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
-from modelyard.services.context import AppState
+from modelyard.context import AppState
 from modelyard.services.endpoints import create_endpoint, delete_endpoint, describe_endpoint, update_endpoint
 from modelyard.store.database import Database
 from modelyard.store.resources import get_record
@@ -26,7 +26,7 @@ EP = ResourceKey(ACCOUNT, REGION, "ep")
 def _setup(db: Database, tmp_path: Path) -> tuple[AppState, EndpointController, FakeLauncher]:
     state = app_state(db, tmp_path)
     launcher = FakeLauncher(LogStore(tmp_path / "logs"))
-    controller = EndpointController(state, Router(), FakePreparer(), launcher)  # type: ignore[arg-type]
+    controller = EndpointController(db, state.settings.limits, Router(), FakePreparer(), launcher)  # type: ignore[arg-type]
     ctx = context(state)
     add_model(ctx, "good", "image:good")
     add_config(ctx, "old", "good")
@@ -40,7 +40,7 @@ def _described(state: AppState) -> dict:  # type: ignore[type-arg]
 
 
 def _served_by(controller: EndpointController) -> list[str]:
-    routes = controller.router.get(REGION, EP.name)
+    routes = controller.router.get(*EP)
     assert routes is not None
     return [client.instance_id for v in routes.variants.values() for client in v.instances]  # type: ignore[attr-defined]
 
@@ -83,8 +83,7 @@ def test_failed_update_rolls_back_to_the_old_config(db: Database, tmp_path: Path
 def test_delete_landing_mid_deployment_is_not_overwritten(db: Database, tmp_path: Path) -> None:
     state = app_state(db, tmp_path)
     launcher = FakeLauncher(LogStore(tmp_path / "logs"))
-    controller = EndpointController(state, Router(), FakePreparer(), launcher)  # type: ignore[arg-type]
-    state.extensions["endpoints"] = controller
+    controller = EndpointController(db, state.settings.limits, Router(), FakePreparer(), launcher)  # type: ignore[arg-type]
     ctx = context(state)
     add_model(ctx, "good", "image:good")
     add_config(ctx, "old", "good")
@@ -101,5 +100,5 @@ def test_delete_landing_mid_deployment_is_not_overwritten(db: Database, tmp_path
     asyncio.run(controller.reconcile(EP))
     with db.session() as conn:
         assert get_record(conn, ACCOUNT, REGION, "endpoint", EP.name) is None
-    assert controller.router.get(REGION, EP.name) is None
+    assert controller.router.get(*EP) is None
     assert launcher.stopped == launcher.started

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from modelyard.controllers.reconciler import ResourceKey
 from modelyard.controllers.transform.controller import TransformController
-from modelyard.services.context import AppState
+from modelyard.context import AppState
 from modelyard.services.transform_jobs import describe_transform_job, stop_transform_job
 from modelyard.store.database import Database
 from modelyard.wire.errors import ValidationException
@@ -45,7 +45,7 @@ class StopAfterFirstTransaction:
 
 
 def _controller(state: AppState, db: Any) -> TransformController:
-    return TransformController(AppState(state.settings, db), None, None, None)  # type: ignore[arg-type]
+    return TransformController(db, state.settings.limits, None, None, None)  # type: ignore[arg-type]
 
 
 def _status(state: AppState) -> str:

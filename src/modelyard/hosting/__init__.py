@@ -1,1 +1,4 @@
-"""Hosting: the invoke path (router, instance clients, limits, error mapping) and the endpoint controller."""
+"""Hosting: the invoke path: routing table, instance clients, InvokeEndpoint and its error mapping.
+
+The endpoint controller (``modelyard.controllers.endpoints``) publishes routes here; nothing here imports it.
+"""

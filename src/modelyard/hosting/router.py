@@ -1,4 +1,4 @@
-"""In-memory routing table: endpoint -> variants (weights) -> ready instances.
+"""In-memory routing table: (account, region, endpoint) -> variants (weights) -> ready instances.
 
 The controller publishes a new ``EndpointRoutes`` whenever instances change; the invoke path only
 reads it (no SQL, no locks): pick a variant by weight or ``TargetVariant``, then the instance with
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelyard.hosting.instances import InstanceClient
@@ -49,6 +50,7 @@ class EndpointRoutes:
     log_group_arn: str
     variants: dict[str, VariantRoutes]
     status: str = "InService"
+    draw: Callable[[], float] = field(default=random.random, repr=False, compare=False)
     _cumulative: list[float] = field(default_factory=list, repr=False)
     _order: list[VariantRoutes] = field(default_factory=list, repr=False)
 
@@ -69,24 +71,24 @@ class EndpointRoutes:
             return None
         if len(self._order) == 1:
             return self._order[0]
-        point = random.random() * self._cumulative[-1]
+        point = self.draw() * self._cumulative[-1]
         return self._order[min(bisect.bisect_right(self._cumulative, point), len(self._order) - 1)]
 
 
 class Router:
-    """Endpoint routes by (region, endpoint name)."""
+    """Endpoint routes by (account, region, endpoint name), the key the store uses."""
 
     def __init__(self) -> None:
-        self._endpoints: dict[tuple[str, str], EndpointRoutes] = {}
+        self._endpoints: dict[tuple[str, str, str], EndpointRoutes] = {}
 
-    def publish(self, region: str, routes: EndpointRoutes) -> None:
+    def publish(self, account: str, region: str, routes: EndpointRoutes) -> None:
         """Install or replace an endpoint's routes."""
-        self._endpoints[(region, routes.name)] = routes
+        self._endpoints[(account, region, routes.name)] = routes
 
-    def withdraw(self, region: str, name: str) -> None:
+    def withdraw(self, account: str, region: str, name: str) -> None:
         """Remove an endpoint's routes."""
-        self._endpoints.pop((region, name), None)
+        self._endpoints.pop((account, region, name), None)
 
-    def get(self, region: str, name: str) -> EndpointRoutes | None:
+    def get(self, account: str, region: str, name: str) -> EndpointRoutes | None:
         """The routes of an endpoint, or None."""
-        return self._endpoints.get((region, name))
+        return self._endpoints.get((account, region, name))

@@ -6,12 +6,13 @@ Keep resource-specific logic out of here; this is the shared vocabulary only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection
 
 from modelyard.arns import is_arn, sagemaker_arn
-from modelyard.services.context import RequestContext
+from modelyard.context import RequestContext
+from modelyard.ports import Reconciler
 from modelyard.store.resources import (
     ANY,
     InvalidToken,
@@ -29,18 +30,9 @@ DEFAULT_MAX_RESULTS = 10
 MAX_TAGS = 50
 
 
-class Reconciler(Protocol):
-    """A controller that acts on a resource whose desired state changed (endpoints, transform jobs)."""
-
-    def notify(self, account: str, region: str, name: str) -> None:
-        """Reconcile the named resource soon (thread-safe)."""
-
-
-def notify_controller(ctx: RequestContext, extension: str, name: str) -> None:
-    """Wake the controller installed as ``ctx.app.extensions[extension]``, if the server runs one."""
-    controller: Reconciler | None = ctx.app.extensions.get(extension)
-    if controller is not None:
-        controller.notify(ctx.account, ctx.region, name)
+def notify_controller(ctx: RequestContext, controller: Reconciler, name: str) -> None:
+    """Tell ``controller`` that the named resource of the caller's account and region changed."""
+    controller.notify(ctx.account, ctx.region, name)
 
 
 def arn_for(ctx: RequestContext, resource_type: str, resource_id: str) -> str:

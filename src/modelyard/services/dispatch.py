@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from modelyard.services.context import RequestContext
+from modelyard.context import RequestContext
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | None]
 
@@ -37,3 +37,8 @@ def handler_for(service: str, name: str) -> Handler | None:
 def implemented(service: str) -> set[str]:
     """Names of the implemented operations of a service."""
     return {name for svc, name in _HANDLERS if svc == service}
+
+
+def handlers(service: str) -> dict[str, Handler]:
+    """The registered handlers of a service by operation name."""
+    return {name: handler for (svc, name), handler in _HANDLERS.items() if svc == service}

@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.context import RequestContext
 from modelyard.services.common import (
     arn_for,
     could_not_find,
     insert_tagged,
     list_page,
 )
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
 from modelyard.services.models import MODEL

@@ -1,5 +1,5 @@
 """Endpoints: the control-plane side. Calls write desired state and return at once; the hosting
-controller (``ctx.app.extensions["endpoints"]``) drives instances and records every transition.
+controller (``ctx.app.endpoints``) drives instances and records every transition.
 
     CreateEndpoint -> Creating -> InService | Failed
     UpdateEndpoint / UpdateEndpointWeightsAndCapacities -> Updating -> InService (or back, with reason)
@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.context import RequestContext
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.services.common import (
     arn_for,
@@ -22,7 +23,6 @@ from modelyard.services.common import (
     notify_controller,
     validation_missing,
 )
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import (
@@ -32,7 +32,7 @@ from modelyard.services.unsupported_hosting import (
 )
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.patches import Patch, patch_record
-from modelyard.store.resources import Record, delete_record
+from modelyard.store.resources import Record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT = "endpoint"
@@ -82,7 +82,7 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
                           desired=EndpointDesired(config.name).to_json())
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing endpoint "{arn}".') from None
-    notify_controller(ctx, "endpoints", name)
+    notify_controller(ctx, ctx.app.endpoints, name)
     return {"EndpointArn": arn}
 
 
@@ -139,7 +139,7 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
         _require_in_service(record, "update")
         config = _find_config(conn, ctx, request["EndpointConfigName"])
         _patch(conn, record, change, ctx.now)
-    notify_controller(ctx, "endpoints", record.name)
+    notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
 
 
@@ -168,7 +168,7 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
     with ctx.db.session(write=True) as conn:
         record = find_endpoint(conn, ctx, request["EndpointName"])
         _patch(conn, record, change, ctx.now)
-    notify_controller(ctx, "endpoints", record.name)
+    notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
 
 
@@ -177,11 +177,8 @@ def delete_endpoint(ctx: RequestContext, request: dict[str, Any]) -> None:
     """Mark an endpoint Deleting; the controller stops its instances and removes it."""
     with ctx.db.session(write=True) as conn:
         record = find_endpoint(conn, ctx, request["EndpointName"])
-        if ctx.app.extensions.get("endpoints") is None:
-            delete_record(conn, record)
-            return
         _patch(conn, record, Patch({"EndpointStatus": "Deleting"}), ctx.now)
-    notify_controller(ctx, "endpoints", record.name)
+    notify_controller(ctx, ctx.app.endpoints, record.name)
 
 
 def _patch(conn: Connection, record: Record, change: Callable[[Record], Patch] | Patch, now: float) -> None:

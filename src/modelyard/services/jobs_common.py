@@ -1,34 +1,19 @@
 """What the training and processing services share: the controller hand-off, listing, validation bits.
 
 The services write desired state and return at once; the job controller
-(``ctx.app.extensions["jobs"]``) runs the job and records every transition.
+(``ctx.app.jobs``) runs the job and records every transition.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
+from modelyard.context import RequestContext
 from modelyard.services.common import insert_tagged
-from modelyard.services.context import RequestContext
 from modelyard.store.errors import DuplicateKey
 from modelyard.wire.errors import ResourceInUse, ValidationException
 
 PROCESSING_ROOT = "/opt/ml/processing/"
-
-
-class JobController(Protocol):
-    """What the job services need from the job controller."""
-
-    def notify(self, kind: str, account: str, region: str, name: str) -> None:
-        """A job was created: run it."""
-
-    def request_stop(self, kind: str, account: str, region: str, name: str) -> None:
-        """A job's record says Stopping: end its container."""
-
-
-def controller_of(ctx: RequestContext) -> JobController | None:
-    """The job controller, when the server runs one."""
-    return ctx.app.extensions.get("jobs")
 
 
 def summary(document: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -65,6 +50,4 @@ def insert_job(ctx: RequestContext, request: dict[str, Any], kind: str, name: st
     except DuplicateKey:
         raise ResourceInUse(f"{label.capitalize()} job names must be unique within an AWS account and region, "
                             f"and a {label} job with this name already exists ({arn})") from None
-    controller = controller_of(ctx)
-    if controller is not None:
-        controller.notify(kind, ctx.account, ctx.region, name)
+    ctx.app.jobs.notify(kind, ctx.account, ctx.region, name)

@@ -8,18 +8,17 @@ SageMaker SDK's log tailing expect, and let clients write their own groups.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from modelyard.arns import log_group_arn
+from modelyard.context import RequestContext
 from modelyard.logstore import (
     MAX_EVENT_BYTES,
     GroupExists,
     GroupInfo,
     GroupNotFound,
     InvalidToken,
-    LogStore,
     StreamExists,
     StreamInfo,
     StreamNotFound,
@@ -27,7 +26,6 @@ from modelyard.logstore import (
 )
 from modelyard.logstore.events import EVENT_OVERHEAD_BYTES, MAX_RESPONSE_BYTES, now_ms
 from modelyard.page_tokens import InvalidPageToken, decode_token, encode_token, expect_list, expect_scalar
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import Handler, operation
 from modelyard.wire.errors import LogsInvalidParameter, LogsResourceNotFound, ResourceAlreadyExistsException
 
@@ -40,21 +38,6 @@ EVENTS_LIMIT = 10_000
 TOO_NEW_MS = 2 * 3600 * 1000
 TOO_OLD_MS = 14 * 24 * 3600 * 1000
 MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
-
-_STORE_LOCK = threading.Lock()
-
-
-def logstore_of(ctx: RequestContext) -> LogStore:
-    """The server's log store (``extensions["logstore"]``), created on first use under the data dir."""
-    extensions = ctx.app.extensions
-    store = extensions.get("logstore")
-    if store is None:
-        with _STORE_LOCK:
-            store = extensions.get("logstore")
-            if store is None:
-                store = LogStore(ctx.settings.data_dir / "logs")
-                extensions["logstore"] = store
-    return store
 
 
 def logs_operation(name: str) -> Callable[[Handler], Handler]:
@@ -151,28 +134,28 @@ def _time_range(request: Request) -> tuple[int | None, int | None]:
 @logs_operation("CreateLogGroup")
 def create_log_group(ctx: RequestContext, request: Request) -> Result:
     """Create an empty log group."""
-    logstore_of(ctx).create_group(request["logGroupName"])
+    ctx.app.logs.create_group(request["logGroupName"])
     return {}
 
 
 @logs_operation("DeleteLogGroup")
 def delete_log_group(ctx: RequestContext, request: Request) -> Result:
     """Delete a log group and its events."""
-    logstore_of(ctx).delete_group(request["logGroupName"])
+    ctx.app.logs.delete_group(request["logGroupName"])
     return {}
 
 
 @logs_operation("CreateLogStream")
 def create_log_stream(ctx: RequestContext, request: Request) -> Result:
     """Create an empty log stream in an existing group."""
-    logstore_of(ctx).create_stream(request["logGroupName"], request["logStreamName"])
+    ctx.app.logs.create_stream(request["logGroupName"], request["logStreamName"])
     return {}
 
 
 @logs_operation("DeleteLogStream")
 def delete_log_stream(ctx: RequestContext, request: Request) -> Result:
     """Delete a log stream and its events."""
-    logstore_of(ctx).delete_stream(request["logGroupName"], request["logStreamName"])
+    ctx.app.logs.delete_stream(request["logGroupName"], request["logStreamName"])
     return {}
 
 
@@ -184,7 +167,7 @@ def describe_log_groups(ctx: RequestContext, request: Request) -> Result:
     if sum(value is not None for value in (prefix, pattern, identifiers)) > 1:
         raise LogsInvalidParameter(
             "logGroupNamePrefix, logGroupNamePattern and logGroupIdentifiers are mutually exclusive.")
-    groups = logstore_of(ctx).groups(prefix)
+    groups = ctx.app.logs.groups(prefix)
     if pattern:
         groups = [g for g in groups if pattern.lower() in g.name.lower()]
     if identifiers:
@@ -206,7 +189,7 @@ def describe_log_streams(ctx: RequestContext, request: Request) -> Result:
     descending = bool(request.get("descending"))
     key: Callable[[StreamInfo], list[Any]] = (
         (lambda s: [s.last_event_timestamp or 0, s.name]) if by_time else (lambda s: [s.name]))
-    streams = sorted(logstore_of(ctx).streams(group, prefix), key=key, reverse=descending)
+    streams = sorted(ctx.app.logs.streams(group, prefix), key=key, reverse=descending)
     limit = request.get("limit") or DESCRIBE_LIMIT
     order = f"logs:streams/{'time' if by_time else 'name'}/{'desc' if descending else 'asc'}"
     page, token = paged(streams, key, limit, request.get("nextToken"), descending, kind=order)
@@ -236,7 +219,7 @@ def _stream_out(group_arn_: str, stream: StreamInfo) -> Result:
 def get_log_events(ctx: RequestContext, request: Request) -> Result:
     """A page of one stream's events, with CloudWatch's forward and backward tokens."""
     start, end = _time_range(request)
-    page = logstore_of(ctx).read(
+    page = ctx.app.logs.read(
         group_name(request), request["logStreamName"], start_time=start, end_time=end,
         start_from_head=bool(request.get("startFromHead")), limit=request.get("limit") or EVENTS_LIMIT,
         token=request.get("nextToken"))
@@ -252,7 +235,7 @@ def filter_log_events(ctx: RequestContext, request: Request) -> Result:
     if names and prefix:
         raise LogsInvalidParameter("logStreamNames and logStreamNamePrefix are mutually exclusive.")
     start, end = _time_range(request)
-    page = logstore_of(ctx).filter(
+    page = ctx.app.logs.filter(
         group_name(request), stream_names=names, stream_prefix=prefix, pattern=request.get("filterPattern"),
         start_time=start, end_time=end, limit=request.get("limit") or EVENTS_LIMIT,
         token=request.get("nextToken"))
@@ -273,7 +256,7 @@ def put_log_events(ctx: RequestContext, request: Request) -> Result:
     too_old = max((i for i, (stamp, _) in enumerate(events) if stamp < now - TOO_OLD_MS), default=None)
     accepted = [event for i, event in enumerate(events)
                 if (too_new is None or i < too_new) and (too_old is None or i > too_old)]
-    store = logstore_of(ctx)
+    store = ctx.app.logs
     group, stream = request["logGroupName"], request["logStreamName"]
     if accepted:
         store.append(group, stream, accepted)

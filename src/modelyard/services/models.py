@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.context import RequestContext
 from modelyard.desired.models import ModelDesired
 from modelyard.services.common import (
     arn_for,
@@ -25,7 +26,6 @@ from modelyard.services.common import (
     insert_tagged,
     list_page,
 )
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import CREATE_MODEL, check_single_container

@@ -1,5 +1,5 @@
 """Processing jobs: the control-plane side. CreateProcessingJob records the job as InProgress and returns;
-the job controller (``ctx.app.extensions["jobs"]``) runs it and records how it ends.
+the job controller (``ctx.app.jobs``) runs it and records how it ends.
 
     CreateProcessingJob -> InProgress -> Completed | Failed
     StopProcessingJob   -> Stopping -> Stopped
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard.context import RequestContext
 from modelyard.services.common import arn_for, find, list_page
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import (
-    controller_of,
     insert_job,
     processing_path,
     require_unique,
@@ -146,6 +145,4 @@ def stop_processing_job(ctx: RequestContext, request: dict[str, Any]) -> None:
             return
         patch_record(conn, record.account, record.region, KIND, record.name, change,
                      status_field="ProcessingJobStatus", now=ctx.now)
-    controller = controller_of(ctx)
-    if controller is not None:
-        controller.request_stop(KIND, ctx.account, ctx.region, record.name)
+    ctx.app.jobs.request_stop(KIND, ctx.account, ctx.region, record.name)

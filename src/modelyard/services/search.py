@@ -19,9 +19,9 @@ from typing import Any
 from botocore.model import Shape
 from sqlalchemy import Connection
 
+from modelyard.context import RequestContext
 from modelyard.page_tokens import InvalidPageToken, decode_token, encode_token, expect_int, expect_list, expect_scalar
 from modelyard.services.common import DEFAULT_MAX_RESULTS, max_results
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.search_filters import (
     Property,

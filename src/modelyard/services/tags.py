@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.context import RequestContext
 from modelyard.page_tokens import InvalidPageToken, decode_token, encode_token, expect_str
 from modelyard.services.common import MAX_TAGS, tags_to_dict
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.store.resources import Record, get_record_by_arn
 from modelyard.store.tags import get_tags, put_tags, remove_tags

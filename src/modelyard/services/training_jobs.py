@@ -1,5 +1,5 @@
 """Training jobs: the control-plane side. CreateTrainingJob records the job as InProgress/Starting and
-returns; the job controller (``ctx.app.extensions["jobs"]``) runs it and records every transition.
+returns; the job controller (``ctx.app.jobs``) runs it and records every transition.
 
     CreateTrainingJob -> InProgress (Starting -> Downloading -> Training -> Uploading) -> Completed | Failed
     StopTrainingJob   -> Stopping -> Stopped
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard.context import RequestContext
 from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
 from modelyard.jobs.training_status import first_transition, stopping
 from modelyard.services.common import arn_for, find, list_page
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
-from modelyard.services.jobs_common import controller_of, insert_job, require_unique, summary
+from modelyard.services.jobs_common import insert_job, require_unique, summary
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRAINING_JOB
 from modelyard.store.patches import Patch, patch_record
@@ -158,6 +158,4 @@ def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> None:
             return
         patch_record(conn, record.account, record.region, KIND, record.name, change,
                      status_field="TrainingJobStatus", now=ctx.now)
-    controller = controller_of(ctx)
-    if controller is not None:
-        controller.request_stop(KIND, ctx.account, ctx.region, record.name)
+    ctx.app.jobs.request_stop(KIND, ctx.account, ctx.region, record.name)

@@ -1,5 +1,5 @@
 """Batch transform jobs: the control-plane side. CreateTransformJob validates and records the job,
-then returns at once; the transform controller (``ctx.app.extensions["transform"]``) runs it::
+then returns at once; the transform controller (``ctx.app.transforms``) runs it::
 
     CreateTransformJob -> InProgress -> Completed | Failed
     StopTransformJob   -> Stopping   -> Stopped
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.controllers.endpoints.plans import model_containers
+from modelyard.context import RequestContext
 from modelyard.desired.transform import TransformDesired
 from modelyard.jobs import (
     DataProcessing,
@@ -23,6 +23,7 @@ from modelyard.jobs import (
     RecordProcessor,
     data_format_for,
 )
+from modelyard.model_documents import model_containers
 from modelyard.services.common import (
     arn_for,
     find,
@@ -30,7 +31,6 @@ from modelyard.services.common import (
     list_page,
     notify_controller,
 )
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRANSFORM_JOB
@@ -123,7 +123,7 @@ def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[s
     except DuplicateKey:
         raise ResourceInUse("Job name must be unique within an AWS account and region, and a job with this "
                             f"name already exists ({arn})") from None
-    notify_controller(ctx, "transform", name)
+    notify_controller(ctx, ctx.app.transforms, name)
     return {"TransformJobArn": arn}
 
 
@@ -149,7 +149,7 @@ def stop_transform_job(ctx: RequestContext, request: dict[str, Any]) -> None:
         record = find_transform_job(conn, ctx, request["TransformJobName"])
         patch_record(conn, record.account, record.region, TRANSFORM_JOB, record.name, _stopping,
                      status_field="TransformJobStatus", now=ctx.now)
-    notify_controller(ctx, "transform", record.name)
+    notify_controller(ctx, ctx.app.transforms, record.name)
 
 
 def _stopping(job: Record) -> Patch | None:

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.toolkit.environment import ToolkitSettings
+from modelyard.toolkit.frame_server import FrameProtocol
 from modelyard.toolkit.handler import Handler
 from modelyard.toolkit.http_server import HttpProtocol
-from modelyard.toolkit.runner import HandlerThread
-from modelyard.toolkit.frame_server import FrameProtocol
 from modelyard.toolkit.routes import Service
+from modelyard.toolkit.runner import HandlerThread
 
 PREFIX = "modelyard-toolkit:"
 EXIT_LOAD_FAILED = 2

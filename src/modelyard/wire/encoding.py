@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.model import Shape
 
 
-def encode_output(shape: Shape | None, value: dict[str, Any]) -> dict[str, Any]:
+def encode_output(shape: Shape | None, value: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON-ready form of ``value`` restricted to ``shape``'s members."""
     if shape is None:
         return {}

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,8 @@ from modelyard.wire.errors import (
     ServiceError,
     UnknownOperationException,
 )
-from modelyard.wire.spec import operation_model, target_prefixes
+from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
+from modelyard.wire.spec import operation_model, service_model, target_prefixes
 from modelyard.wire.validation import validate_input
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -66,17 +68,68 @@ def decode_request(target: str | None, body: bytes) -> JsonRequest:
     return JsonRequest(service, model, params)
 
 
-def encode_result(operation: OperationModel, result: dict[str, Any] | None) -> bytes:
+def encode_result(operation: OperationModel, result: Mapping[str, Any] | None) -> bytes:
     """Serialize an operation's result by its output shape."""
     return json.dumps(encode_output(operation.output_shape, result or {}), separators=(",", ":")).encode()
 
 
-def encode_error(error: ServiceError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def encode_error(error: ServiceError, request_id: str) -> Response:
     """Status, headers and body of an AWS JSON error response."""
     body = {"__type": error.code, "message": error.message, **error.fields}
     headers = [
         (b"content-type", CONTENT_TYPE.encode()),
-        (b"x-amzn-requestid", request_id.encode()),
+        (REQUEST_ID_HEADER, request_id.encode()),
         (b"x-amzn-errortype", error.code.encode()),
     ]
     return error.status, headers, json.dumps(body, default=str).encode()
+
+
+@dataclass(frozen=True)
+class JsonCall:
+    """One JSON 1.1 operation: the body is a JSON document validated against the input shape."""
+
+    model: OperationModel
+
+    @property
+    def name(self) -> str:
+        """The operation's name."""
+        return str(self.model.name)
+
+    def decode(self, request: HttpRequest, body: bytes) -> dict[str, Any]:
+        """The body, parsed and validated."""
+        return validate_input(self.model.input_shape, decode_body(body))
+
+    def encode(self, result: Mapping[str, Any] | None, request_id: str) -> Response:
+        """200 with the result serialized by the output shape."""
+        headers = [(b"content-type", CONTENT_TYPE.encode()), (REQUEST_ID_HEADER, request_id.encode())]
+        return 200, headers, encode_result(self.model, result)
+
+
+class JsonProtocol:
+    """A service spoken over AWS JSON 1.1: ``POST /`` with ``X-Amz-Target: <targetPrefix>.<Operation>``."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.target_prefix: str = service_model(service).metadata["targetPrefix"]
+        self._calls: dict[str, JsonCall] = {}
+
+    def claims(self, request: HttpRequest) -> bool:
+        """A ``POST /`` whose target names this service's prefix."""
+        if request.path != "/" or request.method != "POST":
+            return False
+        return request.headers.get("x-amz-target", "").rpartition(".")[0] == self.target_prefix
+
+    def operation(self, request: HttpRequest) -> JsonCall:
+        """The operation named by the target."""
+        name = request.headers.get("x-amz-target", "").rpartition(".")[2]
+        call = self._calls.get(name)
+        if call is None:
+            model = operation_model(self.service, name)
+            if model is None:
+                raise UnknownOperationException(f"Operation '{name}' is not an operation of {self.target_prefix}")
+            call = self._calls.setdefault(name, JsonCall(model))
+        return call
+
+    def encode_error(self, error: ServiceError, request_id: str) -> Response:
+        """An AWS JSON error response."""
+        return encode_error(error, request_id)

@@ -15,11 +15,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel
 
-from modelyard.wire.errors import ServiceError
+from modelyard.wire.errors import ServiceError, UnknownOperationException
+from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
 from modelyard.wire.spec import service_model
 from modelyard.wire.validation import validate_input
 
@@ -57,7 +58,7 @@ class RestRoute:
             validated[self.payload] = body
         return validated
 
-    def encode(self, result: Mapping[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def encode(self, result: Mapping[str, Any]) -> Response:
         """Status, headers and body of a successful response."""
         headers: list[tuple[bytes, bytes]] = []
         for member, header in self.response_headers.items():
@@ -126,9 +127,64 @@ class RestService:
         return None
 
 
-def encode_error(error: ServiceError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def encode_error(error: ServiceError, request_id: str) -> Response:
     """Status, headers and JSON body of a rest-json error."""
     body = {"__type": error.code, "message": error.message, "Message": error.message, **error.fields}
-    headers = [(b"content-type", b"application/json"), (b"x-amzn-requestid", request_id.encode()),
+    headers = [(b"content-type", b"application/json"), (REQUEST_ID_HEADER, request_id.encode()),
                (b"x-amzn-errortype", error.code.encode())]
     return error.status, headers, json.dumps(body, default=str).encode()
+
+
+@dataclass(slots=True)
+class RestCall:
+    """One rest-json operation matched by method and path; its parameters come from URI, headers,
+    query string and body."""
+
+    route: RestRoute
+    match: re.Match[str]
+    validation_error: type[ServiceError]
+
+    @property
+    def name(self) -> str:
+        """The operation's name."""
+        return str(self.route.operation.name)
+
+    def decode(self, request: HttpRequest, body: bytes) -> dict[str, Any]:
+        """Validated parameters; a bad header or URI member is the service's validation error."""
+        query = dict(parse_qsl(request.query_string.decode("latin-1"))) if request.query_string else {}
+        try:
+            return self.route.decode(self.match, request.headers, query, body)
+        except ServiceError as exc:
+            raise self.validation_error(exc.message) from None
+
+    def encode(self, result: Mapping[str, Any] | None, request_id: str) -> Response:
+        """The route's response, with the request id."""
+        status, headers, body = self.route.encode(result or {})
+        headers.append((REQUEST_ID_HEADER, request_id.encode()))
+        return status, headers, body
+
+
+class RestJsonProtocol:
+    """A service spoken over rest-json, owning the paths under ``path_prefix``."""
+
+    def __init__(self, service: str, path_prefix: str, validation_error: type[ServiceError]) -> None:
+        self.service = service
+        self.path_prefix = path_prefix
+        self.validation_error = validation_error
+        self.routes = RestService(service)
+
+    def claims(self, request: HttpRequest) -> bool:
+        """A request below this service's path prefix."""
+        return request.path.startswith(self.path_prefix)
+
+    def operation(self, request: HttpRequest) -> RestCall:
+        """The operation bound to the request's method and path."""
+        found = self.routes.match(request.method, request.path)
+        if found is None:
+            raise UnknownOperationException(f"No {self.service} operation for {request.method} {request.path}")
+        route, match = found
+        return RestCall(route, match, self.validation_error)
+
+    def encode_error(self, error: ServiceError, request_id: str) -> Response:
+        """A rest-json error response."""
+        return encode_error(error, request_id)

@@ -30,8 +30,9 @@ from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.log_groups import deployment_group, endpoint_group
 from modelyard.runtime.errors import RuntimeLayerError
-from modelyard.services.context import AppState
+from modelyard.settings import Limits
 from modelyard.storage.errors import StorageError
+from modelyard.store.database import Database
 from modelyard.store.patches import Patch, patch_record
 from modelyard.store.resources import Record, delete_record, get_record, get_record_for_update, records_of_kind
 
@@ -69,9 +70,11 @@ def desired_state(record: Record) -> EndpointDesired:
 class EndpointController(KeyedReconciler):
     """Owns every endpoint's instances in this server process."""
 
-    def __init__(self, state: AppState, router: Router, preparer: Preparer, launcher: Launcher) -> None:
+    def __init__(self, db: Database, limits: Limits, router: Router, preparer: Preparer,
+                 launcher: Launcher) -> None:
         super().__init__(log)
-        self.state = state
+        self.db = db
+        self.limits = limits
         self.router = router
         self.preparer = preparer
         self.launcher = launcher
@@ -86,7 +89,7 @@ class EndpointController(KeyedReconciler):
         records = await asyncio.to_thread(self._all_endpoints)
         for record in records:
             if record.status in ("InService", "Updating", "Creating"):
-                self.router.publish(record.region, self._placeholder(record))
+                self.router.publish(record.account, record.region, self._placeholder(record))
             self.schedule(ResourceKey(record.account, record.region, record.name))
         self._supervisor = asyncio.create_task(self._supervise())
 
@@ -102,26 +105,26 @@ class EndpointController(KeyedReconciler):
     # store access (blocking, run in threads)
 
     def _all_endpoints(self) -> list[Record]:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return records_of_kind(conn, "endpoint")
 
     def _get(self, key: ResourceKey) -> Record | None:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return get_record(conn, key.account, key.region, KIND, key.name)
 
     def _plans(self, record: Record) -> list[VariantPlan]:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return plan_variants(conn, record, desired_state(record))
 
     def _write(self, key: ResourceKey, patch: Patch, expect: str | None) -> bool:
         """Apply ``patch`` if the endpoint is still in status ``expect``; whether it was written."""
-        with self.state.db.session(write=True) as conn:
+        with self.db.session(write=True) as conn:
             written = patch_record(conn, key.account, key.region, KIND, key.name, patch,
                                    status_field="EndpointStatus", expect=(expect,))
         return written is not None
 
     def _delete(self, key: ResourceKey) -> None:
-        with self.state.db.session(write=True) as conn:
+        with self.db.session(write=True) as conn:
             record = get_record_for_update(conn, key.account, key.region, KIND, key.name)
             if record is not None and record.status == "Deleting":
                 delete_record(conn, record)
@@ -134,9 +137,9 @@ class EndpointController(KeyedReconciler):
         current = self.deployments.get(key)
         if record is None or record.status == "Deleting":
             if current is not None:
-                self.router.withdraw(key.region, key.name)
+                self.router.withdraw(*key)
                 await self._stop_all(self.deployments.pop(key))
-            self.router.withdraw(key.region, key.name)
+            self.router.withdraw(*key)
             if record is not None:
                 await asyncio.to_thread(self._delete, key)
             return
@@ -162,7 +165,7 @@ class EndpointController(KeyedReconciler):
             {"EndpointStatus": "InService", "EndpointConfigName": deployment.config,
              "ProductionVariants": self._summaries(deployment), "FailureReason": None},
             desired=EndpointDesired(desired_state(record).config).to_json()), record.status)
-        routes = self.router.get(key.region, key.name)
+        routes = self.router.get(*key)
         if written and routes is not None:
             routes.status = "InService"
 
@@ -175,7 +178,7 @@ class EndpointController(KeyedReconciler):
                  "ProductionVariants": self._summaries(current)},
                 desired=EndpointDesired(current.config).to_json()), record.status)
             return
-        self.router.withdraw(key.region, key.name)
+        self.router.withdraw(*key)
         if current is not None:
             await self._stop_all(self.deployments.pop(key))
         await asyncio.to_thread(self._write, key, Patch({"EndpointStatus": "Failed", "FailureReason": reason}),
@@ -248,7 +251,7 @@ class EndpointController(KeyedReconciler):
                                            variant.prepared, variant.plan.network_isolation,
                                            endpoint_group(key.name))
         try:
-            await self.launcher.wait_ready(instance, self.state.settings.limits.health_check_timeout_seconds)
+            await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:
             await self._stop(instance)
             raise
@@ -280,7 +283,7 @@ class EndpointController(KeyedReconciler):
         variants = {name: VariantRoutes(name, v.plan.weight, [i.client for i in v.instances if not i.stopping])
                     for name, v in deployment.variants.items()}
         status = record.status if record.status in ("InService", "Updating") else "InService"
-        self.router.publish(key.region, EndpointRoutes(record.name, record.arn,
+        self.router.publish(key.account, key.region, EndpointRoutes(record.name, record.arn,
                                                        self._log_group_arn(key.region, key.account, key.name),
                                                        variants, status))
 
@@ -334,7 +337,7 @@ class EndpointController(KeyedReconciler):
 
     def _republish(self, key: ResourceKey) -> None:
         deployment = self.deployments.get(key)
-        routes = self.router.get(key.region, key.name)
+        routes = self.router.get(*key)
         if deployment is None or routes is None:
             return
         for name, variant in deployment.variants.items():

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.desired.endpoints import EndpointDesired
-from modelyard.desired.models import ModelDesired
+from modelyard.model_documents import model_containers
 from modelyard.store.resources import Record, get_record
 
 
@@ -47,18 +47,6 @@ class VariantPlan:
         payload = json.dumps([self.model_name, [c.__dict__ for c in self.containers], self.network_isolation],
                              sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def model_containers(model: Record) -> list[dict[str, Any]]:
-    """The containers a model runs (package references already resolved)."""
-    resolved = ModelDesired.from_json(model.desired).resolved_containers
-    if resolved:
-        return list(resolved)
-    if model.document.get("Containers"):
-        return list(model.document["Containers"])
-    if model.document.get("PrimaryContainer"):
-        return [model.document["PrimaryContainer"]]
-    return []
 
 
 def _container(raw: dict[str, Any]) -> ContainerPlan:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.jobs.failures import truncate
 from modelyard.runtime.containers import ContainerProcess
-from modelyard.services.context import AppState
+from modelyard.store.database import Database
 from modelyard.store.patches import Patch, patch_record
 from modelyard.store.resources import Record, get_record, records_of_kind
 
@@ -130,7 +130,7 @@ class JobRun:
             changes = change(record.document) if callable(change) else change
             return Patch(changes) if changes else None
 
-        with self.controller.state.db.session(write=True) as conn:
+        with self.controller.db.session(write=True) as conn:
             record = patch_record(conn, self.account, self.region, self.runner.kind, self.name, patch,
                                   status_field=self.runner.status_field)
         if record is not None:
@@ -139,7 +139,7 @@ class JobRun:
 
     def stored_status(self) -> str | None:
         """The job's status as stored now."""
-        with self.controller.state.db.session() as conn:
+        with self.controller.db.session() as conn:
             record = get_record(conn, self.account, self.region, self.runner.kind, self.name)
         return None if record is None else record.document.get(self.runner.status_field)
 
@@ -160,9 +160,9 @@ class JobFamily(KeyedReconciler):
 class JobController:
     """Owns the running jobs of this server process (``workers`` run at once, the rest queue)."""
 
-    def __init__(self, state: AppState, runners: list[JobRunner], *, workers: int = 4,
+    def __init__(self, db: Database, runners: list[JobRunner], *, workers: int = 4,
                  stop_grace: float = 30.0) -> None:
-        self.state = state
+        self.db = db
         self.runners = {runner.kind: runner for runner in runners}
         self.families = {runner.kind: JobFamily(self, runner) for runner in runners}
         self.workers = workers
@@ -201,7 +201,7 @@ class JobController:
         """Mark every job still InProgress or Stopping as Failed: its process died with the old server."""
         now = time.time()
         for runner in self.runners.values():
-            with self.state.db.session() as conn:
+            with self.db.session() as conn:
                 leftovers = [r for r in records_of_kind(conn, runner.kind) if r.document.get(runner.status_field)
                              in ACTIVE]
             for record in leftovers:
@@ -248,7 +248,7 @@ class JobController:
                     self._queued.discard((runner.kind, key))
 
     def _run(self, runner: JobRunner, key: ResourceKey) -> None:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             record = get_record(conn, key.account, key.region, runner.kind, key.name)
         if record is None:
             return
@@ -286,6 +286,6 @@ class JobController:
                 return None
             return Patch(runner.terminal(record.document, status, reason, now))
 
-        with self.state.db.session(write=True) as conn:
+        with self.db.session(write=True) as conn:
             patch_record(conn, key.account, key.region, runner.kind, key.name, ending,
                          status_field=runner.status_field, now=now)

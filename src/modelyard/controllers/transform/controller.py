@@ -25,8 +25,9 @@ from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.transform.run import Outcome, RunFailed, TransformRun
 from modelyard.desired.transform import TransformDesired
-from modelyard.services.context import AppState
+from modelyard.settings import Limits
 from modelyard.storage import ObjectStore
+from modelyard.store.database import Database
 from modelyard.store.patches import Patch, patch_record
 from modelyard.store.resources import Record, get_record, records_of_kind
 
@@ -52,9 +53,11 @@ def failure_reason(outcome: Outcome) -> str:
 class TransformController(KeyedReconciler):
     """Owns the running transform jobs of this server process."""
 
-    def __init__(self, state: AppState, preparer: Preparer, launcher: Launcher, store: ObjectStore) -> None:
+    def __init__(self, db: Database, limits: Limits, preparer: Preparer, launcher: Launcher,
+                 store: ObjectStore) -> None:
         super().__init__(log)
-        self.state = state
+        self.db = db
+        self.limits = limits
         self.preparer = preparer
         self.launcher = launcher
         self.store = store
@@ -96,7 +99,7 @@ class TransformController(KeyedReconciler):
     async def _execute(self, key: ResourceKey, record: Record) -> None:
         run = TransformRun(record.document, TransformDesired.from_json(record.desired), key.region,
                            self.preparer, self.launcher, self.store,
-                           self.state.settings.limits.health_check_timeout_seconds)
+                           self.limits.health_check_timeout_seconds)
 
         async def started() -> None:
             await asyncio.to_thread(self._patch, key, Patch({"TransformStartTime": time.time()}))
@@ -122,11 +125,11 @@ class TransformController(KeyedReconciler):
     # store access (blocking, run in threads)
 
     def _get(self, key: ResourceKey) -> Record | None:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             return get_record(conn, key.account, key.region, KIND, key.name)
 
     def _patch(self, key: ResourceKey, change: Patch | Callable[[Record], Patch | None]) -> Record | None:
-        with self.state.db.session(write=True) as conn:
+        with self.db.session(write=True) as conn:
             return patch_record(conn, key.account, key.region, KIND, key.name, change,
                                 status_field="TransformJobStatus", expect=ACTIVE)
 
@@ -140,7 +143,7 @@ class TransformController(KeyedReconciler):
         self._patch(key, ending)
 
     def _recover(self) -> None:
-        with self.state.db.session() as conn:
+        with self.db.session() as conn:
             leftovers = [r for r in records_of_kind(conn, KIND) if r.status in ACTIVE]
         for record in leftovers:
             self.record_end(ResourceKey(record.account, record.region, record.name), "Failed", RESTARTED)

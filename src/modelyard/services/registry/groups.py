@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard.context import RequestContext
 from modelyard.services.common import insert_tagged, list_page
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.registry.names import GROUP, PACKAGE, find_group, group_arn
 from modelyard.store.errors import DuplicateKey

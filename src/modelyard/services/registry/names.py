@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from modelyard.arns import parse_arn
+from modelyard.context import RequestContext
 from modelyard.services.common import arn_for
-from modelyard.services.context import RequestContext
 from modelyard.store.resources import Record, get_record, get_record_by_arn
 from modelyard.wire.errors import ValidationException
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.services.context import RequestContext
+from modelyard.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.registry.names import UNVERSIONED, find_package
 from modelyard.store.resources import update_record

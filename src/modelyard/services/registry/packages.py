@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from modelyard.context import RequestContext
 from modelyard.desired.registry import PackageGroupState
 from modelyard.services.common import max_results, page, sort_order_descending, store_tags
-from modelyard.services.context import RequestContext
 from modelyard.services.dispatch import operation
 from modelyard.services.registry.names import (
     PACKAGE,

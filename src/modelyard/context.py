@@ -1,0 +1,49 @@
+"""What a request knows: who asked, where, and the server's long-lived parts.
+
+``AppState`` is built once by the composition root (``modelyard.app``); every request gets a
+``RequestContext`` from the pipeline (``modelyard.edge``) with the caller's account and region.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from modelyard.ports import JobScheduler, LogBackend, Reconciler
+from modelyard.settings import Settings
+from modelyard.store.database import Database
+
+
+@dataclass(frozen=True)
+class AppState:
+    """The server's long-lived parts that operation handlers use, shared by every request."""
+
+    settings: Settings
+    db: Database
+    logs: LogBackend
+    endpoints: Reconciler
+    transforms: Reconciler
+    jobs: JobScheduler
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """One request's identity and the app state; read-only by convention (not frozen: a frozen
+    dataclass costs a microsecond more to build on every invocation)."""
+
+    account: str
+    region: str
+    request_id: str
+    app: AppState
+    operation: str = ""
+    now: float = field(default_factory=time.time)
+
+    @property
+    def db(self) -> Database:
+        """The metadata store."""
+        return self.app.db
+
+    @property
+    def settings(self) -> Settings:
+        """The server settings."""
+        return self.app.settings

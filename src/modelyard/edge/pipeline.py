@@ -1,0 +1,77 @@
+"""The ordered request pipeline (see ``modelyard.edge``): route, body, auth, context, decode,
+dispatch, encode, with one request-id scheme and the catch-all outermost."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from modelyard.context import AppState, RequestContext
+from modelyard.edge.services import Service, ServiceTable, unrouted
+from modelyard.wire import json_protocol
+from modelyard.wire.asgi import BodyTooLarge, Receive, Scope, read_body
+from modelyard.wire.auth import Authenticator
+from modelyard.wire.errors import ServiceError
+from modelyard.wire.protocol import HttpRequest, Response
+
+log = logging.getLogger("modelyard.server")
+
+
+def http_request(scope: Scope) -> HttpRequest:
+    """The request line and headers of an ASGI HTTP scope (ASGI header names are lower-case)."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    return HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""), headers)
+
+
+class Pipeline:
+    """Serves one HTTP request of any registered service and returns the complete response."""
+
+    def __init__(self, services: ServiceTable, authenticator: Authenticator, state: AppState) -> None:
+        self.services = services
+        self.authenticator = authenticator
+        self.state = state
+        self.account = state.settings.account_id
+        self.default_region = state.settings.default_region
+
+    async def __call__(self, scope: Scope, receive: Receive) -> Response:
+        """The response to one request; never raises."""
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        request = http_request(scope)
+        service = self.services.find(request)
+        if service is None:
+            status, headers, body = json_protocol.encode_error(unrouted(request), request_id)
+        else:
+            status, headers, body = await self._guarded(service, request, receive, request_id)
+        headers.append((b"server-timing", f"app;dur={(time.perf_counter() - started) * 1000:.3f}".encode()))
+        return status, headers, body
+
+    async def _guarded(self, service: Service, request: HttpRequest, receive: Receive, request_id: str) -> Response:
+        try:
+            return await self._serve(service, request, receive, request_id)
+        except ServiceError as error:
+            return service.protocol.encode_error(error, request_id)
+        except Exception:
+            log.exception("internal failure in %s request %s", service.name, request_id)
+            return service.protocol.encode_error(service.internal_error(request_id), request_id)
+
+    async def _serve(self, service: Service, request: HttpRequest, receive: Receive, request_id: str) -> Response:
+        call = service.protocol.operation(request)
+        body = await _read(service, receive)
+        principal = self.authenticator.verify(request.method, request.path, request.headers, body)
+        name = call.name
+        ctx = RequestContext(account=self.account, region=principal.region or self.default_region,
+                             request_id=request_id, app=self.state, operation=name)
+        params = call.decode(request, body)
+        handler = service.operations.get(name)
+        if handler is None:
+            raise service.not_implemented(service.name, name)
+        return call.encode(await handler(ctx, params), request_id)
+
+
+async def _read(service: Service, receive: Receive) -> bytes:
+    try:
+        return await read_body(receive, service.body_limit)
+    except BodyTooLarge as exc:
+        raise service.too_large(exc.args[0], service.body_limit) from None

@@ -1,0 +1,77 @@
+"""The table of services the edge serves: which wire protocol, body limit and handlers each has."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modelyard.context import RequestContext
+from modelyard.wire.errors import (
+    InternalFailure,
+    NotImplementedOperation,
+    RequestTooLarge,
+    ServiceError,
+    UnknownOperationException,
+)
+from modelyard.wire.protocol import HttpRequest, WireProtocol
+
+OperationHandler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
+"""An operation's handler as the pipeline awaits it: validated parameters in, result out."""
+
+
+def too_large(size: int, limit: int) -> ServiceError:
+    """The default answer to a body over the limit."""
+    return RequestTooLarge(f"Request body of more than {size} bytes exceeds the limit of {limit} bytes")
+
+
+def internal_failure(request_id: str) -> ServiceError:
+    """The default answer to an unexpected error."""
+    return InternalFailure(f"modelyard hit an internal error; see the server log for request {request_id}")
+
+
+def not_implemented(service: str, operation: str) -> ServiceError:
+    """The default answer to an operation of the service model that has no handler."""
+    return NotImplementedOperation(
+        f"modelyard does not implement {service} operation {operation} yet "
+        "(see docs/IMPLEMENTATION_COVERAGE.md for what is implemented)")
+
+
+@dataclass(frozen=True)
+class Service:
+    """One AWS service as the edge serves it."""
+
+    name: str
+    protocol: WireProtocol
+    body_limit: int
+    operations: Mapping[str, OperationHandler]
+    too_large: Callable[[int, int], ServiceError] = too_large
+    internal_error: Callable[[str], ServiceError] = internal_failure
+    not_implemented: Callable[[str, str], ServiceError] = not_implemented
+
+
+class ServiceTable:
+    """The services, asked in order which one a request is for."""
+
+    def __init__(self, services: Sequence[Service]) -> None:
+        self.services = tuple(services)
+
+    def find(self, request: HttpRequest) -> Service | None:
+        """The first service whose protocol claims the request."""
+        for service in self.services:
+            if service.protocol.claims(request):
+                return service
+        return None
+
+
+def unrouted(request: HttpRequest) -> ServiceError:
+    """What a request no service claims is told, naming what it got wrong."""
+    if request.method == "POST" and request.path == "/":
+        target = request.headers.get("x-amz-target")
+        if not target:
+            return UnknownOperationException("Missing X-Amz-Target header (expected e.g. 'SageMaker.ListModels')")
+        prefix = target.rpartition(".")[0]
+        return UnknownOperationException(f"Unknown target prefix '{prefix}' in X-Amz-Target '{target}'")
+    return UnknownOperationException(
+        f"No route for {request.method} {request.path}: control-plane calls are POST / with "
+        "X-Amz-Target; invocations are POST /endpoints/<name>/invocations")

@@ -1,0 +1,68 @@
+"""What the services need from the subsystems that run beside them, as small Protocols.
+
+Services import these, never the controllers or the log store's implementation; the composition
+root (``modelyard.app``) hands the real objects over in ``AppState``::
+
+    services --(Reconciler, JobScheduler, LogBackend)--> context.AppState <-- app.py builds it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from modelyard.logstore import EventPage, FilterPage, GroupInfo, StreamInfo
+
+
+class Reconciler(Protocol):
+    """A controller that acts on a resource whose desired state changed (endpoints, transform jobs)."""
+
+    def notify(self, account: str, region: str, name: str) -> None:
+        """Reconcile the named resource soon (thread-safe)."""
+
+
+class JobScheduler(Protocol):
+    """What the training and processing services need from the job controller."""
+
+    def notify(self, kind: str, account: str, region: str, name: str) -> None:
+        """A job was created: run it (thread-safe)."""
+
+    def request_stop(self, kind: str, account: str, region: str, name: str) -> None:
+        """A job's record says Stopping: end its container (thread-safe)."""
+
+
+class LogBackend(Protocol):
+    """The log-store operations CloudWatch Logs' API is served from."""
+
+    def create_group(self, group: str, *, exist_ok: bool = False) -> None:
+        """Create a log group (``GroupExists`` unless ``exist_ok``)."""
+
+    def delete_group(self, group: str) -> None:
+        """Delete a log group and its streams."""
+
+    def groups(self, prefix: str | None = None) -> list[GroupInfo]:
+        """The log groups, optionally only those whose name starts with ``prefix``."""
+
+    def create_stream(self, group: str, stream: str, *, exist_ok: bool = False) -> None:
+        """Create a log stream in an existing group."""
+
+    def delete_stream(self, group: str, stream: str) -> None:
+        """Delete a log stream."""
+
+    def streams(self, group: str, prefix: str | None = None) -> list[StreamInfo]:
+        """The streams of a group, optionally only those whose name starts with ``prefix``."""
+
+    def stream_info(self, group: str, stream: str) -> StreamInfo:
+        """One stream's description (``StreamNotFound`` when it does not exist)."""
+
+    def append(self, group: str, stream: str, events: Iterable[tuple[int, str]]) -> None:
+        """Append ``(timestamp_ms, message)`` events to a stream."""
+
+    def read(self, group: str, stream: str, start_time: int | None = None, end_time: int | None = None,
+             start_from_head: bool = False, limit: int = ..., token: str | None = None) -> EventPage:
+        """One page of a stream's events (GetLogEvents)."""
+
+    def filter(self, group: str, stream_names: list[str] | None = None, stream_prefix: str | None = None,
+               pattern: str | None = None, start_time: int | None = None, end_time: int | None = None,
+               limit: int = ..., token: str | None = None) -> FilterPage:
+        """One page of a group's events matching a filter pattern (FilterLogEvents)."""

@@ -1,0 +1,63 @@
+"""What every AWS wire protocol provides to the request pipeline (``modelyard.edge``).
+
+A protocol is bound to one service. It says whether a request is for that service (``claims``),
+which operation it calls (``operation``), and writes errors; the ``OperationCall`` it returns
+decodes the body into validated parameters and encodes the result::
+
+    claims(request) -> operation(request) -> call.decode(request, body) -> handler -> call.encode(result)
+                                            (any ServiceError)          -> encode_error(error)
+
+JSON 1.1 (``wire.json_protocol``) and rest-json (``wire.rest_json``) implement it; rest-xml and
+query would too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from modelyard.wire.errors import ServiceError
+
+Headers = list[tuple[bytes, bytes]]
+Response = tuple[int, Headers, bytes]
+"""Status, headers and body of a complete HTTP response."""
+
+REQUEST_ID_HEADER = b"x-amzn-requestid"
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """The parts of an HTTP request the protocols read; header names are lower-case."""
+
+    method: str
+    path: str
+    query_string: bytes
+    headers: dict[str, str]
+
+
+class OperationCall(Protocol):
+    """One operation named by a request, before its body is read."""
+
+    @property
+    def name(self) -> str:
+        """The operation's name (``CreateModel``, ``InvokeEndpoint``)."""
+
+    def decode(self, request: HttpRequest, body: bytes) -> dict[str, Any]:
+        """The validated request parameters (wire member names); raises a ServiceError."""
+
+    def encode(self, result: Mapping[str, Any] | None, request_id: str) -> Response:
+        """The successful response carrying ``result``."""
+
+
+class WireProtocol(Protocol):
+    """One service's binding to an AWS wire protocol."""
+
+    def claims(self, request: HttpRequest) -> bool:
+        """Whether the request is addressed to this service (cheap: no body, no validation)."""
+
+    def operation(self, request: HttpRequest) -> OperationCall:
+        """The operation a claimed request calls; raises UnknownOperationException when none matches."""
+
+    def encode_error(self, error: ServiceError, request_id: str) -> Response:
+        """The error response, in this protocol's shape."""
