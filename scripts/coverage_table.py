@@ -1,5 +1,5 @@
-"""Write docs/IMPLEMENTATION_COVERAGE.md: every operation of the served services' botocore models,
-marked implemented or not. ``python scripts/coverage_table.py [--check]`` (--check fails when the
+"""Write docs/IMPLEMENTATION_COVERAGE.md: every operation of the vendored service models
+(src/modelyard/wire/service_models), marked implemented or not. ``python scripts/coverage_table.py [--check]`` (--check fails when the
 committed table is stale)."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from pathlib import Path
 from modelyard.hosting.invoke import IMPLEMENTED_OPERATIONS as RUNTIME_OPERATIONS
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import implemented
-from modelyard.wire.spec import service_model
+from modelyard.wire.spec import service_model, source, vendored_services
 
-SERVICES = ("sagemaker", "sagemaker-runtime", "logs")
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "IMPLEMENTATION_COVERAGE.md"
 
 
@@ -21,22 +20,16 @@ def render() -> str:
     load_services()
 
     lines = ["# Implementation coverage", "",
-             "Generated from botocore's service models by `scripts/coverage_table.py`; do not edit by hand.", ""]
-    for service in SERVICES:
+             "Generated from the vendored service models by `scripts/coverage_table.py`; do not edit by hand.", ""]
+    for service in vendored_services():
         model = service_model(service)
         names = sorted(model.operation_names)
         done = set(RUNTIME_OPERATIONS) if service == "sagemaker-runtime" else implemented(service)
-        lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {_botocore()}): "
+        lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {source()['botocore']}): "
                   f"{len(done & set(names))} of {len(names)} implemented", ""]
         lines += [f"- [{'x' if name in done else ' '}] {name}" for name in names]
         lines.append("")
     return "\n".join(lines)
-
-
-def _botocore() -> str:
-    import botocore
-
-    return botocore.__version__
 
 
 def main() -> int:
