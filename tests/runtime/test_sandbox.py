@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import modelyard
 from modelyard.runtime import ProcessBackend
 from modelyard.runtime.program_paths import hidden_program_paths
 
@@ -39,7 +40,7 @@ def test_root_is_read_only_except_opt_ml_and_tmp(sandboxed_backend: ProcessBacke
     name = f"modelyard-probe-{uuid.uuid4().hex}"
     targets = {
         "home": str(Path.home() / name),
-        "work": str(Path(__file__).resolve().parent / name),
+        "work": str(Path(modelyard.__file__).resolve().parent / name),  # bound read-only if under /tmp
         "opt": f"/opt/{name}",
         "opt_ml": f"/opt/ml/{name}",
         "tmp": f"/tmp/{name}",
