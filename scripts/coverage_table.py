@@ -1,6 +1,9 @@
 """Write docs/IMPLEMENTATION_COVERAGE.md: every operation of the vendored service models
-(src/modelyard/wire/service_models), marked implemented or not. ``python scripts/coverage_table.py [--check]`` (--check fails when the
-committed table is stale)."""
+(src/modelyard/wire/service_models), marked implemented or not.
+
+    python scripts/coverage_table.py [--check]
+
+--check fails when the committed table is stale."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ STOP_GRACE_SECONDS = 30.0
 
 def install_jobs(app: ModelyardApp) -> None:
     """Attach the job controller to ``app`` (``extensions["jobs"]``)."""
-    from modelyard.controllers.jobs.tools import JobTools
     from modelyard.controllers.jobs.controller import JobController
     from modelyard.controllers.jobs.processing import ProcessingRunner
+    from modelyard.controllers.jobs.tools import JobTools
     from modelyard.controllers.jobs.training import TrainingRunner
     from modelyard.logstore import LogStore
     from modelyard.runtime.environments import EnvironmentBuilder

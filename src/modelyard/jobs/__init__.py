@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from modelyard.jobs.output_assembly import AssembleWith, assemble, assemble_chunk
 from modelyard.jobs.batching import Batch, BatchStrategy, join_records, make_batches, payload_limit
 from modelyard.jobs.errors import RecordFormatError, RecordTooLargeError
 from modelyard.jobs.filters import (
@@ -14,6 +13,7 @@ from modelyard.jobs.filters import (
     data_format_for,
 )
 from modelyard.jobs.jsonpath import InvalidJsonPathError, JsonPath, JsonPathSelectError, parse_jsonpath
+from modelyard.jobs.output_assembly import AssembleWith, assemble, assemble_chunk
 from modelyard.jobs.splitting import SplitType, split_lines, split_records
 from modelyard.jobs.training_config import (
     host_names,

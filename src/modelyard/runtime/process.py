@@ -168,7 +168,7 @@ class ProcessBackend:
             raise ContainerStartError(f"{spec.name}: cannot start {spec.argv[0]!r}: {exc}") from exc
         finally:
             for handle in {id(h): h for h in (stdout, stderr) if hasattr(h, "close")}.values():
-                handle.close()  # type: ignore[union-attr]
+                handle.close()
 
     def _start_sandboxed(
         self, spec: ContainerSpec, env: dict[str, str], workdir: Path, stdout: IO[bytes] | None,

@@ -16,8 +16,8 @@ from typing import Any
 from modelyard.toolkit import framing
 from modelyard.toolkit.context import Headers
 from modelyard.toolkit.environment import ToolkitSettings
-from modelyard.toolkit.startup import EXIT_LOAD_FAILED, LoadFailed, load_handler
 from modelyard.toolkit.routes import frame_headers
+from modelyard.toolkit.startup import EXIT_LOAD_FAILED, LoadFailed, load_handler
 
 
 def _exit(signum: int, frame: object) -> None:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.arns import log_group_arn
-from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, plan_variants
+from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.runtime.errors import RuntimeLayerError

@@ -20,6 +20,7 @@ import time
 from pathlib import PurePosixPath
 from typing import Any
 
+from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, stage, upload_directory
 from modelyard.controllers.jobs.tools import (
     JobTools,
@@ -32,7 +33,6 @@ from modelyard.controllers.jobs.tools import (
     open_log,
     start_container,
 )
-from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.jobs.failures import algorithm_error, last_meaningful_line, truncate
 from modelyard.jobs.training_config import resource_config_file
 from modelyard.runtime.errors import ContainerStartError, EnvironmentBuildError, UnknownImageError

@@ -18,6 +18,7 @@ import shutil
 import time
 from typing import Any
 
+from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, join_uri, stage, upload_tarball
 from modelyard.controllers.jobs.tools import (
     JobTools,
@@ -30,7 +31,6 @@ from modelyard.controllers.jobs.tools import (
     open_log,
     start_container,
 )
-from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.training_launch import (
     PATHS,
     fetch_code,

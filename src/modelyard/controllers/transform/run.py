@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
+from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.transform.feed import PieceFeed
 from modelyard.controllers.transform.files import FileFailed, FileWork, describe_records, plan_file
