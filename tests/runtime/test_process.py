@@ -56,7 +56,7 @@ def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(backend: ProcessBacke
     code = process.stop(grace=0.5)
     elapsed = time.monotonic() - started
     assert code == 128 + signal.SIGKILL
-    assert 0.5 <= elapsed < 10
+    assert elapsed >= 0.5, "SIGKILL came before the grace period ended"
     assert process.poll() == code
 
 

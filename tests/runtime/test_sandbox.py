@@ -283,7 +283,8 @@ def test_exit_status_propagates(backend: ProcessBackend, tmp_path: Path, exit_co
 
 
 def test_concurrent_starts_from_short_lived_threads(backend: ProcessBackend, tmp_path: Path) -> None:
-    spec = python_spec(tmp_path, "import time; time.sleep(0.5); print('done')")
+    go = "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.01)\nprint('done')\n"
+    spec = python_spec(tmp_path, go)
     processes = []
 
     def start() -> None:
@@ -295,5 +296,7 @@ def test_concurrent_starts_from_short_lived_threads(backend: ProcessBackend, tmp
     for thread in threads:
         thread.join()
     assert len(processes) == 5
+    assert all(process.poll() is None for process in processes), "a container died with its starting thread"
+    (tmp_path / "opt_ml" / "go").touch()
     assert [process.wait(30) for process in processes] == [0] * 5
     assert (tmp_path / "container.log").read_text().split() == ["done"] * 5
