@@ -12,7 +12,6 @@ the environment already built. Needs wrk and Java 17 (for MMS).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys

@@ -123,7 +123,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'store':10} {'create/s':>9} {'describe/s':>11} {'list p1 ms':>11} {'list deep ms':>13} {'approved ms':>12}")
+    print(f"{'store':10} {'create/s':>9} {'describe/s':>11} {'list p1 ms':>11} {'list deep ms':>13} "
+          f"{'approved ms':>12}")
     for store, r in results.items():
         print(f"{store:10} {r['create_per_s']:9.0f} {r['describe_per_s']:11.0f} {r['first_page_ms_p50']:11.2f} "
               f"{r['deep_page_ms_p50']:13.2f} {r['approved_filter_ms_p50']:12.2f}")

@@ -1,6 +1,9 @@
-"""Write docs/IMPLEMENTATION_COVERAGE.md: every operation of the served services' botocore models,
-marked implemented or not. ``python scripts/coverage_table.py [--check]`` (--check fails when the
-committed table is stale)."""
+"""Write docs/IMPLEMENTATION_COVERAGE.md: every operation of the vendored service models
+(src/modelyard/wire/service_models), marked implemented or not.
+
+    python scripts/coverage_table.py [--check]
+
+--check fails when the committed table is stale."""
 
 from __future__ import annotations
 
@@ -12,9 +15,8 @@ from modelyard.app import service_table
 from modelyard.hosting.router import Router
 from modelyard.services.catalog import load_services
 from modelyard.settings import Settings
-from modelyard.wire.spec import service_model
+from modelyard.wire.spec import service_model, source, vendored_services
 
-SERVICES = ("sagemaker", "sagemaker-runtime", "logs")
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "IMPLEMENTATION_COVERAGE.md"
 
 
@@ -26,22 +28,16 @@ def render() -> str:
                   service_table(Router(), Settings(), executor).services}
 
     lines = ["# Implementation coverage", "",
-             "Generated from botocore's service models by `scripts/coverage_table.py`; do not edit by hand.", ""]
-    for service in SERVICES:
+             "Generated from the vendored service models by `scripts/coverage_table.py`; do not edit by hand.", ""]
+    for service in vendored_services():
         model = service_model(service)
         names = sorted(model.operation_names)
         done = served.get(service, set())
-        lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {_botocore()}): "
+        lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {source()['botocore']}): "
                   f"{len(done & set(names))} of {len(names)} implemented", ""]
         lines += [f"- [{'x' if name in done else ' '}] {name}" for name in names]
         lines.append("")
     return "\n".join(lines)
-
-
-def _botocore() -> str:
-    import botocore
-
-    return botocore.__version__
 
 
 def main() -> int:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.context import AppState
 from modelyard.controllers.endpoints.controller import EndpointController
 from modelyard.controllers.reconciler import ResourceKey
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
-from modelyard.context import AppState
 from modelyard.services.endpoints import create_endpoint, delete_endpoint, describe_endpoint, update_endpoint
 from modelyard.store.database import Database
 from modelyard.store.resources import get_record

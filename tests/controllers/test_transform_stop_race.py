@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.context import AppState
 from modelyard.controllers.reconciler import ResourceKey
 from modelyard.controllers.transform.controller import TransformController
-from modelyard.context import AppState
 from modelyard.services.transform_jobs import describe_transform_job, stop_transform_job
 from modelyard.store.database import Database
 from modelyard.wire.errors import ValidationException

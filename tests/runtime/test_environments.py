@@ -17,6 +17,7 @@ from modelyard.runtime import (
     EnvironmentBuilder,
     EnvironmentBuildError,
     ImageSpec,
+    environments,
     resolve_framework_image,
     toolkit_pythonpath,
 )
@@ -65,7 +66,7 @@ def test_key_ignores_comments_order_and_whitespace(builder: EnvironmentBuilder) 
 
 
 @pytest.mark.slow
-def test_build_once_then_reuse(builder: EnvironmentBuilder) -> None:
+def test_build_once_then_reuse(builder: EnvironmentBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = resolve_framework_image("python:3.11")
     lines: list[str] = []
     environment = builder.ensure(spec, "six\n", progress=lines.append)
@@ -78,10 +79,11 @@ def test_build_once_then_reuse(builder: EnvironmentBuilder) -> None:
     assert environment.command(["python", "-V"])[0] == str(environment.python)
     assert environment.env_vars()["PATH"].startswith(str(environment.bin_dir))
 
-    started = time.monotonic()
+    marker = (environment.path / READY_MARKER).stat()
+    monkeypatch.setattr(environments, "run_uv", lambda *args, **kwargs: pytest.fail("uv ran for a ready environment"))
     again_lines: list[str] = []
     again = builder.ensure(spec, "# same\nsix", progress=again_lines.append)
-    assert time.monotonic() - started < 0.5
+    assert (environment.path / READY_MARKER).stat().st_mtime_ns == marker.st_mtime_ns
     assert again == environment
     assert again_lines == []
 
@@ -192,6 +194,15 @@ time.sleep(120)
 """
 
 
+def _wait_blocked_on(lock: Path, timeout: float = 60.0) -> None:
+    """Wait until /proc/locks shows a process blocked on ``lock`` (a ``->`` waiter entry)."""
+    suffix = f":{lock.stat().st_ino} "
+    deadline = time.monotonic() + timeout
+    while not any("->" in line and suffix in line for line in Path("/proc/locks").read_text().splitlines()):
+        assert time.monotonic() < deadline, f"nobody waited for {lock} within {timeout}s"
+        time.sleep(0.01)
+
+
 @pytest.mark.slow
 def test_crashed_half_built_environment_is_rebuilt(builder: EnvironmentBuilder) -> None:
     spec = _spec()
@@ -203,7 +214,7 @@ def test_crashed_half_built_environment_is_rebuilt(builder: EnvironmentBuilder) 
     result: list[Path] = []
     waiter = threading.Thread(target=lambda: result.append(builder.ensure(spec, "six").path))
     waiter.start()
-    time.sleep(0.5)
+    _wait_blocked_on(builder.root / f".{key}.lock")
     assert result == [], "ensure must wait for the lock holder"
     os.kill(crashed.pid, signal.SIGKILL)
     crashed.wait()

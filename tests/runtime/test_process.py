@@ -56,7 +56,7 @@ def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(backend: ProcessBacke
     code = process.stop(grace=0.5)
     elapsed = time.monotonic() - started
     assert code == 128 + signal.SIGKILL
-    assert 0.5 <= elapsed < 10
+    assert elapsed >= 0.5, "SIGKILL came before the grace period ended"
     assert process.poll() == code
 
 
@@ -228,18 +228,18 @@ def test_mounts_under_opt_and_tmp_are_created(sandboxed_backend: ProcessBackend,
     assert code == 0 and log.strip() == "programprogram"
 
 
-def test_program_under_host_tmp_needs_a_bind(sandboxed_backend: ProcessBackend, tmp_path: Path) -> None:
+def test_program_under_host_tmp_runs_with_only_its_directory_bound(sandboxed_backend: ProcessBackend,
+                                                                    tmp_path: Path) -> None:
     assert str(tmp_path).startswith("/tmp/"), "pytest's tmp_path is expected under /tmp here"
     program = tmp_path / "bin" / "hello"
     program.parent.mkdir()
-    program.write_text("#!/bin/sh\necho hello from $0\n")
+    program.write_text('#!/bin/sh\necho hello from $0; ls -A "$(dirname "$0")/.."\n')
     program.chmod(0o755)
+    (tmp_path / "sibling").write_text("hidden")
     spec = ContainerSpec(argv=[str(program)], opt_ml=tmp_path / "opt_ml", stdout_path=tmp_path / "log")
-    with pytest.raises(ContainerStartError, match="private in the sandbox"):
-        sandboxed_backend.start(spec)
-    spec.ro_binds.append((program.parent, str(program.parent)))
     code, log = run_to_end(sandboxed_backend, spec)
-    assert code == 0 and log.strip() == f"hello from {program}"
+    assert code == 0 and log.split() == ["hello", "from", str(program), "bin"]
+    assert spec.ro_binds == []
 
 
 def test_capture_output_sends_stdout_and_stderr_to_one_pipe(tmp_path):  # type: ignore[no-untyped-def]

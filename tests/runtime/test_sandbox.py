@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
+import subprocess
+import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+import modelyard
 from modelyard.runtime import ProcessBackend
+from modelyard.runtime.program_paths import hidden_program_paths
 
 from .conftest import last_json, python_spec, run_to_end, wait_for_text
 
@@ -34,7 +40,7 @@ def test_root_is_read_only_except_opt_ml_and_tmp(sandboxed_backend: ProcessBacke
     name = f"modelyard-probe-{uuid.uuid4().hex}"
     targets = {
         "home": str(Path.home() / name),
-        "work": str(Path(__file__).resolve().parent / name),
+        "work": str(Path(modelyard.__file__).resolve().parent / name),  # bound read-only if under /tmp
         "opt": f"/opt/{name}",
         "opt_ml": f"/opt/ml/{name}",
         "tmp": f"/tmp/{name}",
@@ -71,8 +77,42 @@ def test_tmp_is_private(sandboxed_backend: ProcessBackend, tmp_path: Path) -> No
     result = last_json(log)
     assert code == 0, log
     assert result["sees_host_file"] is False
-    assert result["listing"] == [Path(inside_file).name]
+    assert set(result["listing"]) == {Path(inside_file).name} | _revealed_for_this_interpreter()
     assert not Path(inside_file).exists()
+
+
+def _revealed_for_this_interpreter() -> set[str]:
+    """Top-level /tmp entries bound for this interpreter (none unless the checkout lives under /tmp)."""
+    return {Path(path).parts[2] for path in hidden_program_paths(sys.executable)}
+
+
+def test_program_under_tmp_runs_and_the_rest_of_tmp_stays_hidden(sandboxed_backend: ProcessBackend,
+                                                                   tmp_path: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="modelyard-venv-", dir="/tmp"))
+    host_file = Path("/tmp") / f"modelyard-host-{uuid.uuid4().hex}"
+    try:
+        venv, source = root / "venv", root / "src"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        source.mkdir()
+        (source / "revealed_probe.py").write_text("VALUE = 'imported'\n")
+        next(venv.glob("lib/python*/site-packages")).joinpath("probe.pth").write_text(f"{source}\n")
+        (root / "secret.txt").write_text("host")
+        host_file.write_text("host")
+        code_text = (
+            "import json, os, sys, revealed_probe\n"
+            "print(json.dumps({'value': revealed_probe.VALUE, 'root': sorted(os.listdir(sys.argv[1])),"
+            " 'sees_host_file': os.path.exists(sys.argv[2]), 'prefix': sys.prefix}))\n"
+        )
+        spec = python_spec(tmp_path, code_text)
+        spec.argv = [str(venv / "bin" / "python"), "-c", code_text, str(root), str(host_file)]
+        code, log = run_to_end(sandboxed_backend, spec)
+    finally:
+        host_file.unlink(missing_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+    result = last_json(log)
+    assert code == 0, log
+    assert result == {"value": "imported", "root": ["src", "venv"], "sees_host_file": False, "prefix": str(venv)}
+    assert spec.ro_binds == []
 
 
 @pytest.fixture()
@@ -243,7 +283,8 @@ def test_exit_status_propagates(backend: ProcessBackend, tmp_path: Path, exit_co
 
 
 def test_concurrent_starts_from_short_lived_threads(backend: ProcessBackend, tmp_path: Path) -> None:
-    spec = python_spec(tmp_path, "import time; time.sleep(0.5); print('done')")
+    go = "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.01)\nprint('done')\n"
+    spec = python_spec(tmp_path, go)
     processes = []
 
     def start() -> None:
@@ -255,5 +296,7 @@ def test_concurrent_starts_from_short_lived_threads(backend: ProcessBackend, tmp
     for thread in threads:
         thread.join()
     assert len(processes) == 5
+    assert all(process.poll() is None for process in processes), "a container died with its starting thread"
+    (tmp_path / "opt_ml" / "go").touch()
     assert [process.wait(30) for process in processes] == [0] * 5
     assert (tmp_path / "container.log").read_text().split() == ["done"] * 5

@@ -68,3 +68,10 @@ def check(done: subprocess.CompletedProcess[str]) -> str:
 
 
 EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture
+def examples(tmp_path: Path) -> Path:
+    """A copy of examples/ under tmp_path, for code handed to the SDK: it refuses a ``source_dir`` or
+    ``entry_point`` under /root, /etc, ~/.aws and the like, where a checkout may well live."""
+    return Path(shutil.copytree(EXAMPLES, tmp_path / "examples", symlinks=False))

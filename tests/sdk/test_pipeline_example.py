@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.sdk.conftest import BUCKET, EXAMPLES, SdkStack, check
+from tests.sdk.conftest import BUCKET, SdkStack, check
 
 
 @pytest.mark.slow
-def test_pipeline_example(sdk_stack: SdkStack, tmp_path: Path) -> None:
-    script = (EXAMPLES / "pipeline" / "pipeline.py").read_text().replace(
+def test_pipeline_example(sdk_stack: SdkStack, tmp_path: Path, examples: Path) -> None:
+    script = (examples / "pipeline" / "pipeline.py").read_text().replace(
         'default="modelyard"', f'default="{BUCKET}"')
-    (tmp_path / "code").symlink_to(EXAMPLES / "pipeline" / "code")
+    (tmp_path / "code").symlink_to(examples / "pipeline" / "code")
     output = check(sdk_stack.run(script, tmp_path, timeout=600))
     lines = output.splitlines()
     assert any(line.startswith("1. training job") and line.endswith("Completed") for line in lines), output

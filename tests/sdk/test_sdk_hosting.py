@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.sdk.conftest import BUCKET, EXAMPLES, ROLE, SdkStack, check
+from tests.sdk.conftest import BUCKET, ROLE, SdkStack, check
 
-RECOMMENDER = EXAMPLES / "recommender"
 
-UPLOAD_VECTORS = f'''
+def upload_vectors(recommender: Path) -> str:
+    """SDK code that uploads the recommender's vectors (not its code) as model.tar.gz; sets ``model_data``."""
+    return f'''
 import tarfile
 from pathlib import Path
 import sagemaker
@@ -19,7 +20,7 @@ import sagemaker
 session = sagemaker.Session()
 assert session.default_bucket() == "{BUCKET}", session.default_bucket()
 with tarfile.open("model.tar.gz", "w:gz") as tar:          # vectors only, as in the seed
-    for child in sorted(Path("{RECOMMENDER / 'model'}").iterdir()):
+    for child in sorted(Path("{recommender / 'model'}").iterdir()):
         if child.name != "code":
             tar.add(child, arcname=child.name)
 model_data = session.upload_data("model.tar.gz", key_prefix="seed/artifacts")
@@ -28,8 +29,9 @@ print("uploaded", model_data)
 
 
 @pytest.mark.slow
-def test_model_deploy_predict_delete(sdk_stack: SdkStack, tmp_path: Path, unique: str) -> None:
-    script = UPLOAD_VECTORS + f'''
+def test_model_deploy_predict_delete(sdk_stack: SdkStack, tmp_path: Path, examples: Path, unique: str) -> None:
+    recommender = examples / "recommender"
+    script = upload_vectors(recommender) + f'''
 import json
 import sagemaker
 
@@ -38,7 +40,7 @@ model = sagemaker.Model(
     model_data=model_data,
     role="{ROLE}",
     entry_point="inference.py",
-    source_dir="{RECOMMENDER / 'model' / 'code'}",
+    source_dir="{recommender / 'model' / 'code'}",
     predictor_cls=sagemaker.predictor.Predictor,
     sagemaker_session=session,
 )
@@ -61,15 +63,17 @@ print("DELETED")
 
 
 @pytest.mark.slow
-def test_register_then_deploy_the_model_package(sdk_stack: SdkStack, tmp_path: Path, unique: str) -> None:
-    script = UPLOAD_VECTORS + f'''
+def test_register_then_deploy_the_model_package(sdk_stack: SdkStack, tmp_path: Path, examples: Path,
+                                                unique: str) -> None:
+    recommender = examples / "recommender"
+    script = upload_vectors(recommender) + f'''
 import json
 import sagemaker
 from sagemaker import ModelPackage
 from sagemaker.predictor import Predictor
 
 model = sagemaker.Model(image_uri="modelyard/python:3.11", model_data=model_data, role="{ROLE}",
-                        entry_point="inference.py", source_dir="{RECOMMENDER / 'model' / 'code'}",
+                        entry_point="inference.py", source_dir="{recommender / 'model' / 'code'}",
                         sagemaker_session=session)
 package = model.register(content_types=["application/json"], response_types=["application/json"],
                          inference_instances=["ml.m5.large"], transform_instances=["ml.m5.large"],

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.sdk.conftest import BUCKET, EXAMPLES, ROLE, SdkStack, check
+from tests.sdk.conftest import BUCKET, ROLE, SdkStack, check
 
 pytestmark = pytest.mark.slow
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-PIPELINE_CODE = EXAMPLES / "pipeline" / "code"
 
 PREPROCESS = '''
 import argparse, glob, os
@@ -52,7 +51,9 @@ print("STATUS", processor.latest_job.describe()["ProcessingJobStatus"])
     assert body.decode().split() == ["10,20", "30,40"]
 
 
-def test_estimator_fit_then_batch_transform(sdk_stack: SdkStack, tmp_path: Path, unique: str) -> None:
+def test_estimator_fit_then_batch_transform(sdk_stack: SdkStack, tmp_path: Path, examples: Path,
+                                           unique: str) -> None:
+    pipeline_code = examples / "pipeline" / "code"
     lines = []
     for index in range(200):
         x1, x2 = ((index * 37) % 101 - 50) / 10, ((index * 53) % 97 - 48) / 10
@@ -67,13 +68,13 @@ session = sagemaker.Session()
 train = session.upload_data("train.csv", key_prefix="{unique}/train")
 batch = session.upload_data("batch.csv", key_prefix="{unique}/batch")
 estimator = Estimator(image_uri="{SKLEARN_IMAGE}", role="{ROLE}", instance_count=1, instance_type="ml.m5.large",
-                      entry_point="train.py", source_dir="{PIPELINE_CODE}", hyperparameters={{"C": 10.0}},
+                      entry_point="train.py", source_dir="{pipeline_code}", hyperparameters={{"C": 10.0}},
                       base_job_name="{unique}", sagemaker_session=session)
 estimator.fit({{"train": train}}, wait=True, logs=True)
 print("MODEL", estimator.model_data)
 
 model = sagemaker.Model(image_uri="{SKLEARN_IMAGE}", model_data=estimator.model_data, role="{ROLE}",
-                        entry_point="inference.py", source_dir="{PIPELINE_CODE}", sagemaker_session=session)
+                        entry_point="inference.py", source_dir="{pipeline_code}", sagemaker_session=session)
 transformer = model.transformer(instance_count=1, instance_type="ml.m5.large", accept="text/csv",
                                 assemble_with="Line", output_path="s3://{BUCKET}/{unique}/predictions")
 transformer.transform(batch, content_type="text/csv", split_type="Line", wait=True, logs=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,52 @@ class Client:
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
+
+
+class Gate:
+    """A FIFO that a handler blocks on (``open(path).read()``): ``wait_entered`` returns once the handler
+    has opened it, which proves the handler is running; ``release`` lets the handler return."""
+
+    def __init__(self, directory: Path, name: str = "gate") -> None:
+        self.path = directory / name
+        os.mkfifo(self.path)
+        self._fd: int | None = None
+
+    def wait_entered(self, timeout: float = 30.0) -> None:
+        """Block until a reader (the handler) holds the FIFO open; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                    raise AssertionError(f"nothing opened {self.path} within {timeout}s") from exc
+                time.sleep(0.01)
+
+    def assert_not_entered(self) -> None:
+        """Fail when a reader holds the FIFO open (that reader is released by the check)."""
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                return
+            raise
+        raise AssertionError(f"{self.path} was opened")
+
+    def release(self) -> None:
+        """Close the writing end: the handler's read returns."""
+        if self._fd is None:
+            self.wait_entered()
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = None
+
+
+def wait_for(condition: Callable[[], bool], toolkit: Toolkit, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail if the toolkit exits first or after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if toolkit.process.poll() is not None and not condition():
+            raise AssertionError(f"toolkit exited with {toolkit.process.returncode}:\n{toolkit.stderr()}")
+        assert time.monotonic() < deadline, f"condition not met within {timeout}s:\n{toolkit.stderr()}"
+        time.sleep(0.01)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.support.server import free_port
+from tests.toolkit.support import Gate
 
 HANDLER = """
 import time
@@ -106,14 +107,16 @@ def test_expect_continue(http_toolkit):
         assert sock.recv(1000).endswith(b"ABC")
 
 
-def test_http_port_is_bound_only_after_load(serve):
+def test_http_port_is_bound_only_after_load(serve, tmp_path):
     port = free_port()
-    slow = "import time\n\ndef model_fn(d):\n    time.sleep(1.0)\n    return 1\n\n" \
+    gate = Gate(tmp_path)
+    slow = f"def model_fn(d):\n    open({str(gate.path)!r}).read()\n    return 1\n\n" \
            "def transform_fn(m, b, c, a):\n    return b\n"
     toolkit = serve({"inference.py": slow}, env={"SAGEMAKER_BIND_TO_PORT": str(port)}, ready=False)
-    time.sleep(0.3)
+    gate.wait_entered()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    gate.release()
     toolkit.wait_ready()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/ping")

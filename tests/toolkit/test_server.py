@@ -8,23 +8,34 @@ import os
 import signal
 import socket
 import struct
-import threading
-import time
+
+import pytest
 
 from modelyard.toolkit import framing
+from tests.toolkit.support import Gate, wait_for
 
 SLOW = """
 import os, time
 
 def model_fn(model_dir):
+    if os.environ.get("LOAD_GATE"):
+        with open(os.environ["LOAD_GATE"]) as gate:
+            gate.read()
     time.sleep(float(os.environ.get("LOAD_SECONDS", "0")))
     return None
 
 def transform_fn(model, body, content_type, accept):
     if content_type == "sleep":
         time.sleep(float(body))
+    if content_type == "gate":
+        with open(body) as gate:
+            gate.read()
     return body
 """
+
+
+def _gated(gate: Gate) -> bytes:
+    return framing.encode_frame(framing.request_header("invoke", "gate"), str(gate.path).encode())
 
 
 def test_invalid_json_header_gets_400_then_close_and_server_survives(serve):
@@ -58,16 +69,18 @@ def test_unknown_op_and_non_object_header_keep_or_close(serve):
     assert client.closed_by_peer()
 
 
-def test_garbage_and_abrupt_disconnects_do_not_crash_the_server(serve):
+def test_garbage_and_abrupt_disconnects_do_not_crash_the_server(serve, tmp_path):
     toolkit = serve({"inference.py": SLOW})
     truncated = toolkit.client()
     truncated.send_raw(framing.encode_frame(framing.request_header("invoke"), b"x" * 100)[:-10])
     truncated.close()
+    gate = Gate(tmp_path)
     mid_invoke = toolkit.client()
-    mid_invoke.send_raw(framing.encode_frame(framing.request_header("invoke", "sleep"), b"0.2"))
+    mid_invoke.send_raw(_gated(gate))
+    gate.wait_entered()
     mid_invoke.close()
-    time.sleep(0.3)
-    assert toolkit.client().invoke("alive", content_type="x")[1] == b"alive"
+    gate.release()
+    assert toolkit.client().invoke("alive", content_type="x")[1] == b"alive"  # queued behind the orphan
     assert toolkit.process.poll() is None
 
 
@@ -83,39 +96,31 @@ def test_pipelined_requests_are_answered_in_order(serve):
     assert client.read_frame()[1] == b"second"
 
 
-def test_ping_answers_while_a_handler_is_slow_and_invokes_queue_in_order(serve):
+def test_ping_answers_while_the_handler_is_busy_and_invokes_queue_in_order(serve, tmp_path):
     toolkit = serve({"inference.py": SLOW})
-    results: dict[str, float] = {}
-    started = time.monotonic()
-
-    def slow(name: str) -> None:
-        toolkit.client().invoke("0.4", content_type="sleep")
-        results[name] = time.monotonic() - started
-
-    threads = [threading.Thread(target=slow, args=(name,)) for name in ("a", "b")]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.1)
-    ping_started = time.monotonic()
+    first, second = Gate(tmp_path, "first"), Gate(tmp_path, "second")
+    clients = [toolkit.client(), toolkit.client()]
+    clients[0].send_raw(_gated(first))
+    first.wait_entered()
+    clients[1].send_raw(_gated(second))
     assert toolkit.client().request("ping")[0]["status"] == 200
-    assert time.monotonic() - ping_started < 0.2
-    for thread in threads:
-        thread.join()
-    assert sorted(results.values())[1] >= 0.8, "one handler thread: the second slow call waits for the first"
+    second.assert_not_entered()  # one handler thread: the second call waits for the first
+    first.release()
+    header, body = clients[0].read_frame()
+    assert (header["status"], body) == (200, str(first.path).encode())
+    second.wait_entered()
+    second.release()
+    assert clients[1].read_frame()[1] == str(second.path).encode()
 
 
-def test_socket_appears_only_after_model_fn_returns(serve):
-    toolkit = serve({"inference.py": SLOW}, env={"LOAD_SECONDS": "1.0"}, ready=False)
-    deadline = time.monotonic() + 0.7
-    while time.monotonic() < deadline:
-        assert not os.path.exists(toolkit.socket_path)
-        with socket.socket(socket.AF_UNIX) as sock:
-            try:
-                sock.connect(toolkit.socket_path)
-                raise AssertionError("connected before the model was loaded")
-            except (FileNotFoundError, ConnectionRefusedError):
-                pass
-        time.sleep(0.05)
+def test_socket_appears_only_after_model_fn_returns(serve, tmp_path):
+    gate = Gate(tmp_path)
+    toolkit = serve({"inference.py": SLOW}, env={"LOAD_GATE": str(gate.path)}, ready=False)
+    gate.wait_entered()
+    assert not os.path.exists(toolkit.socket_path)
+    with socket.socket(socket.AF_UNIX) as sock, pytest.raises((FileNotFoundError, ConnectionRefusedError)):
+        sock.connect(toolkit.socket_path)
+    gate.release()
     toolkit.wait_ready()
     assert toolkit.client().request("ping")[0]["status"] == 200
     out = toolkit.stdout()
@@ -130,22 +135,24 @@ def test_sigterm_exits_cleanly_and_removes_the_socket(serve):
     assert "stopping" in toolkit.stdout()
 
 
-def test_sigterm_lets_the_request_in_flight_finish(serve):
+def test_sigterm_lets_the_request_in_flight_finish(serve, tmp_path):
     toolkit = serve({"inference.py": SLOW})
+    gate = Gate(tmp_path)
     client = toolkit.client()
-    client.send_raw(framing.encode_frame(framing.request_header("invoke", "sleep"), b"0.5"))
-    time.sleep(0.1)
+    client.send_raw(_gated(gate))
+    gate.wait_entered()
     toolkit.process.send_signal(signal.SIGTERM)
+    wait_for(lambda: "stopping" in toolkit.stdout(), toolkit)
+    assert "1 request(s) in flight" in toolkit.stdout()
+    gate.release()
     header, body = client.read_frame()
-    assert (header["status"], body) == (200, b"0.5")
+    assert (header["status"], body) == (200, str(gate.path).encode())
     assert toolkit.wait_exit() == 0
 
 
 def test_sigterm_during_load_exits_cleanly(serve):
     toolkit = serve({"inference.py": SLOW}, env={"LOAD_SECONDS": "30"}, ready=False)
-    deadline = time.monotonic() + 10
-    while "loading model" not in toolkit.stdout() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: "loading model" in toolkit.stdout(), toolkit)
     toolkit.process.send_signal(signal.SIGTERM)
     assert toolkit.wait_exit(10) == 0
     assert not os.path.exists(toolkit.socket_path)

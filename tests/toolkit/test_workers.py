@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
+from modelyard.toolkit import framing
+from tests.toolkit.support import Gate, wait_for
+
 WORKER = """
-import os, time
+import os
 
 def model_fn(model_dir):
     if os.environ.get("FAIL_LOAD"):
         raise RuntimeError("weights are corrupt")
-    time.sleep(float(os.environ.get("LOAD_SECONDS", "0")))
+    gate = os.environ.get("LOAD_GATE")
+    if gate:
+        try:
+            os.close(os.open(gate + ".claimed", os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            pass
+        else:
+            with open(gate) as fifo:
+                fifo.read()
     return os.getpid()
 
 def transform_fn(model, body, content_type, accept):
-    if content_type == "sleep":
-        time.sleep(float(body))
+    if content_type == "gate":
+        with open(body) as fifo:
+            fifo.read()
     return str(model)
 """
 
@@ -35,21 +46,18 @@ def _pids(toolkit, connections: int = 12) -> set[int]:
     return pids
 
 
-def test_two_workers_serve_in_parallel(serve):
+def test_two_workers_serve_in_parallel(serve, tmp_path):
     toolkit = serve({"inference.py": WORKER}, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
     assert "2 workers ready" in toolkit.stdout()
-    bodies: list[bytes] = []
-    started = time.monotonic()
-
-    def slow() -> None:
-        bodies.append(toolkit.client().invoke("0.6", content_type="sleep")[1])
-
-    threads = [threading.Thread(target=slow) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert time.monotonic() - started < 1.1, "two workers run two slow calls at the same time"
+    gates = [Gate(tmp_path, "a"), Gate(tmp_path, "b")]
+    clients = [toolkit.client() for _ in gates]
+    for client, gate in zip(clients, gates, strict=True):
+        client.send_raw(framing.encode_frame(framing.request_header("invoke", "gate"), str(gate.path).encode()))
+    for gate in gates:
+        gate.wait_entered()  # both calls are inside a handler at once: two workers run them side by side
+    for gate in gates:
+        gate.release()
+    bodies = [client.read_frame()[1] for client in clients]
     assert len({int(body) for body in bodies}) == 2
     assert toolkit.process.pid not in {int(body) for body in bodies}
 
@@ -78,11 +86,14 @@ def test_dead_worker_is_restarted_and_sigterm_stops_all(serve):
         assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the parent"
 
 
-def test_socket_is_published_only_when_every_worker_is_loaded(serve):
-    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "LOAD_SECONDS": "0.8"}
+def test_socket_is_published_only_when_every_worker_is_loaded(serve, tmp_path):
+    gate = Gate(tmp_path)
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", "LOAD_GATE": str(gate.path)}
     toolkit = serve({"inference.py": WORKER}, env=env, ready=False)
-    time.sleep(0.4)
+    gate.wait_entered()
+    wait_for(lambda: toolkit.stdout().count("model loaded") == 1, toolkit)  # the other worker is loaded
     assert not os.path.exists(toolkit.socket_path)
+    gate.release()
     toolkit.wait_ready()
     assert toolkit.client().request("ping")[0]["status"] == 200
 

@@ -61,7 +61,7 @@ def test_botocore_request_round_trips(operation, params):  # type: ignore[no-unt
 
 def test_every_operation_target_resolves():
     model = service_model("sagemaker")
-    assert len(model.operation_names) == 425
+    assert "CreateModel" in model.operation_names and "InvokeEndpoint" not in model.operation_names
     for name in model.operation_names:
         service, operation = resolve_target(f"SageMaker.{name}")
         assert (service, operation.name) == ("sagemaker", name)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +131,11 @@ def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _refuse_existing(sm: Any, name: str) -> None:
-    for kind, call in (("endpoint", lambda: sm.describe_endpoint(EndpointName=name)),
-                       ("endpoint config", lambda: sm.describe_endpoint_config(EndpointConfigName=name)),
-                       ("model", lambda: sm.describe_model(ModelName=name))):
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("endpoint", lambda: sm.describe_endpoint(EndpointName=name)),
+        ("endpoint config", lambda: sm.describe_endpoint_config(EndpointConfigName=name)),
+        ("model", lambda: sm.describe_model(ModelName=name))]
+    for kind, call in checks:
         try:
             call()
         except Exception as exc:

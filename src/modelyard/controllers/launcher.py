@@ -157,7 +157,7 @@ class Launcher:
 
     def _release_port(self, port: int | None) -> None:
         with self._ports_lock:
-            self._ports.discard(port)  # type: ignore[arg-type]
+            self._ports.discard(port)
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         """Return once the instance answers its health check; raise InstanceFailed if it dies or times out."""

@@ -25,12 +25,13 @@ import select
 import signal
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
+from modelyard.runtime.program_paths import hidden_program_paths, under_private_tmp
 from modelyard.runtime.sandbox import (
     OPT_ML,
     Mount,
@@ -60,8 +61,9 @@ class ContainerSpec:
     sandbox ``HOME`` defaults to ``/tmp``, the only writable place besides ``/opt/ml``), and
     ``PYTHONUNBUFFERED=1`` is set unless given. ``binds`` are ``(host, inside, writable)``;
     ``ro_binds`` are ``(host, inside)``; a unix-socket directory shared with the host is a writable
-    bind at the same path. The sandbox's ``/tmp`` is private: a venv or program kept under the
-    host's ``/tmp`` must be bound read-only at its own path to be visible. Output is appended to
+    bind at the same path. The sandbox's ``/tmp`` is private: the program's own venv and
+    interpreter are bound read-only at their paths when they lie there (see ``program_paths``);
+    any other host path under ``/tmp`` must be bound too (``reveal_host_paths``) to be visible. Output is appended to
     ``stdout_path``; ``stderr_path`` None means the same file, and ``stdout_path`` None discards
     output. ``workdir`` defaults to ``opt_ml``. ``writable`` lists container directories (``/etc``)
     that get a private, writable copy of the host's (see ``sandbox``); without the sandbox the
@@ -91,7 +93,7 @@ def reveal_host_paths(spec: ContainerSpec, *paths: Path | str | None) -> None:
     """Bind host paths that lie under /tmp read-only at the same place: the sandbox's private /tmp
     would hide them (venvs and images of a data dir under /tmp, as in tests)."""
     for path in paths:
-        if path is not None and (str(path) + "/").startswith("/tmp/"):
+        if path is not None and under_private_tmp(path):
             spec.ro_binds.append((path, str(path)))
 
 
@@ -138,7 +140,10 @@ class ProcessBackend:
         return best[1] if best else str(host)
 
     def start(self, spec: ContainerSpec) -> ContainerProcess:
-        """Start ``spec``; raises ContainerStartError when it cannot be launched."""
+        """Start ``spec``; raises ContainerStartError when it cannot be launched. In the sandbox, the
+        program's venv and interpreter are bound read-only when they lie under the private /tmp."""
+        if self.sandboxed and spec.argv:
+            spec = _with_program_paths(spec)
         _check(spec, sandboxed=self.sandboxed)
         Path(spec.opt_ml).mkdir(parents=True, exist_ok=True)
         if spec.network_isolated and not self.sandboxed:
@@ -163,7 +168,7 @@ class ProcessBackend:
             raise ContainerStartError(f"{spec.name}: cannot start {spec.argv[0]!r}: {exc}") from exc
         finally:
             for handle in {id(h): h for h in (stdout, stderr) if hasattr(h, "close")}.values():
-                handle.close()  # type: ignore[union-attr]
+                handle.close()
 
     def _start_sandboxed(
         self, spec: ContainerSpec, env: dict[str, str], workdir: Path, stdout: IO[bytes] | None,
@@ -238,6 +243,13 @@ def _check(spec: ContainerSpec, *, sandboxed: bool) -> None:
             f"{spec.name}: {hidden} is under /tmp, which is private in the sandbox: keep environments "
             f"and programs elsewhere, or add a read-only bind of their directory at the same path"
         )
+
+
+def _with_program_paths(spec: ContainerSpec) -> ContainerSpec:
+    covered = [m.inside for m in spec.mounts()]
+    extra = [(path, path) for path in hidden_program_paths(spec.argv[0])
+             if not any(path == inside or path.startswith(inside.rstrip("/") + "/") for inside in covered)]
+    return replace(spec, ro_binds=[*spec.ro_binds, *extra]) if extra else spec
 
 
 def _open_copies(paths: list[str]) -> dict[str, int]:

@@ -101,12 +101,13 @@ def _check_execution(containers: list[dict[str, Any]], mode: str | None) -> None
 
 def _package_spec(package: dict[str, Any], spec_name: str | None, reference: str) -> dict[str, Any]:
     if spec_name:
-        for spec in package.get("AdditionalInferenceSpecifications") or []:
-            if spec.get("Name") == spec_name:
-                return spec
+        extras: list[dict[str, Any]] = package.get("AdditionalInferenceSpecifications") or []
+        for extra in extras:
+            if extra.get("Name") == spec_name:
+                return extra
         raise ValidationException(
             f'Model package "{reference}" has no additional inference specification named "{spec_name}"')
-    spec = package.get("InferenceSpecification")
+    spec: dict[str, Any] | None = package.get("InferenceSpecification")
     if not spec or not spec.get("Containers"):
         raise ValidationException(
             f'Model package "{reference}" has no InferenceSpecification, so no model can be created from it')

@@ -51,7 +51,7 @@ class Property:
 
 def _unwrap_lists(shape: Shape) -> Shape:
     while shape.type_name == "list":
-        shape = shape.member  # type: ignore[attr-defined]
+        shape = shape.member
     return shape
 
 
@@ -68,14 +68,14 @@ def resolve_property(shape: Shape, name: str, resource: str) -> Property:
         current = _unwrap_lists(current) if not _is_tag_list(current) else current
         part = parts[index]
         if current.type_name == "structure":
-            member = current.members.get(part)  # type: ignore[attr-defined]
+            member = current.members.get(part)
             if member is None or not part:
                 raise ValidationException(f"'{name}' is not a searchable property of {resource}")
             path.append(part)
             current, index = member, index + 1
         elif _is_tag_list(current) or current.type_name == "map":
-            value_shape = (current.member.members["Value"] if _is_tag_list(current)  # type: ignore[attr-defined]
-                           else current.value)  # type: ignore[attr-defined]
+            value_shape = (current.member.members["Value"] if _is_tag_list(current)
+                           else current.value)
             scalar = _unwrap_lists(value_shape).type_name in _KINDS
             key = ".".join(parts[index:]) if scalar else part
             path.append(key)

@@ -57,7 +57,8 @@ class S3Backend:
         """The whole object."""
         with s3_errors(loc, "GetObject"):
             response = self.client.get_object(Bucket=loc.bucket, Key=loc.key)
-            return response["Body"].read()
+            data: bytes = response["Body"].read()
+            return data
 
     def write_bytes(self, loc: Location, data: bytes) -> None:
         """One PutObject: the object appears whole or not at all."""

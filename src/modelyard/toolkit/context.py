@@ -9,7 +9,7 @@ all of that works here, with case-insensitive header names.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
@@ -18,7 +18,7 @@ CONTENT_TYPE = "Content-Type"
 ACCEPT = "Accept"
 
 
-class Headers(dict):  # type: ignore[type-arg]
+class Headers(dict[str, str]):
     """A dict of header name -> value whose lookups ignore the case of the name."""
 
     def __init__(self, items: dict[str, str] | None = None) -> None:
@@ -40,7 +40,13 @@ class Headers(dict):  # type: ignore[type-arg]
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._lower
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    @overload  # type: ignore[override]
+    def get(self, key: str, default: None = None) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+
+    def get(self, key: str, default: str | None = None) -> str | None:
         """The value of header ``key`` in any case, or ``default``."""
         original = self._lower.get(key.lower())
         return default if original is None else super().__getitem__(original)

@@ -74,7 +74,7 @@ def load_handler(settings: ToolkitSettings, call: Callable[..., Any]) -> Handler
         f"pid {os.getpid()})")
     started = time.monotonic()
     try:
-        handler = call(Handler.from_settings, settings)
+        handler: Handler = call(Handler.from_settings, settings)
     except Exception as exc:  # noqa: BLE001 - any import-time error of user code
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         raise LoadFailed(f"{PREFIX} handler load failed: {_one_line(exc)}") from None

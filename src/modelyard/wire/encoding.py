@@ -24,7 +24,7 @@ def encode_output(shape: Shape | None, value: Mapping[str, Any]) -> dict[str, An
 def _encode(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        members = shape.members  # type: ignore[attr-defined]
+        members = shape.members
         out = {}
         for name, item in value.items():
             member = members.get(name)
@@ -32,10 +32,10 @@ def _encode(shape: Shape, value: Any) -> Any:
                 out[name] = _encode(member, item)
         return out
     if kind == "list":
-        member = shape.member  # type: ignore[attr-defined]
+        member = shape.member
         return [_encode(member, item) for item in value]
     if kind == "map":
-        value_shape = shape.value  # type: ignore[attr-defined]
+        value_shape = shape.value
         return {key: _encode(value_shape, item) for key, item in value.items()}
     if kind == "timestamp":
         if isinstance(value, dt.datetime):

@@ -1,17 +1,56 @@
-"""botocore's service models, loaded once per service and shared."""
+"""The service models modelyard serves, loaded once per service and shared.
+
+The models are vendored under ``service_models/<service>/<api-version>/service-2.json.gz`` (written by
+``scripts/refresh_service_models.py``), so what the server speaks never changes with the installed
+botocore; botocore supplies only the ``ServiceModel`` classes that interpret them.
+"""
 
 from __future__ import annotations
 
+import gzip
+import json
+import re
 from functools import cache
+from pathlib import Path
+from typing import Any
 
-import botocore.session
 from botocore.model import OperationModel, ServiceModel
+
+MODELS_DIR = Path(__file__).resolve().with_name("service_models")
+MODEL_FILE = "service-2.json.gz"
+SOURCE_FILE = "source.json"
+SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+class UnknownServiceModelError(LookupError):
+    """No model is vendored for the service."""
+
+
+def vendored_services() -> tuple[str, ...]:
+    """Names of the services whose models are vendored, sorted."""
+    return tuple(sorted(path.parent.parent.name for path in MODELS_DIR.glob(f"*/*/{MODEL_FILE}")))
+
+
+def model_path(service: str) -> Path:
+    """The vendored model file of ``service`` (its newest API version when several are present)."""
+    paths = sorted(MODELS_DIR.glob(f"{service}/*/{MODEL_FILE}")) if SERVICE_NAME.fullmatch(service) else []
+    if not paths:
+        raise UnknownServiceModelError(
+            f"no model vendored for {service!r}: run scripts/refresh_service_models.py {service}")
+    return paths[-1]
+
+
+def source() -> dict[str, Any]:
+    """Where the vendored models came from (``{"botocore": "<version>"}``)."""
+    data: dict[str, Any] = json.loads((MODELS_DIR / SOURCE_FILE).read_text())
+    return data
 
 
 @cache
 def service_model(service: str) -> ServiceModel:
-    """The botocore service model of ``service`` (e.g. ``sagemaker``, ``sagemaker-runtime``, ``logs``)."""
-    return botocore.session.get_session().get_service_model(service)
+    """The vendored model of ``service`` (e.g. ``sagemaker``, ``sagemaker-runtime``, ``logs``)."""
+    with gzip.open(model_path(service), "rt", encoding="utf-8") as stream:
+        return ServiceModel(json.load(stream), service_name=service)
 
 
 @cache

@@ -62,11 +62,11 @@ class _Walker:
     def walk(self, shape: Shape, value: Any, path: str) -> Any:
         kind = shape.type_name
         if kind == "structure":
-            return self.structure(shape, value, path)  # type: ignore[arg-type]
+            return self.structure(shape, value, path)
         if kind == "list":
-            return self.list(shape, value, path)  # type: ignore[arg-type]
+            return self.list(shape, value, path)
         if kind == "map":
-            return self.map(shape, value, path)  # type: ignore[arg-type]
+            return self.map(shape, value, path)
         if kind == "string":
             return self.string(shape, value, path)
         if kind in ("integer", "long"):
@@ -131,11 +131,10 @@ class _Walker:
         return value
 
     def integer(self, shape: Shape, value: Any, path: str) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise _type_error(path, "an integer", value)
+            raise _type_error(path, "an integer", value)
         self.range(shape, value, path)
         return value
 
