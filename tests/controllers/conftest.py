@@ -11,7 +11,7 @@ from modelyard.context import AppState, RequestContext
 from modelyard.logstore import LogStore
 from modelyard.settings import Settings
 from modelyard.store.database import Database
-from tests.support.server import create_pg_database, drop_pg_database
+from tests.support.databases import migrated_store
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -20,24 +20,15 @@ REGION = "us-east-1"
 @pytest.fixture(params=["sqlite", "postgres"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A migrated store, on SQLite and then on PostgreSQL."""
-    if request.param == "sqlite":
-        database = Database.connect(f"sqlite:///{tmp_path / 'store.db'}")
+    with migrated_store(request.param, tmp_path) as database:
         yield database
-        database.dispose()
-    else:
-        url, name = create_pg_database()
-        database = Database.connect(url)
-        yield database
-        database.dispose()
-        drop_pg_database(name)
 
 
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     """A migrated SQLite store."""
-    database = Database.connect(f"sqlite:///{tmp_path / 'store.db'}")
-    yield database
-    database.dispose()
+    with migrated_store("sqlite", tmp_path) as database:
+        yield database
 
 
 class RecordingReconciler:

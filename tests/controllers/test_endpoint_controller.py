@@ -23,7 +23,9 @@ from tests.controllers.resources import add_config, add_model
 EP = ResourceKey(ACCOUNT, REGION, "ep")
 
 
-def _setup(db: Database, tmp_path: Path) -> tuple[AppState, EndpointController, FakeLauncher]:
+def _setup(db: Database, tmp_path: Path, *, deploy: bool = True) -> tuple[AppState, EndpointController, FakeLauncher]:
+    """An endpoint ``ep`` on config ``old`` (model ``good``), deployed by one reconcile pass unless ``deploy``
+    is False."""
     state = app_state(db, tmp_path)
     launcher = FakeLauncher(LogStore(tmp_path / "logs"))
     controller = EndpointController(db, state.settings.limits, Router(), FakePreparer(), launcher)  # type: ignore[arg-type]
@@ -31,7 +33,8 @@ def _setup(db: Database, tmp_path: Path) -> tuple[AppState, EndpointController, 
     add_model(ctx, "good", "image:good")
     add_config(ctx, "old", "good")
     create_endpoint(ctx, {"EndpointName": EP.name, "EndpointConfigName": "old"})
-    asyncio.run(controller.reconcile(EP))
+    if deploy:
+        asyncio.run(controller.reconcile(EP))
     return state, controller, launcher
 
 
@@ -81,13 +84,7 @@ def test_failed_update_rolls_back_to_the_old_config(db: Database, tmp_path: Path
 
 
 def test_delete_landing_mid_deployment_is_not_overwritten(db: Database, tmp_path: Path) -> None:
-    state = app_state(db, tmp_path)
-    launcher = FakeLauncher(LogStore(tmp_path / "logs"))
-    controller = EndpointController(db, state.settings.limits, Router(), FakePreparer(), launcher)  # type: ignore[arg-type]
-    ctx = context(state)
-    add_model(ctx, "good", "image:good")
-    add_config(ctx, "old", "good")
-    create_endpoint(ctx, {"EndpointName": EP.name, "EndpointConfigName": "old"})
+    state, controller, launcher = _setup(db, tmp_path, deploy=False)
 
     def delete_once() -> None:
         launcher.on_start = None

@@ -24,21 +24,13 @@ from modelyard.store.resources import (
     update_record,
 )
 from modelyard.store.tags import find_client_token, get_tags, put_tags, remember_client_token, remove_tags
-from tests.support.server import create_pg_database, drop_pg_database
+from tests.support.databases import migrated_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database.connect(f"sqlite:///{tmp_path / 'store.db'}")
+    with migrated_store(request.param, tmp_path) as database:
         yield database
-        database.dispose()
-    else:
-        url, name = create_pg_database()
-        database = Database.connect(url)
-        yield database
-        database.dispose()
-        drop_pg_database(name)
 
 
 def add(conn, name: str, created: float, **extra):  # type: ignore[no-untyped-def]

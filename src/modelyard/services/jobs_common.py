@@ -6,12 +6,15 @@ The services write desired state and return at once; the job controller
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.context import RequestContext
-from modelyard.services.common import insert_tagged
+from modelyard.services.common import find, insert_tagged
 from modelyard.store.errors import DuplicateKey
-from modelyard.wire.errors import ResourceInUse, ValidationException
+from modelyard.store.patches import Patch, patch_record
+from modelyard.store.resources import Record
+from modelyard.wire.errors import ResourceInUse, ServiceError, ValidationException
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 
@@ -51,3 +54,25 @@ def insert_job(ctx: RequestContext, request: dict[str, Any], kind: str, name: st
         raise ResourceInUse(f"{label.capitalize()} job names must be unique within an AWS account and region, "
                             f"and a {label} job with this name already exists ({arn})") from None
     ctx.app.jobs.notify(kind, ctx.account, ctx.region, name)
+
+
+def stop_job(ctx: RequestContext, kind: str, name: str, status_field: str, label: str,
+             not_found: Callable[[str], ServiceError], stopping: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """InProgress -> Stopping (``stopping`` gives the document changes) in one guarded write, then ask the job
+    controller to end the container; a job already Stopping is left as it is, any other state is refused."""
+    def change(job: Record) -> Patch | None:
+        current = job.document[status_field]
+        if current == "Stopping":
+            return None
+        if current != "InProgress":
+            raise ValidationException(f"The {label} job {job.name} is {current}: only a job that is "
+                                      "InProgress can be stopped")
+        return Patch(stopping(job.document))
+
+    with ctx.db.session(write=True) as conn:
+        record = find(conn, ctx, kind, name, not_found)
+        if record.status == "Stopping":
+            return
+        patch_record(conn, record.account, record.region, kind, record.name, change,
+                     status_field=status_field, now=ctx.now)
+    ctx.app.jobs.request_stop(kind, ctx.account, ctx.region, record.name)

@@ -16,12 +16,11 @@ from modelyard.services.jobs_common import (
     insert_job,
     processing_path,
     require_unique,
+    stop_job,
     summary,
 )
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_PROCESSING_JOB
-from modelyard.store.patches import Patch, patch_record
-from modelyard.store.resources import Record
 from modelyard.wire.errors import ServiceError, ValidationException
 
 KIND = "processing-job"
@@ -130,19 +129,5 @@ def list_processing_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[s
 @operation("sagemaker", "StopProcessingJob")
 def stop_processing_job(ctx: RequestContext, request: dict[str, Any]) -> None:
     """InProgress -> Stopping; the controller stops the container -> Stopped."""
-    def change(job: Record) -> Patch | None:
-        current = job.document["ProcessingJobStatus"]
-        if current == "Stopping":
-            return None
-        if current != "InProgress":
-            raise ValidationException(f"The processing job {job.name} is {current}: only a job that is "
-                                      "InProgress can be stopped")
-        return Patch({"ProcessingJobStatus": "Stopping"})
-
-    with ctx.db.session(write=True) as conn:
-        record = find(conn, ctx, KIND, request["ProcessingJobName"], _not_found)
-        if record.status == "Stopping":
-            return
-        patch_record(conn, record.account, record.region, KIND, record.name, change,
-                     status_field="ProcessingJobStatus", now=ctx.now)
-    ctx.app.jobs.request_stop(KIND, ctx.account, ctx.region, record.name)
+    stop_job(ctx, KIND, request["ProcessingJobName"], "ProcessingJobStatus", "processing", _not_found,
+             lambda document: {"ProcessingJobStatus": "Stopping"})

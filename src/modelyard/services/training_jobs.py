@@ -14,11 +14,9 @@ from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
 from modelyard.jobs.training_status import first_transition, stopping
 from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.dispatch import operation
-from modelyard.services.jobs_common import insert_job, require_unique, summary
+from modelyard.services.jobs_common import insert_job, require_unique, stop_job, summary
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRAINING_JOB
-from modelyard.store.patches import Patch, patch_record
-from modelyard.store.resources import Record
 from modelyard.wire.errors import ServiceError, ValidationException
 
 KIND = "training-job"
@@ -143,19 +141,5 @@ def list_training_jobs(ctx: RequestContext, request: dict[str, Any]) -> dict[str
 @operation("sagemaker", "StopTrainingJob")
 def stop_training_job(ctx: RequestContext, request: dict[str, Any]) -> None:
     """InProgress -> Stopping; the controller stops the container (SIGTERM, then SIGKILL) -> Stopped."""
-    def change(job: Record) -> Patch | None:
-        current = job.document["TrainingJobStatus"]
-        if current == "Stopping":
-            return None
-        if current != "InProgress":
-            raise ValidationException(f"The training job {job.name} is {current}: only a job that is "
-                                      "InProgress can be stopped")
-        return Patch(stopping(job.document, ctx.now))
-
-    with ctx.db.session(write=True) as conn:
-        record = find(conn, ctx, KIND, request["TrainingJobName"], _not_found)
-        if record.status == "Stopping":
-            return
-        patch_record(conn, record.account, record.region, KIND, record.name, change,
-                     status_field="TrainingJobStatus", now=ctx.now)
-    ctx.app.jobs.request_stop(KIND, ctx.account, ctx.region, record.name)
+    stop_job(ctx, KIND, request["TrainingJobName"], "TrainingJobStatus", "training", _not_found,
+             lambda document: stopping(document, ctx.now))

@@ -23,12 +23,11 @@ from typing import Any
 from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, stage, upload_directory
 from modelyard.controllers.jobs.tools import (
-    JobTools,
     LogTap,
+    ScriptRunner,
     Workspace,
     build_environment,
     container_spec,
-    max_runtime_seconds,
     new_workspace,
     open_log,
     start_container,
@@ -43,18 +42,11 @@ CONFIG_DIR = PurePosixPath("/opt/ml/config")
 FAILURE_FILE = PurePosixPath("/opt/ml/output/failure")
 
 
-class ProcessingRunner:
+class ProcessingRunner(ScriptRunner):
     """Runs processing jobs (``JobRunner`` for kind ``processing-job``)."""
 
     kind = KIND
     status_field = "ProcessingJobStatus"
-
-    def __init__(self, tools: JobTools) -> None:
-        self.tools = tools
-
-    def max_runtime(self, document: dict[str, Any]) -> float | None:
-        """StoppingCondition.MaxRuntimeInSeconds."""
-        return max_runtime_seconds(document)
 
     def terminal(self, document: dict[str, Any], status: str, reason: str | None, now: float) -> dict[str, Any]:
         """Changes that end the job as ``status``."""

@@ -140,3 +140,14 @@ def max_runtime_seconds(document: dict[str, Any]) -> float | None:
     """A job's StoppingCondition.MaxRuntimeInSeconds, if set."""
     value = (document.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
     return float(value) if value else None
+
+
+class ScriptRunner:
+    """What the training and processing runners share: their tools and the run-time limit."""
+
+    def __init__(self, tools: JobTools) -> None:
+        self.tools = tools
+
+    def max_runtime(self, document: dict[str, Any]) -> float | None:
+        """StoppingCondition.MaxRuntimeInSeconds."""
+        return max_runtime_seconds(document)

@@ -21,12 +21,11 @@ from typing import Any
 from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, join_uri, stage, upload_tarball
 from modelyard.controllers.jobs.tools import (
-    JobTools,
     LogTap,
+    ScriptRunner,
     Workspace,
     build_environment,
     container_spec,
-    max_runtime_seconds,
     new_workspace,
     open_log,
     start_container,
@@ -55,18 +54,11 @@ log = logging.getLogger("modelyard.controllers.jobs.training")
 KIND = "training-job"
 
 
-class TrainingRunner:
+class TrainingRunner(ScriptRunner):
     """Runs training jobs (``JobRunner`` for kind ``training-job``)."""
 
     kind = KIND
     status_field = "TrainingJobStatus"
-
-    def __init__(self, tools: JobTools) -> None:
-        self.tools = tools
-
-    def max_runtime(self, document: dict[str, Any]) -> float | None:
-        """StoppingCondition.MaxRuntimeInSeconds."""
-        return max_runtime_seconds(document)
 
     def terminal(self, document: dict[str, Any], status_name: str, reason: str | None, now: float) -> dict[str, Any]:
         """Changes that end the job (used for crashes and server restarts)."""
