@@ -22,6 +22,7 @@ from modelyard.controllers.jobs.tools import JobTools
 from modelyard.controllers.jobs.training import TrainingRunner
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
+from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
 from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import Service, ServiceTable
@@ -99,11 +100,14 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     load_services()
     kit = build_runtime_kit(settings)
     router = Router()
+    server_paths = ServerPaths(settings.data_dir)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
-                                   backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds))
-    transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects)
+                                   backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
+                                   server_paths=server_paths)
+    transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
+                                     server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
-                         workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS)
+                         workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")

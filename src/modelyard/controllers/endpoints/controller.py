@@ -28,6 +28,7 @@ from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, plan_v
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
+from modelyard.controllers.server_paths import ServerPaths
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.log_groups import deployment_group, endpoint_group
@@ -75,10 +76,13 @@ class EndpointController(KeyedReconciler):
     def __init__(self, db: Database, limits: Limits, router: Router, preparer: Preparer,
                  launcher: Launcher, *, backoff: RestartBackoff | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests."""
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 server_paths: ServerPaths | None = None) -> None:
+        """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests;
+        ``server_paths`` keeps host paths of the server's own files out of FailureReasons."""
         super().__init__(log)
         self.backoff = backoff or RestartBackoff()
+        self.server_paths = server_paths or ServerPaths(None)
         self.clock = clock
         self.sleep = sleep
         self._healthy_since: dict[str, float] = {}
@@ -179,6 +183,7 @@ class EndpointController(KeyedReconciler):
             routes.status = "InService"
 
     async def _fail(self, key: ResourceKey, record: Record, current: Deployment | None, reason: str) -> None:
+        reason = self.server_paths.neutral(reason)
         log.warning("endpoint %s: %s", key.name, reason)
         if current is not None and record.status == "Updating":
             self._publish(key, record, current)
@@ -227,7 +232,7 @@ class EndpointController(KeyedReconciler):
             try:
                 prepared = self.preparer.prepare(container, progress=writer.write_line)
             except PlanError as exc:
-                writer.write_line(f"modelyard: preparation failed: {exc}")
+                writer.write_line(f"modelyard: preparation failed: {self.server_paths.neutral(str(exc))}")
                 raise
             writer.write_line(f"modelyard: environment ready; starting {plan.instance_count} instance(s)")
         return prepared
