@@ -44,6 +44,7 @@ def test_an_abandoned_stuck_invocation_frees_the_handler(serve, tmp_path, worker
 
 
 def test_an_abandoned_waiting_invocation_is_never_run(serve, tmp_path) -> None:
+    """The pings after the close let the toolkit see the closed connection before the handler frees up."""
     toolkit = serve({"inference.py": STUCK})
     running, waiting = Gate(tmp_path, "running"), Gate(tmp_path, "waiting")
     first = toolkit.client()
@@ -52,6 +53,8 @@ def test_an_abandoned_waiting_invocation_is_never_run(serve, tmp_path) -> None:
     second = toolkit.client()
     second.send_raw(_invoke(str(waiting.path), "hang"))
     second.close()
+    for _ in range(2):
+        assert toolkit.client().request("ping")[0]["status"] == 200
     running.release()
     header, _ = first.read_frame() or ({}, b"")
     assert header["status"] == 200
