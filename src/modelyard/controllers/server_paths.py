@@ -1,7 +1,8 @@
 """FailureReasons and modelyard's own log lines never show where the server keeps its files.
 
     "<data dir>/artifacts/tmp/3f.../artifact is corrupt"  ->  "the server's artifact cache is corrupt"
-    "<data dir>/envs/ab12.../bin/python: not found"       ->  "the model's environment: not found"
+    "<data dir>/envs/ab12.../lib/x.so: not found"         ->  "the model's environment: not found"
+    "<data dir>/envs/ab12.../bin/python train.py"         ->  "python train.py"   (a program by its name)
 
 Any path under the data directory (as configured or as its real path) becomes a neutral name of the
 area it lies in; a user's own URIs and paths are left as they are.
@@ -46,6 +47,7 @@ class ServerPaths:
 
     @staticmethod
     def _name(match: re.Match[str]) -> str:
-        rest = (match.group("rest") or "").lstrip("/")
-        area = rest.split("/", 1)[0]
-        return AREAS.get(area, DATA_DIR)
+        parts = (match.group("rest") or "").strip("/").split("/")
+        if len(parts) == 4 and parts[0] == "envs" and parts[2] == "bin":
+            return parts[3]
+        return AREAS.get(parts[0], DATA_DIR)

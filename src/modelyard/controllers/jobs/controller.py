@@ -279,11 +279,20 @@ class JobController:
             self._end_run(run, "Failed", f"InternalServerError: modelyard could not run the job: {exc}")
 
     def neutral_reason(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """``changes`` with server paths in its FailureReason replaced by neutral names."""
-        reason = changes.get("FailureReason")
-        if self.server_paths is None or not isinstance(reason, str):
+        """``changes`` with server paths in its FailureReason and status messages replaced by neutral names."""
+        paths = self.server_paths
+        if paths is None:
             return changes
-        return {**changes, "FailureReason": self.server_paths.neutral(reason)}
+        result = dict(changes)
+        if isinstance(result.get("FailureReason"), str):
+            result["FailureReason"] = paths.neutral(result["FailureReason"])
+        transitions = result.get("SecondaryStatusTransitions")
+        if isinstance(transitions, list):
+            result["SecondaryStatusTransitions"] = [
+                {**item, "StatusMessage": paths.neutral(item["StatusMessage"])}
+                if isinstance(item, dict) and isinstance(item.get("StatusMessage"), str) else item
+                for item in transitions]
+        return result
 
     def _end_run(self, run: JobRun, status: str, reason: str | None) -> None:
         if not self.shutting_down:
