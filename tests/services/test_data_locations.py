@@ -153,3 +153,24 @@ def test_the_data_dir_is_0700_and_the_database_and_logs_0600(guarded: ServerProc
     assert log_files
     for path in log_files:
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.relative_to(data_dir)
+
+
+def test_a_path_that_turns_into_a_link_later_fails_the_endpoint(sm, guarded: ServerProcess, user_root: Path,  # type: ignore[no-untyped-def]
+                                                                 unique: str) -> None:
+    model_dir = user_root / unique
+    model_dir.mkdir()
+    (model_dir / "weights.bin").write_bytes(b"w")
+    sm.create_model(**model(unique, model_dir.as_uri() + "/", Image="modelyard/python:3.11"))
+    (model_dir / "weights.bin").unlink()
+    model_dir.rmdir()
+    model_dir.symlink_to(guarded.data_dir)
+    sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": unique, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName=unique, EndpointConfigName=unique)
+    deadline = time.monotonic() + 120
+    while (described := sm.describe_endpoint(EndpointName=unique))["EndpointStatus"] == "Creating":
+        assert time.monotonic() < deadline, described
+        time.sleep(0.2)
+    assert described["EndpointStatus"] == "Failed"
+    assert "the server's data directory" in described["FailureReason"]
+    assert not any((guarded.data_dir / "artifacts" / "models").glob("*/modelyard.db"))

@@ -6,8 +6,11 @@ Log files are created 0600 by the log store itself.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger("modelyard.storage.private_files")
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -18,7 +21,10 @@ SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 def secure_data_dir(data_dir: Path) -> None:
     """Create ``data_dir`` if needed and make it accessible to the server's user only."""
     data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    os.chmod(data_dir, PRIVATE_DIR)
+    try:
+        os.chmod(data_dir, PRIVATE_DIR)
+    except PermissionError:
+        log.warning("the data directory is not owned by the server's user; it could not be made private (0700)")
 
 
 def secure_sqlite_file(database_url: str) -> None:
