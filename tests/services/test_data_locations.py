@@ -6,6 +6,7 @@ One server in ``allow-list`` mode (MODELYARD_FILE_URIS / MODELYARD_FILE_ROOTS), 
 
 from __future__ import annotations
 
+import os
 import stat
 import time
 from collections.abc import Iterator
@@ -174,3 +175,26 @@ def test_a_path_that_turns_into_a_link_later_fails_the_endpoint(sm, guarded: Ser
     assert described["EndpointStatus"] == "Failed"
     assert "the server's data directory" in described["FailureReason"]
     assert not any((guarded.data_dir / "artifacts" / "models").glob("*/modelyard.db"))
+
+
+def test_a_processing_input_holding_a_fifo_and_a_dev_zero_link_fails_fast(sm, guarded: ServerProcess,  # type: ignore[no-untyped-def]
+                                                                         user_root: Path, unique: str) -> None:
+    for special in ("fifo", "zero"):
+        name = f"{unique}-{special}"
+        source = user_root / name
+        source.mkdir()
+        (source / "a.csv").write_text("1,2\n")
+        if special == "fifo":
+            os.mkfifo(source / "b.csv")
+        else:
+            (source / "b.csv").symlink_to("/dev/zero")
+        request = processing(name, str(source), str(user_root / f"{name}-out"))
+        request["AppSpecification"] = {"ImageUri": "modelyard/python:3.11", "ContainerEntrypoint": ["true"]}
+        sm.create_processing_job(**request)
+        deadline = time.monotonic() + 120
+        while (job := sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"] == "InProgress":
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert job["ProcessingJobStatus"] == "Failed"
+        assert "'b.csv'" in job["FailureReason"], job["FailureReason"]
+        assert str(guarded.data_dir) not in job["FailureReason"]
