@@ -62,3 +62,13 @@ def test_a_refetch_after_eviction_unpacks_again(tmp_path: Path) -> None:
     cache.release(cache.fetch_model(artifact(tmp_path, "b", 100 * KIB)))
     again = cache.fetch_model(uri)
     assert (again / "weights.bin").stat().st_size == 100 * KIB
+
+
+def test_a_model_directory_is_copied_with_its_empty_directories(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    (model / "code").mkdir(parents=True)
+    (model / "empty" / "deeper").mkdir(parents=True)
+    (model / "code" / "inference.py").write_text("x = 1\n")
+    entry = ArtifactCache(tmp_path / "cache", ObjectStore()).fetch_model(model)
+    assert (entry / "code" / "inference.py").read_text() == "x = 1\n"
+    assert (entry / "empty" / "deeper").is_dir()

@@ -227,6 +227,10 @@ def _copy_tree(source: Path, dest: Path, store: ObjectStore, uri: str) -> None:
     budget = store.limits.budget(uri)
     for path in walk_regular_files(source, what=uri, budget=budget):
         copy_regular_file(path, dest / path.relative_to(source), what=uri)
+    for dirpath, dirnames, _ in os.walk(source, followlinks=False):
+        for name in dirnames:
+            if not os.path.islink(os.path.join(dirpath, name)):
+                (dest / Path(dirpath, name).relative_to(source)).mkdir(parents=True, exist_ok=True)
 
 
 def _tree_size(root: Path) -> int:
