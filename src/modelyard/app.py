@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from modelyard.context import AppState
+from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.controller import EndpointController
 from modelyard.controllers.jobs.controller import JobController
 from modelyard.controllers.jobs.processing import ProcessingRunner
@@ -21,6 +22,7 @@ from modelyard.controllers.jobs.tools import JobTools
 from modelyard.controllers.jobs.training import TrainingRunner
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
+from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
 from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import Service, ServiceTable
@@ -36,6 +38,9 @@ from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import handlers
 from modelyard.settings import Settings
 from modelyard.storage import ArtifactCache, ObjectStore
+from modelyard.storage.limits import CopyLimits
+from modelyard.storage.local_policy import LocalPathPolicy
+from modelyard.storage.private_files import secure_data_dir, secure_sqlite_file
 from modelyard.store.database import Database
 from modelyard.wire.auth import Authenticator, UnverifiedAuthenticator
 from modelyard.wire.errors import RuntimeValidationError
@@ -64,8 +69,9 @@ def build_runtime_kit(settings: Settings) -> RuntimeKit:
     logs = LogStore(data_dir / "logs")
     images = ImageRegistry(data_dir / "images")
     builder = EnvironmentBuilder(data_dir / "envs")
-    objects = ObjectStore()
-    cache = ArtifactCache(data_dir / "artifacts", objects)
+    objects = ObjectStore(policy=LocalPathPolicy.from_settings(settings),
+                          limits=CopyLimits.from_settings(settings.data_limits))
+    cache = ArtifactCache(data_dir / "artifacts", objects, budget_bytes=settings.data_limits.artifact_cache_bytes)
     backend = ProcessBackend(sandbox=settings.sandbox)
     tools = JobTools(images=images, builder=builder, store=objects, cache=cache, backend=backend, logs=logs,
                      data_dir=data_dir)
@@ -88,15 +94,20 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
 
 def build_app(settings: Settings, *, authenticator: Authenticator | None = None) -> ModelyardApp:
     """Connect and migrate the store, build every long-lived part once, and assemble the ASGI app."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
+    secure_sqlite_file(settings.resolved_database_url)
     db = Database.connect(settings.resolved_database_url)
     load_services()
     kit = build_runtime_kit(settings)
     router = Router()
-    endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher)
-    transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects)
+    server_paths = ServerPaths(settings.data_dir)
+    endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
+                                   backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
+                                   server_paths=server_paths)
+    transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
+                                     server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
-                         workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS)
+                         workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")

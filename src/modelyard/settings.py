@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Literal
 
 DEFAULT_ACCOUNT_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -24,6 +25,22 @@ class Limits:
     health_check_timeout_seconds: float = 240.0
 
 
+FileUriMode = Literal["any", "allow-list", "off"]
+FILE_URI_MODES: tuple[FileUriMode, ...] = ("any", "allow-list", "off")
+GIB = 1024 ** 3
+
+
+@dataclass(frozen=True)
+class DataLimits:
+    """How much a copy of user data (artifacts, job inputs and outputs) may hold, and the cache's budget."""
+
+    copy_max_bytes: int = 50 * GIB
+    copy_max_files: int = 1_000_000
+    tar_max_ratio: float = 200.0
+    tar_ratio_floor_bytes: int = 1 * GIB
+    artifact_cache_bytes: int = 100 * GIB
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know about its configuration."""
@@ -36,6 +53,10 @@ class Settings:
     default_region: str = DEFAULT_REGION
     sandbox: bool | None = None
     limits: Limits = field(default_factory=Limits)
+    file_uris: FileUriMode | None = None
+    file_roots: tuple[Path, ...] = ()
+    data_limits: DataLimits = field(default_factory=DataLimits)
+    restart_reset_seconds: float = 300.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -44,6 +65,30 @@ class Settings:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'modelyard.db'}"
 
+    @property
+    def file_uri_mode(self) -> FileUriMode:
+        """How ``file://`` URIs and plain paths are treated: the explicit setting, else the default."""
+        return self.file_uris or default_file_uri_mode(self)
+
+
+def default_file_uri_mode(settings: Settings) -> FileUriMode:
+    """The ``file://`` mode when none is configured: ``any`` today.
+
+    The one switch for server mode: when authentication is on, this answers ``allow-list``.
+    """
+    return "any"
+
+
+def _file_uri_mode(raw: str) -> FileUriMode:
+    value = raw.strip().lower()
+    for mode in FILE_URI_MODES:
+        if value == mode:
+            return mode
+    raise ValueError(f"MODELYARD_FILE_URIS must be one of {', '.join(FILE_URI_MODES)}; got {raw!r}")
+
+
+def _file_roots(raw: str) -> tuple[Path, ...]:
+    return tuple(Path(part).expanduser() for part in raw.split(os.pathsep) if part.strip())
 
 
 _ENV_FIELDS = {
@@ -64,6 +109,29 @@ _LIMIT_ENV = {
 }
 
 
+_DATA_LIMIT_ENV = {
+    "MODELYARD_COPY_MAX_BYTES": ("copy_max_bytes", int),
+    "MODELYARD_COPY_MAX_FILES": ("copy_max_files", int),
+    "MODELYARD_TAR_MAX_RATIO": ("tar_max_ratio", float),
+    "MODELYARD_TAR_RATIO_FLOOR_BYTES": ("tar_ratio_floor_bytes", int),
+    "MODELYARD_ARTIFACT_CACHE_BYTES": ("artifact_cache_bytes", int),
+}
+
+
+def _data_settings(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    data_limits = {name: kind(env[var]) for var, (name, kind) in _DATA_LIMIT_ENV.items() if env.get(var)}
+    if data_limits:
+        values["data_limits"] = replace(DataLimits(), **data_limits)
+    if env.get("MODELYARD_FILE_URIS"):
+        values["file_uris"] = _file_uri_mode(env["MODELYARD_FILE_URIS"])
+    if env.get("MODELYARD_FILE_ROOTS"):
+        values["file_roots"] = _file_roots(env["MODELYARD_FILE_ROOTS"])
+    if env.get("MODELYARD_RESTART_RESET_SECONDS"):
+        values["restart_reset_seconds"] = float(env["MODELYARD_RESTART_RESET_SECONDS"])
+    return values
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from ``MODELYARD_*`` variables, then apply explicit overrides."""
     env = os.environ if environ is None else environ
@@ -78,6 +146,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
     sandbox = env.get("MODELYARD_SANDBOX")
     if sandbox:
         values["sandbox"] = sandbox.lower() not in ("0", "false", "off", "no")
+    values.update(_data_settings(env))
     known = {f.name for f in fields(Settings)}
     values.update({k: v for k, v in overrides.items() if v is not None and k in known})
     settings = Settings(**values)  # type: ignore[arg-type]

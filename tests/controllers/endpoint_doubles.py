@@ -27,6 +27,9 @@ class FakePreparer:
             raise PlanError(f"image {plan.image} cannot be prepared")
         return PreparedContainer(plan, SimpleNamespace(uri=plan.image), None, None, None)  # type: ignore[arg-type]
 
+    def release(self, prepared: PreparedContainer) -> None:
+        """Nothing to give back: no artifacts were fetched."""
+
 
 @dataclass
 class FakeClient:

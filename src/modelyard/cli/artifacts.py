@@ -2,7 +2,8 @@
 
     ./model_dir ──pack──► <artifacts>/<name>/<UTC time>/model.tar.gz
         <artifacts> = --artifacts (a directory, file:// URI or s3:// prefix)
-                      or file://<data dir>/artifacts/uploads
+                      or file://<data dir>-uploads (beside the data dir: the server never reads user data
+                      from inside its own data dir)
 
 Two layouts are accepted: SageMaker's (``code/inference.py`` beside the model files) and a flat
 directory with ``inference.py`` at its top, served with ``SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model``.
@@ -47,10 +48,15 @@ def inspect_model_dir(directory: Path) -> ModelSource:
     return ModelSource(directory, {}, None)
 
 
+def default_uploads(data_dir: Path) -> Path:
+    """Where ``modelyard deploy`` puts packed models by default: ``<data dir>-uploads``, beside the data dir."""
+    return data_dir.with_name(data_dir.name + "-uploads")
+
+
 def upload_destination(name: str, artifacts: str | None, data_dir: Path, now: dt.datetime | None = None) -> str:
     """The URI the packed model goes to (unique per deploy)."""
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
-    base = artifacts or (data_dir / "artifacts" / "uploads").as_uri()
+    base = artifacts or default_uploads(data_dir).as_uri()
     try:
         location = parse_location(base)
     except StorageError as exc:

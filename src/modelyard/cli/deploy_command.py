@@ -40,7 +40,7 @@ DEFAULT_ROLE = "arn:aws:iam::000000000000:role/modelyard"
                    "and deploy from the package.")
 @click.option("--artifacts", default=None, metavar="DIR|s3://…",
               help="Where to store model.tar.gz: a directory, file:// URI or s3:// prefix "
-                   "[default: <data dir>/artifacts/uploads].")
+                   "[default: <data dir>-uploads, beside the data dir].")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="The server's data dir, for the default artifact location "
                    "[default: $MODELYARD_DATA_DIR or ~/.modelyard].")

@@ -1,7 +1,9 @@
 """Turn a model container into what an instance needs: image spec, ready environment, model files.
 
-Blocking (downloads, uv builds): controllers call it in a worker thread. Results are cached per
-container, so N instances and restarts reuse one preparation.
+Blocking (downloads, uv builds): controllers call it in a worker thread. Results are shared per
+container, so N instances and restarts reuse one preparation. Each ``prepare`` is matched by a
+``release`` when its user (a deployment, a transform job) ends; the last release lets the artifact
+cache evict the model's files.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class PreparedContainer:
     code_dir: Path | None
 
 
+def _key(plan: ContainerPlan) -> str:
+    return repr((plan.image, plan.model_data_url, sorted(plan.environment.items())))
+
+
 class Preparer:
     """Resolves images, fetches artifacts and builds environments, once per distinct container."""
 
@@ -40,33 +46,65 @@ class Preparer:
         self.builder = builder
         self.cache = cache
         self._done: dict[str, PreparedContainer] = {}
+        self._users: dict[str, int] = {}
+        self._leases: dict[str, list[Path]] = {}
         self._lock = threading.Lock()
 
     def prepare(self, plan: ContainerPlan, progress=None) -> PreparedContainer:  # type: ignore[no-untyped-def]
         """The prepared container; raises PlanError with a FailureReason a user can act on."""
-        key = repr((plan.image, plan.model_data_url, sorted(plan.environment.items())))
+        key = _key(plan)
         with self._lock:
             cached = self._done.get(key)
-        if cached is not None:
-            return cached
-        prepared = self._prepare(plan, progress)
+            if cached is not None:
+                self._users[key] += 1
+                return cached
+        leases: list[Path] = []
+        try:
+            prepared = self._prepare(plan, progress, leases)
+        except BaseException:
+            self._release_files(leases)
+            raise
         with self._lock:
-            self._done[key] = prepared
+            if key in self._done:
+                duplicate, prepared = leases, self._done[key]
+            else:
+                duplicate, self._done[key], self._leases[key] = [], prepared, leases
+            self._users[key] = self._users.get(key, 0) + 1
+        self._release_files(duplicate)
         return prepared
 
+    def release(self, prepared: PreparedContainer) -> None:
+        """One user of ``prepared`` is done with it; after the last, its artifact may be evicted."""
+        key = _key(prepared.plan)
+        with self._lock:
+            if self._done.get(key) is not prepared:
+                return
+            self._users[key] -= 1
+            if self._users[key] > 0:
+                return
+            del self._users[key], self._done[key]
+            leases = self._leases.pop(key, [])
+        self._release_files(leases)
+
     def forget(self) -> None:
-        """Drop cached preparations (artifacts may have changed)."""
+        """Drop shared preparations (artifacts may have changed); their users keep their files."""
         with self._lock:
             self._done.clear()
+            self._users.clear()
+            self._leases.clear()
 
-    def _prepare(self, plan: ContainerPlan, progress) -> PreparedContainer:  # type: ignore[no-untyped-def]
+    def _release_files(self, leases: list[Path]) -> None:
+        for path in leases:
+            self.cache.release(path)
+
+    def _prepare(self, plan: ContainerPlan, progress, leases: list[Path]) -> PreparedContainer:  # type: ignore[no-untyped-def]
         try:
             image = self.images.resolve(plan.image)
         except UnknownImageError as exc:
             raise PlanError(str(exc)) from None
         try:
-            model_dir = self.cache.fetch_model(plan.model_data_url) if plan.model_data_url else None
-            code_dir = self._code_dir(plan, model_dir)
+            model_dir = self._fetch(plan.model_data_url, leases) if plan.model_data_url else None
+            code_dir = self._code_dir(plan, model_dir, leases)
         except StorageError as exc:
             raise PlanError(f"Could not fetch the model artifact: {exc}") from None
         requirements = None
@@ -79,10 +117,15 @@ class Preparer:
         external = None if code_dir is None or (model_dir and model_dir in code_dir.parents) else code_dir
         return PreparedContainer(plan, image, environment, model_dir, external or code_dir)
 
-    def _code_dir(self, plan: ContainerPlan, model_dir: Path | None) -> Path | None:
+    def _fetch(self, uri: str, leases: list[Path]) -> Path:
+        path = self.cache.fetch_model(uri)
+        leases.append(path)
+        return path
+
+    def _code_dir(self, plan: ContainerPlan, model_dir: Path | None, leases: list[Path]) -> Path | None:
         submit = plan.environment.get(SUBMIT_DIRECTORY)
         if submit and (submit.startswith(("s3://", "file://")) or submit.endswith((".tar.gz", ".tgz"))):
-            return self.cache.fetch_model(submit)
+            return self._fetch(submit, leases)
         if model_dir is None:
             return None
         if submit and submit.startswith("/opt/ml/model"):

@@ -65,8 +65,11 @@ class FramedInstance:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not (reader.at_eof() or writer.is_closing()):
+                return reader, writer
+            writer.close()
         return await asyncio.open_unix_connection(self.socket_path, limit=2**26)
 
     def _release(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:

@@ -21,5 +21,7 @@ def read_meta(path: Path) -> dict[str, Any]:
 def write_meta(path: Path, value: dict[str, Any]) -> None:
     """Replace ``path`` with ``value`` in one step (readers see the old or the new file)."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(json.dumps(value, ensure_ascii=False))
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(value, ensure_ascii=False))
     os.replace(temporary, path)

@@ -109,7 +109,7 @@ class LogStore:
         """Create an empty log stream; GroupNotFound, or StreamExists unless ``exist_ok``."""
         log_path = self._log_path(group, stream)
         try:
-            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:
             if exist_ok:
                 return

@@ -25,7 +25,7 @@ class LogWriter:
         self.path = path
         self._mark_unordered = mark_unordered
         self._lock = threading.Lock()
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._newest = _newest_timestamp(path)
         self._unordered = False
 

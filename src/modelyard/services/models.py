@@ -26,6 +26,7 @@ from modelyard.services.common import (
     insert_tagged,
     list_page,
 )
+from modelyard.services.data_locations import check_locations, container_locations
 from modelyard.services.dispatch import operation
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import CREATE_MODEL, check_single_container
@@ -134,6 +135,10 @@ def _resolve_package(conn: Connection, ctx: RequestContext,
     return resolved
 
 
+def _member_name(request: dict[str, Any], index: int) -> str:
+    return "PrimaryContainer" if "PrimaryContainer" in request else f"Containers.{index + 1}"
+
+
 def _described(container: dict[str, Any]) -> dict[str, Any]:
     shown = dict(container)
     shown.setdefault("Environment", {})
@@ -177,6 +182,8 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
         with ctx.db.session(write=True) as conn:
             resolved = _resolve(conn, ctx, containers)
             check_single_container(resolved)
+            check_locations(ctx, [member for index, container in enumerate(resolved)
+                                  for member in container_locations(container, _member_name(request, index))])
             insert_tagged(conn, ctx, MODEL, name, arn, _document(ctx, request, arn), request.get("Tags"),
                           desired=ModelDesired(resolved).to_json())
     except DuplicateKey:

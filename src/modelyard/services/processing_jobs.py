@@ -11,6 +11,7 @@ from typing import Any
 
 from modelyard.context import RequestContext
 from modelyard.services.common import arn_for, find, list_page
+from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import (
     insert_job,
@@ -93,6 +94,14 @@ def _stopping_condition(request: dict[str, Any]) -> dict[str, Any]:
     return condition
 
 
+def _locations(document: dict[str, Any]) -> list[tuple[str, str | None]]:
+    inputs = [(f"ProcessingInputs '{item['InputName']}' S3Input.S3Uri", item["S3Input"].get("S3Uri"))
+              for item in document["ProcessingInputs"]]
+    outputs = [(f"ProcessingOutputConfig output '{item['OutputName']}' S3Output.S3Uri", item["S3Output"].get("S3Uri"))
+               for item in (document.get("ProcessingOutputConfig") or {}).get("Outputs", [])]
+    return inputs + outputs
+
+
 @operation("sagemaker", "CreateProcessingJob")
 def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Record a processing job as InProgress; it runs in the background."""
@@ -108,6 +117,7 @@ def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[
     refuse_unsupported(request, CREATE_PROCESSING_JOB)
     document.update({key: request[key] for key in _ECHOED if key in request})
     document = {k: v for k, v in document.items() if v is not None}
+    check_locations(ctx, _locations(document))
     insert_job(ctx, request, KIND, name, arn, document, "processing")
     return {"ProcessingJobArn": arn}
 

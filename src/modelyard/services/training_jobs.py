@@ -13,6 +13,7 @@ from modelyard.context import RequestContext
 from modelyard.jobs.metrics import MetricDefinitionError, compile_definitions
 from modelyard.jobs.training_status import first_transition, stopping
 from modelyard.services.common import arn_for, find, list_page
+from modelyard.services.data_locations import check_locations, submit_directory
 from modelyard.services.dispatch import operation
 from modelyard.services.jobs_common import insert_job, require_unique, stop_job, summary
 from modelyard.services.unsupported import refuse_unsupported
@@ -99,6 +100,16 @@ def _stopping_condition(request: dict[str, Any]) -> dict[str, Any]:
     return condition
 
 
+def _locations(document: dict[str, Any]) -> list[tuple[str, str | None]]:
+    channels = [(f"InputDataConfig '{c['ChannelName']}' DataSource.S3DataSource.S3Uri",
+                 c["DataSource"]["S3DataSource"].get("S3Uri")) for c in document["InputDataConfig"]]
+    return [*channels,
+            ("OutputDataConfig.S3OutputPath", (document.get("OutputDataConfig") or {}).get("S3OutputPath")),
+            ("CheckpointConfig.S3Uri", (document.get("CheckpointConfig") or {}).get("S3Uri")),
+            ("HyperParameters.sagemaker_submit_directory",
+             submit_directory(document.get("HyperParameters"), document.get("Environment")))]
+
+
 @operation("sagemaker", "CreateTrainingJob")
 def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Record a training job as InProgress; it runs in the background."""
@@ -118,6 +129,7 @@ def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
         "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
     }
     document.update({key: request[key] for key in _ECHOED if key in request and key not in document})
+    check_locations(ctx, _locations(document))
     insert_job(ctx, request, KIND, name, arn, document, "training")
     return {"TrainingJobArn": arn}
 

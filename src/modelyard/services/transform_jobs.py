@@ -31,6 +31,7 @@ from modelyard.services.common import (
     list_page,
     notify_controller,
 )
+from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRANSFORM_JOB
@@ -109,6 +110,10 @@ def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[s
     name = request["TransformJobName"]
     check_request(request)
     refuse_unsupported(request, CREATE_TRANSFORM_JOB)
+    check_locations(ctx, [
+        ("TransformInput.DataSource.S3DataSource.S3Uri", request["TransformInput"]["DataSource"]
+         .get("S3DataSource", {}).get("S3Uri")),
+        ("TransformOutput.S3OutputPath", request["TransformOutput"].get("S3OutputPath"))])
     arn = arn_for(ctx, TRANSFORM_JOB, name)
     try:
         with ctx.db.session(write=True) as conn:

@@ -30,3 +30,15 @@ class UnsafeArchiveError(StorageError):
 
 class InvalidArchiveError(StorageError):
     """A file that should be a .tar or .tar.gz archive is not one (or is corrupt)."""
+
+
+class ForbiddenLocationError(InvalidLocationError):
+    """A local location that user data may not come from or go to (policy, protected area)."""
+
+
+class SpecialFileError(StorageError):
+    """A device, FIFO, socket or escaping link was found where only regular files may be copied."""
+
+
+class CopyLimitError(StorageError):
+    """A copy or extraction would exceed the configured size or file-count limit."""

@@ -4,44 +4,18 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from modelyard.storage.atomic import atomic_path, write_file_atomically
 from modelyard.storage.backend import ObjectInfo
 from modelyard.storage.errors import ArtifactNotFoundError, StorageError
+from modelyard.storage.limits import CopyLimits
 from modelyard.storage.uris import Location
+from modelyard.storage.walk import copy_regular_file, read_regular_file, walk_regular_files
 
-
-@contextmanager
-def atomic_path(dest: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; it replaces ``dest`` only if the block succeeds."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_file_atomically(dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``dest`` so that readers see the old file or the whole new one."""
-    with atomic_path(dest) as tmp, open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def copy_file_atomically(src: Path, dest: Path) -> None:
-    """Copy ``src`` to ``dest`` (contents and mode) through a temporary file."""
-    with atomic_path(dest) as tmp:
-        shutil.copyfile(src, tmp)
-        shutil.copymode(src, tmp)
+__all__ = ["LocalBackend", "atomic_path", "local_etag", "write_file_atomically"]
 
 
 def local_etag(stat: os.stat_result) -> str:
@@ -50,12 +24,19 @@ def local_etag(stat: os.stat_result) -> str:
 
 
 class LocalBackend:
-    """Reads and writes files under local paths."""
+    """Reads and writes regular files under local paths, within copy limits.
+
+    Devices, FIFOs and sockets are refused, never opened for reading; a directory listing refuses
+    them and links that lead outside the listed directory.
+    """
+
+    def __init__(self, limits: CopyLimits | None = None) -> None:
+        self.limits = limits or CopyLimits()
 
     def read_bytes(self, loc: Location) -> bytes:
         """The whole file."""
         with _errors(loc):
-            return loc.local_path.read_bytes()
+            return read_regular_file(loc.local_path, what=loc.uri, budget=self.limits.budget(loc.uri))
 
     def write_bytes(self, loc: Location, data: bytes) -> None:
         """Replace the file atomically, creating parent directories."""
@@ -65,15 +46,15 @@ class LocalBackend:
     def download(self, loc: Location, dest: Path) -> None:
         """Copy the file at ``loc`` to ``dest``."""
         with _errors(loc):
-            src = loc.local_path
-            if src.is_dir():
+            if loc.local_path.is_dir():
                 raise StorageError(f"{loc.uri} is a directory, not a file", uri=loc.uri, code="EISDIR")
-            copy_file_atomically(src, dest)
+            copy_regular_file(loc.local_path, dest, what=loc.uri, budget=self.limits.budget(loc.uri))
 
     def upload_file(self, path: Path, loc: Location) -> None:
         """Copy ``path`` to the location."""
         with _errors(loc):
-            copy_file_atomically(path, loc.local_path)
+            copy_regular_file(path, loc.local_path, what="the file to upload",
+                              budget=self.limits.budget(loc.uri))
 
     def list(self, loc: Location) -> list[ObjectInfo]:
         """Every file at or below the path, sorted by key; empty if nothing is there."""
@@ -82,10 +63,13 @@ class LocalBackend:
             if root.is_file():
                 return [self._info(root, root.name)]
             if not root.is_dir():
+                if root.exists():
+                    raise StorageError(f"{loc.uri} is not a regular file or a directory", uri=loc.uri,
+                                       code="SpecialFile")
                 return []
             infos = [
                 self._info(path, path.relative_to(root).as_posix())
-                for path in _walk_files(root)
+                for path in walk_regular_files(root, what=loc.uri, budget=self.limits.budget(loc.uri))
             ]
         return sorted(infos, key=lambda info: info.key)
 
@@ -113,15 +97,6 @@ class LocalBackend:
             etag=local_etag(stat),
             relative=relative,
         )
-
-
-def _walk_files(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath, name)
-            if path.is_file():
-                yield path
 
 
 @contextmanager

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from modelyard.storage.atomic import atomic_path
 from modelyard.storage.backend import ObjectInfo
 from modelyard.storage.errors import ArtifactNotFoundError, StorageError
-from modelyard.storage.localfs import atomic_path
 from modelyard.storage.uris import Location
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}

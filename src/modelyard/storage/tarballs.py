@@ -2,7 +2,10 @@
 
 ``safe_extract`` checks every member before anything is written: absolute names, ``..``
 components, links that leave the target, members below a link, and device/FIFO members are
-refused with :class:`UnsafeArchiveError` naming the member.
+refused with :class:`UnsafeArchiveError` naming the member. Members are read one header at a
+time and counted against the copy limits (total size, member count, expansion ratio over the
+archive's own size), so a tar bomb is refused at the header that crosses a limit, before its data
+is written.
 """
 
 from __future__ import annotations
@@ -12,29 +15,34 @@ import posixpath
 import tarfile
 from pathlib import Path
 
-from modelyard.storage.errors import ArtifactNotFoundError, InvalidArchiveError, UnsafeArchiveError
-from modelyard.storage.localfs import atomic_path
+from modelyard.storage.atomic import atomic_path
+from modelyard.storage.errors import ArtifactNotFoundError, CopyLimitError, InvalidArchiveError, UnsafeArchiveError
+from modelyard.storage.limits import CopyLimits
 
 
-def safe_extract(tar_path: Path, dest: Path) -> Path:
-    """Extract a ``.tar`` or ``.tar.gz`` (detected from content) into ``dest``; returns ``dest``."""
+def safe_extract(tar_path: Path, dest: Path, limits: CopyLimits | None = None, *, name: str | None = None) -> Path:
+    """Extract a ``.tar`` or ``.tar.gz`` (detected from content) into ``dest``; returns ``dest``.
+
+    ``name`` stands for the archive in messages (default: its path).
+    """
     tar_path = Path(tar_path)
+    label = name or str(tar_path)
     dest = Path(dest)
     try:
         archive = tarfile.open(tar_path, mode="r:*")  # noqa: SIM115 - closed by the `with` below
     except FileNotFoundError as exc:
-        raise ArtifactNotFoundError(f"archive {tar_path} does not exist", uri=str(tar_path),
+        raise ArtifactNotFoundError(f"archive {label} does not exist", uri=label,
                                     code="ENOENT") from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise InvalidArchiveError(f"{tar_path} is not a readable .tar or .tar.gz archive: {exc}",
+        raise InvalidArchiveError(f"{label} is not a readable .tar or .tar.gz archive: {exc}",
                                   uri=str(tar_path)) from exc
     with archive:
         try:
-            members = archive.getmembers()
+            members = _counted_members(archive, limits or CopyLimits(), tar_path.stat().st_size, label)
         except (tarfile.TarError, EOFError, OSError) as exc:
-            raise InvalidArchiveError(f"{tar_path} is a corrupt archive: {exc}", uri=str(tar_path)) from exc
+            raise InvalidArchiveError(f"{label} is a corrupt archive: {exc}", uri=label) from exc
         members = [member for member in members if not is_root_entry(member)]
-        check_members(members, archive_name=str(tar_path))
+        check_members(members, archive_name=label)
         dest.mkdir(parents=True, exist_ok=True)
         try:
             if hasattr(tarfile, "data_filter"):
@@ -42,11 +50,30 @@ def safe_extract(tar_path: Path, dest: Path) -> Path:
             else:  # pragma: no cover - Python without PEP 706 filters
                 archive.extractall(dest, members=members)
         except tarfile.FilterError as exc:
-            raise UnsafeArchiveError(f"unsafe member in {tar_path}: {exc}", member=str(exc),
-                                     uri=str(tar_path)) from exc
+            raise UnsafeArchiveError(f"unsafe member in {label}: {exc}", member=str(exc), uri=label) from exc
         except (tarfile.TarError, EOFError) as exc:
-            raise InvalidArchiveError(f"{tar_path} is a corrupt archive: {exc}", uri=str(tar_path)) from exc
+            raise InvalidArchiveError(f"{label} is a corrupt archive: {exc}", uri=label) from exc
     return dest
+
+
+def _counted_members(archive: tarfile.TarFile, limits: CopyLimits, archive_bytes: int,
+                     label: str) -> list[tarfile.TarInfo]:
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    while (member := archive.next()) is not None:
+        members.append(member)
+        total += max(member.size, 0)
+        if len(members) > limits.max_files:
+            raise CopyLimitError(f"{label} holds more than {limits.max_files} members, the limit for one "
+                                 "copy (MODELYARD_COPY_MAX_FILES)", uri=label, code="CopyLimitExceeded")
+        if total > limits.max_bytes:
+            raise CopyLimitError(f"{label} expands to more than {limits.max_bytes} bytes, the limit for "
+                                 "one copy (MODELYARD_COPY_MAX_BYTES)", uri=label, code="CopyLimitExceeded")
+        if total > limits.tar_ratio_floor_bytes and total > limits.tar_max_ratio * max(archive_bytes, 1):
+            raise CopyLimitError(f"{label} expands more than {limits.tar_max_ratio:g} times its own size "
+                                 f"(over {total} bytes from {archive_bytes}); refusing it as a tar bomb "
+                                 "(MODELYARD_TAR_MAX_RATIO)", uri=label, code="CopyLimitExceeded")
+    return members
 
 
 def is_root_entry(member: tarfile.TarInfo) -> bool:

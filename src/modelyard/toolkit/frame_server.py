@@ -5,6 +5,7 @@
     data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
                                   └► invoke: HandlerThread ─► response frame (then next frame)
     bad frame ─► 400 frame (when the transport is still writable) ─► close
+    connection lost with an invocation in flight ─► the service abandons it (frees a stuck worker)
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class FrameProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._queue.clear()
+        if self._busy:
+            abandon = getattr(self._service, "abandon", None)
+            if abandon is not None:
+                abandon(self._on_response)
 
     def data_received(self, data: bytes) -> None:
         if self._transport is None:

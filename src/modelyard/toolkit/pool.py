@@ -8,7 +8,9 @@
 
 The parent never imports user code. It publishes the socket when every worker has loaded,
 restarts a worker that dies (its request in flight gets a 500), and on SIGTERM drains, then
-stops the workers. Workers are fresh interpreters (``subprocess``), not forks.
+stops the workers. Workers are fresh interpreters (``subprocess``), not forks. A request whose
+caller gave up (invoke timeout) leaves the queue, or, if a worker is running it, that worker is
+killed and replaced, so a handler stuck for ever never holds a worker for ever.
 """
 
 from __future__ import annotations
@@ -179,6 +181,21 @@ class WorkerPool:
             self._idle.popleft().send(body, headers, done)
         else:
             self._queue.append((body, headers, done))
+
+    def abandon(self, done: Done) -> None:
+        """The caller of the request reporting to ``done`` is gone: unqueue it, or recycle its worker."""
+        for entry in list(self._queue):
+            if entry[2] == done:
+                self._queue.remove(entry)
+                self._pending -= 1
+                return
+        for worker in list(self.workers):
+            if worker.current == done and worker.process.poll() is None:
+                print(f"modelyard-toolkit: an invocation was abandoned by its caller (invoke timeout) while "
+                      f"worker {worker.process.pid} was running it; restarting the worker",
+                      file=sys.stderr, flush=True)
+                worker.process.kill()
+                return
 
     @property
     def in_flight(self) -> int:

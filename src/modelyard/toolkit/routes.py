@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 
 from modelyard.toolkit.context import (
@@ -15,17 +16,25 @@ from modelyard.toolkit.context import (
     Headers,
 )
 from modelyard.toolkit.handler import Handler, Response, failure
-from modelyard.toolkit.runner import HandlerThread
+from modelyard.toolkit.runner import Call, HandlerThread
 
 PING_OK = Response(200, b"", None)
 
 
 class Service:
-    """Ping, execution parameters and invocations over one loaded handler."""
+    """Ping, execution parameters and invocations over one loaded handler.
 
-    def __init__(self, handler: Handler, runner: HandlerThread) -> None:
+    An invocation its caller abandoned (the connection closed before the answer) is dropped if it is
+    still waiting; if it is running, the handler thread is stuck with it and ``recycle`` is called
+    (it restarts the serving process, the only way to stop a thread).
+    """
+
+    def __init__(self, handler: Handler, runner: HandlerThread,
+                 recycle: Callable[[], None] | None = None) -> None:
         self.handler = handler
         self.runner = runner
+        self.recycle = recycle
+        self._calls: dict[Callable[[Response], None], Call] = {}
         self._parameters = Response(200, json.dumps(handler.settings.execution_parameters).encode(),
                                     "application/json")
 
@@ -43,10 +52,25 @@ class Service:
                done: Callable[[Response], None]) -> None:
         """Queue an invocation on the handler thread; ``done(response)`` is called on ``loop``."""
         def finish(result: object) -> None:
+            self._calls.pop(done, None)
             done(result if isinstance(result, Response) else failure(result))  # type: ignore[arg-type]
 
-        self.runner.submit(loop, self.handler.invoke,
-                           (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers), finish)
+        self._calls[done] = self.runner.submit(loop, self.handler.invoke,
+                                               (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers),
+                                               finish)
+
+    def abandon(self, done: Callable[[Response], None]) -> None:
+        """The caller of the invocation reporting to ``done`` is gone: drop it, or recycle if it runs."""
+        call = self._calls.pop(done, None)
+        if call is None:
+            return
+        if call is not self.runner.current:
+            call.cancelled = True
+            return
+        print("modelyard-toolkit: an invocation was abandoned by its caller (invoke timeout) while the "
+              "handler was still running it; restarting to free the handler", file=sys.stderr, flush=True)
+        if self.recycle is not None:
+            self.recycle()
 
     @property
     def in_flight(self) -> int:

@@ -3,6 +3,7 @@
 The event loop only does I/O: it submits a call and gets the result back through
 ``loop.call_soon_threadsafe``, so pings are answered while a handler is slow. ``model_fn``
 runs on the same thread as every later hook (some frameworks care which thread owns a model).
+A submitted call can be cancelled while it waits; ``current`` is the call running now.
 """
 
 from __future__ import annotations
@@ -18,20 +19,37 @@ from typing import Any
 _STOP = object()
 
 
+class Call:
+    """One submitted call: what to run, where to report, and whether it was cancelled while waiting."""
+
+    __slots__ = ("args", "cancelled", "done", "func", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None, func: Callable[..., Any], args: tuple[Any, ...],
+                 done: Callable[[Any], None] | None) -> None:
+        self.loop = loop
+        self.func = func
+        self.args = args
+        self.done = done
+        self.cancelled = False
+
+
 class HandlerThread:
     """Runs submitted calls one at a time, in order, on a single daemon thread."""
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="modelyard-handler", daemon=True)
-        self._thread.start()
         self.pending = 0
+        self.current: Call | None = None
+        self._thread.start()
 
     def submit(self, loop: asyncio.AbstractEventLoop, func: Callable[..., Any], args: tuple[Any, ...],
-               done: Callable[[Any], None]) -> None:
-        """Queue ``func(*args)``; ``done(result)`` is then called on ``loop``."""
+               done: Callable[[Any], None]) -> Call:
+        """Queue ``func(*args)``; ``done(result)`` is then called on ``loop`` (unless cancelled first)."""
         self.pending += 1
-        self._queue.put((loop, func, args, done))
+        call = Call(loop, func, args, done)
+        self._queue.put(call)
+        return call
 
     def call(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run ``func(*args)`` on the handler thread and wait for it (re-raising its exception)."""
@@ -46,7 +64,7 @@ class HandlerThread:
             finally:
                 finished.set()
 
-        self._queue.put((None, run, (), None))
+        self._queue.put(Call(None, run, (), None))
         while not finished.wait(0.5):
             pass
         if "error" in box:
@@ -63,17 +81,32 @@ class HandlerThread:
             item = get()
             if item is _STOP:
                 return
-            loop, func, args, done = item
+            call: Call = item
+            if call.cancelled:
+                if not self._report(call, self._skipped, None):
+                    return
+                continue
+            self.current = call
             try:
-                result = func(*args)
+                result = call.func(*call.args)
             except BaseException as exc:  # noqa: BLE001 - the loop must always get an answer
                 traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
                 result = exc
-            if done is not None:
-                try:
-                    loop.call_soon_threadsafe(self._finish, done, result)
-                except RuntimeError:
-                    return
+            self.current = None
+            if call.done is not None and not self._report(call, self._finish, call.done, result):
+                return
+
+    @staticmethod
+    def _report(call: Call, callback: Callable[..., None], *args: Any) -> bool:
+        assert call.loop is not None
+        try:
+            call.loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            return False
+        return True
+
+    def _skipped(self, _: None) -> None:
+        self.pending -= 1
 
     def _finish(self, done: Callable[[Any], None], result: Any) -> None:
         self.pending -= 1

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from modelyard.toolkit import recycle
 from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.frame_server import FrameProtocol
 from modelyard.toolkit.handler import Handler
@@ -104,7 +105,10 @@ def bind_unix(path: str) -> Listeners:
 
 
 def bind_http(settings: ToolkitSettings) -> socket.socket | None:
-    """The listening TCP socket for the HTTP adapter, when one is configured."""
+    """The listening TCP socket for the HTTP adapter, when one is configured (or handed over)."""
+    handed_over = recycle.inherited(recycle.HTTP_FD)
+    if handed_over is not None:
+        return handed_over
     if not settings.http_port:
         return None
     sock = socket.create_server((settings.http_host, settings.http_port), backlog=1024)
@@ -115,9 +119,10 @@ def bind_http(settings: ToolkitSettings) -> socket.socket | None:
 
 def publish(listeners: Listeners) -> int | None:
     """Move the socket to its real path; returns its inode (to remove only our own file later)."""
-    if listeners.unix_tmp is None or listeners.unix_path is None:
+    if listeners.unix_path is None:
         return None
-    os.replace(listeners.unix_tmp, listeners.unix_path)
+    if listeners.unix_tmp is not None:
+        os.replace(listeners.unix_tmp, listeners.unix_path)
     log(f"listening on unix:{listeners.unix_path}")
     return os.stat(listeners.unix_path).st_ino
 
@@ -165,7 +170,10 @@ def _stop_event() -> asyncio.Event:
 
 
 def run_single(settings: ToolkitSettings, listeners: Listeners) -> int:
-    """One process: model on the handler thread, I/O on the event loop."""
+    """One process: model on the handler thread, I/O on the event loop.
+
+    A handler stuck on an abandoned invocation makes the process restart itself in place.
+    """
     runner = HandlerThread()
     inode = None
     try:
@@ -173,8 +181,11 @@ def run_single(settings: ToolkitSettings, listeners: Listeners) -> int:
         inode = publish(listeners)
         http = bind_http(settings)
 
+        def restart() -> None:
+            recycle.restart_in_place(listeners.unix, http)
+
         async def main() -> None:
-            await serve_until_stopped(Service(handler, runner), listeners.unix, http, _stop_event())
+            await serve_until_stopped(Service(handler, runner, restart), listeners.unix, http, _stop_event())
 
         asyncio.run(main())
     except Terminated:
@@ -238,8 +249,12 @@ def serve(settings: ToolkitSettings) -> int:
     signal.signal(signal.SIGTERM, _raise_terminated)
     signal.signal(signal.SIGINT, _raise_terminated)
     log(f"starting: {settings.workers} worker(s), default accept {settings.default_accept}")
+    handed_over = recycle.inherited(recycle.UNIX_FD)
     try:
-        listeners = bind_unix(settings.socket_path) if settings.socket_path else Listeners()
+        if handed_over is not None:
+            listeners = Listeners(handed_over, None, settings.socket_path)
+        else:
+            listeners = bind_unix(settings.socket_path) if settings.socket_path else Listeners()
     except OSError as exc:
         log(str(exc), error=True)
         return 1

@@ -18,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.arns import log_group_arn
+from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, plan_variants
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
+from modelyard.controllers.server_paths import ServerPaths
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.log_groups import deployment_group, endpoint_group
@@ -71,8 +74,18 @@ class EndpointController(KeyedReconciler):
     """Owns every endpoint's instances in this server process."""
 
     def __init__(self, db: Database, limits: Limits, router: Router, preparer: Preparer,
-                 launcher: Launcher) -> None:
+                 launcher: Launcher, *, backoff: RestartBackoff | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 server_paths: ServerPaths | None = None) -> None:
+        """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests;
+        ``server_paths`` keeps host paths of the server's own files out of FailureReasons."""
         super().__init__(log)
+        self.backoff = backoff or RestartBackoff()
+        self.server_paths = server_paths or ServerPaths(None)
+        self.clock = clock
+        self.sleep = sleep
+        self._healthy_since: dict[str, float] = {}
         self.db = db
         self.limits = limits
         self.router = router
@@ -170,6 +183,7 @@ class EndpointController(KeyedReconciler):
             routes.status = "InService"
 
     async def _fail(self, key: ResourceKey, record: Record, current: Deployment | None, reason: str) -> None:
+        reason = self.server_paths.neutral(reason)
         log.warning("endpoint %s: %s", key.name, reason)
         if current is not None and record.status == "Updating":
             self._publish(key, record, current)
@@ -218,7 +232,7 @@ class EndpointController(KeyedReconciler):
             try:
                 prepared = self.preparer.prepare(container, progress=writer.write_line)
             except PlanError as exc:
-                writer.write_line(f"modelyard: preparation failed: {exc}")
+                writer.write_line(f"modelyard: preparation failed: {self.server_paths.neutral(str(exc))}")
                 raise
             writer.write_line(f"modelyard: environment ready; starting {plan.instance_count} instance(s)")
         return prepared
@@ -255,6 +269,7 @@ class EndpointController(KeyedReconciler):
         except BaseException:
             await self._stop(instance)
             raise
+        self._healthy_since[instance.instance_id] = self.clock()
         return instance
 
     async def _stop(self, instance: Instance, grace: float = STOP_GRACE_SECONDS) -> None:
@@ -263,11 +278,15 @@ class EndpointController(KeyedReconciler):
         while instance.client.outstanding:
             await asyncio.sleep(0.05)
         await instance.client.close()
+        self._healthy_since.pop(instance.instance_id, None)
         await asyncio.to_thread(self.launcher.stop, instance, grace)
 
     async def _stop_all(self, deployment: Deployment, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop a deployment that is over, and give back its prepared containers."""
         instances = [i for v in deployment.variants.values() for i in v.instances]
         await asyncio.gather(*(self._stop(i, grace) for i in instances), return_exceptions=True)
+        for variant in deployment.variants.values():
+            self.preparer.release(variant.prepared)
 
     # routing and descriptions
 
@@ -315,12 +334,14 @@ class EndpointController(KeyedReconciler):
                                    "starting a replacement")
         variant.instances.remove(instance)
         self._republish(key)
+        healthy_since = self._healthy_since.pop(instance.instance_id, None)
+        healthy = 0.0 if healthy_since is None else self.clock() - healthy_since
+        instance.restarts = self.backoff.restarts_so_far(instance.restarts, healthy)
         self.spawn(self._restart(key, variant, instance))
 
     async def _restart(self, key: ResourceKey, variant: VariantDeployment, crashed: Instance) -> None:
         await self._stop(crashed, grace=0.1)
-        delay = min(2 ** crashed.restarts * 0.5, 30.0)
-        await asyncio.sleep(delay if crashed.restarts else 0)
+        await self.sleep(self.backoff.delay(crashed.restarts))
         async with self.lock(key):
             if self.deployments.get(key) is None or variant not in self.deployments[key].variants.values():
                 return

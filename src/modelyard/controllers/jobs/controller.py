@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
+from modelyard.controllers.server_paths import ServerPaths
 from modelyard.jobs.failures import truncate
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.store.database import Database
@@ -128,7 +129,7 @@ class JobRun:
 
         def patch(record: Record) -> Patch | None:
             changes = change(record.document) if callable(change) else change
-            return Patch(changes) if changes else None
+            return Patch(self.controller.neutral_reason(changes)) if changes else None
 
         with self.controller.db.session(write=True) as conn:
             record = patch_record(conn, self.account, self.region, self.runner.kind, self.name, patch,
@@ -161,8 +162,10 @@ class JobController:
     """Owns the running jobs of this server process (``workers`` run at once, the rest queue)."""
 
     def __init__(self, db: Database, runners: list[JobRunner], *, workers: int = 4,
-                 stop_grace: float = 30.0) -> None:
+                 stop_grace: float = 30.0, server_paths: ServerPaths | None = None) -> None:
+        """``server_paths`` keeps host paths of the server's own files out of FailureReasons."""
         self.db = db
+        self.server_paths = server_paths
         self.runners = {runner.kind: runner for runner in runners}
         self.families = {runner.kind: JobFamily(self, runner) for runner in runners}
         self.workers = workers
@@ -275,6 +278,22 @@ class JobController:
             log.exception("job %s crashed", run.name)
             self._end_run(run, "Failed", f"InternalServerError: modelyard could not run the job: {exc}")
 
+    def neutral_reason(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """``changes`` with server paths in its FailureReason and status messages replaced by neutral names."""
+        paths = self.server_paths
+        if paths is None:
+            return changes
+        result = dict(changes)
+        if isinstance(result.get("FailureReason"), str):
+            result["FailureReason"] = paths.neutral(result["FailureReason"])
+        transitions = result.get("SecondaryStatusTransitions")
+        if isinstance(transitions, list):
+            result["SecondaryStatusTransitions"] = [
+                {**item, "StatusMessage": paths.neutral(item["StatusMessage"])}
+                if isinstance(item, dict) and isinstance(item.get("StatusMessage"), str) else item
+                for item in transitions]
+        return result
+
     def _end_run(self, run: JobRun, status: str, reason: str | None) -> None:
         if not self.shutting_down:
             self._end(run.runner, run.key, status, reason, time.time())
@@ -284,7 +303,7 @@ class JobController:
         def ending(record: Record) -> Patch | None:
             if record.document.get(runner.status_field) not in ACTIVE:
                 return None
-            return Patch(runner.terminal(record.document, status, reason, now))
+            return Patch(self.neutral_reason(runner.terminal(record.document, status, reason, now)))
 
         with self.db.session(write=True) as conn:
             patch_record(conn, key.account, key.region, runner.kind, key.name, ending,

@@ -83,7 +83,10 @@ def fetch_code(tools: JobTools, workspace: Workspace, submit: str) -> Path:
     except StorageError as exc:
         raise JobDataError(f"ClientError: could not fetch the training code from {submit} "
                            f"(hyperparameter sagemaker_submit_directory): {exc}") from None
-    shutil.copytree(unpacked, code, dirs_exist_ok=True)
+    try:
+        shutil.copytree(unpacked, code, dirs_exist_ok=True)
+    finally:
+        tools.cache.release(unpacked)
     return code
 
 

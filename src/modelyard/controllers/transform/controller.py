@@ -23,6 +23,7 @@ from collections.abc import Callable
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
+from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.run import Outcome, RunFailed, TransformRun
 from modelyard.desired.transform import TransformDesired
 from modelyard.settings import Limits
@@ -54,8 +55,10 @@ class TransformController(KeyedReconciler):
     """Owns the running transform jobs of this server process."""
 
     def __init__(self, db: Database, limits: Limits, preparer: Preparer, launcher: Launcher,
-                 store: ObjectStore) -> None:
+                 store: ObjectStore, *, server_paths: ServerPaths | None = None) -> None:
+        """``server_paths`` keeps host paths of the server's own files out of FailureReasons."""
         super().__init__(log)
+        self.server_paths = server_paths or ServerPaths(None)
         self.db = db
         self.limits = limits
         self.preparer = preparer
@@ -138,6 +141,7 @@ class TransformController(KeyedReconciler):
         the run's outcome (decided in the same transaction as the write, so no Stop is lost)."""
         def ending(job: Record) -> Patch:
             final, why = ("Stopped", None) if job.status == "Stopping" else (status, reason)
+            why = self.server_paths.neutral_or_none(why)
             return Patch({"TransformJobStatus": final, "FailureReason": why, "TransformEndTime": time.time()})
 
         self._patch(key, ending)

@@ -93,6 +93,7 @@ class TransformRun:
         self.health_timeout = health_timeout
         self.outcome = Outcome()
         self.slots: list[_Slot] = []
+        self._prepared: PreparedContainer | None = None
         self._writes: list[asyncio.Task[None]] = []
 
     async def run(self, started: Callable[[], Awaitable[None]] | None = None) -> Outcome:
@@ -115,6 +116,7 @@ class TransformRun:
             prepared = await asyncio.to_thread(self.preparer.prepare, plan)
         except PlanError as exc:
             raise RunFailed(str(exc)) from None
+        self._prepared = prepared
         environment = container_environment(self.job, plan.environment)
         return replace(prepared, plan=replace(prepared.plan, environment=environment))
 
@@ -271,6 +273,9 @@ class TransformRun:
         for task in self._writes:
             task.cancel()
         await asyncio.gather(*(self._stop_slot(slot) for slot in self.slots), return_exceptions=True)
+        if self._prepared is not None:
+            self.preparer.release(self._prepared)
+            self._prepared = None
 
     async def _stop_slot(self, slot: _Slot) -> None:
         with contextlib.suppress(Exception):
