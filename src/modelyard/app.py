@@ -22,6 +22,7 @@ from modelyard.controllers.jobs.training import TrainingRunner
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.transform.controller import TransformController
+from modelyard.edge.admission import AdmissionGate
 from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import Service, ServiceTable
 from modelyard.edge.threaded import in_thread_pool
@@ -74,11 +75,16 @@ def build_runtime_kit(settings: Settings) -> RuntimeKit:
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers."""
-    limits = settings.limits
+    limits, edge = settings.limits, settings.edge
+
+    def gate() -> AdmissionGate:
+        return AdmissionGate(edge.control_concurrency, edge.control_queue, executor, edge.decode_offload_bytes)
+
     return ServiceTable([
         Service("sagemaker", JsonProtocol("sagemaker"), limits.control_body_bytes,
-                in_thread_pool(handlers("sagemaker"), executor)),
-        Service("logs", JsonProtocol("logs"), limits.control_body_bytes, in_thread_pool(handlers("logs"), executor)),
+                in_thread_pool(handlers("sagemaker"), executor), gate=gate()),
+        Service("logs", JsonProtocol("logs"), limits.control_body_bytes, in_thread_pool(handlers("logs"), executor),
+                gate=gate()),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
                 limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,

@@ -15,12 +15,9 @@ from typing import Any
 
 from botocore.model import OperationModel
 
+from modelyard.wire import bounded_json
 from modelyard.wire.encoding import encode_output
-from modelyard.wire.errors import (
-    SerializationException,
-    ServiceError,
-    UnknownOperationException,
-)
+from modelyard.wire.errors import ServiceError, UnknownOperationException
 from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
 from modelyard.wire.spec import operation_model, service_model, target_prefixes
 from modelyard.wire.validation import validate_input
@@ -52,13 +49,10 @@ def resolve_target(target: str | None) -> tuple[str, OperationModel]:
 
 
 def decode_body(body: bytes) -> Any:
-    """Parse a request body as JSON; an empty body is an empty object."""
+    """Parse a request body as JSON within ``wire.bounded_json``'s limits; an empty body is an empty object."""
     if not body.strip():
         return {}
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SerializationException(f"Request body is not valid JSON: {exc}") from None
+    return bounded_json.loads(body)
 
 
 def decode_request(target: str | None, body: bytes) -> JsonRequest:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import reprlib
 from functools import cache
 from typing import Any
 
@@ -27,6 +28,12 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from modelyard.wire.errors import SerializationException, ValidationException
 
 _MAX_REPORTED = 10
+MAX_SHAPE_DEPTH = 32
+"""Deepest walk through (recursive) shapes; SageMaker's deepest non-recursive input is 10 levels."""
+_INTEGER_RANGES = {"integer": (-(2**31), 2**31 - 1, "a 32-bit integer"),
+                   "long": (-(2**63), 2**63 - 1, "a 64-bit integer")}
+_BOUNDED_REPR = reprlib.Repr()
+_BOUNDED_REPR.maxlevel, _BOUNDED_REPR.maxstring, _BOUNDED_REPR.maxother = 3, 200, 200
 
 
 @cache
@@ -44,7 +51,7 @@ def _lower_camel(name: str) -> str:
 def _show(value: Any) -> str:
     if value is None:
         return "null"
-    text = str(value)
+    text = value if isinstance(value, str) else _BOUNDED_REPR.repr(value)
     if len(text) > 200:
         text = text[:200] + "..."
     return f"'{text}'"
@@ -53,6 +60,7 @@ def _show(value: Any) -> str:
 class _Walker:
     def __init__(self) -> None:
         self.violations: list[str] = []
+        self.depth = 0
 
     def violation(self, value: Any, path: str, constraint: str) -> None:
         self.violations.append(
@@ -60,6 +68,16 @@ class _Walker:
         )
 
     def walk(self, shape: Shape, value: Any, path: str) -> Any:
+        if self.depth >= MAX_SHAPE_DEPTH:
+            raise ValidationException(
+                f"Value at '{path[:200]}' is nested more than {MAX_SHAPE_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            return self._walk(shape, value, path)
+        finally:
+            self.depth -= 1
+
+    def _walk(self, shape: Shape, value: Any, path: str) -> Any:
         kind = shape.type_name
         if kind == "structure":
             return self.structure(shape, value, path)
@@ -135,6 +153,9 @@ class _Walker:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(path, "an integer", value)
+        low, high, noun = _INTEGER_RANGES.get(shape.type_name, _INTEGER_RANGES["long"])
+        if not low <= value <= high:
+            raise SerializationException(f"Value {_show(value)} at '{path}' does not fit in {noun}")
         self.range(shape, value, path)
         return value
 
