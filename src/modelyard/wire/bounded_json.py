@@ -27,6 +27,7 @@ MAX_INT_DIGITS = 19
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
 def nesting_exceeds(body: bytes, limit: int = MAX_DEPTH) -> bool:
@@ -35,11 +36,11 @@ def nesting_exceeds(body: bytes, limit: int = MAX_DEPTH) -> bool:
         return False
     brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
     for _ in range(limit):
-        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        shorter = _INNERMOST.sub(b"", brackets)
         if len(shorter) == len(brackets):
             return False
         brackets = shorter
-    return bool(brackets) and len(brackets.replace(b"[]", b"").replace(b"{}", b"")) < len(brackets)
+    return _INNERMOST.search(brackets) is not None
 
 
 def _parse_int(text: str) -> int:
