@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from modelyard.context import AppState
@@ -73,12 +74,22 @@ def build_runtime_kit(settings: Settings) -> RuntimeKit:
     return RuntimeKit(logs, objects, Preparer(images, builder, cache), Launcher(backend, logs, data_dir), tools)
 
 
-def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor) -> ServiceTable:
+def decoder_pool(settings: Settings, executor: ThreadPoolExecutor) -> Executor:
+    """Where large control-plane bodies are decoded: worker processes, or the thread pool when 0 workers."""
+    workers = settings.edge.decode_workers
+    if workers <= 0:
+        return executor
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
+                  decoder: Executor | None = None) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers."""
     limits, edge = settings.limits, settings.edge
 
     def gate() -> AdmissionGate:
-        return AdmissionGate(edge.control_concurrency, edge.control_queue, executor, edge.decode_offload_bytes)
+        return AdmissionGate(edge.control_concurrency, edge.control_queue, decoder or executor,
+                             edge.decode_offload_bytes)
 
     return ServiceTable([
         Service("sagemaker", JsonProtocol("sagemaker"), limits.control_body_bytes,
@@ -106,12 +117,15 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
-    pipeline = Pipeline(service_table(router, settings, executor), authenticator or UnverifiedAuthenticator(),
-                        state)
+    decoder = decoder_pool(settings, executor)
+    pipeline = Pipeline(service_table(router, settings, executor, decoder),
+                        authenticator or UnverifiedAuthenticator(), state)
     app = ModelyardApp(pipeline)
 
     async def close_executor() -> None:
         executor.shutdown(wait=False, cancel_futures=True)
+        if decoder is not executor:
+            decoder.shutdown(wait=False, cancel_futures=True)
 
     async def close_db() -> None:
         db.dispose()

@@ -34,9 +34,10 @@ class EdgeLimits:
     max_header_bytes: int = 16 * 1024
     max_connections: int = 4096
     max_connections_per_client: int = 512
-    control_concurrency: int = 4
+    control_concurrency: int = 2
     control_queue: int = 128
     decode_offload_bytes: int = 64 * 1024
+    decode_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ _EDGE_ENV = {
     "MODELYARD_CONTROL_CONCURRENCY": ("control_concurrency", int),
     "MODELYARD_CONTROL_QUEUE": ("control_queue", int),
     "MODELYARD_DECODE_OFFLOAD_BYTES": ("decode_offload_bytes", int),
+    "MODELYARD_DECODE_WORKERS": ("decode_workers", int),
 }
 
 

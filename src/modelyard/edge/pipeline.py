@@ -71,7 +71,7 @@ class Pipeline:
         if gate is None:
             return await _dispatch(service, call, ctx, call.decode(request, body))
         async with gate.admitted():
-            params = await gate.offload(len(body), lambda: call.decode(request, body))
+            params = await gate.offload(len(body), call.decode, request, body)
             return await _dispatch(service, call, ctx, params)
 
 

@@ -4,9 +4,9 @@
     loads(b'{"N": 1' + b'0' * 5000 + b'}') -> SerializationException "integer of more than 19 digits"
     loads(b'{"F": 1e999}')                  -> SerializationException "not a finite number"
 
-The nesting check runs before the parser, at C speed: string literals are cut out, everything but
-brackets is deleted, and innermost ``[]``/``{}`` pairs are removed one level per pass; a body still
-shrinking after ``MAX_DEPTH`` passes is too deep. ``RecursionError`` is caught as well, so the
+The nesting check runs before the parser, at C speed: escapes and string literals are cut out,
+everything but brackets is deleted, and innermost ``[]``/``{}`` pairs are removed one level per pass;
+a body still shrinking after ``MAX_DEPTH`` passes is too deep. ``RecursionError`` is caught as well, so the
 parser's own recursion can never surface as a 500.
 """
 
@@ -25,16 +25,23 @@ MAX_DEPTH = 64
 MAX_INT_DIGITS = 19
 """Longest integer literal accepted: every AWS ``long`` fits in 19 digits."""
 
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_KEEP = b'"[]{}'
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in _KEEP)
+_STRING = re.compile(rb'"[^"]*"')
 _INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def _brackets(body: bytes) -> bytes:
+    """The brackets of ``body`` outside string literals, in order (escapes first, then strings, cut)."""
+    skeleton = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    return _STRING.sub(b"", skeleton.replace(b'""', b""))
 
 
 def nesting_exceeds(body: bytes, limit: int = MAX_DEPTH) -> bool:
     """Whether the arrays and objects in ``body`` nest deeper than ``limit`` levels."""
     if body.count(b"[") + body.count(b"{") <= limit:
         return False
-    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
+    brackets = _brackets(body)
     for _ in range(limit):
         shorter = _INNERMOST.sub(b"", brackets)
         if len(shorter) == len(brackets):

@@ -80,9 +80,14 @@ def encode_error(error: ServiceError, request_id: str) -> Response:
 
 @dataclass(frozen=True)
 class JsonCall:
-    """One JSON 1.1 operation: the body is a JSON document validated against the input shape."""
+    """One JSON 1.1 operation: the body is a JSON document validated against the input shape.
+
+    It pickles as (service, operation name), so ``decode`` can run in a worker process."""
 
     model: OperationModel
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return _call_named, (self.model.service_model.service_name, self.model.name)
 
     @property
     def name(self) -> str:
@@ -97,6 +102,13 @@ class JsonCall:
         """200 with the result serialized by the output shape."""
         headers = [(b"content-type", CONTENT_TYPE.encode()), (REQUEST_ID_HEADER, request_id.encode())]
         return 200, headers, encode_result(self.model, result)
+
+
+def _call_named(service: str, name: str) -> JsonCall:
+    model = operation_model(service, name)
+    if model is None:
+        raise UnknownOperationException(f"Operation '{name}' is not an operation of {service}")
+    return JsonCall(model)
 
 
 class JsonProtocol:

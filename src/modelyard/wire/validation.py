@@ -119,14 +119,16 @@ class _Walker:
     def list(self, shape: ListShape, value: Any, path: str) -> list[Any]:
         if not isinstance(value, list):
             raise _type_error(path, "a list (JSON array)", value)
-        self.length(shape, value, len(value), path)
+        if not self.length(shape, value, len(value), path):
+            return value
         member = shape.member
         return [self.walk(member, item, f"{path}.{i}.member") for i, item in enumerate(value, 1)]
 
     def map(self, shape: MapShape, value: Any, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise _type_error(path, "a map (JSON object)", value)
-        self.length(shape, value, len(value), path)
+        if not self.length(shape, value, len(value), path):
+            return value
         result = {}
         for key, item in value.items():
             self.walk(shape.key, key, f"{path}.key")
@@ -165,12 +167,15 @@ class _Walker:
         self.range(shape, value, path)
         return float(value)
 
-    def length(self, shape: Shape, value: Any, size: int, path: str) -> None:
+    def length(self, shape: Shape, value: Any, size: int, path: str) -> bool:
+        """Record a length violation; False when ``value`` is too long to be worth walking."""
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and size < low:
             self.violation(value, path, f"must have length greater than or equal to {low}")
         elif high is not None and size > high:
             self.violation(value, path, f"must have length less than or equal to {high}")
+            return False
+        return True
 
     def range(self, shape: Shape, value: float, path: str) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
