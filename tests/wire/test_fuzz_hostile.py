@@ -1,7 +1,8 @@
 """Hostile requests to every implemented operation of every service, on SQLite and PostgreSQL:
 JSON nested deeper than any shape, integers past Python's 4,300-digit limit and past every AWS
 range, non-finite numbers, forged paging tokens, Search expressions nested hundreds deep, and
-credential scopes naming odd regions. Every answer is an AWS-shaped 4xx and the store is unchanged."""
+credential scopes naming odd regions: every answer is an AWS-shaped 4xx and the store is unchanged.
+Shape-typed inputs to every operation of every service never get a 5xx either."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import implemented
 from modelyard.wire.spec import service_model
 from tests.support.server import ServerProcess
 from tests.support.snapshot import store_snapshot
+from tests.wire.test_fuzz import value_for
 
 load_services()
 TARGETS = {"sagemaker": "SageMaker", "logs": "Logs_20140328"}
@@ -145,3 +149,19 @@ def test_odd_invocations_get_a_4xx(unchanged: ServerProcess) -> None:
         status, answer = _post(unchanged, {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()},
                                b'{"A": ' + b"[" * 5000 + b"]" * 5000 + b"}", path)
         _assert_aws_4xx(status, answer, (path[:60], list(headers)))
+
+
+SHAPE_TYPED = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@SHAPE_TYPED
+@given(data=st.data())
+def test_shape_typed_inputs_to_every_service_never_get_a_5xx(any_server: ServerProcess, data: st.DataObject) -> None:
+    service, name = data.draw(st.sampled_from(OPERATIONS))
+    shape = service_model(service).operation_model(name).input_shape
+    params = data.draw(value_for(shape)) if shape is not None else {}
+    headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}", "Content-Type": "application/x-amz-json-1.1"}
+    status, answer = _post(any_server, headers, json.dumps(params).encode())
+    assert status < 500, (service, name, params, answer[:300])
+    if status >= 400:
+        _assert_aws_4xx(status, answer, (service, name))
