@@ -10,8 +10,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from modelyard.context import AppState
@@ -24,6 +23,7 @@ from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.transform.controller import TransformController
 from modelyard.edge.admission import AdmissionGate
+from modelyard.edge.decoder_pool import DecoderPool
 from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import Service, ServiceTable
 from modelyard.edge.threaded import in_thread_pool
@@ -79,7 +79,7 @@ def decoder_pool(settings: Settings, executor: ThreadPoolExecutor) -> Executor:
     workers = settings.edge.decode_workers
     if workers <= 0:
         return executor
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return DecoderPool(workers)
 
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
