@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from modelyard.context import AppState
@@ -24,6 +24,8 @@ from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
+from modelyard.edge.admission import AdmissionGate
+from modelyard.edge.decoder_pool import DecoderPool
 from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import Service, ServiceTable
 from modelyard.edge.threaded import in_thread_pool
@@ -78,13 +80,28 @@ def build_runtime_kit(settings: Settings) -> RuntimeKit:
     return RuntimeKit(logs, objects, Preparer(images, builder, cache), Launcher(backend, logs, data_dir), tools)
 
 
-def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor) -> ServiceTable:
+def decoder_pool(settings: Settings, executor: ThreadPoolExecutor) -> Executor:
+    """Where large control-plane bodies are decoded: worker processes, or the thread pool when 0 workers."""
+    workers = settings.edge.decode_workers
+    if workers <= 0:
+        return executor
+    return DecoderPool(workers)
+
+
+def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
+                  decoder: Executor | None = None) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers."""
-    limits = settings.limits
+    limits, edge = settings.limits, settings.edge
+
+    def gate() -> AdmissionGate:
+        return AdmissionGate(edge.control_concurrency, edge.control_queue, decoder or executor,
+                             edge.decode_offload_bytes)
+
     return ServiceTable([
         Service("sagemaker", JsonProtocol("sagemaker"), limits.control_body_bytes,
-                in_thread_pool(handlers("sagemaker"), executor)),
-        Service("logs", JsonProtocol("logs"), limits.control_body_bytes, in_thread_pool(handlers("logs"), executor)),
+                in_thread_pool(handlers("sagemaker"), executor), gate=gate()),
+        Service("logs", JsonProtocol("logs"), limits.control_body_bytes, in_thread_pool(handlers("logs"), executor),
+                gate=gate()),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
                 limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
@@ -111,12 +128,15 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
-    pipeline = Pipeline(service_table(router, settings, executor), authenticator or UnverifiedAuthenticator(),
-                        state)
+    decoder = decoder_pool(settings, executor)
+    pipeline = Pipeline(service_table(router, settings, executor, decoder),
+                        authenticator or UnverifiedAuthenticator(), state)
     app = ModelyardApp(pipeline)
 
     async def close_executor() -> None:
         executor.shutdown(wait=False, cancel_futures=True)
+        if decoder is not executor:
+            decoder.shutdown(wait=False, cancel_futures=True)
 
     async def close_db() -> None:
         db.dispose()

@@ -42,6 +42,22 @@ class DataLimits:
 
 
 @dataclass(frozen=True)
+class EdgeLimits:
+    """What one connection or one client may hold of the server (see the README's Configuration)."""
+
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+    keep_alive_timeout_seconds: float = 5.0
+    max_header_bytes: int = 16 * 1024
+    max_connections: int = 4096
+    max_connections_per_client: int = 512
+    control_concurrency: int = 2
+    control_queue: int = 128
+    decode_offload_bytes: int = 64 * 1024
+    decode_workers: int = 1
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know about its configuration."""
 
@@ -57,6 +73,7 @@ class Settings:
     file_roots: tuple[Path, ...] = ()
     data_limits: DataLimits = field(default_factory=DataLimits)
     restart_reset_seconds: float = 300.0
+    edge: EdgeLimits = field(default_factory=EdgeLimits)
 
     @property
     def resolved_database_url(self) -> str:
@@ -132,6 +149,20 @@ def _data_settings(env: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
+_EDGE_ENV = {
+    "MODELYARD_HEADER_TIMEOUT_SECONDS": ("header_timeout_seconds", float),
+    "MODELYARD_BODY_TIMEOUT_SECONDS": ("body_timeout_seconds", float),
+    "MODELYARD_KEEP_ALIVE_TIMEOUT_SECONDS": ("keep_alive_timeout_seconds", float),
+    "MODELYARD_MAX_HEADER_BYTES": ("max_header_bytes", int),
+    "MODELYARD_MAX_CONNECTIONS": ("max_connections", int),
+    "MODELYARD_MAX_CONNECTIONS_PER_CLIENT": ("max_connections_per_client", int),
+    "MODELYARD_CONTROL_CONCURRENCY": ("control_concurrency", int),
+    "MODELYARD_CONTROL_QUEUE": ("control_queue", int),
+    "MODELYARD_DECODE_OFFLOAD_BYTES": ("decode_offload_bytes", int),
+    "MODELYARD_DECODE_WORKERS": ("decode_workers", int),
+}
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from ``MODELYARD_*`` variables, then apply explicit overrides."""
     env = os.environ if environ is None else environ
@@ -143,6 +174,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
     limits = {name: kind(env[var]) for var, (name, kind) in _LIMIT_ENV.items() if env.get(var)}
     if limits:
         values["limits"] = replace(Limits(), **limits)
+    edge = {name: kind(env[var]) for var, (name, kind) in _EDGE_ENV.items() if env.get(var)}
+    if edge:
+        values["edge"] = replace(EdgeLimits(), **edge)
     sandbox = env.get("MODELYARD_SANDBOX")
     if sandbox:
         values["sandbox"] = sandbox.lower() not in ("0", "false", "off", "no")

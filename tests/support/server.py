@@ -50,6 +50,8 @@ class ServerProcess:
     url: str
     data_dir: Path
     log_path: Path
+    database_url: str = ""
+    """The SQLAlchemy URL of the server's metadata store."""
 
     def stop(self) -> None:
         """Terminate the server and wait for it."""
@@ -80,7 +82,8 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict[str,
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
     url = f"http://127.0.0.1:{port}"
-    server = ServerProcess(process, url, data_dir, log_path)
+    server = ServerProcess(process, url, data_dir, log_path,
+                           database_url or f"sqlite:///{data_dir / 'modelyard.db'}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

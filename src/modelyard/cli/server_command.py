@@ -30,6 +30,7 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     import uvicorn
 
     from modelyard.app import build_app
+    from modelyard.edge.connections import connection_cap, guarded_protocol, raise_fd_limit
     from modelyard.store.errors import StoreError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -42,5 +43,8 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
         sys.exit(2)
     click.echo(f"modelyard listening on http://{settings.host}:{settings.port} "
                f"(data dir {settings.data_dir}, account {settings.account_id})", err=True)
+    edge = settings.edge
+    cap = connection_cap(edge, raise_fd_limit())
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
-                lifespan="on", loop="auto", http="auto")
+                lifespan="on", loop="auto", http=guarded_protocol(edge, cap),
+                timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap))

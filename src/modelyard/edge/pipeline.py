@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
 from modelyard.context import AppState, RequestContext
+from modelyard.edge.regions import check_region
 from modelyard.edge.services import Service, ServiceTable, unrouted
 from modelyard.wire import json_protocol
-from modelyard.wire.asgi import BodyTooLarge, Receive, Scope, read_body
+from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive, Scope, read_body
 from modelyard.wire.auth import Authenticator
 from modelyard.wire.errors import ServiceError
-from modelyard.wire.protocol import HttpRequest, Response
+from modelyard.wire.protocol import HttpRequest, OperationCall, Response
 
 log = logging.getLogger("modelyard.server")
 
@@ -52,6 +54,8 @@ class Pipeline:
             return await self._serve(service, request, receive, request_id)
         except ServiceError as error:
             return service.protocol.encode_error(error, request_id)
+        except ClientDisconnected:
+            return 400, [], b""
         except Exception:
             log.exception("internal failure in %s request %s", service.name, request_id)
             return service.protocol.encode_error(service.internal_error(request_id), request_id)
@@ -61,13 +65,21 @@ class Pipeline:
         body = await _read(service, receive)
         principal = self.authenticator.verify(request.method, request.path, request.headers, body)
         name = call.name
-        ctx = RequestContext(account=self.account, region=principal.region or self.default_region,
+        ctx = RequestContext(account=self.account, region=check_region(principal.region or self.default_region),
                              request_id=request_id, app=self.state, operation=name)
-        params = call.decode(request, body)
-        handler = service.operations.get(name)
-        if handler is None:
-            raise service.not_implemented(service.name, name)
-        return call.encode(await handler(ctx, params), request_id)
+        gate = service.gate
+        if gate is None:
+            return await _dispatch(service, call, ctx, call.decode(request, body))
+        async with gate.admitted():
+            params = await gate.offload(len(body), call.decode, request, body)
+            return await _dispatch(service, call, ctx, params)
+
+
+async def _dispatch(service: Service, call: OperationCall, ctx: RequestContext, params: dict[str, Any]) -> Response:
+    handler = service.operations.get(call.name)
+    if handler is None:
+        raise service.not_implemented(service.name, call.name)
+    return call.encode(await handler(ctx, params), ctx.request_id)
 
 
 async def _read(service: Service, receive: Receive) -> bytes:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.context import RequestContext
+from modelyard.edge.admission import AdmissionGate
 from modelyard.wire.errors import (
     InternalFailure,
     NotImplementedOperation,
@@ -48,6 +49,8 @@ class Service:
     too_large: Callable[[int, int], ServiceError] = too_large
     internal_error: Callable[[str], ServiceError] = internal_failure
     not_implemented: Callable[[str, str], ServiceError] = not_implemented
+    gate: AdmissionGate | None = None
+    """Bounds concurrency and decodes large bodies off the loop (the control plane); None: on the loop."""
 
 
 class ServiceTable:

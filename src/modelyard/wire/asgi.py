@@ -14,12 +14,18 @@ class BodyTooLarge(Exception):
     """Raised while reading a body past its limit."""
 
 
+class ClientDisconnected(Exception):
+    """Raised while reading a body whose client went away (or was cut by a read timeout)."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body; raises BodyTooLarge past ``limit`` bytes."""
+    """The whole request body; raises BodyTooLarge past ``limit`` bytes, ClientDisconnected when cut off."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)

@@ -15,12 +15,9 @@ from typing import Any
 
 from botocore.model import OperationModel
 
+from modelyard.wire import bounded_json
 from modelyard.wire.encoding import encode_output
-from modelyard.wire.errors import (
-    SerializationException,
-    ServiceError,
-    UnknownOperationException,
-)
+from modelyard.wire.errors import ServiceError, UnknownOperationException
 from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
 from modelyard.wire.spec import operation_model, service_model, target_prefixes
 from modelyard.wire.validation import validate_input
@@ -52,13 +49,10 @@ def resolve_target(target: str | None) -> tuple[str, OperationModel]:
 
 
 def decode_body(body: bytes) -> Any:
-    """Parse a request body as JSON; an empty body is an empty object."""
+    """Parse a request body as JSON within ``wire.bounded_json``'s limits; an empty body is an empty object."""
     if not body.strip():
         return {}
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SerializationException(f"Request body is not valid JSON: {exc}") from None
+    return bounded_json.loads(body)
 
 
 def decode_request(target: str | None, body: bytes) -> JsonRequest:
@@ -86,9 +80,14 @@ def encode_error(error: ServiceError, request_id: str) -> Response:
 
 @dataclass(frozen=True)
 class JsonCall:
-    """One JSON 1.1 operation: the body is a JSON document validated against the input shape."""
+    """One JSON 1.1 operation: the body is a JSON document validated against the input shape.
+
+    It pickles as (service, operation name), so ``decode`` can run in a worker process."""
 
     model: OperationModel
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return _call_named, (self.model.service_model.service_name, self.model.name)
 
     @property
     def name(self) -> str:
@@ -103,6 +102,13 @@ class JsonCall:
         """200 with the result serialized by the output shape."""
         headers = [(b"content-type", CONTENT_TYPE.encode()), (REQUEST_ID_HEADER, request_id.encode())]
         return 200, headers, encode_result(self.model, result)
+
+
+def _call_named(service: str, name: str) -> JsonCall:
+    model = operation_model(service, name)
+    if model is None:
+        raise UnknownOperationException(f"Operation '{name}' is not an operation of {service}")
+    return JsonCall(model)
 
 
 class JsonProtocol:

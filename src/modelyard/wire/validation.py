@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import reprlib
 from functools import cache
 from typing import Any
 
@@ -27,6 +28,12 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from modelyard.wire.errors import SerializationException, ValidationException
 
 _MAX_REPORTED = 10
+MAX_SHAPE_DEPTH = 32
+"""Deepest walk through (recursive) shapes; SageMaker's deepest non-recursive input is 10 levels."""
+_INTEGER_RANGES = {"integer": (-(2**31), 2**31 - 1, "a 32-bit integer"),
+                   "long": (-(2**63), 2**63 - 1, "a 64-bit integer")}
+_BOUNDED_REPR = reprlib.Repr()
+_BOUNDED_REPR.maxlevel, _BOUNDED_REPR.maxstring, _BOUNDED_REPR.maxother = 3, 200, 200
 
 
 @cache
@@ -44,7 +51,7 @@ def _lower_camel(name: str) -> str:
 def _show(value: Any) -> str:
     if value is None:
         return "null"
-    text = str(value)
+    text = value if isinstance(value, str) else _BOUNDED_REPR.repr(value)
     if len(text) > 200:
         text = text[:200] + "..."
     return f"'{text}'"
@@ -53,6 +60,7 @@ def _show(value: Any) -> str:
 class _Walker:
     def __init__(self) -> None:
         self.violations: list[str] = []
+        self.depth = 0
 
     def violation(self, value: Any, path: str, constraint: str) -> None:
         self.violations.append(
@@ -60,6 +68,16 @@ class _Walker:
         )
 
     def walk(self, shape: Shape, value: Any, path: str) -> Any:
+        if self.depth >= MAX_SHAPE_DEPTH:
+            raise ValidationException(
+                f"Value at '{path[:200]}' is nested more than {MAX_SHAPE_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            return self._walk(shape, value, path)
+        finally:
+            self.depth -= 1
+
+    def _walk(self, shape: Shape, value: Any, path: str) -> Any:
         kind = shape.type_name
         if kind == "structure":
             return self.structure(shape, value, path)
@@ -101,14 +119,16 @@ class _Walker:
     def list(self, shape: ListShape, value: Any, path: str) -> list[Any]:
         if not isinstance(value, list):
             raise _type_error(path, "a list (JSON array)", value)
-        self.length(shape, value, len(value), path)
+        if not self.length(shape, value, len(value), path):
+            return value
         member = shape.member
         return [self.walk(member, item, f"{path}.{i}.member") for i, item in enumerate(value, 1)]
 
     def map(self, shape: MapShape, value: Any, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise _type_error(path, "a map (JSON object)", value)
-        self.length(shape, value, len(value), path)
+        if not self.length(shape, value, len(value), path):
+            return value
         result = {}
         for key, item in value.items():
             self.walk(shape.key, key, f"{path}.key")
@@ -135,6 +155,9 @@ class _Walker:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(path, "an integer", value)
+        low, high, noun = _INTEGER_RANGES.get(shape.type_name, _INTEGER_RANGES["long"])
+        if not low <= value <= high:
+            raise SerializationException(f"Value {_show(value)} at '{path}' does not fit in {noun}")
         self.range(shape, value, path)
         return value
 
@@ -144,12 +167,15 @@ class _Walker:
         self.range(shape, value, path)
         return float(value)
 
-    def length(self, shape: Shape, value: Any, size: int, path: str) -> None:
+    def length(self, shape: Shape, value: Any, size: int, path: str) -> bool:
+        """Record a length violation; False when ``value`` is too long to be worth walking."""
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and size < low:
             self.violation(value, path, f"must have length greater than or equal to {low}")
         elif high is not None and size > high:
             self.violation(value, path, f"must have length less than or equal to {high}")
+            return False
+        return True
 
     def range(self, shape: Shape, value: float, path: str) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")

@@ -1,0 +1,231 @@
+"""Connection-level limits, below the pipeline: what one connection or one client may hold.
+
+uvicorn's httptools protocol, with the gaps filled (uvicorn has no header or body timeout, no
+header size limit, no timer on a connection that never sends a byte, and ``limit_concurrency``
+still lets idle connections hold file descriptors)::
+
+    connect ──idle (keep-alive timeout)──► first byte ──headers (header timeout, size limit)──►
+      body (body timeout) ──► request complete ──► response ──► idle again (uvicorn's keep-alive)
+
+    a timeout while reading    -> 408 RequestTimeoutException, connection closed
+    headers over the limit     -> 431 RequestHeaderFieldsTooLarge, connection closed
+    a client over its cap      -> 503 ServiceUnavailable, connection closed at once
+    the server at its cap      -> the longest-idle connection is closed to make room (else 503)
+
+``guarded_protocol(limits)`` returns the protocol class uvicorn is started with (``http=``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+from collections import Counter, OrderedDict
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from modelyard.settings import EdgeLimits
+
+log = logging.getLogger("modelyard.server")
+
+FD_RESERVE = 256
+"""File descriptors kept free of client connections (database, logs, instance sockets, sandboxes)."""
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            log.warning("could not raise the open-file limit from %d", soft)
+    return soft
+
+
+def connection_cap(limits: EdgeLimits, fd_limit: int) -> int:
+    """The configured connection cap, lowered to stay ``FD_RESERVE`` below the file-descriptor limit."""
+    return max(1, min(limits.max_connections, fd_limit - FD_RESERVE))
+
+
+def _answer(status: int, reason: str, code: str, message: str) -> bytes:
+    body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\nx-amzn-errortype: {code}\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
+class ConnectionBook:
+    """Every open connection of one server: counts per client address and the idle ones, oldest first."""
+
+    def __init__(self, cap: int, per_client: int) -> None:
+        self.cap = cap
+        self.per_client = per_client
+        self.open = 0
+        self.by_client: Counter[str] = Counter()
+        self.idle: OrderedDict[GuardedProtocol, None] = OrderedDict()
+
+    def admit(self, connection: GuardedProtocol) -> str | None:
+        """Register a new connection, or say why it is refused (evicting the longest-idle one if full)."""
+        if self.by_client[connection.client_key] >= self.per_client:
+            return f"client {connection.client_key} already has {self.per_client} open connections"
+        if self.open >= self.cap:
+            if not self.idle:
+                return f"the server is at its cap of {self.cap} connections"
+            oldest, _ = self.idle.popitem(last=False)
+            oldest.evict()
+        self.open += 1
+        self.by_client[connection.client_key] += 1
+        return None
+
+    def release(self, connection: GuardedProtocol) -> None:
+        """Forget a closed connection."""
+        self.idle.pop(connection, None)
+        self.open -= 1
+        self.by_client[connection.client_key] -= 1
+        if self.by_client[connection.client_key] <= 0:
+            del self.by_client[connection.client_key]
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with read timeouts, a header size limit and connection caps."""
+
+    limits: EdgeLimits
+    book: ConnectionBook
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client_key = ""
+        self._admitted = False
+        self._closed = False
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Admit the connection (or refuse it at once) and start its idle timer."""
+        super().connection_made(transport)
+        self.client_key = self.client[0] if self.client else ""
+        refusal = self.book.admit(self)
+        if refusal is not None:
+            log.warning("refused a connection: %s", refusal)
+            self._refuse(503, "Service Unavailable", "ServiceUnavailable", f"Connection refused: {refusal}")
+            return
+        self._admitted = True
+        self._idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Release the connection's place and timer."""
+        self._cancel()
+        if self._admitted:
+            self._admitted = False
+            self.book.release(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser, counting header bytes so a never-ending header block is cut."""
+        if self._closed:
+            return
+        if self._reading_headers:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._reading_headers and not self._closed and self._header_bytes > self.limits.max_header_bytes:
+            self._too_large(self._header_bytes)
+
+    def on_message_begin(self) -> None:
+        """A request starts: it is no longer idle, and its headers must arrive in time."""
+        super().on_message_begin()
+        self.book.idle.pop(self, None)
+        self._arm(self.limits.header_timeout_seconds, "headers")
+
+    def on_url(self, url: bytes) -> None:
+        """Collect the URL (counted against the header limit)."""
+        if not self._closed:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Collect a header (counted against the header limit)."""
+        if not self._closed:
+            super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        """Check the header block's size, then start the request with its body deadline."""
+        if self._closed:
+            return
+        self._reading_headers = False
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.limits.max_header_bytes:
+            self._too_large(size)
+            return
+        self._arm(self.limits.body_timeout_seconds, "body")
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        """Pass a body chunk on, unless the connection was cut."""
+        if not self._closed:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        """The request is read: no more read deadline until the next one begins."""
+        if self._closed:
+            return
+        self._cancel()
+        self._reading_headers = True
+        self._header_bytes = 0
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        """A response went out: the connection is idle (uvicorn's keep-alive timer closes it later)."""
+        super().on_response_complete()
+        if self._admitted and not self.transport.is_closing() and not self.pipeline:
+            self._idle()
+
+    def evict(self) -> None:
+        """Close this idle connection to make room for a new one."""
+        self._closed = True
+        self.transport.close()
+
+    def _idle(self) -> None:
+        self.book.idle[self] = None
+        self._arm(self.limits.keep_alive_timeout_seconds, "idle")
+
+    def _arm(self, seconds: float, phase: str) -> None:
+        self._cancel()
+        self._timer = self.loop.call_later(seconds, self._expired, phase, seconds)
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self, phase: str, seconds: float) -> None:
+        self._timer = None
+        if phase == "idle":
+            self.evict()
+            return
+        log.info("closed a connection from %s: no complete request %s within %ss", self.client_key, phase, seconds)
+        self._refuse(408, "Request Timeout", "RequestTimeoutException",
+                     f"The request {phase} did not arrive within {seconds:g} seconds")
+
+    def _too_large(self, size: int) -> None:
+        self._refuse(431, "Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
+                     f"The request line and headers ({size} bytes or more) exceed the limit of "
+                     f"{self.limits.max_header_bytes} bytes")
+
+    def _refuse(self, status: int, reason: str, code: str, message: str) -> None:
+        self._closed = True
+        self._cancel()
+        started = self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
+        if not started and not self.transport.is_closing():
+            self.transport.write(_answer(status, reason, code, message))
+        self.transport.close()
+
+
+def guarded_protocol(limits: EdgeLimits, cap: int) -> type[GuardedProtocol]:
+    """A protocol class for one server, sharing one ``ConnectionBook`` of at most ``cap`` connections."""
+    book = ConnectionBook(cap, limits.max_connections_per_client)
+    return type("ModelyardHttpProtocol", (GuardedProtocol,), {"limits": limits, "book": book})

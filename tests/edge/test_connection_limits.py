@@ -1,0 +1,159 @@
+"""Connection-level limits against a real server on 127.0.0.1: a huge header is refused, a slow
+header or body is cut after its timeout, idle connections are closed, and connections beyond the caps
+(per client and in all) never stop a normal client from being served. Every test is bounded in
+connections and seconds."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import client_for
+from tests.support.server import ServerProcess, start_server
+
+HEADER_TIMEOUT = 1.5
+BODY_TIMEOUT = 2.0
+KEEP_ALIVE = 4.0
+MAX_CONNECTIONS = 50
+PER_CLIENT = 30
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"MODELYARD_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+           "MODELYARD_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
+           "MODELYARD_KEEP_ALIVE_TIMEOUT_SECONDS": str(KEEP_ALIVE),
+           "MODELYARD_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+           "MODELYARD_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT)}
+    server = start_server(Path(tmp_path_factory.mktemp("guarded")), env=env)
+    yield server
+    server.stop()
+
+
+def _port(server: ServerProcess) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def _connect(server: ServerProcess, source: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket()
+    sock.settimeout(10)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", _port(server)))
+    return sock
+
+
+def _read_all(sock: socket.socket, seconds: float = 10) -> bytes:
+    sock.settimeout(seconds)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return data
+
+
+def _served(server: ServerProcess) -> None:
+    assert "Models" in client_for(server, "sagemaker").list_models()
+
+
+def test_a_header_block_over_the_limit_is_refused_with_431(guarded: ServerProcess) -> None:
+    with _connect(guarded) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SageMaker.ListModels\r\nX-Big: "
+                     + b"a" * 20_000 + b"\r\n\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert b"RequestHeaderFieldsTooLarge" in answer and b"exceed the limit of 16384 bytes" in answer
+    _served(guarded)
+
+
+def test_a_one_megabyte_header_is_cut_before_it_is_read(guarded: ServerProcess) -> None:
+    sent = 0
+    with _connect(guarded) as sock:
+        try:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            for _ in range(64):
+                sock.sendall(b"a" * 16_384)
+                sent += 16_384
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = _read_all(sock)
+    assert sent < 1_048_576 or answer.startswith(b"HTTP/1.1 431"), (sent, answer[:200])
+    _served(guarded)
+
+
+def _trickle(sock: socket.socket, deadline: float) -> float:
+    """Send one byte at a time until the server closes; returns the seconds it took."""
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < deadline:
+            sock.sendall(b"a")
+            time.sleep(0.25)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return time.monotonic() - started
+
+
+def test_a_slowloris_header_is_cut_after_the_header_timeout(guarded: ServerProcess) -> None:
+    with _connect(guarded) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        started = time.monotonic()
+        _served(guarded)
+        _trickle(sock, HEADER_TIMEOUT + 5)
+        answer = _read_all(sock, HEADER_TIMEOUT + 5)
+        elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408") and b"RequestTimeoutException" in answer, answer[:200]
+    assert HEADER_TIMEOUT - 0.2 <= elapsed <= HEADER_TIMEOUT + 5
+
+
+def test_a_slowloris_body_is_cut_after_the_body_timeout(guarded: ServerProcess) -> None:
+    with _connect(guarded) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SageMaker.ListModels\r\n"
+                     b"Content-Length: 1000\r\n\r\n{")
+        started = time.monotonic()
+        _served(guarded)
+        _trickle(sock, BODY_TIMEOUT + 5)
+        answer = _read_all(sock, BODY_TIMEOUT + 5)
+        elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 seconds" in answer, answer[:200]
+    assert BODY_TIMEOUT - 0.2 <= elapsed <= BODY_TIMEOUT + 5
+
+
+def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(guarded: ServerProcess) -> None:
+    with _connect(guarded) as sock:
+        started = time.monotonic()
+        assert _read_all(sock, KEEP_ALIVE + 5) == b""
+        assert KEEP_ALIVE - 0.2 <= time.monotonic() - started <= KEEP_ALIVE + 5
+
+
+def test_one_client_cannot_hold_more_than_its_share(guarded: ServerProcess) -> None:
+    held = [_connect(guarded, "127.0.0.2") for _ in range(PER_CLIENT + 20)]
+    try:
+        time.sleep(0.3)
+        refused = 0
+        for sock in held:
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                refused += sock.recv(100).startswith(b"HTTP/1.1 503")
+        assert refused == 20
+        _served(guarded)
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_idle_connections_beyond_the_cap_do_not_lock_out_a_normal_client(guarded: ServerProcess) -> None:
+    sources = [f"127.0.0.{n}" for n in range(3, 9)]
+    held = [_connect(guarded, source) for source in sources for _ in range(PER_CLIENT - 5)]
+    try:
+        assert len(held) > 2 * MAX_CONNECTIONS
+        for _ in range(3):
+            _served(guarded)
+    finally:
+        for sock in held:
+            sock.close()

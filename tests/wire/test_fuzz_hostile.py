@@ -1,0 +1,167 @@
+"""Hostile requests to every implemented operation of every service, on SQLite and PostgreSQL:
+JSON nested deeper than any shape, integers past Python's 4,300-digit limit and past every AWS
+range, non-finite numbers, forged paging tokens, Search expressions nested hundreds deep, and
+credential scopes naming odd regions: every answer is an AWS-shaped 4xx and the store is unchanged.
+Shape-typed inputs to every operation of every service never get a 5xx either."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelyard.services.catalog import load_services
+from modelyard.services.dispatch import implemented
+from modelyard.wire.spec import service_model
+from tests.support.server import ServerProcess
+from tests.support.snapshot import store_snapshot
+from tests.wire.test_fuzz import value_for
+
+load_services()
+TARGETS = {"sagemaker": "SageMaker", "logs": "Logs_20140328"}
+OPERATIONS = [(service, name) for service in TARGETS for name in sorted(implemented(service))]
+TOKEN_MEMBERS = ("NextToken", "nextToken", "nextForwardToken", "nextBackwardToken")
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"A":' + b"[" * depth + b"]" * depth + b"}"
+
+
+def _search(depth: int) -> bytes:
+    innermost = b'{"Filters": [{"Name": "ModelPackageGroupName", "Value": "g"}]}'
+    expression = b'{"SubExpressions": [' * depth + innermost + b"]}" * depth
+    return b'{"Resource": "ModelPackage", "SearchExpression": ' + expression + b"}"
+
+
+HOSTILE_BODIES = {
+    "nested 1,000 deep": _nested(1_000),
+    "nested 100,000 deep": _nested(100_000),
+    "nested objects 5,000 deep": b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+    "integer of 5,000 digits": b'{"MaxResults": ' + b"9" * 5_000 + b"}",
+    "integer of 2**70": b'{"MaxResults": %d, "limit": %d}' % (2**70, 2**70),
+    "negative integer of 2**64": b'{"MaxResults": -%d}' % 2**64,
+    "float 1e999": b'{"MaxResults": 1e999}',
+    "NaN": b'{"MaxResults": NaN}',
+    "Infinity": b'{"limit": -Infinity}',
+    "Search nested 500 deep": _search(500),
+    "Search nested 40 deep": _search(40),
+    "string member nested": b'{"ModelName": ' + b"[" * 900 + b"]" * 900 + b"}",
+}
+
+
+def _forged_tokens() -> list[str]:
+    def b64(payload: bytes) -> str:
+        return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+    positions = [b"[null,1]", b"[1,%d]" % 2**70, b"[NaN,1]", b'["x",[1,2]]', b"[" * 3000 + b"]" * 3000,
+                 b'["list:model/created_at/desc",[1e999,1]]', b"9" * 5000]
+    tokens = [b64(p) for p in positions] + [f"{b64(p)}.000000000000" for p in positions]
+    return tokens + [".", "not-a-token", "\u00e9\u00e9.\u00e9", "A" * 100_000, "%00%ff"]
+
+
+FORGED_TOKENS = _forged_tokens()
+ODD_REGIONS = ["x" * 40, "us-east-1" + "1" * 30, "US-EAST-1", "../../etc", "us east 1", "\u00fcs-east-1",
+               "us-east-1'; DROP TABLE resources; --", "1", "-", "us-east-1\t"]
+
+
+def _post(server: ServerProcess, headers: dict[str, str], body: bytes, path: str = "/") -> tuple[int, bytes]:
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _assert_aws_4xx(status: int, body: bytes, what: Any) -> None:
+    assert 400 <= status < 500, (what, status, body[:300])
+    document = json.loads(body)
+    assert document.get("__type") and document.get("message"), (what, body[:300])
+
+
+@pytest.fixture()
+def unchanged(any_server: ServerProcess) -> Iterator[ServerProcess]:
+    before = store_snapshot(any_server)
+    yield any_server
+    assert store_snapshot(any_server) == before
+
+
+def test_hostile_bodies_to_every_operation_get_a_4xx(unchanged: ServerProcess) -> None:
+    for service, name in OPERATIONS:
+        for label, body in HOSTILE_BODIES.items():
+            headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}", "Content-Type": "application/x-amz-json-1.1"}
+            status, answer = _post(unchanged, headers, body)
+            _assert_aws_4xx(status, answer, (service, name, label))
+
+
+def test_forged_page_tokens_get_a_4xx(unchanged: ServerProcess) -> None:
+    for service, name in OPERATIONS:
+        shape = service_model(service).operation_model(name).input_shape
+        members = [m for m in TOKEN_MEMBERS if shape is not None and m in shape.members]
+        for member in members:
+            for token in FORGED_TOKENS:
+                extra = {"Resource": "ModelPackage"} if name == "Search" else {}
+                body = json.dumps({member: token, **extra}).encode()
+                headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}",
+                           "Content-Type": "application/x-amz-json-1.1"}
+                status, answer = _post(unchanged, headers, body)
+                _assert_aws_4xx(status, answer, (service, name, member, token[:40]))
+
+
+def _authorization(region: str, service: str) -> str:
+    return (f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/{region}/{service}/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+
+
+def test_odd_regions_in_the_credential_scope_get_a_4xx(unchanged: ServerProcess) -> None:
+    for region in ODD_REGIONS:
+        for service, name in OPERATIONS:
+            headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}", "Content-Type": "application/x-amz-json-1.1",
+                       "Authorization": _authorization(region, service)}
+            status, answer = _post(unchanged, headers, b"{}")
+            _assert_aws_4xx(status, answer, (service, name, region))
+        headers = {"Content-Type": "text/csv", "Authorization": _authorization(region, "sagemaker")}
+        status, answer = _post(unchanged, headers, b"1,2", "/endpoints/nothing/invocations")
+        _assert_aws_4xx(status, answer, ("InvokeEndpoint", region))
+
+
+ODD_INVOCATIONS = [
+    ("/endpoints/%00/invocations", {}),
+    ("/endpoints/" + "e" * 5000 + "/invocations", {}),
+    ("/endpoints/%ff%fe/invocations", {}),
+    ("/endpoints/x/invocations", {"X-Amzn-SageMaker-Custom-Attributes": "a" * 5000}),
+    ("/endpoints/x/invocations", {"X-Amzn-SageMaker-Target-Variant": "\u00e9" * 100}),
+    ("/endpoints/x/invocations", {"X-Amzn-SageMaker-Inference-Id": "i" * 1000}),
+    ("/endpoints/x/invocations", {"Content-Type": "x" * 2000}),
+]
+
+
+def test_odd_invocations_get_a_4xx(unchanged: ServerProcess) -> None:
+    for path, headers in ODD_INVOCATIONS:
+        status, answer = _post(unchanged, {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()},
+                               b'{"A": ' + b"[" * 5000 + b"]" * 5000 + b"}", path)
+        _assert_aws_4xx(status, answer, (path[:60], list(headers)))
+
+
+SHAPE_TYPED = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@SHAPE_TYPED
+@given(data=st.data())
+def test_shape_typed_inputs_to_every_service_never_get_a_5xx(any_server: ServerProcess, data: st.DataObject) -> None:
+    service, name = data.draw(st.sampled_from(OPERATIONS))
+    shape = service_model(service).operation_model(name).input_shape
+    params = data.draw(value_for(shape)) if shape is not None else {}
+    headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}", "Content-Type": "application/x-amz-json-1.1"}
+    status, answer = _post(any_server, headers, json.dumps(params).encode())
+    assert status < 500, (service, name, params, answer[:300])
+    if status >= 400:
+        _assert_aws_4xx(status, answer, (service, name))
