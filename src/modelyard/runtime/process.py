@@ -31,7 +31,9 @@ from typing import IO, Any
 
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
-from modelyard.runtime.program_paths import hidden_program_paths, under_private_tmp
+from modelyard.runtime.identity import identity_for
+from modelyard.runtime.limits import Limits
+from modelyard.runtime.program_paths import environment_paths, program_paths
 from modelyard.runtime.sandbox import (
     OPT_ML,
     Mount,
@@ -43,6 +45,7 @@ from modelyard.runtime.sandbox import (
     writable_problem,
 )
 from modelyard.runtime.spawner import run_in_spawner
+from modelyard.runtime.view import group_text, passwd_text
 
 logger = logging.getLogger("modelyard.runtime")
 
@@ -82,6 +85,7 @@ class ContainerSpec:
     stderr_path: Path | None = None
     name: str = "container"
     capture_output: bool = False
+    limits: Limits = field(default_factory=Limits)
 
     def mounts(self) -> list[Mount]:
         """``binds`` and ``ro_binds`` as Mount records."""
@@ -90,11 +94,16 @@ class ContainerSpec:
 
 
 def reveal_host_paths(spec: ContainerSpec, *paths: Path | str | None) -> None:
-    """Bind host paths that lie under /tmp read-only at the same place: the sandbox's private /tmp
-    would hide them (venvs and images of a data dir under /tmp, as in tests)."""
+    """Bind host paths read-only at the same place, a venv with its interpreter and ``.pth`` sources:
+    the sandbox's root holds only system directories (venvs, images, the toolkit source)."""
+    covered = {inside for _, inside in spec.ro_binds}
     for path in paths:
-        if path is not None and under_private_tmp(path):
-            spec.ro_binds.append((path, str(path)))
+        if path is None:
+            continue
+        for needed in environment_paths(path):
+            if needed not in covered and os.path.exists(needed):
+                spec.ro_binds.append((needed, needed))
+                covered.add(needed)
 
 
 class ProcessBackend:
@@ -175,7 +184,13 @@ class ProcessBackend:
         stderr: IO[bytes] | None,
     ) -> ContainerProcess:  # fmt: skip
         assert self.bwrap is not None
+        identity = identity_for(str(Path(spec.opt_ml).absolute()))
+        if identity.switch:
+            _hand_over([Path(spec.opt_ml), *(Path(m.host) for m in spec.mounts() if m.writable)], identity.uid)
         copies = _open_copies(files_to_copy(spec.writable)) if spec.writable else {}
+        etc_fds = _data_fds({"/etc/passwd": passwd_text(identity.uid, identity.gid),
+                             "/etc/group": group_text(identity.gid)})
+        copies_and_etc = {**copies, **{f"generated:{k}": v for k, v in etc_fds.items()}}
         read_end, write_end = os.pipe()
         try:
             argv = bwrap_argv(
@@ -188,11 +203,14 @@ class ProcessBackend:
                 workdir=self.inside_path(spec, workdir),
                 network_isolated=spec.network_isolated,
                 info_fd=write_end,
+                identity=identity,
+                limits=spec.limits,
+                etc_fds=etc_fds,
             )
-            fds = (write_end, *copies.values())
+            fds = (write_end, *copies_and_etc.values())
             popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=fds))
         finally:
-            for fd in (write_end, *copies.values()):
+            for fd in (write_end, *copies_and_etc.values()):
                 os.close(fd)
         try:
             info = _read_info(read_end)
@@ -247,9 +265,31 @@ def _check(spec: ContainerSpec, *, sandboxed: bool) -> None:
 
 def _with_program_paths(spec: ContainerSpec) -> ContainerSpec:
     covered = [m.inside for m in spec.mounts()]
-    extra = [(path, path) for path in hidden_program_paths(spec.argv[0])
+    extra = [(path, path) for path in program_paths(spec.argv[0]) if os.path.exists(path)
              if not any(path == inside or path.startswith(inside.rstrip("/") + "/") for inside in covered)]
     return replace(spec, ro_binds=[*spec.ro_binds, *extra]) if extra else spec
+
+
+def _hand_over(directories: list[Path], uid: int) -> None:
+    """Give the container's writable host directories (and what they hold) to its uid."""
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        os.chown(directory, uid, uid)
+        for root, dirs, files in os.walk(directory):
+            for name in [*dirs, *files]:
+                os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+
+
+def _data_fds(contents: dict[str, str]) -> dict[str, int]:
+    """Descriptors (pipes, already filled and closed for writing) holding ``contents``."""
+    fds = {}
+    for path, text in contents.items():
+        read_end, write_end = os.pipe()
+        os.write(write_end, text.encode())
+        os.close(write_end)
+        fds[path] = read_end
+    return fds
 
 
 def _open_copies(paths: list[str]) -> dict[str, int]:
