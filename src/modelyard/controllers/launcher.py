@@ -30,6 +30,7 @@ from modelyard.hosting.instances import FramedInstance, InstanceClient
 from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import toolkit_pythonpath
+from modelyard.runtime.limits import limits_for
 from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
 
 FAILURE_LINE = re.compile(r"modelyard-toolkit: (model_fn|handler load) failed: (.*)")
@@ -87,14 +88,16 @@ class Launcher:
         self._ports_lock = threading.Lock()
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
-              network_isolated: bool, log_group: str) -> Instance:
-        """Start an instance process (blocking; call from a worker thread)."""
+              network_isolated: bool, log_group: str, instance_type: str | None = None) -> Instance:
+        """Start an instance process (blocking; call from a worker thread) with the limits of
+        ``instance_type`` (see ``runtime.limits``)."""
         instance_id = f"i-{secrets.token_hex(8)}"
         directory = self.data_dir / "instances" / region / endpoint / instance_id
         opt_ml = directory / "opt_ml"
         (opt_ml / "model").mkdir(parents=True, exist_ok=True)
         spec = ContainerSpec(argv=[], opt_ml=opt_ml, network_isolated=network_isolated,
-                             name=f"{endpoint}/{variant}/{instance_id}", capture_output=True)
+                             name=f"{endpoint}/{variant}/{instance_id}", capture_output=True,
+                             limits=limits_for(instance_type))
         env = dict(prepared.plan.environment)
         model_inside = str(opt_ml / "model")
         if prepared.model_dir is not None:
@@ -140,6 +143,8 @@ class Launcher:
             if not self.backend.sandboxed:
                 writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
                                   "running as a plain process")
+            else:
+                writer.write_line(f"modelyard: {instance_type or 'unknown instance type'}: {spec.limits.describe()}")
             process = self.backend.start(spec)
         except BaseException:
             self._release_port(port)
