@@ -77,6 +77,16 @@ def _free_port(taken: set[int]) -> int:
     raise InstanceFailed(f"No free TCP port in {BYOC_PORTS.start}-{BYOC_PORTS.stop - 1} for the container")
 
 
+def _bridged(argv: list[str], python: str, socket: Path, port: int) -> list[str]:
+    """``argv`` started beside the unix-socket bridge to its port (``toolkit/tcp_bridge.py``); the
+    bridge ends with the sandbox's pid namespace when the serve program exits."""
+    import modelyard.toolkit.tcp_bridge as bridge
+
+    script = 'py=$1 bridge=$2 sock=$3 port=$4; shift 4; "$py" -I "$bridge" "$sock" "$port" & exec "$@"'
+    return ["/bin/sh", "-c", script, "modelyard-bridge", python, str(Path(bridge.__file__).resolve()),
+            str(socket), str(port), *argv]
+
+
 class Launcher:
     """Starts, checks and stops instances."""
 
@@ -120,9 +130,7 @@ class Launcher:
         reveal_host_paths(spec, prepared.environment.path, image.directory)
         socket_dir, port = None, None
         if image.kind == "toolkit":
-            socket_dir = self.data_dir / "sock" / secrets.token_hex(4)
-            socket_dir.mkdir(parents=True)
-            spec.binds.append((socket_dir, str(socket_dir), True))
+            socket_dir = self._socket_dir(spec)
             env["MODELYARD_SOCKET"] = str(socket_dir / "m.sock")
             env["PYTHONPATH"] = toolkit_pythonpath(self.data_dir / "toolkit-path")
             reveal_host_paths(spec, env["PYTHONPATH"])
@@ -135,10 +143,17 @@ class Launcher:
             port = self._take_port()
             env["SAGEMAKER_BIND_TO_PORT"] = str(port)
             client = HttpInstance(port)
+            if self.backend.sandboxed:
+                socket_dir = self._socket_dir(spec)
+                bridge = toolkit_pythonpath(self.data_dir / "toolkit-path")
+                reveal_host_paths(spec, bridge)
+                client = HttpInstance(port, unix_socket=str(socket_dir / "http.sock"))
         spec.env = env
         stream = f"{variant}/{instance_id}"
         try:
             spec.argv = prepared.environment.command(image.command("serve"))
+            if image.kind != "toolkit" and socket_dir is not None and port is not None:
+                spec.argv = _bridged(spec.argv, str(prepared.environment.python), socket_dir / "http.sock", port)
             writer = self.logs.writer(log_group, stream)
             if not self.backend.sandboxed:
                 writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
@@ -153,6 +168,14 @@ class Launcher:
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
                         stream, writer, port=port)
+
+    def _socket_dir(self, spec: ContainerSpec) -> Path:
+        """A fresh directory for the instance's unix socket, bound writable at the same path: only this
+        instance sees it (siblings' socket directories are not in its view)."""
+        socket_dir = self.data_dir / "sock" / secrets.token_hex(4)
+        socket_dir.mkdir(parents=True)
+        spec.binds.append((socket_dir, str(socket_dir), True))
+        return socket_dir
 
     def _take_port(self) -> int:
         with self._ports_lock:

@@ -91,6 +91,7 @@ def bwrap_argv(
     identity: Identity | None = None,
     limits: Limits | None = None,
     etc_fds: Mapping[str, int] | None = None,
+    block_fd: int | None = None,
 ) -> list[str]:
     """The full ``bwrap … -- argv`` command line for one container.
 
@@ -98,7 +99,9 @@ def bwrap_argv(
     files of those directories (see ``files_to_copy``) to descriptors open for reading, which bwrap
     must inherit; any other entry is bound read-only. ``etc_fds`` maps ``/etc/passwd`` and
     ``/etc/group`` to descriptors holding the sandbox's own (see ``view``). ``identity`` None runs as
-    the caller (trial runs only); ``limits`` None sets none.
+    the caller (trial runs only); ``limits`` None sets none. ``block_fd``: the program waits until
+    something is written to it (the user-mode network is configured), and gets a network namespace
+    of its own even without ``network_isolated``.
     """
     tmp_size = [] if limits is None or limits.tmp_bytes is None else ["--size", str(limits.tmp_bytes)]
     command = [bwrap, *system_options()]
@@ -111,7 +114,7 @@ def bwrap_argv(
     command += ["--perms", "1777", *tmp_size, "--tmpfs", "/dev/shm", *opt_mode, "--tmpfs", OPT]
     for layer in layers:
         command += [*(["--perms", "1777"] if open_up else []), "--tmpfs", layer]
-        command += _host_entries(layer, copies=copies or {}, open_up=open_up)
+        command += _host_entries(layer, copies=copies or {}, open_up=open_up, skip=set(etc_fds or {}))
         if layer == ETC:
             command += _generated_etc(etc_fds or {}, open_up=open_up)
     command += ["--bind", str(opt_ml), OPT_ML]
@@ -126,8 +129,10 @@ def bwrap_argv(
     command += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"]
     if identity is not None:
         command += identity.bwrap_options()
-    if network_isolated:
+    if network_isolated or block_fd is not None:
         command.append("--unshare-net")
+    if block_fd is not None:
+        command += ["--block-fd", str(block_fd)]
     command += ["--chdir", workdir]
     if info_fd is not None:
         command += ["--info-fd", str(info_fd)]
@@ -231,13 +236,13 @@ def _entries(directory: str) -> list[str]:
     return [f"{directory.rstrip('/')}/{name}" for name in names]
 
 
-def _host_entries(directory: str, copies: Mapping[str, int], *, open_up: bool) -> list[str]:
+def _host_entries(directory: str, copies: Mapping[str, int], *, open_up: bool, skip: set[str]) -> list[str]:
     """Options re-exposing the host's entries of ``directory`` (of /etc only the allowed ones):
     symlinks as symlinks, ``copies`` as files of their own (writable by anyone when ``open_up``: the
     sandbox user does not own them), everything else bound read-only."""
     options: list[str] = []
     for path in _entries(directory):
-        if directory == ETC and (not etc_allowed(path) or path in GENERATED):
+        if directory == ETC and (not etc_allowed(path) or path in GENERATED or path in skip):
             continue
         if os.path.islink(path):
             options += ["--symlink", os.readlink(path), path]
