@@ -212,10 +212,10 @@ def main() -> None:
         print(f"{name:<15}{values['start_ms']:>10.1f}{values['invoke_cpu_us']:>15.1f}{values['invoke_wall_us']:>16.1f}")
     print("raw start ms:")
     for name, runs in raw.items():
-        print(f"  {name:<13}" + " ".join(f"{r['start_ms']:.0f}" for r in runs))
+        print(f"  {name:<15}" + " ".join(f"{r['start_ms']:.0f}" for r in runs))
     print("raw invoke CPU us:")
     for name, runs in raw.items():
-        print(f"  {name:<13}" + " ".join(f"{r['invoke_cpu_us']:.1f}" for r in runs))
+        print(f"  {name:<15}" + " ".join(f"{r['invoke_cpu_us']:.1f}" for r in runs))
 
 
 if __name__ == "__main__":
