@@ -70,11 +70,11 @@ def build_runtime_kit(settings: Settings) -> RuntimeKit:
     data_dir = settings.data_dir
     logs = LogStore(data_dir / "logs")
     images = ImageRegistry(data_dir / "images")
-    builder = EnvironmentBuilder(data_dir / "envs")
+    backend = ProcessBackend(sandbox=settings.sandbox)
+    builder = EnvironmentBuilder(data_dir / "envs", backend=backend)
     objects = ObjectStore(policy=LocalPathPolicy.from_settings(settings),
                           limits=CopyLimits.from_settings(settings.data_limits))
     cache = ArtifactCache(data_dir / "artifacts", objects, budget_bytes=settings.data_limits.artifact_cache_bytes)
-    backend = ProcessBackend(sandbox=settings.sandbox)
     tools = JobTools(images=images, builder=builder, store=objects, cache=cache, backend=backend, logs=logs,
                      data_dir=data_dir)
     return RuntimeKit(logs, objects, Preparer(images, builder, cache), Launcher(backend, logs, data_dir), tools)

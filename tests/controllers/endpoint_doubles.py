@@ -64,7 +64,7 @@ class FakeLauncher:
         self._ids = itertools.count(1)
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
-              network_isolation: bool, log_group: str) -> Instance:
+              network_isolation: bool, log_group: str, instance_type: str | None = None) -> Instance:
         if self.on_start is not None:
             self.on_start()
         instance_id = f"{prepared.plan.image}#{next(self._ids)}"

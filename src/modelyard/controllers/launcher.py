@@ -30,6 +30,7 @@ from modelyard.hosting.instances import FramedInstance, InstanceClient
 from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import toolkit_pythonpath
+from modelyard.runtime.limits import limits_for
 from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
 
 FAILURE_LINE = re.compile(r"modelyard-toolkit: (model_fn|handler load) failed: (.*)")
@@ -76,6 +77,16 @@ def _free_port(taken: set[int]) -> int:
     raise InstanceFailed(f"No free TCP port in {BYOC_PORTS.start}-{BYOC_PORTS.stop - 1} for the container")
 
 
+def _bridged(argv: list[str], python: str, socket: Path, port: int) -> list[str]:
+    """``argv`` started beside the unix-socket bridge to its port (``toolkit/tcp_bridge.py``); the
+    bridge ends with the sandbox's pid namespace when the serve program exits."""
+    import modelyard.toolkit.tcp_bridge as bridge
+
+    script = 'py=$1 bridge=$2 sock=$3 port=$4; shift 4; "$py" -I "$bridge" "$sock" "$port" & exec "$@"'
+    return ["/bin/sh", "-c", script, "modelyard-bridge", python, str(Path(bridge.__file__).resolve()),
+            str(socket), str(port), *argv]
+
+
 class Launcher:
     """Starts, checks and stops instances."""
 
@@ -87,14 +98,16 @@ class Launcher:
         self._ports_lock = threading.Lock()
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
-              network_isolated: bool, log_group: str) -> Instance:
-        """Start an instance process (blocking; call from a worker thread)."""
+              network_isolated: bool, log_group: str, instance_type: str | None = None) -> Instance:
+        """Start an instance process (blocking; call from a worker thread) with the limits of
+        ``instance_type`` (see ``runtime.limits``)."""
         instance_id = f"i-{secrets.token_hex(8)}"
         directory = self.data_dir / "instances" / region / endpoint / instance_id
         opt_ml = directory / "opt_ml"
         (opt_ml / "model").mkdir(parents=True, exist_ok=True)
         spec = ContainerSpec(argv=[], opt_ml=opt_ml, network_isolated=network_isolated,
-                             name=f"{endpoint}/{variant}/{instance_id}", capture_output=True)
+                             name=f"{endpoint}/{variant}/{instance_id}", capture_output=True,
+                             limits=limits_for(instance_type))
         env = dict(prepared.plan.environment)
         model_inside = str(opt_ml / "model")
         if prepared.model_dir is not None:
@@ -117,9 +130,7 @@ class Launcher:
         reveal_host_paths(spec, prepared.environment.path, image.directory)
         socket_dir, port = None, None
         if image.kind == "toolkit":
-            socket_dir = self.data_dir / "sock" / secrets.token_hex(4)
-            socket_dir.mkdir(parents=True)
-            spec.binds.append((socket_dir, str(socket_dir), True))
+            socket_dir = self._socket_dir(spec)
             env["MODELYARD_SOCKET"] = str(socket_dir / "m.sock")
             env["PYTHONPATH"] = toolkit_pythonpath(self.data_dir / "toolkit-path")
             reveal_host_paths(spec, env["PYTHONPATH"])
@@ -132,14 +143,23 @@ class Launcher:
             port = self._take_port()
             env["SAGEMAKER_BIND_TO_PORT"] = str(port)
             client = HttpInstance(port)
+            if self.backend.sandboxed:
+                socket_dir = self._socket_dir(spec)
+                bridge = toolkit_pythonpath(self.data_dir / "toolkit-path")
+                reveal_host_paths(spec, bridge)
+                client = HttpInstance(port, unix_socket=str(socket_dir / "http.sock"))
         spec.env = env
         stream = f"{variant}/{instance_id}"
         try:
             spec.argv = prepared.environment.command(image.command("serve"))
+            if image.kind != "toolkit" and socket_dir is not None and port is not None:
+                spec.argv = _bridged(spec.argv, str(prepared.environment.python), socket_dir / "http.sock", port)
             writer = self.logs.writer(log_group, stream)
             if not self.backend.sandboxed:
                 writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
                                   "running as a plain process")
+            else:
+                writer.write_line(f"modelyard: {instance_type or 'unknown instance type'}: {spec.limits.describe()}")
             process = self.backend.start(spec)
         except BaseException:
             self._release_port(port)
@@ -148,6 +168,14 @@ class Launcher:
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
                         stream, writer, port=port)
+
+    def _socket_dir(self, spec: ContainerSpec) -> Path:
+        """A fresh directory for the instance's unix socket, bound writable at the same path: only this
+        instance sees it (siblings' socket directories are not in its view)."""
+        socket_dir = self.data_dir / "sock" / secrets.token_hex(4)
+        socket_dir.mkdir(parents=True)
+        spec.binds.append((socket_dir, str(socket_dir), True))
+        return socket_dir
 
     def _take_port(self) -> int:
         with self._ports_lock:

@@ -1,4 +1,5 @@
-"""A bring-your-own-container instance: the SageMaker container contract over HTTP on a loopback port."""
+"""A bring-your-own-container instance: the SageMaker container contract over HTTP, on a loopback port
+or (a sandboxed container in its own network namespace) through the unix socket of its bridge."""
 
 from __future__ import annotations
 
@@ -10,17 +11,21 @@ from modelyard.hosting.instances import Invocation, Reply
 
 
 class HttpInstance:
-    """An instance serving ``GET /ping`` and ``POST /invocations`` on ``127.0.0.1:port``."""
+    """An instance serving ``GET /ping`` and ``POST /invocations`` on ``127.0.0.1:port``, or on the
+    unix socket ``unix_socket`` that leads there."""
 
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
+    def __init__(self, port: int, unix_socket: str | None = None) -> None:
+        self.base = "http://localhost" if unix_socket else f"http://127.0.0.1:{port}"
+        self.unix_socket = unix_socket
         self.outstanding = 0
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, force_close=False), auto_decompress=False)
+            connector: aiohttp.BaseConnector = (
+                aiohttp.UnixConnector(path=self.unix_socket, limit=64) if self.unix_socket
+                else aiohttp.TCPConnector(limit=64, force_close=False))
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 
+from modelyard.runtime.build_sandbox import run_uv_sandboxed
 from modelyard.runtime.errors import EnvironmentBuildError
 from modelyard.runtime.images import ImageSpec
+from modelyard.runtime.process import ProcessBackend
 from modelyard.runtime.uvtool import Progress, failed_requirement, find_uv, relevant_lines, run_uv
 
 READY_MARKER = ".modelyard-ready"
@@ -70,9 +72,13 @@ class EnvironmentBuilder:
     """Builds and reuses environments under ``root`` (one directory per key)."""
 
     def __init__(
-        self, root: Path, *, python: str | None = None, uv: str = "uv", offline: bool = False
+        self, root: Path, *, python: str | None = None, uv: str = "uv", offline: bool = False,
+        backend: ProcessBackend | None = None,
     ) -> None:
+        """``backend``: when sandboxed, ``uv pip install`` (which runs sdists' build code) runs in its
+        sandbox (``build_sandbox``); ``uv venv`` runs no user code and stays outside."""
         self.root = Path(root)
+        self.backend = backend if backend is not None and backend.sandboxed else None
         self.root.mkdir(parents=True, exist_ok=True)
         self.python = python or sys.executable
         self.uv = find_uv(uv)
@@ -137,7 +143,8 @@ class EnvironmentBuilder:
             requirements_file.write_text("\n".join(lines) + "\n")
             python = path / "bin" / "python"
             install = ["pip", "install", "--python", str(python), "-r", str(requirements_file)]
-            self._uv([*install, "--compile-bytecode", "--link-mode", self._link(), *common], spec, progress)
+            args = [*install, "--compile-bytecode", "--link-mode", self._link(), *common]
+            self._uv(args, spec, progress, venv=path, requirements="\n".join(lines))
         marker = {
             "key": path.name,
             "image": spec.uri,
@@ -149,8 +156,14 @@ class EnvironmentBuilder:
         os.replace(temporary, path / READY_MARKER)
         _say(progress, f"environment {path.name} ready in {time.monotonic() - started:.1f}s")
 
-    def _uv(self, args: list[str], spec: ImageSpec, progress: Progress | None) -> None:
-        result = run_uv(self.uv, args, cwd=self.root, progress=progress)
+    def _uv(self, args: list[str], spec: ImageSpec, progress: Progress | None, *, venv: Path | None = None,
+            requirements: str = "") -> None:
+        if venv is not None and self.backend is not None:
+            result = run_uv_sandboxed(self.backend, self.uv, args, venv=venv, cache=self._build_cache(),
+                                      workspace=self.root / ".build", requirements=requirements,
+                                      progress=progress)
+        else:
+            result = run_uv(self.uv, args, cwd=self.root, progress=progress)
         if result.returncode == 0:
             return
         requirement = failed_requirement(result.lines)
@@ -162,7 +175,12 @@ class EnvironmentBuilder:
             output="\n".join(result.lines),
         )
 
+    def _build_cache(self) -> Path:
+        return self.root / ".uv-cache"
+
     def _link(self) -> str:
+        if self._link_mode is None and self.backend is not None:
+            self._link_mode = "copy"
         if self._link_mode is None:
             self._link_mode = "hardlink" if _same_filesystem(self._cache_dir(), self.root) else "copy"
         return self._link_mode

@@ -126,6 +126,7 @@ class ImageRegistry:
             shutil.copytree(
                 source, copy, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", ".git")
             )
+            _readable_by_containers(copy)
             manifest = read_manifest(copy)
             digest = content_digest(copy)
             with self._locked():
@@ -221,3 +222,13 @@ def _write_json(path: Path, data: dict[str, str]) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(temporary, path)
+
+
+def _readable_by_containers(directory: Path) -> None:
+    """Make an image copy readable (not writable) by the unprivileged uid containers run as."""
+    for root, _dirs, files in os.walk(directory):
+        os.chmod(root, 0o755)
+        for name in files:
+            path = os.path.join(root, name)
+            mode = os.stat(path).st_mode & 0o777
+            os.chmod(path, (mode | 0o444 | (0o111 if mode & 0o100 else 0)) & 0o755)

@@ -31,7 +31,9 @@ from typing import IO, Any
 
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
-from modelyard.runtime.program_paths import hidden_program_paths, under_private_tmp
+from modelyard.runtime.identity import identity_for
+from modelyard.runtime.limits import Limits
+from modelyard.runtime.program_paths import environment_paths, program_paths
 from modelyard.runtime.sandbox import (
     OPT_ML,
     Mount,
@@ -43,6 +45,8 @@ from modelyard.runtime.sandbox import (
     writable_problem,
 )
 from modelyard.runtime.spawner import run_in_spawner
+from modelyard.runtime.usernet import RESOLV_CONF, UserNetworkError, find_slirp4netns, start_user_network
+from modelyard.runtime.view import group_text, passwd_text
 
 logger = logging.getLogger("modelyard.runtime")
 
@@ -82,6 +86,7 @@ class ContainerSpec:
     stderr_path: Path | None = None
     name: str = "container"
     capture_output: bool = False
+    limits: Limits = field(default_factory=Limits)
 
     def mounts(self) -> list[Mount]:
         """``binds`` and ``ro_binds`` as Mount records."""
@@ -90,19 +95,27 @@ class ContainerSpec:
 
 
 def reveal_host_paths(spec: ContainerSpec, *paths: Path | str | None) -> None:
-    """Bind host paths that lie under /tmp read-only at the same place: the sandbox's private /tmp
-    would hide them (venvs and images of a data dir under /tmp, as in tests)."""
+    """Bind host paths read-only at the same place, a venv with its interpreter and ``.pth`` sources:
+    the sandbox's root holds only system directories (venvs, images, the toolkit source)."""
+    covered = {inside for _, inside in spec.ro_binds}
     for path in paths:
-        if path is not None and under_private_tmp(path):
-            spec.ro_binds.append((path, str(path)))
+        if path is None:
+            continue
+        for needed in [*environment_paths(path), *_link_targets(path)]:
+            if needed not in covered and os.path.exists(needed):
+                spec.ro_binds.append((needed, needed))
+                covered.add(needed)
 
 
 class ProcessBackend:
     """Starts containers as local processes; ``sandbox`` None means "bwrap if it works here"."""
 
-    def __init__(self, sandbox: bool | None = None, *, bwrap: str | None = None) -> None:
+    def __init__(self, sandbox: bool | None = None, *, bwrap: str | None = None,
+                 host_network: bool = False) -> None:
         self.bwrap = bwrap or find_bwrap()
         self.sandbox_problem: str | None = None
+        self.slirp = None if host_network else find_slirp4netns()
+        self.host_network = host_network
         if sandbox is False:
             self.sandboxed = False
             self.sandbox_problem = "disabled by configuration"
@@ -112,6 +125,9 @@ class ProcessBackend:
         )
         if problem is None:
             self.sandboxed = True
+            if self.slirp is None and not host_network:
+                logger.warning("slirp4netns is not installed (apt install slirp4netns): containers get no "
+                               "network at all, as under EnableNetworkIsolation")
             return
         if sandbox is True:
             raise SandboxUnavailableError(f"the sandbox was requested but cannot run: {problem}")
@@ -175,7 +191,19 @@ class ProcessBackend:
         stderr: IO[bytes] | None,
     ) -> ContainerProcess:  # fmt: skip
         assert self.bwrap is not None
+        identity = identity_for(str(Path(spec.opt_ml).absolute()))
+        if identity.switch:
+            _hand_over([Path(spec.opt_ml), *(Path(m.host) for m in spec.mounts() if m.writable)], identity.uid)
         copies = _open_copies(files_to_copy(spec.writable)) if spec.writable else {}
+        etc_fds = _data_fds({"/etc/passwd": passwd_text(identity.uid, identity.gid),
+                             "/etc/group": group_text(identity.gid)})
+        user_network = self.slirp is not None and not spec.network_isolated
+        if user_network:
+            etc_fds.update(_data_fds({"/etc/resolv.conf": RESOLV_CONF}))
+        copies_and_etc = {**copies, **{f"generated:{k}": v for k, v in etc_fds.items()}}
+        block_read, block_write = os.pipe() if user_network else (None, None)
+        exit_read, exit_write = os.pipe() if user_network else (None, None)
+        network_fds = tuple(fd for fd in (block_read, exit_write) if fd is not None)
         read_end, write_end = os.pipe()
         try:
             argv = bwrap_argv(
@@ -186,18 +214,25 @@ class ProcessBackend:
                 writable=spec.writable,
                 copies=copies,
                 workdir=self.inside_path(spec, workdir),
-                network_isolated=spec.network_isolated,
                 info_fd=write_end,
+                identity=identity,
+                limits=spec.limits,
+                etc_fds=etc_fds,
+                network_isolated=spec.network_isolated or (self.slirp is None and not self.host_network),
+                block_fd=block_read,
             )
-            fds = (write_end, *copies.values())
+            fds = (write_end, *copies_and_etc.values(), *network_fds)
             popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=fds))
         finally:
-            for fd in (write_end, *copies.values()):
+            for fd in (write_end, *copies_and_etc.values(), *network_fds):
                 os.close(fd)
         try:
             info = _read_info(read_end)
         finally:
             os.close(read_end)
+        if user_network:
+            assert block_write is not None and exit_read is not None
+            info = self._network_up(spec, info, block_write, exit_read)
         process = ContainerProcess(popen, name=spec.name, sandboxed=True, sandbox_info=info)
         if info is None:
             code = process.wait(5.0)
@@ -210,6 +245,24 @@ class ProcessBackend:
                 "%s: bwrap did not finish its setup in time; dying with the server is not assured", spec.name
             )
         return process
+
+    def _network_up(self, spec: ContainerSpec, info: dict[str, int] | None, block_write: int,
+                    exit_read: int) -> dict[str, int] | None:
+        """Bring the user-mode network up for the started sandbox, then let its program run."""
+        assert self.slirp is not None
+        try:
+            if info is None:
+                return None
+            try:
+                start_user_network(self.slirp, int(info["child-pid"]), exit_read, _helper_spawner())
+            except (UserNetworkError, OSError) as exc:
+                logger.error("%s: %s", spec.name, exc)
+                return None
+            os.write(block_write, b"1")
+            return info
+        finally:
+            os.close(block_write)
+            os.close(exit_read)
 
     def _environment(self, spec: ContainerSpec) -> dict[str, str]:
         env = {name: os.environ[name] for name in BASIC_VARIABLES if name in os.environ}
@@ -247,9 +300,46 @@ def _check(spec: ContainerSpec, *, sandboxed: bool) -> None:
 
 def _with_program_paths(spec: ContainerSpec) -> ContainerSpec:
     covered = [m.inside for m in spec.mounts()]
-    extra = [(path, path) for path in hidden_program_paths(spec.argv[0])
+    extra = [(path, path) for path in program_paths(spec.argv[0]) if os.path.exists(path)
              if not any(path == inside or path.startswith(inside.rstrip("/") + "/") for inside in covered)]
     return replace(spec, ro_binds=[*spec.ro_binds, *extra]) if extra else spec
+
+
+def _link_targets(directory: Path | str) -> list[str]:
+    """Where the symlinked directories directly in ``directory`` lead (the toolkit's shim)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    return [os.path.realpath(entry.path) for entry in entries if entry.is_symlink() and entry.is_dir()]
+
+
+def _helper_spawner() -> Callable[[list[str], tuple[int, ...]], subprocess.Popen[bytes]]:
+    def spawn(argv: list[str], fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+        return run_in_spawner(_launcher(argv, dict(os.environ), "/", None, None, pass_fds=fds))
+    return spawn
+
+
+def _hand_over(directories: list[Path], uid: int) -> None:
+    """Give the container's writable host directories (and what they hold) to its uid."""
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        os.chown(directory, uid, uid)
+        for root, dirs, files in os.walk(directory):
+            for name in [*dirs, *files]:
+                os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+
+
+def _data_fds(contents: dict[str, str]) -> dict[str, int]:
+    """Descriptors (pipes, already filled and closed for writing) holding ``contents``."""
+    fds = {}
+    for path, text in contents.items():
+        read_end, write_end = os.pipe()
+        os.write(write_end, text.encode())
+        os.close(write_end)
+        fds[path] = read_end
+    return fds
 
 
 def _open_copies(paths: list[str]) -> dict[str, int]:

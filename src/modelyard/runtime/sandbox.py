@@ -2,10 +2,12 @@
 
 Inside the sandbox::
 
-    /            host root, read-only (venvs and the toolkit source are visible, not writable)
+    /            an empty, read-only tmpfs holding only the runtime (``view``): /usr and its
+                 symlinks, an allow-listed /etc with a passwd/group of its own, and the program's
+                 paths (venv, interpreter, imported source) bound read-only by the caller
     /dev /proc   fresh; the process sees only its own pid namespace
-    /tmp         private tmpfs
-    /opt         read-only tmpfs re-exposing the host's /opt entries, with
+    /tmp         private tmpfs of a limited size (``limits``), as is /dev/shm
+    /opt         read-only empty tmpfs, with
     /opt/ml      the container's own host directory, writable
     + writable   each listed directory (e.g. /etc) a private writable tmpfs holding a copy of the
                  host's small files (rewritable) and its subdirectories bound read-only: new files can
@@ -13,7 +15,8 @@ Inside the sandbox::
     + binds      extra (host, inside, writable) mounts, e.g. a unix-socket directory at the same path
     network      the host's, or only a private loopback with --unshare-net
 
-and it dies with its parent (``--die-with-parent``) in a new session (``--new-session``).
+and it dies with its parent (``--die-with-parent``) in a new session (``--new-session``), as an
+unprivileged uid with no capabilities (``identity``), under rlimits (``limits``).
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelyard.runtime.identity import Identity
+from modelyard.runtime.limits import Limits
+from modelyard.runtime.view import GENERATED_ETC, SYSTEM_DIRS, etc_allowed, etc_entries, system_options
+
 OPT_ML = "/opt/ml"
 OPT = "/opt"
 COPY_LIMIT_BYTES = 1 << 20
 COPY_LIMIT_FILES = 400
+ETC = "/etc"
+GENERATED = tuple(f"{ETC}/{name}" for name in GENERATED_ETC)
 RESERVED = ("/dev", "/proc", "/sys", "/tmp", OPT_ML)
 
 
@@ -79,30 +88,93 @@ def bwrap_argv(
     workdir: str = OPT_ML,
     network_isolated: bool = False,
     info_fd: int | None = None,
+    identity: Identity | None = None,
+    limits: Limits | None = None,
+    etc_fds: Mapping[str, int] | None = None,
+    block_fd: int | None = None,
 ) -> list[str]:
     """The full ``bwrap … -- argv`` command line for one container.
 
     ``writable`` directories must pass ``writable_problem``; the caller checks. ``copies`` maps host
     files of those directories (see ``files_to_copy``) to descriptors open for reading, which bwrap
-    must inherit; any other entry is bound read-only.
+    must inherit; any other entry is bound read-only. ``etc_fds`` maps ``/etc/passwd`` and
+    ``/etc/group`` to descriptors holding the sandbox's own (see ``view``). ``identity`` None runs as
+    the caller (trial runs only); ``limits`` None sets none. ``block_fd``: the program waits until
+    something is written to it (the user-mode network is configured), and gets a network namespace
+    of its own even without ``network_isolated``.
     """
-    command = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    command += ["--tmpfs", OPT, *_host_entries(OPT, skip=OPT_ML)]
+    tmp_size = [] if limits is None or limits.tmp_bytes is None else ["--size", str(limits.tmp_bytes)]
+    command = [bwrap, *system_options()]
     layers = sorted({_inside(path) for path in writable} - {OPT}, key=lambda p: (p.count("/"), p))
+    if ETC not in layers:
+        command += _etc_options(etc_fds or {})
+    command += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", *tmp_size, "--tmpfs", "/tmp"]
+    open_up = identity is not None and identity.switch
+    opt_mode = ["--perms", "1777"] if open_up and OPT in {_inside(path) for path in writable} else []
+    command += ["--perms", "1777", *tmp_size, "--tmpfs", "/dev/shm", *opt_mode, "--tmpfs", OPT]
     for layer in layers:
-        command += ["--tmpfs", layer, *_host_entries(layer, copies=copies or {})]
+        command += [*(["--perms", "1777"] if open_up else []), "--tmpfs", layer]
+        command += _host_entries(layer, copies=copies or {}, open_up=open_up, skip=set(etc_fds or {}))
+        if layer == ETC:
+            command += _generated_etc(etc_fds or {}, open_up=open_up)
     command += ["--bind", str(opt_ml), OPT_ML]
+    made = {"/", "/tmp", OPT, OPT_ML, ETC, *layers}
     for mount in sorted(mounts, key=lambda m: (m.inside.count("/"), m.inside)):
+        command += _parent_dirs(mount.inside, made)
         command += ["--bind" if mount.writable else "--ro-bind", mount.host, mount.inside]
+        made.add(mount.inside)
     if OPT not in {_inside(path) for path in writable}:
         command += ["--remount-ro", OPT]
+    command += ["--remount-ro", "/"]
     command += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"]
-    if network_isolated:
+    if identity is not None:
+        command += identity.bwrap_options()
+    if network_isolated or block_fd is not None:
         command.append("--unshare-net")
+    if block_fd is not None:
+        command += ["--block-fd", str(block_fd)]
     command += ["--chdir", workdir]
     if info_fd is not None:
         command += ["--info-fd", str(info_fd)]
-    return [*command, "--", *argv]
+    prefix = [] if limits is None else limits.prlimit_prefix(count_processes=bool(identity and identity.switch))
+    prefix += [] if identity is None else identity.exec_prefix()
+    return [*command, "--", *prefix, *argv]
+
+
+def _parent_dirs(inside: str, made: set[str]) -> list[str]:
+    """Traversable (0755) directories leading to ``inside``: bwrap would make missing ones 0700, which
+    the sandbox user could not cross."""
+    options: list[str] = []
+    parent = os.path.dirname(os.path.normpath(inside))
+    ancestors = []
+    while parent not in made and parent != "/" and not _system_path(parent):
+        ancestors.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(ancestors):
+        options += ["--perms", "0755", "--dir", directory]
+        made.add(directory)
+    return options
+
+
+def _system_path(path: str) -> bool:
+    return any(_within(path, directory) for directory in SYSTEM_DIRS)
+
+
+def _etc_options(etc_fds: Mapping[str, int]) -> list[str]:
+    options: list[str] = ["--perms", "0755", "--dir", ETC]
+    for path in etc_entries():
+        if os.path.islink(path):
+            options += ["--symlink", os.readlink(path), path]
+        else:
+            options += ["--ro-bind-try", path, path]
+    for path, fd in sorted(etc_fds.items()):
+        options += ["--perms", "0644", "--ro-bind-data", str(fd), path]
+    return options
+
+
+def _generated_etc(etc_fds: Mapping[str, int], *, open_up: bool) -> list[str]:
+    mode = "0666" if open_up else "0644"
+    return [option for path, fd in sorted(etc_fds.items()) for option in ("--perms", mode, "--file", str(fd), path)]
 
 
 def files_to_copy(writable: Sequence[str]) -> list[str]:
@@ -114,6 +186,8 @@ def files_to_copy(writable: Sequence[str]) -> list[str]:
             try:
                 info = os.lstat(path)
             except OSError:
+                continue
+            if layer == ETC and (not etc_allowed(path) or path in GENERATED):
                 continue
             if stat.S_ISREG(info.st_mode) and info.st_size <= COPY_LIMIT_BYTES:
                 found.append(path)
@@ -162,17 +236,18 @@ def _entries(directory: str) -> list[str]:
     return [f"{directory.rstrip('/')}/{name}" for name in names]
 
 
-def _host_entries(directory: str, skip: str | None = None, copies: Mapping[str, int] | None = None) -> list[str]:
-    """Options re-exposing the host's entries of ``directory``: symlinks as symlinks, ``copies`` as
-    files of their own, everything else bound read-only."""
+def _host_entries(directory: str, copies: Mapping[str, int], *, open_up: bool, skip: set[str]) -> list[str]:
+    """Options re-exposing the host's entries of ``directory`` (of /etc only the allowed ones):
+    symlinks as symlinks, ``copies`` as files of their own (writable by anyone when ``open_up``: the
+    sandbox user does not own them), everything else bound read-only."""
     options: list[str] = []
     for path in _entries(directory):
-        if path == skip:
+        if directory == ETC and (not etc_allowed(path) or path in GENERATED or path in skip):
             continue
         if os.path.islink(path):
             options += ["--symlink", os.readlink(path), path]
-        elif copies and path in copies:
-            mode = stat.S_IMODE(os.fstat(copies[path]).st_mode)
+        elif path in copies:
+            mode = stat.S_IMODE(os.fstat(copies[path]).st_mode) | (0o666 if open_up else 0)
             options += ["--perms", f"{mode:04o}", "--file", str(copies[path]), path]
         else:
             options += ["--ro-bind-try", path, path]

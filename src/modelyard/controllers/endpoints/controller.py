@@ -263,7 +263,7 @@ class EndpointController(KeyedReconciler):
     async def _start(self, key: ResourceKey, variant: VariantDeployment) -> Instance:
         instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
                                            variant.prepared, variant.plan.network_isolation,
-                                           endpoint_group(key.name))
+                                           endpoint_group(key.name), variant.plan.instance_type)
         try:
             await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:

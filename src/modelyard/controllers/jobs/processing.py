@@ -110,7 +110,8 @@ class ProcessingRunner(ScriptRunner):
                "AWS_REGION": job.region, "PROCESSING_JOB_NAME": job.name}
         network = bool((document.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
         spec = container_spec(self.tools, workspace, name=f"processing/{job.name}", argv=argv, env=env,
-                              environment=environment, image=image, network_isolated=network)
+                              environment=environment, image=image, network_isolated=network,
+                              instance_type=document["ProcessingResources"]["ClusterConfig"].get("InstanceType"))
         if not self.tools.backend.sandboxed:
             tap.note(f"sandbox is off ({self.tools.backend.sandbox_problem}); /opt/ml paths do not exist")
         job.check()

@@ -24,6 +24,7 @@ from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import Environment, EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry, ImageSpec
+from modelyard.runtime.limits import limits_for
 from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
 from modelyard.storage import ArtifactCache, ObjectStore
 
@@ -120,16 +121,20 @@ def build_environment(tools: JobTools, image: ImageSpec, requirements: str | Non
 
 def container_spec(tools: JobTools, workspace: Workspace, *, name: str, argv: list[str], env: dict[str, str],
                    environment: Environment, image: ImageSpec, network_isolated: bool,
-                   workdir: Path | None = None) -> ContainerSpec:
-    """A spec with /opt/ml bound to the workspace; environments and images kept under /tmp stay visible."""
+                   workdir: Path | None = None, instance_type: str | None = None) -> ContainerSpec:
+    """A spec with /opt/ml bound to the workspace, the environment and image bound read-only, and the
+    limits of ``instance_type``."""
     spec = ContainerSpec(argv=argv, opt_ml=workspace.opt_ml, env=env, network_isolated=network_isolated,
-                         name=name, capture_output=True, workdir=workdir, writable=list(image.writable))
+                         name=name, capture_output=True, workdir=workdir, writable=list(image.writable),
+                         limits=limits_for(instance_type))
     reveal_host_paths(spec, environment.path, image.directory)
     return spec
 
 
 def start_container(tools: JobTools, spec: ContainerSpec, tap: LogTap) -> tuple[ContainerProcess, threading.Thread]:
-    """Start the container with its output pumped into the log tap."""
+    """Start the container with its output pumped into the log tap (which first notes its limits)."""
+    if tools.backend.sandboxed:
+        tap.note(spec.limits.describe())
     process = tools.backend.start(spec)
     assert process.stdout is not None
     thread = pump(cast(BinaryIO, process.stdout), cast(LogWriter, tap), name=f"log-{spec.name}")

@@ -111,7 +111,8 @@ class TrainingRunner(ScriptRunner):
         workdir = workspace.host_path(PATHS.code_dir) if launch.workdir else None
         spec = container_spec(self.tools, workspace, name=f"training/{job.name}", argv=argv, env=env,
                               environment=environment, image=image, workdir=workdir,
-                              network_isolated=bool(document.get("EnableNetworkIsolation")))
+                              network_isolated=bool(document.get("EnableNetworkIsolation")),
+                              instance_type=(document.get("ResourceConfig") or {}).get("InstanceType"))
         job.check()
         job.update(lambda d: status.progress(d, "Training", time.time()))
         if not self.tools.backend.sandboxed:

@@ -134,7 +134,8 @@ class TransformRun:
 
     async def _start_one(self, prepared: PreparedContainer, isolated: bool) -> _Slot:
         instance = await asyncio.to_thread(self.launcher.start, self.region, f"transform-jobs/{self.name}",
-                                           self.name, prepared, isolated, TRANSFORM_JOBS)
+                                           self.name, prepared, isolated, TRANSFORM_JOBS,
+                                           self.job["TransformResources"].get("InstanceType"))
         data_log = self.launcher.logs.writer(TRANSFORM_JOBS, f"{instance.log_stream}/data-log")
         slot = _Slot(instance, data_log)
         try:

@@ -1,0 +1,56 @@
+"""Who a sandboxed process is: an unprivileged uid with no capabilities, whoever runs the server.
+
+Two cases, because a user namespace does not help a root server: bwrap maps the sandbox's uid to the
+caller's, so under a root server a namespaced process would still be host uid 0 for every file check
+(it could read root's 0600 files, the database included).
+
+- **server runs as root**: bwrap sets up the mounts and namespaces as root, then ``setpriv`` (util-linux)
+  switches to a host uid of its own (``SANDBOX_UID_BASE`` + a hash of the container's directory, so
+  RLIMIT_NPROC counts per container), clears supplementary groups, empties the bounding, inheritable
+  and ambient capability sets and sets no-new-privileges before exec. The bwrap monitor that stays
+  pid 1 in the sandbox is root and so neither traceable nor killable from inside.
+- **server runs as a normal user**: bwrap's own user namespace (``--unshare-user``), the server's uid,
+  ``--cap-drop ALL`` and ``--disable-userns`` (no nested namespace to regain capabilities in);
+  bwrap always sets no-new-privileges.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+
+SANDBOX_UID_BASE = 200_000
+SANDBOX_UID_SPAN = 60_000
+SETPRIV = "/usr/bin/setpriv"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The uid and gid a container runs as on the host, and whether a root server switches to them."""
+
+    uid: int
+    gid: int
+    switch: bool
+
+    def bwrap_options(self) -> list[str]:
+        """bwrap options for this identity (before ``--``)."""
+        if self.switch:
+            return []
+        return ["--unshare-user", "--disable-userns", "--uid", str(self.uid), "--gid", str(self.gid),
+                "--cap-drop", "ALL"]
+
+    def exec_prefix(self) -> list[str]:
+        """The command that drops to this identity right before the program (empty for a normal user)."""
+        if not self.switch:
+            return []
+        return [SETPRIV, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
+                "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def identity_for(key: str) -> Identity:
+    """The identity of the container keyed by ``key`` (its /opt/ml directory)."""
+    if os.geteuid() != 0:
+        return Identity(os.getuid(), os.getgid(), switch=False)
+    uid = SANDBOX_UID_BASE + zlib.crc32(key.encode()) % SANDBOX_UID_SPAN
+    return Identity(uid, uid, switch=True)
