@@ -36,6 +36,8 @@ class Settings:
     default_region: str = DEFAULT_REGION
     sandbox: bool | None = None
     limits: Limits = field(default_factory=Limits)
+    auth: bool = True
+    file_uris: str = "any"
 
     @property
     def resolved_database_url(self) -> str:
@@ -44,6 +46,20 @@ class Settings:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'modelyard.db'}"
 
+
+
+SERVER_MODE_FILE_URIS = "allow-list"
+"""The ``file://`` policy when auth is on and ``MODELYARD_FILE_URIS`` is not set."""
+
+
+def parse_switch(value: str, name: str) -> bool:
+    """``on``/``off`` (also true/false, 1/0, yes/no) as a bool; ValueError naming ``name`` otherwise."""
+    lowered = value.strip().lower()
+    if lowered in ("on", "true", "1", "yes"):
+        return True
+    if lowered in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 _ENV_FIELDS = {
@@ -75,10 +91,17 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
     limits = {name: kind(env[var]) for var, (name, kind) in _LIMIT_ENV.items() if env.get(var)}
     if limits:
         values["limits"] = replace(Limits(), **limits)
+    auth = env.get("MODELYARD_AUTH")
+    if auth:
+        values["auth"] = parse_switch(auth, "MODELYARD_AUTH")
+    if env.get("MODELYARD_FILE_URIS"):
+        values["file_uris"] = env["MODELYARD_FILE_URIS"]
     sandbox = env.get("MODELYARD_SANDBOX")
     if sandbox:
         values["sandbox"] = sandbox.lower() not in ("0", "false", "off", "no")
     known = {f.name for f in fields(Settings)}
     values.update({k: v for k, v in overrides.items() if v is not None and k in known})
+    if "file_uris" not in values and values.get("auth", True):
+        values["file_uris"] = SERVER_MODE_FILE_URIS
     settings = Settings(**values)  # type: ignore[arg-type]
     return replace(settings, data_dir=Path(settings.data_dir).expanduser())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -64,6 +65,30 @@ class ServerProcess:
     def log(self) -> str:
         """What the server printed."""
         return self.log_path.read_text(errors="replace")
+
+    @property
+    def admin_key(self) -> dict[str, str]:
+        """The admin key the server made on first start (``<data dir>/admin-key.json``)."""
+        return json.loads((self.data_dir / "admin-key.json").read_text())
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """boto3 keyword arguments that sign with the admin key."""
+        key = self.admin_key
+        return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+    @property
+    def credential_env(self) -> dict[str, str]:
+        """AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the admin key, for a subprocess."""
+        key = self.admin_key
+        return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+    @property
+    def page_token_key(self) -> bytes:
+        """The key the server signs page tokens with (derived from its data dir's server secret)."""
+        from modelyard.auth.secrets import PAGE_TOKEN_LABEL, derive, load_server_secret
+
+        return derive(load_server_secret(self.data_dir, create=False), PAGE_TOKEN_LABEL)
 
 
 def start_server(data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None,

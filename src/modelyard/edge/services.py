@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.context import RequestContext
+from modelyard.wire.auth import AuthRules
 from modelyard.wire.errors import (
     InternalFailure,
     NotImplementedOperation,
@@ -48,6 +49,12 @@ class Service:
     too_large: Callable[[int, int], ServiceError] = too_large
     internal_error: Callable[[str], ServiceError] = internal_failure
     not_implemented: Callable[[str, str], ServiceError] = not_implemented
+    auth: AuthRules | None = None
+
+    @property
+    def auth_rules(self) -> AuthRules:
+        """How its requests are signed: by default under the service's name, errors with HTTP 400."""
+        return self.auth or AuthRules(self.name)
 
 
 class ServiceTable:
