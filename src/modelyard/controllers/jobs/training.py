@@ -78,7 +78,7 @@ class TrainingRunner:
         algorithm = document["AlgorithmSpecification"]
         metrics = MetricTracker(compile_definitions(algorithm.get("MetricDefinitions")))
         workspace = new_workspace(self.tools.data_dir, "training", job.account, job.region, job.name)
-        tap = open_log(self.tools.logs, TRAINING_JOBS, job.name, metrics)
+        tap = open_log(self.tools.logs.scoped(job.account, job.region), TRAINING_JOBS, job.name, metrics)
         try:
             self._run(job, workspace, tap)
         except JobDataError as exc:
