@@ -117,3 +117,16 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict[str,
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"server did not become healthy in {timeout}s:\n{server.log()}")
+
+
+def signed_headers(server: ServerProcess, method: str, url: str, body: bytes, headers: dict[str, str],
+                   service: str = "sagemaker", region: str = "us-east-1") -> dict[str, str]:
+    """``headers`` plus the SigV4 headers of the server's admin key (for hand-made HTTP requests)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key = server.admin_key
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), service, region).add_auth(request)
+    return dict(request.headers.items())
