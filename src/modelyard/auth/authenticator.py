@@ -41,7 +41,7 @@ class SigV4Authenticator:
         return Principal(key.access_key_id, region, request.rules.signing_name, key.account)
 
     def _authenticate(self, request: AuthRequest) -> tuple[AccessKey, str]:
-        signed = sigv4.SignedRequest(request.method, request.raw_path, request.query, request.headers, request.body)
+        signed = request
         signature = sigv4.parse(signed)
         found = self.keys.lookup(signature.access_key)
         if found is None or signature.session_token is not None:

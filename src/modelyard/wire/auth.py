@@ -23,10 +23,11 @@ class AuthRules:
     streaming_payload: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthRequest:
     """What authentication reads of a request: ``raw_path`` and ``query`` still percent-encoded,
-    header names lower-case; ``action`` is the IAM action (``sagemaker:InvokeEndpoint``)."""
+    header names lower-case; ``action`` is the IAM action (``sagemaker:InvokeEndpoint``). Read-only
+    by convention."""
 
     method: str
     raw_path: str
