@@ -130,9 +130,11 @@ def pipeline(root: Path, count: int, rounds: int) -> dict[str, Any]:
         statuses = {mode: loop.run_until_complete(drive(app, method, path, headers, body))
                     for mode, app in apps.items()}
         assert statuses["on"] == statuses["off"] and statuses["on"] in (400, 404), statuses
-        results[name] = paired(lambda: loop.run_until_complete(drive(apps["on"], method, path, headers, body)),
-                               lambda: loop.run_until_complete(drive(apps["off"], method, path, headers, body)),
-                               count, rounds)
+        def one(mode: str, method: str = method, path: str = path, headers: dict[str, str] = headers,
+                body: bytes = body) -> int:
+            return loop.run_until_complete(drive(apps[mode], method, path, headers, body))
+
+        results[name] = paired(lambda: one("on"), lambda: one("off"), count, rounds)
         results[name]["status"] = statuses["on"]
     loop.close()
     return results

@@ -19,7 +19,6 @@ import calendar
 import email.utils
 import hashlib
 import hmac
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
