@@ -129,20 +129,29 @@ def _key(row: Any) -> AccessKey:
 
 
 class KeyRing:
-    """The server's view of the keys: a snapshot re-read at most every ``refresh_seconds``."""
+    """The server's view of the keys: a snapshot re-read when older than ``refresh_seconds`` (so a
+    deleted key stops working within that time), and on an unknown key at most every
+    ``miss_seconds`` (so a new key works at once, and a flood of unknown keys costs at most one read
+    per ``miss_seconds``)."""
 
-    def __init__(self, store: KeyStore, refresh_seconds: float = 2.0) -> None:
+    def __init__(self, store: KeyStore, refresh_seconds: float = 2.0, miss_seconds: float = 0.1) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
+        self.miss_seconds = miss_seconds
         self._keys: dict[str, tuple[AccessKey, str]] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
     def lookup(self, access_key_id: str) -> tuple[AccessKey, str] | None:
         """The key and its secret, or None for an unknown (or deleted) key."""
-        if time.monotonic() - self._loaded_at > self.refresh_seconds:
+        age = time.monotonic() - self._loaded_at
+        if age > self.refresh_seconds:
             self.refresh()
-        return self._keys.get(access_key_id)
+        found = self._keys.get(access_key_id)
+        if found is None and self.miss_seconds < age <= self.refresh_seconds:
+            self.refresh()
+            found = self._keys.get(access_key_id)
+        return found
 
     def refresh(self) -> None:
         """Re-read the table now."""

@@ -68,11 +68,3 @@ class Authenticator(Protocol):
     def verify(self, request: AuthRequest) -> Principal:
         """Return the principal, or raise a ServiceError to reject the request."""
         ...
-
-
-class UnverifiedAuthenticator:
-    """Accepts any signature (or none), reading the principal from the header only."""
-
-    def verify(self, request: AuthRequest) -> Principal:
-        """Return the principal named by the Authorization header, unchecked."""
-        return parse_authorization(request.headers.get("authorization"))
