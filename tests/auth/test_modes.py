@@ -10,7 +10,6 @@ from modelyard.settings import settings_from_env
 from modelyard.wire.auth import AuthRequest, AuthRules
 from modelyard.wire.errors import ServiceError
 
-
 JSON_RULES = AuthRules("sagemaker")
 
 
