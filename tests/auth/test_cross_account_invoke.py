@@ -3,6 +3,7 @@ name is "not found", its logs are not there to read."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,10 @@ def test_another_account_cannot_invoke_or_read_an_endpoint(auth_server: ServerPr
     assert described["EndpointStatus"] == "InService", described
     assert described["EndpointArn"].startswith("arn:aws:sagemaker:us-east-1:333333333333:endpoint/")
     answer = client(auth_server, "sagemaker-runtime", alice).invoke_endpoint(
-        EndpointName=unique, ContentType="application/json", Body=b"[1, 2]")
-    assert answer["Body"].read()
+        EndpointName=unique, ContentType="application/json", Body=b'{"x": [1, 2]}')
+    assert json.loads(answer["Body"].read())["y"] == [2.0, 4.0]
     refused = error_of(client(auth_server, "sagemaker-runtime", bob).invoke_endpoint, EndpointName=unique,
-                       ContentType="application/json", Body=b"[1, 2]")
+                       ContentType="application/json", Body=b'{"x": [1, 2]}')
     assert code(refused) == "ValidationError"
     assert message(refused) == f"Endpoint {unique} of account 444444444444 not found."
     group = f"/aws/sagemaker/Endpoints/{unique}"
