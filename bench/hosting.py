@@ -6,7 +6,8 @@
 Targets: mms (sagemaker-inference toolkit + multi-model-server, the reference), modelyard
 (InvokeEndpoint through the server), direct (the same toolkit instance's HTTP port, no router hop),
 ceiling (handlers in-process behind bare uvicorn). Also reports CreateEndpoint -> InService with
-the environment already built. Needs wrk and Java 17 (for MMS).
+the environment already built. Needs wrk and Java 17 (for MMS). The server runs with auth off, as wrk
+does not sign requests; bench/auth.py measures what verification adds.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         work = Path(tmp)
         model_dir = build_model(work / "bm")
-        server = start_server(work / "data")
+        server = start_server(work / "data", env={"MODELYARD_AUTH": "off"})
         try:
             sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
                               aws_access_key_id="bench", aws_secret_access_key="bench")

@@ -26,9 +26,12 @@ from tests.support.server import create_pg_database, drop_pg_database, start_ser
 CONFIG = Config(retries={"max_attempts": 1}, max_pool_connections=32)
 
 
+CREDENTIALS: dict[str, str] = {}
+"""The admin key of the server being measured (signatures are verified, as in production)."""
+
+
 def client(url: str):  # type: ignore[no-untyped-def]
-    return boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1", config=CONFIG,
-                        aws_access_key_id="bench", aws_secret_access_key="bench")
+    return boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1", config=CONFIG, **CREDENTIALS)
 
 
 def rate(url: str, threads: int, seconds: float, call) -> float:  # type: ignore[no-untyped-def]
@@ -109,12 +112,14 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp) / "sqlite")
+        CREDENTIALS.update(server.credentials)
         try:
             results["sqlite"] = measure(server.url, args)
         finally:
             server.stop()
         url, name = create_pg_database()
         server = start_server(Path(tmp) / "pg", database_url=url)
+        CREDENTIALS.update(server.credentials)
         try:
             results["postgres"] = measure(server.url, args)
         finally:

@@ -160,8 +160,7 @@ def main() -> None:
         server = start_server(tmp / "server", env={"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
         try:
             sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
-                              config=Config(retries={"max_attempts": 1}), aws_access_key_id="bench",
-                              aws_secret_access_key="bench")
+                              config=Config(retries={"max_attempts": 1}), **server.credentials)
             sm.create_model(ModelName="bench", ExecutionRoleArn=ROLE, PrimaryContainer={
                 "Image": IMAGE, "ModelDataUrl": f"file://{tar_path}",
                 "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)}})

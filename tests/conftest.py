@@ -54,8 +54,9 @@ def server(sqlite_server: ServerProcess) -> ServerProcess:
 
 
 def client_for(server: ServerProcess, service: str, region: str = "us-east-1"):  # type: ignore[no-untyped-def]
-    """A boto3 client of ``service`` pointed at ``server``."""
-    return boto3.client(service, endpoint_url=server.url, region_name=region, config=CLIENT_CONFIG)
+    """A boto3 client of ``service`` pointed at ``server``, signing with its admin key."""
+    return boto3.client(service, endpoint_url=server.url, region_name=region, config=CLIENT_CONFIG,
+                        **server.credentials)
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ import pytest
 
 from modelyard.page_tokens import (
     InvalidPageToken,
-    _checksum,
+    _mac,
     decode_token,
     encode_token,
     expect_int,
@@ -17,10 +17,11 @@ from modelyard.page_tokens import (
 )
 
 
-def forge(payload: str) -> str:
-    """A token with a valid checksum around any payload text (what a forger who read the source makes)."""
+def forge(payload: str, key: bytes | None = None) -> str:
+    """A token with a valid MAC around any payload text (what a forger who knew the server's key would
+    make): the shape checks behind the MAC must still refuse it."""
     body = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-    return f"{body}.{_checksum(body)}"
+    return f"{body}.{_mac(body, key)}"
 
 
 @pytest.mark.parametrize("position", [[1.5, 42], ["name", 7], {"stream": 10}, "_x", [None, 1]])
@@ -60,3 +61,14 @@ def test_position_checks() -> None:
     for bad in ([1], {"a": 1}, 2**70, float("nan")):
         with pytest.raises(InvalidPageToken):
             expect_scalar(bad)
+
+
+def test_refuses_a_token_signed_with_another_secret() -> None:
+    token = encode_token("kind", [1, 2])
+    other = encode_token("kind", [1, 2], key=b"another server's secret key......")
+    assert token.partition(".")[0] == other.partition(".")[0] and token != other
+    assert decode_token("kind", token) == [1, 2]
+    with pytest.raises(InvalidPageToken):
+        decode_token("kind", other)
+    with pytest.raises(InvalidPageToken):
+        decode_token("kind", forge('["kind",[1,2]]', key=b"x" * 32))

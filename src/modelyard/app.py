@@ -3,6 +3,7 @@
     settings -> Database, LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
                 ProcessBackend -> Preparer, Launcher, JobTools, Router
              -> EndpointController, TransformController, JobController
+             -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
              -> AppState (what operation handlers see)
              -> ServiceTable (sagemaker, logs: JSON 1.1; sagemaker-runtime: rest-json) -> Pipeline
              -> ModelyardApp (ASGI), with start/stop hooks in dependency order
@@ -13,6 +14,11 @@ from __future__ import annotations
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from modelyard import page_tokens
+from modelyard.auth.admin import ensure_admin_key
+from modelyard.auth.authenticator import AnyCredentials, SigV4Authenticator
+from modelyard.auth.keys import KeyRing, KeyStore
+from modelyard.auth.secrets import PAGE_TOKEN_LABEL, SecretBox, derive, load_server_secret
 from modelyard.context import AppState
 from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.controller import EndpointController
@@ -44,7 +50,7 @@ from modelyard.storage.limits import CopyLimits
 from modelyard.storage.local_policy import LocalPathPolicy
 from modelyard.storage.private_files import secure_data_dir, secure_sqlite_file
 from modelyard.store.database import Database
-from modelyard.wire.auth import Authenticator, UnverifiedAuthenticator
+from modelyard.wire.auth import Authenticator, AuthRules
 from modelyard.wire.errors import RuntimeValidationError
 from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.rest_json import RestJsonProtocol
@@ -105,8 +111,18 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
                 limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
-                not_implemented=invoke.not_implemented),
+                not_implemented=invoke.not_implemented, auth=AuthRules("sagemaker", error_status=403)),
     ])
+
+
+def build_authenticator(settings: Settings, db: Database, secret: bytes) -> Authenticator:
+    """SigV4 against the stored keys (the default account's admin key made on first start), or with
+    ``auth`` off any credentials."""
+    if not settings.auth:
+        return AnyCredentials()
+    keys = KeyStore(db, SecretBox(secret))
+    ensure_admin_key(settings.data_dir, keys, settings.account_id)
+    return SigV4Authenticator(KeyRing(keys))
 
 
 def build_app(settings: Settings, *, authenticator: Authenticator | None = None) -> ModelyardApp:
@@ -129,8 +145,11 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
                      jobs=jobs)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     decoder = decoder_pool(settings, executor)
-    pipeline = Pipeline(service_table(router, settings, executor, decoder),
-                        authenticator or UnverifiedAuthenticator(), state)
+    secret = load_server_secret(settings.data_dir)
+    page_tokens.use_secret(derive(secret, PAGE_TOKEN_LABEL))
+    if authenticator is None:
+        authenticator = build_authenticator(settings, db, secret)
+    pipeline = Pipeline(service_table(router, settings, executor, decoder), authenticator, state)
     app = ModelyardApp(pipeline)
 
     async def close_executor() -> None:

@@ -44,6 +44,11 @@ class RequestContext:
         return self.app.db
 
     @property
+    def logs(self) -> LogBackend:
+        """The log groups of the caller's account and region."""
+        return self.app.logs.scoped(self.account, self.region)
+
+    @property
     def settings(self) -> Settings:
         """The server settings."""
         return self.app.settings

@@ -34,6 +34,9 @@ class JobScheduler(Protocol):
 class LogBackend(Protocol):
     """The log-store operations CloudWatch Logs' API is served from."""
 
+    def scoped(self, account: str, region: str) -> LogBackend:
+        """The log groups of one account in one region: every request and resource sees only its own."""
+
     def create_group(self, group: str, *, exist_ok: bool = False) -> None:
         """Create a log group (``GroupExists`` unless ``exist_ok``)."""
 

@@ -69,6 +69,7 @@ class Settings:
     default_region: str = DEFAULT_REGION
     sandbox: bool | None = None
     limits: Limits = field(default_factory=Limits)
+    auth: bool = True
     file_uris: FileUriMode | None = None
     file_roots: tuple[Path, ...] = ()
     data_limits: DataLimits = field(default_factory=DataLimits)
@@ -87,13 +88,22 @@ class Settings:
         """How ``file://`` URIs and plain paths are treated: the explicit setting, else the default."""
         return self.file_uris or default_file_uri_mode(self)
 
+    @property
+    def allowed_file_roots(self) -> tuple[Path, ...]:
+        """Where ``file://`` URIs may point under ``allow-list``: the configured roots and the CLI's uploads."""
+        return (*self.file_roots, uploads_dir(self.data_dir))
+
+
+def uploads_dir(data_dir: Path) -> Path:
+    """Where ``modelyard deploy`` puts packed models by default: ``<data dir>-uploads``, beside the data dir
+    (the server never reads user data from inside its own data dir)."""
+    return data_dir.with_name(data_dir.name + "-uploads")
+
 
 def default_file_uri_mode(settings: Settings) -> FileUriMode:
-    """The ``file://`` mode when none is configured: ``any`` today.
-
-    The one switch for server mode: when authentication is on, this answers ``allow-list``.
-    """
-    return "any"
+    """The ``file://`` mode when none is configured: ``allow-list`` in server mode (authentication on),
+    ``any`` when authentication is off (a local developer's server on a loopback address)."""
+    return "allow-list" if settings.auth else "any"
 
 
 def _file_uri_mode(raw: str) -> FileUriMode:
@@ -106,6 +116,16 @@ def _file_uri_mode(raw: str) -> FileUriMode:
 
 def _file_roots(raw: str) -> tuple[Path, ...]:
     return tuple(Path(part).expanduser() for part in raw.split(os.pathsep) if part.strip())
+
+
+def parse_switch(value: str, name: str) -> bool:
+    """``on``/``off`` (also true/false, 1/0, yes/no) as a bool; ValueError naming ``name`` otherwise."""
+    lowered = value.strip().lower()
+    if lowered in ("on", "true", "1", "yes"):
+        return True
+    if lowered in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 _ENV_FIELDS = {
@@ -177,6 +197,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
     edge = {name: kind(env[var]) for var, (name, kind) in _EDGE_ENV.items() if env.get(var)}
     if edge:
         values["edge"] = replace(EdgeLimits(), **edge)
+    auth = env.get("MODELYARD_AUTH")
+    if auth:
+        values["auth"] = parse_switch(auth, "MODELYARD_AUTH")
     sandbox = env.get("MODELYARD_SANDBOX")
     if sandbox:
         values["sandbox"] = sandbox.lower() not in ("0", "false", "off", "no")

@@ -44,7 +44,7 @@ def test_sklearn_example_trains_deploys_and_answers_json_and_csv(cli: Cli, uniqu
 
 def test_registry_flow_script_with_modelyard_env(cli_server: ServerProcess, tmp_path: Path, unique: str) -> None:
     env_command = shlex.join([sys.executable, "-m", "modelyard", "env", "--endpoint-url", cli_server.url,
-                              "--data-dir", str(tmp_path)])
+                              "--data-dir", str(cli_server.data_dir)])
     script = shlex.join([sys.executable, str(EXAMPLES / "registry-flow" / "registry_flow.py"), "--group",
                          f"flow-{unique}", "--artifacts", str(tmp_path / "artifacts")])
     done = subprocess.run(["bash", "-c", f'eval "$({env_command})" && {script}'], env=clean_environment(),

@@ -64,14 +64,15 @@ class FakeLauncher:
         self._ids = itertools.count(1)
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
-              network_isolation: bool, log_group: str, instance_type: str | None = None) -> Instance:
+              network_isolation: bool, log_group: str, instance_type: str | None = None, *,
+              account: str) -> Instance:
         if self.on_start is not None:
             self.on_start()
         instance_id = f"{prepared.plan.image}#{next(self._ids)}"
         stream = f"{variant}/{instance_id}"
         instance = Instance(instance_id, variant, prepared, ProcessThatKeepsRunning(),  # type: ignore[arg-type]
                             FakeClient(instance_id), Path("/nonexistent"), None,  # type: ignore[arg-type]
-                            log_group, stream, self.logs.writer(log_group, stream))
+                            log_group, stream, self.logs.scoped(account, region).writer(log_group, stream))
         self.started.append(instance)
         return instance
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from modelyard.app import build_app
 from modelyard.server import ModelyardApp
 from modelyard.settings import Settings
-from modelyard.wire.auth import Principal, parse_authorization
+from modelyard.wire.auth import AuthRequest, Principal, parse_authorization
 from tests.edge.asgi import Answer, request
 
 SIGNED = "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/sagemaker/aws4_request, SignedHeaders=host"
@@ -22,9 +21,9 @@ class SeeingAuthenticator:
     def __init__(self) -> None:
         self.paths: list[str] = []
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Principal:
-        self.paths.append(path)
-        return parse_authorization(headers.get("authorization"))
+    def verify(self, request: AuthRequest) -> Principal:
+        self.paths.append(request.raw_path)
+        return parse_authorization(request.headers.get("authorization"))
 
 
 async def _session(app: ModelyardApp) -> list[Answer]:

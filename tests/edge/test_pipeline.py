@@ -16,7 +16,7 @@ from modelyard.edge.services import OperationHandler, Service, ServiceTable
 from modelyard.hosting import invoke
 from modelyard.server import ModelyardApp
 from modelyard.settings import Settings
-from modelyard.wire.auth import Principal, parse_authorization
+from modelyard.wire.auth import AuthRequest, Principal, parse_authorization
 from modelyard.wire.errors import RuntimeValidationError, ServiceError, ValidationException
 from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.rest_json import RestJsonProtocol
@@ -38,9 +38,9 @@ class RecordingAuthenticator:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, bytes]] = []
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Principal:
-        self.seen.append((method, path, body))
-        principal = parse_authorization(headers.get("authorization"))
+    def verify(self, request: AuthRequest) -> Principal:
+        self.seen.append((request.method, request.raw_path, request.body))
+        principal = parse_authorization(request.headers.get("authorization"))
         if principal.access_key == "BAD":
             raise Refused("The security token included in the request is invalid.")
         return principal

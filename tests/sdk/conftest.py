@@ -39,7 +39,7 @@ class SdkStack:
         (cwd / "user_script.py").write_text(script)
         env_command = shlex.join([sys.executable, "-m", "modelyard", "env", "--endpoint-url", self.server.url,
                                   "--s3-endpoint", self.moto.endpoint_url, "--bucket", BUCKET,
-                                  "--data-dir", str(self.root / "client")])
+                                  "--data-dir", str(self.server.data_dir)])
         shell = f'eval "$({env_command})" && exec {shlex.quote(sys.executable)} user_script.py'
         return subprocess.run(["bash", "-c", shell], cwd=cwd, env=clean_environment(PYTHONUNBUFFERED="1"),
                               capture_output=True, text=True, timeout=timeout)

@@ -98,7 +98,8 @@ predictor.delete_endpoint()
     assert arn.endswith(f":model-package/grp-{unique}/1")
     assert output.split("PACKAGE2 ", 1)[1].split()[0].endswith(f":model-package/grp-{unique}/2")
     assert len(json.loads(output.split("RESULT ", 1)[1].splitlines()[0])["recommendations"]) == 2
-    sm = __import__("boto3").client("sagemaker", endpoint_url=sdk_stack.server.url, region_name="us-east-1")
+    sm = __import__("boto3").client("sagemaker", endpoint_url=sdk_stack.server.url, region_name="us-east-1",
+                                    **sdk_stack.server.credentials)
     described = sm.describe_model_package(ModelPackageName=arn)
     assert described["ModelApprovalStatus"] == "Approved"  # ModelPackage.deploy approves it itself
     container = described["InferenceSpecification"]["Containers"][0]

@@ -16,7 +16,8 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 def raw_sm(server):  # type: ignore[no-untyped-def]
     """A client that lets the server, not botocore, check lengths and ranges."""
     config = CLIENT_CONFIG.merge(Config(parameter_validation=False))
-    return boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1", config=config)
+    return boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1", config=config,
+                        **server.credentials)
 
 
 def new_model(sm, name: str) -> str:  # type: ignore[no-untyped-def]

@@ -18,8 +18,9 @@ def logs(server):  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def disk(server) -> LogStore:  # type: ignore[no-untyped-def]
-    """The server's own log store, written directly as a container's pump would."""
-    return LogStore(server.data_dir / "logs")
+    """The server's own log store (the admin key's account, us-east-1), written directly as a container's
+    pump would."""
+    return LogStore(server.data_dir / "logs").scoped("000000000000", "us-east-1")
 
 
 def now_ms() -> int:

@@ -92,7 +92,7 @@ def test_bad_tag_requests(sm, unique):  # type: ignore[no-untyped-def]
     assert sm.list_tags(ResourceArn=arn)["Tags"] == []
 
 
-def test_list_tags_order_and_tokens(sm_any, unique):  # type: ignore[no-untyped-def]
+def test_list_tags_order_and_tokens(sm_any, any_server, unique):  # type: ignore[no-untyped-def]
     """At most 50 tags and MaxResults at least 50: one page always holds everything."""
     arn = new_model(sm_any, unique)
     keys = [f"key-{i:03}" for i in range(47)] + ["Zed", "a.b", "_x"]
@@ -101,7 +101,7 @@ def test_list_tags_order_and_tokens(sm_any, unique):  # type: ignore[no-untyped-
     assert [t["Key"] for t in listed["Tags"]] == sorted(keys)
     assert "NextToken" not in listed
     assert len(sm_any.list_tags(ResourceArn=arn, MaxResults=100)["Tags"]) == 50
-    resumed = sm_any.list_tags(ResourceArn=arn, NextToken=encode_token("tags", "_x"))
+    resumed = sm_any.list_tags(ResourceArn=arn, NextToken=encode_token("tags", "_x", key=any_server.page_token_key))
     assert [t["Key"] for t in resumed["Tags"]] == ["a.b"] + [f"key-{i:03}" for i in range(47)]
     for token in ("bm90LWEtdG9rZW4=", "%%%"):
         err = error_of(sm_any.list_tags, ResourceArn=arn, NextToken=token)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -67,6 +69,30 @@ class ServerProcess:
         """What the server printed."""
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def admin_key(self) -> dict[str, str]:
+        """The admin key the server made on first start (``<data dir>/admin-key.json``)."""
+        return json.loads((self.data_dir / "admin-key.json").read_text())
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """boto3 keyword arguments that sign with the admin key."""
+        key = self.admin_key
+        return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+    @property
+    def credential_env(self) -> dict[str, str]:
+        """AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the admin key, for a subprocess."""
+        key = self.admin_key
+        return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+    @property
+    def page_token_key(self) -> bytes:
+        """The key the server signs page tokens with (derived from its data dir's server secret)."""
+        from modelyard.auth.secrets import PAGE_TOKEN_LABEL, derive, load_server_secret
+
+        return derive(load_server_secret(self.data_dir, create=False), PAGE_TOKEN_LABEL)
+
 
 def start_server(data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None,
                  port: int | None = None, timeout: float = 60.0) -> ServerProcess:
@@ -79,6 +105,7 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict[str,
     if database_url:
         args += ["--database-url", database_url]
     full_env = {**os.environ, **(env or {})}
+    full_env.setdefault("MODELYARD_FILE_ROOTS", tempfile.gettempdir())
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
     url = f"http://127.0.0.1:{port}"
@@ -95,3 +122,16 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict[str,
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"server did not become healthy in {timeout}s:\n{server.log()}")
+
+
+def signed_headers(server: ServerProcess, method: str, url: str, body: bytes, headers: dict[str, str],
+                   service: str = "sagemaker", region: str = "us-east-1") -> dict[str, str]:
+    """``headers`` plus the SigV4 headers of the server's admin key (for hand-made HTTP requests)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key = server.admin_key
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), service, region).add_auth(request)
+    return dict(request.headers.items())

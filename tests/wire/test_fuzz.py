@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import implemented
 from modelyard.wire.spec import service_model
+from tests.support.server import ServerProcess, signed_headers
 
 MODEL = service_model("sagemaker")
 ALL_OPERATIONS = sorted(MODEL.operation_names)
@@ -61,9 +62,10 @@ def wrong_type_for(shape: Shape) -> Any:
             "timestamp": [], "blob": 7}.get(shape.type_name, "not-a-number")
 
 
-def post(url: str, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url + "/", data=body, method="POST",
-                                     headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+def post(server: ServerProcess, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    url = server.url + "/"
+    request = urllib.request.Request(url, data=body, method="POST", headers=signed_headers(
+        server, "POST", url, body, {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}))
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -86,7 +88,7 @@ FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=list(Heal
 @given(data=st.data())
 def test_shape_typed_inputs_never_get_a_5xx(server, data):  # type: ignore[no-untyped-def]
     name, params, _ = data.draw(request_for(IMPLEMENTED))
-    status, body = post(server.url, f"SageMaker.{name}", json.dumps(params).encode())
+    status, body = post(server, f"SageMaker.{name}", json.dumps(params).encode())
     assert status < 500, (name, params, body)
     if status >= 400:
         assert body.get("__type") and body.get("message"), body
@@ -100,7 +102,7 @@ def test_a_wrongly_typed_member_always_gets_a_4xx(server, data):  # type: ignore
                                                  and MODEL.operation_model(op).input_shape.members]))
     member = data.draw(st.sampled_from(sorted(shape.members)))
     params[member] = wrong_type_for(shape.members[member])
-    status, body = post(server.url, f"SageMaker.{name}", json.dumps(params).encode())
+    status, body = post(server, f"SageMaker.{name}", json.dumps(params).encode())
     assert 400 <= status < 500, (name, member, params, body)
     assert body["__type"] in ("SerializationException", "ValidationException"), body
 
@@ -108,5 +110,5 @@ def test_a_wrongly_typed_member_always_gets_a_4xx(server, data):  # type: ignore
 @FUZZ
 @given(raw=st.binary(max_size=200), op=st.sampled_from(ALL_OPERATIONS))
 def test_arbitrary_bytes_get_a_4xx(server, raw, op):  # type: ignore[no-untyped-def]
-    status, body = post(server.url, f"SageMaker.{op}", raw)
+    status, body = post(server, f"SageMaker.{op}", raw)
     assert status < 500 or status == 501, (op, raw, body)

@@ -11,12 +11,14 @@ import pytest
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import implemented
 from modelyard.wire.spec import service_model
+from tests.support.server import signed_headers
 
 
-def post(url: str, target: str | None, body: bytes, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    request = urllib.request.Request(url + "/", data=body, method="POST", headers={
+def post(server, target: str | None, body: bytes, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    url = server.url + "/"
+    request = urllib.request.Request(url, data=body, method="POST", headers=signed_headers(server, "POST", url, body, {
         "Content-Type": "application/x-amz-json-1.1", **({"X-Amz-Target": target} if target else {}),
-        **(headers or {})})
+        **(headers or {})}))
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
@@ -28,7 +30,7 @@ def test_every_operation_answers_and_unimplemented_ones_say_so(server):  # type:
     load_services()
     done = implemented("sagemaker")
     for name in service_model("sagemaker").operation_names:
-        status, headers, body = post(server.url, f"SageMaker.{name}", b"{}")
+        status, headers, body = post(server, f"SageMaker.{name}", b"{}")
         error = json.loads(body)
         if name in done:
             assert status < 500, (name, body)
@@ -52,7 +54,7 @@ def test_every_operation_answers_and_unimplemented_ones_say_so(server):  # type:
      "ValidationException"),
 ])
 def test_bad_input_gets_aws_errors(server, target, body, status, code):  # type: ignore[no-untyped-def]
-    got_status, headers, raw = post(server.url, target, body)
+    got_status, headers, raw = post(server, target, body)
     assert got_status == status
     error = json.loads(raw)
     assert error["__type"] == code and error["message"]
@@ -61,7 +63,7 @@ def test_bad_input_gets_aws_errors(server, target, body, status, code):  # type:
 
 def test_oversized_body_is_refused(server):  # type: ignore[no-untyped-def]
     body = b'{"ModelPackageGroupName": "' + b"a" * (17 * 1024 * 1024) + b'"}'
-    status, _, raw = post(server.url, "SageMaker.CreateModelPackageGroup", body)
+    status, _, raw = post(server, "SageMaker.CreateModelPackageGroup", body)
     assert status == 413
     assert json.loads(raw)["__type"] == "RequestEntityTooLargeException"
 

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelyard.settings import uploads_dir
 from modelyard.storage import ObjectStore, StorageError, pack_dir, parse_location
 
 PROGRAM = "inference.py"
@@ -48,15 +49,10 @@ def inspect_model_dir(directory: Path) -> ModelSource:
     return ModelSource(directory, {}, None)
 
 
-def default_uploads(data_dir: Path) -> Path:
-    """Where ``modelyard deploy`` puts packed models by default: ``<data dir>-uploads``, beside the data dir."""
-    return data_dir.with_name(data_dir.name + "-uploads")
-
-
 def upload_destination(name: str, artifacts: str | None, data_dir: Path, now: dt.datetime | None = None) -> str:
     """The URI the packed model goes to (unique per deploy)."""
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
-    base = artifacts or default_uploads(data_dir).as_uri()
+    base = artifacts or uploads_dir(data_dir).as_uri()
     try:
         location = parse_location(base)
     except StorageError as exc:

@@ -3,13 +3,15 @@
     --endpoint-url > $AWS_ENDPOINT_URL > $MODELYARD_URL > http://127.0.0.1:8080
     --region       > $AWS_DEFAULT_REGION / $AWS_REGION / profile > us-east-1
 
-Credentials come from the standard AWS settings; when there are none, placeholder ones are
-used (modelyard does not verify signatures), so a fresh machine needs no AWS setup at all.
+Credentials come from the standard AWS settings; when there are none, the server's admin key
+(``<data dir>/admin-key.json``, made on the server's first start) is used, else placeholders (for a
+server run with ``--auth off``), so a fresh machine needs no AWS setup at all.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +39,24 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("MODELYARD_DATA_DIR") or Path.home() / ".modelyard").expanduser()
 
 
+ADMIN_KEY_FILE = "admin-key.json"
+
+
+def admin_key(data_dir: Path | None = None) -> tuple[str, str] | None:
+    """The access key id and secret of the admin key in the server's data dir, when readable."""
+    path = (data_dir or default_data_dir()) / ADMIN_KEY_FILE
+    try:
+        document = json.loads(path.read_text())
+        return str(document["AccessKeyId"]), str(document["SecretAccessKey"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def local_credentials(data_dir: Path | None = None) -> tuple[str, str]:
+    """The admin key of the local server, else placeholder credentials."""
+    return admin_key(data_dir) or (PLACEHOLDER_KEY, PLACEHOLDER_KEY)
+
+
 @dataclass
 class Connection:
     """One server address and region; makes (and reuses) boto3 clients for it."""
@@ -55,8 +75,8 @@ class Connection:
             session = boto3.Session(region_name=self.region)
             region = session.region_name or DEFAULT_REGION
             if session.get_credentials() is None:
-                session = boto3.Session(region_name=region, aws_access_key_id=PLACEHOLDER_KEY,
-                                        aws_secret_access_key=PLACEHOLDER_KEY)
+                key_id, secret = local_credentials()
+                session = boto3.Session(region_name=region, aws_access_key_id=key_id, aws_secret_access_key=secret)
             elif session.region_name is None:
                 session = boto3.Session(region_name=region)
             self._session = session

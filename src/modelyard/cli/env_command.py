@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from modelyard.cli.connection import DEFAULT_REGION, PLACEHOLDER_KEY, default_data_dir, default_url
+from modelyard.cli.connection import DEFAULT_REGION, PLACEHOLDER_KEY, admin_key, default_data_dir, default_url
 
 DEFAULT_BUCKET = "modelyard"
 BUCKET_NAME = re.compile(r"^[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9]$")
@@ -52,11 +52,13 @@ def write_sdk_config(data_dir: Path, bucket: str, key_prefix: str | None = None)
 
 
 def environment_lines(url: str, region: str, config_path: Path, s3_endpoint: str | None,
-                      environ: Mapping[str, str]) -> list[str]:
-    """``export`` lines for a POSIX shell."""
+                      environ: Mapping[str, str], key: tuple[str, str] | None = None) -> list[str]:
+    """``export`` lines for a POSIX shell; ``key`` is the server's admin key when one was found."""
     values = {"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": region,
               "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config_path)}
-    if not environ.get("AWS_ACCESS_KEY_ID") and not environ.get("AWS_PROFILE"):
+    if key is not None:
+        values["AWS_ACCESS_KEY_ID"], values["AWS_SECRET_ACCESS_KEY"] = key
+    elif not environ.get("AWS_ACCESS_KEY_ID") and not environ.get("AWS_PROFILE"):
         values["AWS_ACCESS_KEY_ID"] = PLACEHOLDER_KEY
         values["AWS_SECRET_ACCESS_KEY"] = PLACEHOLDER_KEY
     if s3_endpoint:
@@ -75,13 +77,16 @@ def environment_lines(url: str, region: str, config_path: Path, s3_endpoint: str
               help="Also export AWS_ENDPOINT_URL_S3, sending S3 calls there (MinIO, moto, Ceph) "
                    "[default: $AWS_ENDPOINT_URL_S3 when set].")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Where the SDK config is written [default: $MODELYARD_DATA_DIR or ~/.modelyard].")
+              help="The server's data dir: its admin key is exported, the SDK config written there "
+                   "[default: $MODELYARD_DATA_DIR or ~/.modelyard].")
 def env(endpoint_url: str | None, region: str | None, bucket: str, key_prefix: str | None,
         s3_endpoint: str | None, data_dir: Path | None) -> None:
     """Print export lines that point AWS clients and the sagemaker SDK at modelyard.
 
-    Use it as: eval "$(modelyard env)". Credentials are exported only when none are set
-    (modelyard accepts any). S3 is not served by modelyard: the SDK's uploads go to the S3 that
+    Use it as: eval "$(modelyard env)". The server's admin key (<data dir>/admin-key.json, made on its
+    first start) is exported as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; without one (another
+    machine, or a server run with --auth off) credentials are exported only when none are set.
+    S3 is not served by modelyard: the SDK's uploads go to the S3 that
     --s3-endpoint (or AWS_ENDPOINT_URL_S3) names, or to AWS S3 when your credentials are real.
     """
     if not BUCKET_NAME.match(bucket):
@@ -91,9 +96,14 @@ def env(endpoint_url: str | None, region: str | None, bucket: str, key_prefix: s
     url = endpoint_url or default_url()
     region = region or environ.get("AWS_DEFAULT_REGION") or environ.get("AWS_REGION") or DEFAULT_REGION
     s3 = s3_endpoint or environ.get("AWS_ENDPOINT_URL_S3")
-    config_path = write_sdk_config((data_dir or default_data_dir()).expanduser().resolve(), bucket, key_prefix)
-    for line in environment_lines(url, region, config_path, s3, environ):
+    resolved = (data_dir or default_data_dir()).expanduser().resolve()
+    config_path = write_sdk_config(resolved, bucket, key_prefix)
+    key = admin_key(resolved)
+    for line in environment_lines(url, region, config_path, s3, environ, key):
         click.echo(line)
+    if key is not None and environ.get("AWS_ACCESS_KEY_ID") not in (None, key[0]):
+        click.echo("# modelyard env: AWS_ACCESS_KEY_ID now names modelyard's admin key; S3 calls sign with it "
+                   "too (create a matching user in MinIO, or use a profile for S3)", err=True)
     if not s3:
         click.echo("# S3 is not set: without --s3-endpoint, S3 calls follow AWS_ENDPOINT_URL to modelyard, which "
                    "does not serve S3; the sagemaker SDK needs S3 (MinIO, moto or AWS).", err=True)

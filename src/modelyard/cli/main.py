@@ -9,6 +9,7 @@ from modelyard.cli.deploy_command import deploy
 from modelyard.cli.env_command import env
 from modelyard.cli.images_command import images
 from modelyard.cli.invoke_command import invoke
+from modelyard.cli.keys_command import keys
 from modelyard.cli.list_commands import endpoints, jobs, models, packages
 from modelyard.cli.logs_command import logs
 from modelyard.cli.registry_commands import approve, reject
@@ -29,7 +30,7 @@ def cli() -> None:
 
 
 for _command in (server, deploy, invoke, endpoints, models, packages, jobs, approve, reject, logs, delete, env,
-                 images):
+                 images, keys):
     cli.add_command(_command)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -22,10 +24,13 @@ from modelyard.settings import settings_from_env
                    "[env MODELYARD_DATABASE_URL; default SQLite in the data dir].")
 @click.option("--account-id", default=None,
               help="Account id used in ARNs [env MODELYARD_ACCOUNT_ID; default 000000000000].")
+@click.option("--auth", type=click.Choice(["on", "off"]), default=None,
+              help="Verify request signatures against modelyard's access keys [env MODELYARD_AUTH; default on]. "
+                   "'off' accepts any credentials and only on a loopback --host.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def server(host: str | None, port: int | None, data_dir: Path | None, database_url: str | None,
-           account_id: str | None, log_level: str) -> None:
+           account_id: str | None, auth: str | None, log_level: str) -> None:
     """Run the modelyard server: the SageMaker, SageMaker Runtime and CloudWatch Logs APIs."""
     import uvicorn
 
@@ -34,17 +39,41 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     from modelyard.store.errors import StoreError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = settings_from_env(host=host, port=port, data_dir=data_dir, database_url=database_url,
-                                 account_id=account_id)
+    try:
+        settings = settings_from_env(host=host, port=port, data_dir=data_dir, database_url=database_url,
+                                     account_id=account_id, auth=None if auth is None else auth == "on")
+    except ValueError as exc:
+        click.echo(f"modelyard: {exc}", err=True)
+        sys.exit(2)
+    if not settings.auth and not is_loopback(settings.host):
+        click.echo(f"modelyard: --auth off accepts any credentials, so it is refused on --host {settings.host}, "
+                   "which is not a loopback address: anyone who reaches the port could run code on this machine. "
+                   "Keep auth on (the default; `modelyard env` exports the admin key) or listen on 127.0.0.1.",
+                   err=True)
+        sys.exit(2)
     try:
         app = build_app(settings)
     except StoreError as exc:
         click.echo(f"modelyard: cannot open the metadata store: {exc}", err=True)
         sys.exit(2)
+    mode = "signatures verified" if settings.auth else "auth off: any credentials accepted"
     click.echo(f"modelyard listening on http://{settings.host}:{settings.port} "
-               f"(data dir {settings.data_dir}, account {settings.account_id})", err=True)
+               f"(data dir {settings.data_dir}, account {settings.account_id}, {mode})", err=True)
     edge = settings.edge
     cap = connection_cap(edge, raise_fd_limit())
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
                 lifespan="on", loop="auto", http=guarded_protocol(edge, cap),
                 timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback address (127.0.0.0/8, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses)

@@ -57,6 +57,8 @@ class Instance:
     restarts: int = 0
     stopping: bool = field(default=False)
     port: int | None = None
+    logs: LogStore | None = None
+    """The log groups of the instance's account and region."""
 
 
 BYOC_PORTS = range(20000, 32767)
@@ -98,7 +100,8 @@ class Launcher:
         self._ports_lock = threading.Lock()
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
-              network_isolated: bool, log_group: str, instance_type: str | None = None) -> Instance:
+              network_isolated: bool, log_group: str, instance_type: str | None = None, *,
+              account: str) -> Instance:
         """Start an instance process (blocking; call from a worker thread) with the limits of
         ``instance_type`` (see ``runtime.limits``)."""
         instance_id = f"i-{secrets.token_hex(8)}"
@@ -154,7 +157,8 @@ class Launcher:
             spec.argv = prepared.environment.command(image.command("serve"))
             if image.kind != "toolkit" and socket_dir is not None and port is not None:
                 spec.argv = _bridged(spec.argv, str(prepared.environment.python), socket_dir / "http.sock", port)
-            writer = self.logs.writer(log_group, stream)
+            logs = self.logs.scoped(account, region)
+            writer = logs.writer(log_group, stream)
             if not self.backend.sandboxed:
                 writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
                                   "running as a plain process")
@@ -167,7 +171,7 @@ class Launcher:
         assert process.stdout is not None
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
-                        stream, writer, port=port)
+                        stream, writer, port=port, logs=logs)
 
     def _socket_dir(self, spec: ContainerSpec) -> Path:
         """A fresh directory for the instance's unix socket, bound writable at the same path: only this
@@ -206,7 +210,7 @@ class Launcher:
 
     def failure_reason(self, instance: Instance) -> str:
         """Why an instance exited, from its last log lines."""
-        lines = self.logs.tail(instance.log_group, instance.log_stream, 40)
+        lines = (instance.logs or self.logs).tail(instance.log_group, instance.log_stream, 40)
         for line in reversed(lines):
             found = FAILURE_LINE.search(line)
             if found:

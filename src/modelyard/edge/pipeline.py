@@ -7,13 +7,14 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from modelyard.context import AppState, RequestContext
 from modelyard.edge.regions import check_region
 from modelyard.edge.services import Service, ServiceTable, unrouted
 from modelyard.wire import json_protocol
 from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive, Scope, read_body
-from modelyard.wire.auth import Authenticator
+from modelyard.wire.auth import Authenticator, AuthRequest
 from modelyard.wire.errors import ServiceError
 from modelyard.wire.protocol import HttpRequest, OperationCall, Response
 
@@ -45,13 +46,14 @@ class Pipeline:
         if service is None:
             status, headers, body = json_protocol.encode_error(unrouted(request), request_id)
         else:
-            status, headers, body = await self._guarded(service, request, receive, request_id)
+            status, headers, body = await self._guarded(service, scope, request, receive, request_id)
         headers.append((b"server-timing", f"app;dur={(time.perf_counter() - started) * 1000:.3f}".encode()))
         return status, headers, body
 
-    async def _guarded(self, service: Service, request: HttpRequest, receive: Receive, request_id: str) -> Response:
+    async def _guarded(self, service: Service, scope: Scope, request: HttpRequest, receive: Receive,
+                       request_id: str) -> Response:
         try:
-            return await self._serve(service, request, receive, request_id)
+            return await self._serve(service, scope, request, receive, request_id)
         except ServiceError as error:
             return service.protocol.encode_error(error, request_id)
         except ClientDisconnected:
@@ -60,12 +62,17 @@ class Pipeline:
             log.exception("internal failure in %s request %s", service.name, request_id)
             return service.protocol.encode_error(service.internal_error(request_id), request_id)
 
-    async def _serve(self, service: Service, request: HttpRequest, receive: Receive, request_id: str) -> Response:
+    async def _serve(self, service: Service, scope: Scope, request: HttpRequest, receive: Receive,
+                     request_id: str) -> Response:
         call = service.protocol.operation(request)
         body = await _read(service, receive)
-        principal = self.authenticator.verify(request.method, request.path, request.headers, body)
         name = call.name
-        ctx = RequestContext(account=self.account, region=check_region(principal.region or self.default_region),
+        rules = service.auth_rules
+        principal = self.authenticator.verify(AuthRequest(
+            request.method, raw_path(scope), request.query_string.decode("latin-1"), request.headers, body, rules,
+            f"{rules.signing_name}:{name}"))
+        ctx = RequestContext(account=principal.account or self.account,
+                             region=check_region(principal.region or self.default_region),
                              request_id=request_id, app=self.state, operation=name)
         gate = service.gate
         if gate is None:
@@ -80,6 +87,12 @@ async def _dispatch(service: Service, call: OperationCall, ctx: RequestContext, 
     if handler is None:
         raise service.not_implemented(service.name, call.name)
     return call.encode(await handler(ctx, params), ctx.request_id)
+
+
+def raw_path(scope: Scope) -> str:
+    """The request path as sent (percent-encoded), which signatures are computed over."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else quote(scope["path"], safe="/~!$&'()*+,;=:@")
 
 
 async def _read(service: Service, receive: Receive) -> bytes:

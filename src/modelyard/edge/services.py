@@ -8,6 +8,7 @@ from typing import Any
 
 from modelyard.context import RequestContext
 from modelyard.edge.admission import AdmissionGate
+from modelyard.wire.auth import AuthRules
 from modelyard.wire.errors import (
     InternalFailure,
     NotImplementedOperation,
@@ -51,6 +52,12 @@ class Service:
     not_implemented: Callable[[str, str], ServiceError] = not_implemented
     gate: AdmissionGate | None = None
     """Bounds concurrency and decodes large bodies off the loop (the control plane); None: on the loop."""
+    auth: AuthRules | None = None
+
+    @property
+    def auth_rules(self) -> AuthRules:
+        """How its requests are signed: by default under the service's name, errors with HTTP 400."""
+        return self.auth or AuthRules(self.name)
 
 
 class ServiceTable:

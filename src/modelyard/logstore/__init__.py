@@ -1,6 +1,6 @@
 """The on-disk log store: containers' output goes in, the CloudWatch Logs API reads it out.
 
-    <root>/
+    <root>/                       the server's store is split by account and region: logs/<account>/<region>/
       <encoded group>/            one directory per log group (names percent-encoded, see names.py)
         group.json                {"logGroupName", "creationTime"}
         <encoded stream>.log      append-only, one event per line: [timestamp_ms, ingestion_ms, "message"]

@@ -58,6 +58,14 @@ class LogStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
+    def scoped(self, account: str, region: str) -> LogStore:
+        """The log groups of one account in one region (``<root>/<account>/<region>/``)."""
+        if not (account.isdigit() and account.isascii() and len(account) == 12):
+            raise ValueError(f"not an account id: {account!r}")
+        if not region or not all(c.isascii() and (c.isalnum() or c == "-") for c in region):
+            raise ValueError(f"not a region name: {region!r}")
+        return LogStore(self.root / account / region)
+
     # groups
 
     def create_group(self, group: str, *, exist_ok: bool = False) -> None:

@@ -134,28 +134,28 @@ def _time_range(request: Request) -> tuple[int | None, int | None]:
 @logs_operation("CreateLogGroup")
 def create_log_group(ctx: RequestContext, request: Request) -> Result:
     """Create an empty log group."""
-    ctx.app.logs.create_group(request["logGroupName"])
+    ctx.logs.create_group(request["logGroupName"])
     return {}
 
 
 @logs_operation("DeleteLogGroup")
 def delete_log_group(ctx: RequestContext, request: Request) -> Result:
     """Delete a log group and its events."""
-    ctx.app.logs.delete_group(request["logGroupName"])
+    ctx.logs.delete_group(request["logGroupName"])
     return {}
 
 
 @logs_operation("CreateLogStream")
 def create_log_stream(ctx: RequestContext, request: Request) -> Result:
     """Create an empty log stream in an existing group."""
-    ctx.app.logs.create_stream(request["logGroupName"], request["logStreamName"])
+    ctx.logs.create_stream(request["logGroupName"], request["logStreamName"])
     return {}
 
 
 @logs_operation("DeleteLogStream")
 def delete_log_stream(ctx: RequestContext, request: Request) -> Result:
     """Delete a log stream and its events."""
-    ctx.app.logs.delete_stream(request["logGroupName"], request["logStreamName"])
+    ctx.logs.delete_stream(request["logGroupName"], request["logStreamName"])
     return {}
 
 
@@ -167,7 +167,7 @@ def describe_log_groups(ctx: RequestContext, request: Request) -> Result:
     if sum(value is not None for value in (prefix, pattern, identifiers)) > 1:
         raise LogsInvalidParameter(
             "logGroupNamePrefix, logGroupNamePattern and logGroupIdentifiers are mutually exclusive.")
-    groups = ctx.app.logs.groups(prefix)
+    groups = ctx.logs.groups(prefix)
     if pattern:
         groups = [g for g in groups if pattern.lower() in g.name.lower()]
     if identifiers:
@@ -189,7 +189,7 @@ def describe_log_streams(ctx: RequestContext, request: Request) -> Result:
     descending = bool(request.get("descending"))
     key: Callable[[StreamInfo], list[Any]] = (
         (lambda s: [s.last_event_timestamp or 0, s.name]) if by_time else (lambda s: [s.name]))
-    streams = sorted(ctx.app.logs.streams(group, prefix), key=key, reverse=descending)
+    streams = sorted(ctx.logs.streams(group, prefix), key=key, reverse=descending)
     limit = request.get("limit") or DESCRIBE_LIMIT
     order = f"logs:streams/{'time' if by_time else 'name'}/{'desc' if descending else 'asc'}"
     page, token = paged(streams, key, limit, request.get("nextToken"), descending, kind=order)
@@ -219,7 +219,7 @@ def _stream_out(group_arn_: str, stream: StreamInfo) -> Result:
 def get_log_events(ctx: RequestContext, request: Request) -> Result:
     """A page of one stream's events, with CloudWatch's forward and backward tokens."""
     start, end = _time_range(request)
-    page = ctx.app.logs.read(
+    page = ctx.logs.read(
         group_name(request), request["logStreamName"], start_time=start, end_time=end,
         start_from_head=bool(request.get("startFromHead")), limit=request.get("limit") or EVENTS_LIMIT,
         token=request.get("nextToken"))
@@ -235,7 +235,7 @@ def filter_log_events(ctx: RequestContext, request: Request) -> Result:
     if names and prefix:
         raise LogsInvalidParameter("logStreamNames and logStreamNamePrefix are mutually exclusive.")
     start, end = _time_range(request)
-    page = ctx.app.logs.filter(
+    page = ctx.logs.filter(
         group_name(request), stream_names=names, stream_prefix=prefix, pattern=request.get("filterPattern"),
         start_time=start, end_time=end, limit=request.get("limit") or EVENTS_LIMIT,
         token=request.get("nextToken"))
@@ -256,7 +256,7 @@ def put_log_events(ctx: RequestContext, request: Request) -> Result:
     too_old = max((i for i, (stamp, _) in enumerate(events) if stamp < now - TOO_OLD_MS), default=None)
     accepted = [event for i, event in enumerate(events)
                 if (too_new is None or i < too_new) and (too_old is None or i > too_old)]
-    store = ctx.app.logs
+    store = ctx.logs
     group, stream = request["logGroupName"], request["logStreamName"]
     if accepted:
         store.append(group, stream, accepted)

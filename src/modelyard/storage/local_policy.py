@@ -35,7 +35,7 @@ class LocalPathPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalPathPolicy:
         """The policy the server's settings describe."""
-        return cls(mode=settings.file_uri_mode, roots=tuple(settings.file_roots), data_dir=settings.data_dir)
+        return cls(mode=settings.file_uri_mode, roots=settings.allowed_file_roots, data_dir=settings.data_dir)
 
     def check(self, loc: Location) -> Path:
         """The real path of ``loc`` if a user may use it; :class:`ForbiddenLocationError` otherwise.

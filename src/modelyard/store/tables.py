@@ -67,3 +67,16 @@ client_tokens = Table(
     Column("arn", String(2048), nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(20), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("account", String(12), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("allow", Text),
+    Column("created_at", Float, nullable=False),
+)
+"""Access keys: ``secret`` is sealed by ``auth.secrets.SecretBox``; ``allow`` a JSON list of action
+patterns (NULL: every action)."""

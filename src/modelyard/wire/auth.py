@@ -1,7 +1,9 @@
-"""Request authentication: who signed the request and for which region.
+"""Request authentication as the pipeline sees it: the request's signed parts in, a principal out.
 
-Signatures are parsed but not verified yet; ``Authenticator`` is the place a SigV4 verifier
-plugs in (``verify`` raises a ``ServiceError`` to reject a request).
+``Authenticator.verify`` raises a ``ServiceError`` to reject a request. ``modelyard.auth`` holds the
+SigV4 verifier (auth on) and the accept-anything authenticator (``--auth off``); each service states
+its ``AuthRules`` (signing name, the HTTP status its protocol gives signature errors, which payload
+markers it accepts).
 """
 
 from __future__ import annotations
@@ -11,13 +13,39 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+@dataclass(frozen=True, slots=True)
+class AuthRules:
+    """How one service's requests are signed and refused."""
+
+    signing_name: str
+    error_status: int = 400
+    unsigned_payload: bool = False
+    streaming_payload: bool = False
+
+
+@dataclass(slots=True)
+class AuthRequest:
+    """What authentication reads of a request: ``raw_path`` and ``query`` still percent-encoded,
+    header names lower-case; ``action`` is the IAM action (``sagemaker:InvokeEndpoint``). Read-only
+    by convention."""
+
+    method: str
+    raw_path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+    rules: AuthRules
+    action: str
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The caller as named by the request's credential scope."""
+    """The caller: its access key, account (None: the server's default) and the region it signed for."""
 
     access_key: str | None
     region: str | None
     service: str | None
+    account: str | None = None
 
 
 def parse_authorization(header: str | None) -> Principal:
@@ -37,14 +65,6 @@ def parse_authorization(header: str | None) -> Principal:
 class Authenticator(Protocol):
     """Decides whether a request's signature is acceptable."""
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Principal:
+    def verify(self, request: AuthRequest) -> Principal:
         """Return the principal, or raise a ServiceError to reject the request."""
         ...
-
-
-class UnverifiedAuthenticator:
-    """Accepts any signature (or none), reading the principal from the header only."""
-
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Principal:
-        """Return the principal named by the Authorization header, unchecked."""
-        return parse_authorization(headers.get("authorization"))

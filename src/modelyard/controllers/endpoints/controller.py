@@ -227,7 +227,8 @@ class EndpointController(KeyedReconciler):
         ``/aws/sagemaker/Endpoints/<endpoint>`` that holds only the instances' own output.
         """
         container = plan.containers[0]
-        with self.launcher.logs.writer(deployment_group(key.name), plan.name) as writer:
+        with self.launcher.logs.scoped(key.account, key.region).writer(deployment_group(key.name),
+                                                                        plan.name) as writer:
             writer.write_line(f"modelyard: preparing model {plan.model_name} (image {container.image})")
             try:
                 prepared = self.preparer.prepare(container, progress=writer.write_line)
@@ -263,7 +264,8 @@ class EndpointController(KeyedReconciler):
     async def _start(self, key: ResourceKey, variant: VariantDeployment) -> Instance:
         instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
                                            variant.prepared, variant.plan.network_isolation,
-                                           endpoint_group(key.name), variant.plan.instance_type)
+                                           endpoint_group(key.name), variant.plan.instance_type,
+                                           account=key.account)
         try:
             await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:

@@ -60,7 +60,7 @@ class ProcessingRunner(ScriptRunner):
     def run(self, job: JobRun) -> None:
         """Run the job to its end."""
         workspace = new_workspace(self.tools.data_dir, "processing", job.account, job.region, job.name)
-        tap = open_log(self.tools.logs, PROCESSING_JOBS, job.name)
+        tap = open_log(self.tools.logs.scoped(job.account, job.region), PROCESSING_JOBS, job.name)
         job.update(lambda d: {"ProcessingStartTime": time.time()} if d["ProcessingJobStatus"] == "InProgress" else {})
         try:
             self._run(job, workspace, tap)

@@ -70,7 +70,7 @@ class TrainingRunner(ScriptRunner):
         algorithm = document["AlgorithmSpecification"]
         metrics = MetricTracker(compile_definitions(algorithm.get("MetricDefinitions")))
         workspace = new_workspace(self.tools.data_dir, "training", job.account, job.region, job.name)
-        tap = open_log(self.tools.logs, TRAINING_JOBS, job.name, metrics)
+        tap = open_log(self.tools.logs.scoped(job.account, job.region), TRAINING_JOBS, job.name, metrics)
         try:
             self._run(job, workspace, tap)
         except JobDataError as exc:

@@ -102,7 +102,7 @@ class TransformController(KeyedReconciler):
     async def _execute(self, key: ResourceKey, record: Record) -> None:
         run = TransformRun(record.document, TransformDesired.from_json(record.desired), key.region,
                            self.preparer, self.launcher, self.store,
-                           self.limits.health_check_timeout_seconds)
+                           self.limits.health_check_timeout_seconds, account=key.account)
 
         async def started() -> None:
             await asyncio.to_thread(self._patch, key, Patch({"TransformStartTime": time.time()}))

@@ -82,8 +82,9 @@ class TransformRun:
     """One execution of a transform job."""
 
     def __init__(self, job: dict[str, Any], desired: TransformDesired, region: str, preparer: Preparer,
-                 launcher: Launcher, store: ObjectStore, health_timeout: float) -> None:
+                 launcher: Launcher, store: ObjectStore, health_timeout: float, *, account: str) -> None:
         self.job = job
+        self.account = account
         self.desired = desired
         self.name: str = job["TransformJobName"]
         self.region = region
@@ -135,8 +136,9 @@ class TransformRun:
     async def _start_one(self, prepared: PreparedContainer, isolated: bool) -> _Slot:
         instance = await asyncio.to_thread(self.launcher.start, self.region, f"transform-jobs/{self.name}",
                                            self.name, prepared, isolated, TRANSFORM_JOBS,
-                                           self.job["TransformResources"].get("InstanceType"))
-        data_log = self.launcher.logs.writer(TRANSFORM_JOBS, f"{instance.log_stream}/data-log")
+                                           self.job["TransformResources"].get("InstanceType"), account=self.account)
+        data_log = self.launcher.logs.scoped(self.account, self.region).writer(
+            TRANSFORM_JOBS, f"{instance.log_stream}/data-log")
         slot = _Slot(instance, data_log)
         try:
             await self.launcher.wait_ready(instance, self.health_timeout)

@@ -1,0 +1,69 @@
+"""The two authenticators the server runs with: SigV4 verification (auth on) and ``--auth off``.
+
+Both check that the region is a real AWS region. ``SigV4Authenticator`` also finds the key, checks
+the scope, the clock and the signature, and the key's action patterns; the key's account becomes the
+request's account.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from modelyard.auth import sigv4
+from modelyard.auth.errors import ACCESS_DENIED, INVALID_SIGNATURE, UNRECOGNIZED_CLIENT, AuthFailure
+from modelyard.auth.errors import INVALID_TOKEN as INVALID_TOKEN_MESSAGE
+from modelyard.auth.keys import AccessKey, KeyRing
+from modelyard.auth.policy import allows
+from modelyard.auth.regions import is_region
+from modelyard.wire.auth import AuthRequest, Principal, parse_authorization
+from modelyard.wire.errors import ServiceError
+
+
+class SigV4Authenticator:
+    """Verifies AWS Signature Version 4 (header or query-string) against the stored access keys."""
+
+    def __init__(self, keys: KeyRing, clock: Callable[[], float] = time.time) -> None:
+        self.keys = keys
+        self.clock = clock
+        self.signing_keys = sigv4.SigningKeys()
+
+    def verify(self, request: AuthRequest) -> Principal:
+        """The principal of a correctly signed request by a known key allowed the action."""
+        try:
+            key, region = self._authenticate(request)
+        except AuthFailure as failure:
+            raise failure.as_service_error(request.rules.error_status) from None
+        if not allows(key.allow, request.action):
+            raise AuthFailure(ACCESS_DENIED, f"User: {key.user_arn} is not authorized to perform: {request.action} "
+                              "because no identity-based policy allows the "
+                              f"{request.action} action").as_service_error(403)
+        return Principal(key.access_key_id, region, request.rules.signing_name, key.account)
+
+    def _authenticate(self, request: AuthRequest) -> tuple[AccessKey, str]:
+        signed = request
+        signature = sigv4.parse(signed)
+        found = self.keys.lookup(signature.access_key)
+        if found is None or signature.session_token is not None:
+            raise AuthFailure(UNRECOGNIZED_CLIENT, INVALID_TOKEN_MESSAGE)
+        key, secret = found
+        sigv4.check_scope(signature, request.rules.signing_name, is_region(signature.region))
+        sigv4.check_time(signature, self.clock())
+        sigv4.verify(signed, signature, secret, self.signing_keys,
+                     sigv4.PayloadRules(request.rules.unsigned_payload, request.rules.streaming_payload))
+        return key, signature.region
+
+
+class AnyCredentials:
+    """``--auth off``: any signature or none, as moto and LocalStack; the region must still be real."""
+
+    def verify(self, request: AuthRequest) -> Principal:
+        """The principal named by the Authorization header, unchecked but for its region."""
+        principal = parse_authorization(request.headers.get("authorization"))
+        if principal.region is not None and not is_region(principal.region):
+            raise _bad_region(request.rules.error_status)
+        return principal
+
+
+def _bad_region(status: int) -> ServiceError:
+    return AuthFailure(INVALID_SIGNATURE, "Credential should be scoped to a valid region. ").as_service_error(status)

@@ -1,0 +1,360 @@
+"""AWS Signature Version 4, checked the way AWS checks it.
+
+    AWS4-HMAC-SHA256 Credential=AKID/20261130/us-east-1/sagemaker/aws4_request,
+                     SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=<64 hex>
+    (or the same as X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
+    X-Amz-Signature query parameters: a presigned request)
+
+``parse`` reads the signature's parts, ``check_scope`` and ``check_time`` the credential scope and the
+clock, and ``verify`` rebuilds the canonical request (method, URI-encoded path, sorted canonical query,
+signed headers lower-cased and trimmed, payload hash) and compares in constant time. The payload hash
+is the ``x-amz-content-sha256`` header when present (which must then match the body, unless a
+service's ``PayloadRules`` accept ``UNSIGNED-PAYLOAD`` or a streaming signature), else the body's
+SHA-256.
+"""
+
+from __future__ import annotations
+
+import calendar
+import email.utils
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+from urllib.parse import quote, unquote
+
+from modelyard.auth.errors import INCOMPLETE, INVALID_SIGNATURE, MISSING_TOKEN, SIGNATURE_MISMATCH, AuthFailure
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+TERMINATOR = "aws4_request"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+MAX_SKEW_SECONDS = 15 * 60
+MAX_EXPIRES_SECONDS = 7 * 24 * 3600
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_USUAL_PREFIX = f"{ALGORITHM} Credential="
+_QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature")
+
+
+class Signable(Protocol):
+    """An HTTP request as it arrived: ``raw_path`` and ``query`` still percent-encoded, header names
+    lower-case (repeated headers joined with ``,``). ``wire.auth.AuthRequest`` is one."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def raw_path(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def body(self) -> bytes: ...
+
+
+@dataclass(slots=True)
+class SignedRequest:
+    """A ``Signable`` request on its own (tests, tools)."""
+
+    method: str
+    raw_path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadRules:
+    """Which non-hash payload markers a service accepts in ``x-amz-content-sha256`` (S3 accepts both)."""
+
+    unsigned: bool = False
+    streaming: bool = False
+
+
+@dataclass(slots=True)
+class Signature:
+    """The parts of a request's signature; read-only by convention (a frozen dataclass costs a
+    microsecond more on every request)."""
+
+    access_key: str
+    date: str
+    region: str
+    service: str
+    terminator: str
+    signed_headers: tuple[str, ...]
+    signature: str
+    timestamp: str
+    presigned: bool
+    expires: int | None
+    session_token: str | None
+
+    @property
+    def scope(self) -> str:
+        """The credential scope: date/region/service/aws4_request."""
+        return f"{self.date}/{self.region}/{self.service}/{self.terminator}"
+
+
+def parse(request: Signable) -> Signature:
+    """The request's signature; ``MissingAuthenticationToken`` when it has none, ``IncompleteSignature``
+    when a part is missing or malformed."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        return _parse_header(header, request.headers)
+    if "X-Amz-" in request.query:
+        params = _query_params(request.query)
+        if "X-Amz-Algorithm" in params or "X-Amz-Signature" in params:
+            return _parse_query(params)
+    raise AuthFailure(MISSING_TOKEN, "Missing Authentication Token")
+
+
+def _parse_header(header: str, headers: Mapping[str, str]) -> Signature:
+    timestamp = headers.get("x-amz-date")
+    if timestamp and header.startswith(_USUAL_PREFIX):
+        usual = header[len(_USUAL_PREFIX):].split(", ")
+        if len(usual) == 3 and usual[1].startswith("SignedHeaders=") and usual[2].startswith("Signature="):
+            return _signature(usual[0], usual[1][14:], usual[2][10:], timestamp, False, None,
+                              headers.get("x-amz-security-token"))
+    algorithm, _, rest = header.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise AuthFailure(INCOMPLETE, f"Unsupported authorization algorithm '{algorithm[:40]}' "
+                          f"(only {ALGORITHM} is accepted). Authorization={header[:80]}")
+    parts: dict[str, str] = {}
+    for item in rest.split(","):
+        key, eq, value = item.strip().partition("=")
+        if eq:
+            parts[key] = value
+    missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not parts.get(name)]
+    timestamp = headers.get("x-amz-date") or _from_http_date(headers.get("date"))
+    if missing or not timestamp:
+        reasons = [f"Authorization header requires '{name}' parameter." for name in missing]
+        if not timestamp:
+            reasons.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+        raise AuthFailure(INCOMPLETE, " ".join(reasons) + f" Authorization={header[:200]}")
+    return _signature(parts["Credential"], parts["SignedHeaders"], parts["Signature"], timestamp, False, None,
+                      headers.get("x-amz-security-token"))
+
+
+def _parse_query(params: Mapping[str, str]) -> Signature:
+    missing = [name for name in _QUERY_AUTH if not params.get(name)]
+    if missing:
+        raise AuthFailure(INCOMPLETE, "AWS query-string parameters must include " +
+                          ", ".join(f"'{name}'" for name in missing) + ". Re-examine the query-string parameters.")
+    if params["X-Amz-Algorithm"] != ALGORITHM:
+        raise AuthFailure(INCOMPLETE, f"Unsupported X-Amz-Algorithm '{params['X-Amz-Algorithm'][:40]}'")
+    raw_expires = params.get("X-Amz-Expires", "")
+    if not raw_expires.isdigit() or not 0 < int(raw_expires) <= MAX_EXPIRES_SECONDS:
+        raise AuthFailure(INCOMPLETE, f"X-Amz-Expires must be a whole number of seconds from 1 to "
+                          f"{MAX_EXPIRES_SECONDS}, not '{raw_expires[:20]}'")
+    return _signature(params["X-Amz-Credential"], params["X-Amz-SignedHeaders"], params["X-Amz-Signature"],
+                      params["X-Amz-Date"], True, int(raw_expires), params.get("X-Amz-Security-Token"))
+
+
+def _signature(credential: str, signed_headers: str, signature: str, timestamp: str, presigned: bool,
+               expires: int | None, token: str | None) -> Signature:
+    scope = _scope(credential)
+    if scope is None:
+        raise AuthFailure(INCOMPLETE, f"Credential must have exactly 5 slash-delimited elements, e.g. "
+                          f"keyid/date/region/service/term, got '{credential[:200]}'")
+    if _epoch(timestamp) is None:
+        raise AuthFailure(INCOMPLETE, f"Date must be in ISO-8601 'basic format'. Got '{timestamp[:40]}'. See "
+                          "http://en.wikipedia.org/wiki/ISO_8601")
+    return Signature(*scope, _names(signed_headers), signature, timestamp, presigned, expires, token)
+
+
+@lru_cache(maxsize=1024)
+def _scope(credential: str) -> tuple[str, str, str, str, str] | None:
+    parts = credential.split("/")
+    if len(parts) != 5 or not all(parts):
+        return None
+    return parts[0], parts[1], parts[2], parts[3], parts[4]
+
+
+@lru_cache(maxsize=1024)
+def _names(signed_headers: str) -> tuple[str, ...]:
+    return tuple(signed_headers.split(";"))
+
+
+def check_scope(signature: Signature, service: str, region_ok: bool) -> None:
+    """The scope names this service, a real region, the request's date and the AWS4 terminator."""
+    if signature.terminator != TERMINATOR:
+        raise AuthFailure(INVALID_SIGNATURE, f"Credential should be scoped with a valid terminator: "
+                          f"'{TERMINATOR}', not '{signature.terminator[:40]}'.")
+    if signature.service != service:
+        raise AuthFailure(INVALID_SIGNATURE, f"Credential should be scoped to correct service: '{service}'. ")
+    if not region_ok:
+        raise AuthFailure(INVALID_SIGNATURE, "Credential should be scoped to a valid region. ")
+    if signature.date != signature.timestamp[:8]:
+        raise AuthFailure(INVALID_SIGNATURE, "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                          f"version of date from HTTP: '{signature.date[:20]}' != '{signature.timestamp[:8]}', "
+                          f"from '{signature.timestamp}'.")
+    if "host" not in signature.signed_headers:
+        raise AuthFailure(INVALID_SIGNATURE, "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
+                          "Authorization.")
+
+
+def check_time(signature: Signature, now: float) -> None:
+    """Within 15 minutes of the server's clock (a presigned request: before it expires)."""
+    signed_at = _epoch(signature.timestamp)
+    assert signed_at is not None
+    if signature.expires is not None:
+        if now > signed_at + signature.expires:
+            raise AuthFailure(INVALID_SIGNATURE, f"Signature expired: {signature.timestamp} is now earlier than "
+                              f"{_stamp(now - signature.expires)} ({_stamp(now)} - {signature.expires} sec.)")
+        if signed_at > now + MAX_SKEW_SECONDS:
+            raise _not_yet_current(signature, now)
+        return
+    if signed_at < now - MAX_SKEW_SECONDS:
+        raise AuthFailure(INVALID_SIGNATURE, f"Signature expired: {signature.timestamp} is now earlier than "
+                          f"{_stamp(now - MAX_SKEW_SECONDS)} ({_stamp(now)} - 15 min.)")
+    if signed_at > now + MAX_SKEW_SECONDS:
+        raise _not_yet_current(signature, now)
+
+
+def _not_yet_current(signature: Signature, now: float) -> AuthFailure:
+    return AuthFailure(INVALID_SIGNATURE, f"Signature not yet current: {signature.timestamp} is still later than "
+                       f"{_stamp(now + MAX_SKEW_SECONDS)} ({_stamp(now)} + 15 min.)")
+
+
+class SigningKeys:
+    """Derived signing keys, cached per (secret, date, region, service): four HMACs once a day."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._keys: dict[tuple[str, str, str, str], bytes] = {}
+
+    def key(self, secret: str, date: str, region: str, service: str) -> bytes:
+        """``kSigning`` for the scope."""
+        cache_key = (secret, date, region, service)
+        found = self._keys.get(cache_key)
+        if found is None:
+            if len(self._keys) >= self.capacity:
+                self._keys.clear()
+            found = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), date), region), service), TERMINATOR)
+            self._keys[cache_key] = found
+        return found
+
+
+def verify(request: Signable, signature: Signature, secret: str, keys: SigningKeys,
+           rules: PayloadRules) -> None:
+    """Raise ``InvalidSignatureException`` unless ``signature`` signs ``request`` with ``secret``."""
+    canonical = canonical_request(request, signature, payload_hash(request, signature, rules))
+    to_sign = "\n".join((ALGORITHM, signature.timestamp, signature.scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()))
+    key = keys.key(secret, signature.date, signature.region, signature.service)
+    expected = hmac.digest(key, to_sign.encode(), "sha256").hex()
+    if not hmac.compare_digest(expected, signature.signature.encode("ascii", "replace").decode()):
+        raise AuthFailure(INVALID_SIGNATURE, SIGNATURE_MISMATCH)
+
+
+def payload_hash(request: Signable, signature: Signature, rules: PayloadRules) -> str:
+    """The payload hash the canonical request ends with."""
+    declared = request.headers.get("x-amz-content-sha256")
+    if declared is None:
+        return hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
+    if declared == UNSIGNED_PAYLOAD and rules.unsigned:
+        return declared
+    if declared.startswith("STREAMING-") and rules.streaming:
+        return declared
+    if declared != hashlib.sha256(request.body).hexdigest():
+        raise AuthFailure(INVALID_SIGNATURE, "The provided 'x-amz-content-sha256' header does not match what was "
+                          "computed.")
+    return declared
+
+
+def canonical_request(request: Signable, signature: Signature, payload: str) -> str:
+    """The canonical request AWS signs, for this request and the headers the signature names."""
+    values = request.headers
+    headers = "".join([f"{name}:{_trim(values.get(name, ''))}\n" for name in signature.signed_headers])
+    return "\n".join((request.method.upper(), canonical_uri(request.raw_path),
+                      canonical_query(request.query, signature.presigned), headers,
+                      ";".join(signature.signed_headers), payload))
+
+
+@lru_cache(maxsize=4096)
+def canonical_uri(raw_path: str) -> str:
+    """The path with dot segments removed and URI-encoded once more (every service but S3)."""
+    return quote(_remove_dot_segments(raw_path) or "/", safe="/~")
+
+
+def canonical_query(query: str, presigned: bool) -> str:
+    """Parameters encoded AWS's way and sorted by name, then value (without ``X-Amz-Signature``)."""
+    if not query:
+        return ""
+    pairs = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        name, value = _encode(name), _encode(value)
+        if presigned and name == "X-Amz-Signature":
+            continue
+        pairs.append((name, value))
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def _remove_dot_segments(path: str) -> str:
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment and segment != ".":
+            kept.append(segment)
+    if not kept:
+        return "/" if path.startswith("/") else ""
+    lead = "/" if path.startswith("/") else ""
+    tail = "/" if path.endswith("/") else ""
+    return lead + "/".join(kept) + tail
+
+
+def _query_params(query: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in query.split("&"):
+        name, _, value = item.partition("=")
+        params[unquote(name)] = unquote(value)
+    return params
+
+
+def _encode(part: str) -> str:
+    return quote(unquote(part), safe="-_.~")
+
+
+def _trim(value: str) -> str:
+    if "  " in value or "\t" in value or value[:1] == " " or value[-1:] == " ":
+        return " ".join(value.split())
+    return value
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+@lru_cache(maxsize=1024)
+def _epoch(timestamp: str) -> float | None:
+    if len(timestamp) != 16 or timestamp[8] != "T" or timestamp[15] != "Z":
+        return None
+    digits = timestamp[:8] + timestamp[9:15]
+    if not digits.isdigit() or not digits.isascii():
+        return None
+    year, month, day = int(digits[:4]), int(digits[4:6]), int(digits[6:8])
+    hour, minute, second = int(digits[8:10]), int(digits[10:12]), int(digits[12:14])
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60
+            and second < 61):
+        return None
+    return float(calendar.timegm((year, month, day, hour, minute, second)))
+
+
+def _stamp(epoch: float) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch))
+
+
+def _from_http_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return _stamp(email.utils.parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
