@@ -306,4 +306,4 @@ def test_concurrent_starts_from_short_lived_threads(backend: ProcessBackend, tmp
     assert all(process.poll() is None for process in processes), "a container died with its starting thread"
     (tmp_path / "opt_ml" / "go").touch()
     assert [process.wait(30) for process in processes] == [0] * 5
-    assert (tmp_path / "container.log").read_text().split() == ["done"] * 5
+    assert (tmp_path / "container.log").read_text().count("done") == 5  # five writers, one log: lines interleave
