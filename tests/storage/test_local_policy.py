@@ -82,7 +82,8 @@ def test_settings_read_the_mode_and_roots_from_the_environment(tmp_path: Path) -
                                   "MODELYARD_FILE_ROOTS": f"{tmp_path / 'a'}:{tmp_path / 'b'}"})
     assert settings.file_uri_mode == "allow-list"
     assert settings.file_roots == (tmp_path / "a", tmp_path / "b")
-    assert Settings().file_uri_mode == "any"
+    assert Settings().file_uri_mode == "allow-list"  # server mode: authentication is on by default
+    assert Settings(auth=False).file_uri_mode == "any"
     with pytest.raises(ValueError, match="MODELYARD_FILE_URIS"):
         settings_from_env({"MODELYARD_FILE_URIS": "sometimes"})
 
