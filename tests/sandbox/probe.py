@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelyard.runtime.priority import CONTAINER_NICE
+from tests.jobs_e2e.jobs_support import Stack
+from tests.support.server import ServerProcess
+
 CONFIG_NAME = "probe_config.json"
 ESCAPE_TARGETS = ("/usr/modelyard-escape-probe", "/etc/modelyard-escape-probe")
-SCHED_BATCH = 3
 
 FINDINGS = r'''
 import errno, json, os, socket, subprocess
@@ -152,10 +155,22 @@ def program_files(program: str, source: str, server_port: int | str, paths: Iter
     return {program: source, os.path.join(os.path.dirname(program), CONFIG_NAME): settings}
 
 
+def stack_files(jobs: Stack, program: str, source: str) -> dict[str, str]:
+    """``program_files`` for a container of the shared jobs stack (its server, its moto's files hidden too)."""
+    hidden = host_paths(jobs.server.data_dir, jobs.root / "moto")
+    return program_files(program, source, server_port(jobs.server), hidden)
+
+
+def server_port(server: ServerProcess) -> int:
+    """The TCP port the server listens on."""
+    return int(server.url.rsplit(":", 1)[1])
+
+
 def host_paths(data_dir: Path, *extra: Path | str) -> list[str]:
     """The host paths a container must not see: the data dir and its parts, the database files,
     other users' and services' secrets and sockets."""
-    paths = [data_dir, data_dir / "sock", data_dir / "instances", data_dir / "envs", data_dir / "logs",
+    paths = [data_dir, data_dir / "sock", data_dir / "instances", data_dir / "envs", data_dir / "images",
+             data_dir / "logs",
              "/root", "/home", "/etc/shadow", "/run", "/var/run/postgresql", Path.home() / ".aws",
              *sorted(data_dir.glob("*.db*")), *extra]
     return [str(p) for p in dict.fromkeys(paths)]
@@ -181,9 +196,9 @@ def entries(count: int) -> Listing:
 
 def runtime_listings(data_dir: Path, data_dir_view: Listing) -> dict[str, Listing]:
     """What a container may list on the way to its runtime: pyenv's interpreter under /root, in the data
-    dir ``data_dir_view``, one environment (its own) and one socket directory (its own)."""
+    dir ``data_dir_view``, and one environment, socket directory and registered image: its own."""
     return {"/root": subset_of(".pyenv", ".local"), str(data_dir): data_dir_view,
-            str(data_dir / "envs"): entries(1), str(data_dir / "sock"): entries(1)}
+            **{str(data_dir / part): entries(1) for part in ("envs", "sock", "images")}}
 
 
 @dataclass(frozen=True)
@@ -225,8 +240,13 @@ def assert_contained(seen: Mapping[str, Any], *, listings: Mapping[str, Listing]
         else:
             assert result in ("ENOENT", "EACCES"), (path, result)
     assert all(result != "written" for result in seen["writes"].values()), seen["writes"]
-    assert seen["nice"] >= 10 and seen["policy"] == SCHED_BATCH, (seen["nice"], seen["policy"])
+    assert seen["nice"] == below_server() and seen["policy"] == os.SCHED_BATCH, (seen["nice"], seen["policy"])
     assert seen["renice"] in ("EACCES", "EPERM"), seen["renice"]
+
+
+def below_server() -> int:
+    """The nice value of a container of a server started from this process (which it inherits)."""
+    return min(19, os.getpriority(os.PRIO_PROCESS, 0) + CONTAINER_NICE)
 
 
 def _routes() -> str:

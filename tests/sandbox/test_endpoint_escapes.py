@@ -20,6 +20,7 @@ from tests.sandbox.probe import (
     inference_module,
     program_files,
     runtime_listings,
+    server_port,
     subset_of,
 )
 from tests.support.server import ServerProcess, start_server
@@ -43,7 +44,7 @@ def test_inference_code_cannot_escape(server: ServerProcess, tmp_path: Path, iso
     other = deploy(sm, f"{name}-other", f"file://{scaler_model(tmp_path / 'other')}")
     assert other["EndpointStatus"] == "InService"
     data_dir = server.data_dir
-    port = server.url.rsplit(":", 1)[1]
+    port = server_port(server)
     files = program_files("code/inference.py", inference_module(), port, host_paths(data_dir))
     before = host_state(data_dir)
     described = deploy(sm, name, f"file://{package(tmp_path / 'probe', files)}", isolated=isolated)
@@ -64,6 +65,6 @@ def test_inference_code_cannot_escape(server: ServerProcess, tmp_path: Path, iso
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200, "the other model keeps serving"
     again = runtime.invoke_endpoint(EndpointName=name, Body=b"{}", ContentType="application/json")
     assert again["ResponseMetadata"]["HTTPStatusCode"] == 200, "the model itself survives its MemoryError"
-    with socket.create_connection(("127.0.0.1", int(port)), timeout=5):
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
 

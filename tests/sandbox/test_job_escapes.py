@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.jobs_e2e.jobs_support import BUCKET, GENERIC_IMAGE, ROLE, Stack, put, stack, wait_processing
-from tests.sandbox.probe import assert_contained, exactly, host_paths, host_state, program_files, runtime_listings, script
+from tests.sandbox.probe import assert_contained, exactly, host_state, runtime_listings, script, stack_files
 
 
 @pytest.mark.parametrize("isolated", [False, True])
@@ -16,10 +16,7 @@ def test_processing_script_cannot_escape(unique: str, isolated: bool) -> None:
     jobs: Stack = stack()
     sm, s3 = jobs.client("sagemaker"), jobs.s3()
     data_dir = jobs.server.data_dir
-    port = jobs.server.url.rsplit(":", 1)[1]
-    files = program_files("probe.py", script("/opt/ml/processing/result/probe.json"), port,
-                          host_paths(data_dir, jobs.root / "moto"))
-    for relative, text in files.items():
+    for relative, text in stack_files(jobs, "probe.py", script("/opt/ml/processing/result/probe.json")).items():
         put(s3, f"{unique}/code/{relative}", text)
     code = f"s3://{BUCKET}/{unique}/code/"
     before = host_state(data_dir)

@@ -7,26 +7,16 @@ import json
 
 import pytest
 
-from tests.jobs_e2e.jobs_support import (
-    BUCKET,
-    Stack,
-    put,
-    read_tarball,
-    sourcedir,
-    stack,
-    training_request,
-    wait_training,
-)
-from tests.sandbox.probe import assert_contained, exactly, host_paths, host_state, program_files, runtime_listings, script
+from tests.jobs_e2e.jobs_support import BUCKET, put, read_tarball, sourcedir, stack, training_request, wait_training
+from tests.sandbox.probe import assert_contained, exactly, host_state, runtime_listings, script, stack_files
 
 
 @pytest.mark.parametrize("isolated", [False, True])
 def test_training_script_cannot_escape(unique: str, isolated: bool) -> None:
-    jobs: Stack = stack()
+    jobs = stack()
     sm, s3 = jobs.client("sagemaker"), jobs.s3()
     data_dir = jobs.server.data_dir
-    port = jobs.server.url.rsplit(":", 1)[1]
-    files = program_files("probe.py", script("/opt/ml/model/probe.json"), port, host_paths(data_dir, jobs.root / "moto"))
+    files = stack_files(jobs, "probe.py", script("/opt/ml/model/probe.json"))
     source = put(s3, f"{unique}/code/sourcedir.tar.gz", sourcedir(files))
     name = f"{unique}-{'iso' if isolated else 'net'}"
     before = host_state(data_dir)
