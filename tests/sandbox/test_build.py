@@ -12,11 +12,13 @@ import pytest
 
 from modelyard.runtime import ImageRegistry, ProcessBackend
 from modelyard.runtime.environments import EnvironmentBuilder
+from tests.sandbox.probe import below_server
 
 SETUP = """
 import json, os
 from setuptools import setup
-record = {"uid": os.getuid(), "euid": os.geteuid(), "env": dict(os.environ), "writes": {}}
+record = {"uid": os.getuid(), "euid": os.geteuid(), "env": dict(os.environ), "writes": {},
+          "nice": os.getpriority(os.PRIO_PROCESS, 0), "policy": os.sched_getscheduler(0)}
 for target in TARGETS:
     try:
         with open(target, "w") as handle:
@@ -64,3 +66,4 @@ def test_a_setup_py_runs_unprivileged_without_secrets_and_cannot_write_elsewhere
         assert not os.path.exists(target)
     assert (data_dir / "modelyard.db").read_text() == "database"
     assert (environment.path / ".modelyard-ready").exists()
+    assert record["nice"] == below_server() and record["policy"] == os.SCHED_BATCH, "builds yield the CPU"

@@ -8,7 +8,8 @@
 
 Every container is started from one long-lived spawner thread, because the parent-death signal
 (``PR_SET_PDEATHSIG``) fires when the *thread* that forked the child ends: containers die with the
-server process, never with a short-lived worker thread.
+server process, never with a short-lived worker thread. Each child also drops its CPU priority
+below the server's (``priority``) before exec.
 
 Without the sandbox there is no ``/opt/ml``, read-only root, private ``/tmp`` nor network isolation;
 callers check ``backend.sandboxed`` and pass paths through ``backend.inside_path``.
@@ -33,6 +34,7 @@ from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
 from modelyard.runtime.identity import identity_for
 from modelyard.runtime.limits import Limits
+from modelyard.runtime.priority import lower_priority
 from modelyard.runtime.program_paths import environment_paths, program_paths
 from modelyard.runtime.sandbox import (
     OPT_ML,
@@ -393,10 +395,11 @@ def _launcher(
     parent = os.getpid()
     prctl = _prctl()
 
-    def die_with_parent() -> None:
+    def prepare_child() -> None:
         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(137)
+        lower_priority()
 
     def launch() -> subprocess.Popen[bytes]:
         sink: Any = subprocess.DEVNULL
@@ -408,7 +411,7 @@ def _launcher(
             stdout=stdout if stdout is not None else sink,
             stderr=stderr if stderr is not None else sink,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=prepare_child,
             pass_fds=pass_fds,
         )
 
