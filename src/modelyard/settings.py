@@ -6,10 +6,10 @@ Precedence: explicit arguments (CLI flags) > ``MODELYARD_*`` environment variabl
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 DEFAULT_ACCOUNT_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -146,6 +146,8 @@ _LIMIT_ENV = {
 }
 
 
+_Group = TypeVar("_Group", bound=Any)
+
 _DATA_LIMIT_ENV = {
     "MODELYARD_COPY_MAX_BYTES": ("copy_max_bytes", int),
     "MODELYARD_COPY_MAX_FILES": ("copy_max_files", int),
@@ -155,11 +157,18 @@ _DATA_LIMIT_ENV = {
 }
 
 
+def _overridden(defaults: _Group, table: Mapping[str, tuple[str, Callable[[str], object]]],
+                env: Mapping[str, str]) -> _Group | None:
+    """``defaults`` with the fields ``table`` maps from variables set in ``env``; None when none is set."""
+    changes = {name: kind(env[var]) for var, (name, kind) in table.items() if env.get(var)}
+    return replace(defaults, **changes) if changes else None
+
+
 def _data_settings(env: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
-    data_limits = {name: kind(env[var]) for var, (name, kind) in _DATA_LIMIT_ENV.items() if env.get(var)}
-    if data_limits:
-        values["data_limits"] = replace(DataLimits(), **data_limits)
+    data_limits = _overridden(DataLimits(), _DATA_LIMIT_ENV, env)
+    if data_limits is not None:
+        values["data_limits"] = data_limits
     if env.get("MODELYARD_FILE_URIS"):
         values["file_uris"] = _file_uri_mode(env["MODELYARD_FILE_URIS"])
     if env.get("MODELYARD_FILE_ROOTS"):
@@ -191,12 +200,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         raw = env.get(f"MODELYARD_{name.upper()}")
         if raw:
             values[name] = kind(raw)
-    limits = {name: kind(env[var]) for var, (name, kind) in _LIMIT_ENV.items() if env.get(var)}
-    if limits:
-        values["limits"] = replace(Limits(), **limits)
-    edge = {name: kind(env[var]) for var, (name, kind) in _EDGE_ENV.items() if env.get(var)}
-    if edge:
-        values["edge"] = replace(EdgeLimits(), **edge)
+    for name, group in (("limits", _overridden(Limits(), _LIMIT_ENV, env)),
+                        ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env))):
+        if group is not None:
+            values[name] = group
     auth = env.get("MODELYARD_AUTH")
     if auth:
         values["auth"] = parse_switch(auth, "MODELYARD_AUTH")
