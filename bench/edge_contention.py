@@ -121,7 +121,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         work = Path(tmp)
-        server = start_server(work / "data", env=dict(kv.split("=", 1) for kv in args.env))
+        # wrk and the loaders send unsigned requests: auth off (bench/auth.py measures verification)
+        server = start_server(work / "data", env={"MODELYARD_AUTH": "off",
+                                                  **dict(kv.split("=", 1) for kv in args.env)})
         try:
             sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
                               aws_access_key_id="bench", aws_secret_access_key="bench")
