@@ -19,11 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-
 from modelyard.auth.secrets import SecretBox, SecretUnreadable
+from modelyard.store.access_keys import access_key_rows, delete_access_key, insert_access_key
 from modelyard.store.database import Database
-from modelyard.store.tables import access_keys
 
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 KEY_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
@@ -91,28 +89,26 @@ class KeyStore:
         key = AccessKey(new_access_key_id(), name, account, allow, time.time())
         secret = new_secret()
         with self.db.session(write=True) as conn:
-            conn.execute(insert(access_keys).values(
-                access_key_id=key.access_key_id, name=name, account=account, created_at=key.created_at,
-                secret=self.box.seal(key.access_key_id, secret),
-                allow=json.dumps(list(allow)) if allow is not None else None))
+            insert_access_key(conn, access_key_id=key.access_key_id, name=name, account=account,
+                              created_at=key.created_at, sealed_secret=self.box.seal(key.access_key_id, secret),
+                              allow=json.dumps(list(allow)) if allow is not None else None)
         return Credentials(key, secret)
 
     def list(self) -> list[AccessKey]:
         """Every key, oldest first, without secrets."""
         with self.db.session() as conn:
-            rows = conn.execute(select(access_keys).order_by(access_keys.c.created_at)).all()
+            rows = access_key_rows(conn)
         return [_key(row) for row in rows]
 
     def delete(self, access_key_id: str) -> bool:
         """Remove a key; False when there was none."""
         with self.db.session(write=True) as conn:
-            done = conn.execute(delete(access_keys).where(access_keys.c.access_key_id == access_key_id))
-        return bool(done.rowcount)
+            return delete_access_key(conn, access_key_id)
 
     def load(self) -> dict[str, tuple[AccessKey, str]]:
         """Every key with its secret, by access key id; keys this data dir cannot decrypt are left out."""
         with self.db.session() as conn:
-            rows = conn.execute(select(access_keys)).all()
+            rows = access_key_rows(conn)
         loaded = {}
         for row in rows:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +55,9 @@ class Service:
     """Bounds concurrency and decodes large bodies off the loop (the control plane); None: on the loop."""
     auth: AuthRules | None = None
 
-    @property
+    @functools.cached_property
     def auth_rules(self) -> AuthRules:
-        """How its requests are signed: by default under the service's name, errors with HTTP 400."""
+        """How its requests are signed: by default under the service's name, errors with HTTP 400 (built once)."""
         return self.auth or AuthRules(self.name)
 
 

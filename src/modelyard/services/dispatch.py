@@ -29,11 +29,6 @@ def operation(service: str, name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def handler_for(service: str, name: str) -> Handler | None:
-    """The handler of an operation, or None when it is not implemented."""
-    return _HANDLERS.get((service, name))
-
-
 def implemented(service: str) -> set[str]:
     """Names of the implemented operations of a service."""
     return {name for svc, name in _HANDLERS if svc == service}
