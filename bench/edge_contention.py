@@ -1,6 +1,6 @@
 """Edge contention: InvokeEndpoint throughput alone, then while other clients load the control plane.
 
-    .venv/bin/python bench/edge_contention.py [--dur 8] [--groups 300] [--searchers 8]
+    .venv/bin/python bench/edge_contention.py [--dur 8] [--groups 300] [--searchers 8] [--cycles 3]
 
 One server (SQLite) with the scaler model InService; wrk (1 thread, 8 connections) invokes it for
 ``--dur`` seconds in each phase:
@@ -9,8 +9,9 @@ One server (SQLite) with the scaler model InService; wrk (1 thread, 8 connection
     big-body   one client looping 14 MB CreateModel bodies (600,000 tag entries: refused, but parsed)
     search     eight clients looping Search over ``--groups`` model package groups
 
-Prints the invoke rate of each phase, its ratio to the quiet rate (the aim is >= 0.80), and what the
-loaders got (answers per status). Needs wrk (installed by scripts/setup).
+The phases alternate for ``--cycles`` rounds (so a busy neighbour weighs on each phase alike); prints
+every phase's invoke rate, its ratio to the quiet rate of the same cycle, what the loaders got (answers
+per status), and the medians (the aim is >= 0.80 of quiet). Needs wrk (installed by scripts/setup).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import http.client
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,6 +118,7 @@ def main() -> None:
     parser.add_argument("--dur", type=int, default=8)
     parser.add_argument("--groups", type=int, default=300)
     parser.add_argument("--searchers", type=int, default=8)
+    parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a server environment variable, e.g. MODELYARD_CONTROL_CONCURRENCY=2")
     args = parser.parse_args()
@@ -134,15 +137,25 @@ def main() -> None:
             script.write_text(WRK_SCRIPT)
             invoke_rate(server, 2, script)
             print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()}")
-            quiet = invoke_rate(server, args.dur, script)
-            print(f"quiet      {quiet[0]:8.1f} invokes/s  p99 {quiet[1] / 1000:7.1f} ms  errors {quiet[2]}")
-            phases = [("big-body", Loader(server, 1, "SageMaker.CreateModel", big_create_model)),
-                      ("search", Loader(server, args.searchers, "SageMaker.Search", search_body))]
-            for name, loader in phases:
-                with loader:
-                    rate = invoke_rate(server, args.dur, script)
-                print(f"{name:10} {rate[0]:8.1f} invokes/s  p99 {rate[1] / 1000:7.1f} ms  errors {rate[2]}  "
-                      f"ratio {rate[0] / quiet[0]:.2f}  loader answers {dict(loader.statuses)}")
+            loaders = {"big-body": lambda: Loader(server, 1, "SageMaker.CreateModel", big_create_model),
+                       "search": lambda: Loader(server, args.searchers, "SageMaker.Search", search_body)}
+            rates: dict[str, list[float]] = {"quiet": [], **{name: [] for name in loaders}}
+            for cycle in range(args.cycles):
+                quiet = invoke_rate(server, args.dur, script)
+                rates["quiet"].append(quiet[0])
+                print(f"cycle {cycle} quiet      {quiet[0]:8.1f} invokes/s  p99 {quiet[1] / 1000:7.1f} ms  "
+                      f"errors {quiet[2]}")
+                for name, make in loaders.items():
+                    with make() as loader:
+                        rate = invoke_rate(server, args.dur, script)
+                    rates[name].append(rate[0])
+                    print(f"cycle {cycle} {name:10} {rate[0]:8.1f} invokes/s  p99 {rate[1] / 1000:7.1f} ms  "
+                          f"errors {rate[2]}  ratio {rate[0] / quiet[0]:.2f}  loader answers {dict(loader.statuses)}")
+            quiet_median = statistics.median(rates["quiet"])
+            print("| phase | median invokes/s | ratio to quiet (aim >= 0.80) |\n|---|---|---|")
+            for name, values in rates.items():
+                median = statistics.median(values)
+                print(f"| {name} | {median:,.0f} | {median / quiet_median:.2f} |")
             print(f"load average after: {os.getloadavg()}")
         finally:
             server.stop()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,10 +32,11 @@ from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
 from modelyard.edge.admission import AdmissionGate
-from modelyard.edge.decoder_pool import DecoderPool
+from modelyard.edge.in_workers import in_worker_processes, install
 from modelyard.edge.pipeline import Pipeline
-from modelyard.edge.services import Service, ServiceTable
-from modelyard.edge.threaded import in_thread_pool
+from modelyard.edge.services import OperationHandler, Service, ServiceTable
+from modelyard.edge.threaded import SyncHandler, in_thread_pool
+from modelyard.edge.worker_pool import WorkerPool
 from modelyard.hosting import invoke
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
@@ -56,6 +58,8 @@ from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.rest_json import RestJsonProtocol
 
 CONTROL_WORKERS = 16
+WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
+"""Read-only operations heavy enough in Python to run in the control worker processes."""
 JOB_WORKERS = 4
 STOP_GRACE_SECONDS = 30.0
 
@@ -86,28 +90,69 @@ def build_runtime_kit(settings: Settings) -> RuntimeKit:
     return RuntimeKit(logs, objects, Preparer(images, builder, cache), Launcher(backend, logs, data_dir), tools)
 
 
-def decoder_pool(settings: Settings, executor: ThreadPoolExecutor) -> Executor:
-    """Where large control-plane bodies are decoded: worker processes, or the thread pool when 0 workers."""
+def worker_pool(settings: Settings, executor: ThreadPoolExecutor, token_key: bytes) -> Executor:
+    """Where large control-plane bodies are decoded and ``WORKER_OPERATIONS`` run: the control worker
+    processes, or the thread pool when ``decode_workers`` is 0."""
     workers = settings.edge.decode_workers
     if workers <= 0:
         return executor
-    return DecoderPool(workers)
+    return WorkerPool(workers, start_control_worker, (settings, token_key))
+
+
+def start_control_worker(settings: Settings, token_key: bytes) -> None:
+    """In a control worker process: its own store connection and the handlers it may run."""
+    page_tokens.use_secret(token_key)
+    load_services()
+    state = AppState(settings=settings, db=Database.connect(settings.resolved_database_url, migrate=False),
+                     logs=LogStore(settings.data_dir / "logs"), endpoints=_ServerOnlyReconciler(),
+                     transforms=_ServerOnlyReconciler(), jobs=_ServerOnlyJobs())
+    install(state, {(service, name): handlers(service)[name]
+                    for service, names in WORKER_OPERATIONS.items() for name in names})
+
+
+class _ServerOnlyReconciler:
+    """A control worker's endpoint and transform port: the controllers run in the server process."""
+
+    def notify(self, account: str, region: str, name: str) -> None:
+        raise RuntimeError("a control worker cannot notify controllers; run this operation in the server")
+
+
+class _ServerOnlyJobs:
+    """A control worker's job port: the job controller runs in the server process."""
+
+    def notify(self, kind: str, account: str, region: str, name: str) -> None:
+        raise RuntimeError("a control worker cannot notify the job controller; run this operation in the server")
+
+    def request_stop(self, kind: str, account: str, region: str, name: str) -> None:
+        raise RuntimeError("a control worker cannot stop jobs; run this operation in the server")
+
+
+def control_handlers(service: str, executor: ThreadPoolExecutor,
+                     workers: Executor | None) -> dict[str, OperationHandler]:
+    """A control-plane service's handlers: ``WORKER_OPERATIONS`` in the worker processes when there
+    are any, the rest in the thread pool."""
+    sync: dict[str, SyncHandler] = dict(handlers(service))
+    sent = WORKER_OPERATIONS.get(service, frozenset()) & sync.keys()
+    if workers is None or workers is executor or not sent:
+        return in_thread_pool(sync, executor)
+    local = in_thread_pool({name: h for name, h in sync.items() if name not in sent}, executor)
+    return {**local, **in_worker_processes(service, set(sent), workers)}
 
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
-                  decoder: Executor | None = None) -> ServiceTable:
+                  workers: Executor | None = None) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers."""
     limits, edge = settings.limits, settings.edge
 
     def gate() -> AdmissionGate:
-        return AdmissionGate(edge.control_concurrency, edge.control_queue, decoder or executor,
+        return AdmissionGate(edge.control_concurrency, edge.control_queue, workers or executor,
                              edge.decode_offload_bytes)
 
     return ServiceTable([
         Service("sagemaker", JsonProtocol("sagemaker"), limits.control_body_bytes,
-                in_thread_pool(handlers("sagemaker"), executor), gate=gate()),
-        Service("logs", JsonProtocol("logs"), limits.control_body_bytes, in_thread_pool(handlers("logs"), executor),
-                gate=gate()),
+                control_handlers("sagemaker", executor, workers), gate=gate()),
+        Service("logs", JsonProtocol("logs"), limits.control_body_bytes,
+                control_handlers("logs", executor, workers), gate=gate()),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
                 limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
@@ -144,22 +189,28 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
-    decoder = decoder_pool(settings, executor)
     secret = load_server_secret(settings.data_dir)
-    page_tokens.use_secret(derive(secret, PAGE_TOKEN_LABEL))
+    token_key = derive(secret, PAGE_TOKEN_LABEL)
+    page_tokens.use_secret(token_key)
+    workers = worker_pool(settings, executor, token_key)
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
-    pipeline = Pipeline(service_table(router, settings, executor, decoder), authenticator, state)
+    pipeline = Pipeline(service_table(router, settings, executor, workers), authenticator, state)
     app = ModelyardApp(pipeline)
 
     async def close_executor() -> None:
         executor.shutdown(wait=False, cancel_futures=True)
-        if decoder is not executor:
-            decoder.shutdown(wait=False, cancel_futures=True)
+        if workers is not executor:
+            workers.shutdown(wait=False, cancel_futures=True)
 
     async def close_db() -> None:
         db.dispose()
 
+    async def start_workers() -> None:
+        if workers is not executor:
+            workers.submit(os.getpid)
+
+    app.on_startup.append(start_workers)
     app.on_shutdown += [close_executor, close_db]
     for controller in (endpoints, transforms, jobs):
         app.on_startup.append(controller.start)

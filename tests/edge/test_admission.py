@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from modelyard.edge.admission import AdmissionGate
-from modelyard.edge.decoder_pool import DecoderPool
+from modelyard.edge.worker_pool import WorkerPool
 from modelyard.wire.errors import ThrottlingException
 
 
@@ -61,7 +61,7 @@ def test_the_default_decoder_is_another_process() -> None:
     async def scenario(gate: AdmissionGate) -> int:
         return await gate.offload(11, os.getpid)
 
-    pool = DecoderPool(1)
+    pool = WorkerPool(1)
     try:
         assert asyncio.run(scenario(AdmissionGate(2, 2, pool, offload_bytes=10))) != os.getpid()
     finally:

@@ -23,12 +23,13 @@ def in_thread_pool(handlers: Mapping[str, SyncHandler], executor: Executor) -> d
 
 def _threaded(handler: SyncHandler, executor: Executor) -> OperationHandler:
     async def run(ctx: RequestContext, params: dict[str, Any]) -> Mapping[str, Any] | None:
-        return await asyncio.get_running_loop().run_in_executor(executor, _call, handler, ctx, params)
+        return await asyncio.get_running_loop().run_in_executor(executor, call_handler, handler, ctx, params)
 
     return run
 
 
-def _call(handler: SyncHandler, ctx: RequestContext, params: dict[str, Any]) -> Mapping[str, Any] | None:
+def call_handler(handler: SyncHandler, ctx: RequestContext, params: dict[str, Any]) -> Mapping[str, Any] | None:
+    """``handler(ctx, params)`` with the store's errors raised as AWS errors."""
     try:
         return handler(ctx, params)
     except DuplicateKey as exc:

@@ -1,0 +1,75 @@
+"""The control worker processes: they decode large control-plane bodies and run the operations that
+are CPU-heavy in Python (Search), so neither holds the server's GIL or its event loop.
+
+A ``ProcessPoolExecutor`` whose worker is killed stays broken for good; ``WorkerPool`` starts a fresh
+pool for the next request instead, so one lost worker costs one request a 503, never the server.
+
+The workers run at the lowest CPU priority (nice 19, ``SCHED_BATCH``): that work must wait while the
+server and the model processes (nice 10, see ``runtime.priority``) have invocations to serve, so a
+client looping 14 MB bodies or heavy searches takes spare CPU first. ``SCHED_BATCH`` rather than
+``SCHED_IDLE``: a search a user waits for still gets its nice-19 share on a saturated host.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+WORKER_NICE = 19
+
+
+class WorkerPool(Executor):
+    """``workers`` spawned processes (no fork of the threaded server), respawned after a failure.
+
+    ``initializer(*initargs)`` runs once in each worker after its priority is lowered (it must be an
+    importable module-level function; the arguments must pickle)."""
+
+    def __init__(self, workers: int, initializer: Callable[..., None] | None = None,
+                 initargs: tuple[Any, ...] = ()) -> None:
+        self.workers = workers
+        self._initializer = initializer
+        self._initargs = initargs
+        self._lock = threading.Lock()
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=start_worker, initargs=(self._initializer, self._initargs))
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Run ``fn(*args, **kwargs)`` in a worker (both must pickle)."""
+        with self._lock:
+            try:
+                return self._pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start()
+                return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the workers."""
+        with self._lock:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """In a new worker: lowest priority first, then the caller's initializer."""
+    lowest_priority()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def lowest_priority() -> None:
+    """Nice 19 (absolute, whatever the server's own nice value) and ``SCHED_BATCH``."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICE)
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except OSError:
+        pass

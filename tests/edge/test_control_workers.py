@@ -1,0 +1,82 @@
+"""Search runs in the control worker process, not on the server's threads: the worker exists at the
+lowest CPU priority, answers with the server's data, and a killed worker costs at most one request."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import client_for
+from tests.support.aws_errors import code
+from tests.support.server import ServerProcess, start_server
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def control_worker(server: ServerProcess) -> int:
+    """The pid of the server's control worker (the only child at nice 19), waiting for it to start."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for pid in children(server.process.pid):
+            try:
+                if os.getpriority(os.PRIO_PROCESS, pid) == 19:
+                    return pid
+            except OSError:
+                continue
+        time.sleep(0.1)
+    raise AssertionError("no control worker process at nice 19")
+
+
+@pytest.fixture()
+def own_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    server = start_server(tmp_path / "data")
+    yield server
+    server.stop()
+
+
+def search_groups(sm) -> list[str]:  # type: ignore[no-untyped-def]
+    result = sm.search(Resource="ModelPackageGroup", SortBy="ModelPackageGroupName", SortOrder="Ascending")
+    return [r["ModelPackageGroup"]["ModelPackageGroupName"] for r in result["Results"]]
+
+
+def test_search_is_answered_by_the_low_priority_worker(own_server: ServerProcess) -> None:
+    sm = client_for(own_server, "sagemaker")
+    for name in ("beta", "alpha"):
+        sm.create_model_package_group(ModelPackageGroupName=name)
+    worker = control_worker(own_server)
+    assert os.sched_getscheduler(worker) == os.SCHED_BATCH
+    assert search_groups(sm) == ["alpha", "beta"]
+    sm.create_model_package_group(ModelPackageGroupName="gamma")
+    assert search_groups(sm) == ["alpha", "beta", "gamma"]  # the worker reads the store, not a copy
+
+
+def test_a_killed_worker_is_replaced(own_server: ServerProcess) -> None:
+    sm = client_for(own_server, "sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName="kept")
+    worker = control_worker(own_server)
+    os.kill(worker, signal.SIGKILL)
+    answers = []
+    for _ in range(3):
+        try:
+            answers.append(search_groups(sm))
+        except Exception as error:  # noqa: BLE001 - the one request the dead worker may cost
+            answers.append(code(error))
+    assert answers[-1] == ["kept"], answers
+    assert all(a in (["kept"], "ServiceUnavailable") for a in answers), answers
+    assert control_worker(own_server) != worker
+    assert own_server.process.poll() is None
