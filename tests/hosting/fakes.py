@@ -17,6 +17,7 @@ class FakeInstance:
 
     name: str
     outstanding: int = 0
+    timeouts: int = 0
     reply: Reply = field(default_factory=lambda: Reply(200, b"ok", "text/plain"))
     fail: Callable[[], BaseException] | None = None
     calls: list[Invocation] = field(default_factory=list)

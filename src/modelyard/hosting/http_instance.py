@@ -18,6 +18,7 @@ class HttpInstance:
         self.base = "http://localhost" if unix_socket else f"http://127.0.0.1:{port}"
         self.unix_socket = unix_socket
         self.outstanding = 0
+        self.timeouts = 0
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

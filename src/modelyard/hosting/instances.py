@@ -41,6 +41,8 @@ class InstanceClient(Protocol):
     """A way to reach one instance."""
 
     outstanding: int
+    timeouts: int
+    """Invocations that timed out since the supervisor last checked the instance's health."""
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation; raises asyncio.TimeoutError or OSError."""
@@ -62,6 +64,7 @@ class FramedInstance:
         self.socket_path = socket_path
         self.max_idle = max_idle
         self.outstanding = 0
+        self.timeouts = 0
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -83,6 +83,7 @@ class InvokeEndpoint:
             try:
                 return await instance.invoke(invocation, timeout)
             except asyncio.TimeoutError:
+                instance.timeouts += 1
                 raise _model_error(routes, variant, 0, (
                     f"Your invocation timed out while waiting for a response from container primary after "
                     f"{timeout:g} seconds")) from None

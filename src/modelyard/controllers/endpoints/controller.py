@@ -43,6 +43,8 @@ log = logging.getLogger("modelyard.controllers.endpoints.controller")
 KIND = "endpoint"
 STOP_GRACE_SECONDS = 10.0
 SUPERVISE_INTERVAL = 0.5
+STUCK_PING_TIMEOUT_SECONDS = 2.0
+"""After an invocation timed out, an instance must answer /ping within this (SageMaker's ping limit)."""
 
 
 @dataclass
@@ -86,6 +88,7 @@ class EndpointController(KeyedReconciler):
         self.clock = clock
         self.sleep = sleep
         self._healthy_since: dict[str, float] = {}
+        self._health_checks: set[str] = set()
         self.db = db
         self.limits = limits
         self.router = router
@@ -326,8 +329,27 @@ class EndpointController(KeyedReconciler):
             for key, deployment in list(self.deployments.items()):
                 for variant in deployment.variants.values():
                     for instance in list(variant.instances):
-                        if not instance.stopping and instance.process.poll() is not None:
+                        if instance.stopping:
+                            continue
+                        if instance.process.poll() is not None:
                             self._replace_crashed(key, variant, instance)
+                        elif instance.client.timeouts and instance.instance_id not in self._health_checks:
+                            self._health_checks.add(instance.instance_id)
+                            self.spawn(self._check_after_timeout(instance))
+
+    async def _check_after_timeout(self, instance: Instance) -> None:
+        """An instance that let an invocation time out and no longer answers /ping is stopped; the next
+        supervision pass replaces it like a crashed one (a stuck single-threaded server, say)."""
+        try:
+            instance.client.timeouts = 0
+            if await instance.client.ping(STUCK_PING_TIMEOUT_SECONDS) or instance.stopping:
+                return
+            instance.writer.write_line(
+                f"modelyard: an invocation timed out and the instance did not answer /ping within "
+                f"{STUCK_PING_TIMEOUT_SECONDS:g} s; replacing it")
+            await asyncio.to_thread(instance.process.stop, 1.0)
+        finally:
+            self._health_checks.discard(instance.instance_id)
 
     def _replace_crashed(self, key: ResourceKey, variant: VariantDeployment, instance: Instance) -> None:
         log.warning("endpoint %s: instance %s exited with %s; restarting it", key.name, instance.instance_id,
