@@ -4,8 +4,9 @@ assertions on what it found.
 The probe (``FINDINGS``) tries, from inside a container: its uid and effective capabilities, a
 remount of /, an umount of /proc, a route change, the server's port and PostgreSQL on the host's
 loopback, every visible /proc/*/environ, a list of host paths, writes to /usr and /etc, and its CPU
-priority (nice, scheduling policy, and an attempt to raise it back). Its settings (the server's port,
-the paths) come from ``probe_config.json`` beside the program (``program_files``).
+priority (nice, scheduling policy, and an attempt to raise it back), and its network interfaces. Its
+settings (the server's port, the paths) come from ``probe_config.json`` beside the program
+(``program_files``).
 
 Shapes: ``inference_module`` (an inference.py whose ``transform_fn`` answers the findings, or
 allocates ``{"allocate": n}`` bytes), ``script`` (a training or processing program writing them to a
@@ -87,7 +88,8 @@ def findings():
             "server": _connect(config["server_port"]), "postgres": _connect(5432), "environs": _environs(),
             "paths": {p: _look(p) for p in config["paths"]},
             "writes": {t: _write(t) for t in ("/usr/modelyard-escape-probe", "/etc/modelyard-escape-probe")},
-            "nice": os.getpriority(os.PRIO_PROCESS, 0), "policy": os.sched_getscheduler(0), "renice": _renice()}
+            "nice": os.getpriority(os.PRIO_PROCESS, 0), "policy": os.sched_getscheduler(0), "renice": _renice(),
+            "interfaces": sorted(name for _, name in socket.if_nameindex())}
 '''
 
 _INFERENCE = r'''

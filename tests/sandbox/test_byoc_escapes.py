@@ -1,5 +1,6 @@
 """Escape attempts from a bring-your-own image's serve program, answered on /invocations through the
-server; and EnableNetworkIsolation, which bring-your-own images do not support, refused with its reason."""
+server, with and without EnableNetworkIsolation (isolated: no network interface but loopback, served
+through the unix-socket bridge all the same)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from modelyard.runtime.images import ImageRegistry
 from tests.hosting.models import deploy, package
-from tests.jobs_e2e.jobs_support import BUCKET, Stack, put, stack
+from tests.jobs_e2e.jobs_support import Stack, put, stack
 from tests.sandbox.probe import (
     assert_contained,
     host_state,
@@ -40,7 +41,12 @@ def test_byoc_serve_program_cannot_escape(unique: str, tmp_path: Path) -> None:
     assert_contained(seen, listings=runtime_listings(data_dir, subset_of("envs", "images", "sock", "toolkit-path")))
     before.assert_unchanged()
 
-    refused = deploy(sm, f"{unique}-iso", artifact, image=uri, isolated=True)
-    assert refused["EndpointStatus"] == "Failed"
-    assert "EnableNetworkIsolation" in refused["FailureReason"] and uri in refused["FailureReason"], refused
-    assert BUCKET not in refused["FailureReason"]
+    assert "tap0" in seen["interfaces"], seen["interfaces"]
+
+    isolated = deploy(sm, f"{unique}-iso", artifact, image=uri, isolated=True)
+    assert isolated["EndpointStatus"] == "InService", isolated.get("FailureReason")
+    seen = json.loads(runtime.invoke_endpoint(EndpointName=f"{unique}-iso", Body=b"{}",
+                                              ContentType="application/json")["Body"].read())
+    assert_contained(seen, listings=runtime_listings(data_dir, subset_of("envs", "images", "sock", "toolkit-path")))
+    assert seen["interfaces"] == ["lo"], seen["interfaces"]
+    before.assert_unchanged()

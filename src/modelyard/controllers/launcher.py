@@ -139,10 +139,6 @@ class Launcher:
             reveal_host_paths(spec, env["PYTHONPATH"])
             client: InstanceClient = FramedInstance(str(socket_dir / "m.sock"))
         else:
-            if network_isolated and self.backend.sandboxed:
-                raise InstanceFailed(
-                    f"Image {image.uri} serves HTTP on a port, which cannot be reached inside an isolated "
-                    "network: modelyard does not support EnableNetworkIsolation for bring-your-own images yet")
             port = self._take_port()
             env["SAGEMAKER_BIND_TO_PORT"] = str(port)
             client = HttpInstance(port)
