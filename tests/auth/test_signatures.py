@@ -105,6 +105,30 @@ def test_a_declared_payload_hash_must_match_the_body(auth_server: ServerProcess)
     assert send(request)[1]["__type"] == "InvalidSignatureException"
 
 
+@pytest.mark.parametrize("marker", ["STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                                    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", "UNSIGNED-PAYLOAD"])
+@pytest.mark.parametrize("target", ["sagemaker", "runtime"])
+def test_streaming_and_unsigned_payloads_are_for_s3_only(auth_server: ServerProcess, marker: str,
+                                                         target: str) -> None:
+    """A correctly signed request whose payload hash is a streaming (or unsigned) marker gets a 400 that
+    says only the S3 API takes it, not a "does not match"."""
+    key = auth_server.admin_key
+    if target == "sagemaker":
+        request = list_models_request(auth_server)
+    else:
+        request = AWSRequest(method="POST", url=f"{auth_server.url}/endpoints/e/invocations", data=b"1",
+                             headers={"Content-Type": "text/csv"})
+    request.headers["X-Amz-Content-SHA256"] = marker
+    request.headers["Content-Encoding"] = "aws-chunked"
+    SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "sagemaker", "us-east-1").add_auth(request)
+    status, body = send(request)
+    error_type = body.get("__type") or body.get("code")
+    assert (status, error_type) == (400, "InvalidSignatureException"), body
+    text = body.get("message") or body.get("Message")
+    assert "accepted only by the S3 API" in text and marker in text
+    assert "does not match" not in text
+
+
 def test_no_signature_at_all(auth_server: ServerProcess) -> None:
     status, body = send(list_models_request(auth_server))
     assert (status, body["__type"], body["message"]) == (400, "MissingAuthenticationTokenException",
