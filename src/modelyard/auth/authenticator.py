@@ -40,7 +40,7 @@ class SigV4Authenticator:
                               "because no identity-based policy allows the "
                               f"{request.action} action").as_service_error(403)
         payload = None
-        if request.rules.payload_checked_later:
+        if request.rules.unsigned_payload or request.rules.streaming_payload:
             payload = PayloadSigning(request.headers.get("x-amz-content-sha256"), signature.signature,
                                      self.signing_keys.key(secret, signature.date, signature.region, signature.service),
                                      signature.scope, signature.timestamp)
@@ -75,7 +75,7 @@ class AnyCredentials:
             sigv4.check_payload_marker(declared, sigv4.PayloadRules(rules.unsigned_payload, rules.streaming_payload))
         except AuthFailure as failure:
             raise failure.as_service_error(rules.error_status) from None
-        if rules.payload_checked_later:
+        if rules.unsigned_payload or rules.streaming_payload:
             seed = header.rpartition("Signature=")[2].strip() if header else ""
             return replace(principal, payload=PayloadSigning(declared, seed, None, "", ""))
         return principal

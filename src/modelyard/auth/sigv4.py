@@ -249,19 +249,6 @@ def verify(request: Signable, signature: Signature, secret: str, keys: SigningKe
         raise AuthFailure(INVALID_SIGNATURE, SIGNATURE_MISMATCH)
 
 
-def payload_hash(request: Signable, signature: Signature, rules: PayloadRules) -> str:
-    """The payload hash the canonical request ends with."""
-    declared = request.headers.get("x-amz-content-sha256")
-    if declared is None:
-        return hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
-    if check_payload_marker(declared, rules):
-        return declared
-    if declared != hashlib.sha256(request.body).hexdigest():
-        raise AuthFailure(INVALID_SIGNATURE, "The provided 'x-amz-content-sha256' header does not match what was "
-                          "computed.")
-    return declared
-
-
 def check_payload_marker(declared: str | None, rules: PayloadRules) -> bool:
     """Whether ``x-amz-content-sha256`` is a marker the service accepts in place of the body's hash
     (then the body is checked after authentication: S3); False for a hash; a marker the service does
@@ -284,6 +271,22 @@ def check_payload_marker(declared: str | None, rules: PayloadRules) -> bool:
                           f"other streaming signatures are not); use one of {', '.join(sorted(STREAMING_MODES))}.",
                           status=400)
     return False
+
+
+def payload_hash(request: Signable, signature: Signature, rules: PayloadRules) -> str:
+    """The payload hash the canonical request ends with."""
+    declared = request.headers.get("x-amz-content-sha256")
+    check_payload_marker(declared, rules)
+    if declared is None:
+        return hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
+    if declared == UNSIGNED_PAYLOAD and rules.unsigned:
+        return declared
+    if declared.startswith("STREAMING-") and rules.streaming:
+        return declared
+    if declared != hashlib.sha256(request.body).hexdigest():
+        raise AuthFailure(INVALID_SIGNATURE, "The provided 'x-amz-content-sha256' header does not match what was "
+                          "computed.")
+    return declared
 
 
 def canonical_request(request: Signable, signature: Signature, payload: str) -> str:

@@ -22,11 +22,6 @@ class AuthRules:
     unsigned_payload: bool = False
     streaming_payload: bool = False
 
-    @property
-    def payload_checked_later(self) -> bool:
-        """Whether the service reads ``Principal.payload`` to check a streaming or unsigned body."""
-        return self.unsigned_payload or self.streaming_payload
-
 
 @dataclass(slots=True)
 class AuthRequest:
