@@ -5,6 +5,7 @@ Precedence: explicit arguments (CLI flags) > ``MODELYARD_*`` environment variabl
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -106,111 +107,178 @@ def default_file_uri_mode(settings: Settings) -> FileUriMode:
     return "allow-list" if settings.auth else "any"
 
 
-def _file_uri_mode(raw: str) -> FileUriMode:
-    value = raw.strip().lower()
-    for mode in FILE_URI_MODES:
-        if value == mode:
-            return mode
-    raise ValueError(f"MODELYARD_FILE_URIS must be one of {', '.join(FILE_URI_MODES)}; got {raw!r}")
+class SettingError(ValueError):
+    """A ``MODELYARD_*`` value that cannot be used; its message (one line) names the variable, the value
+    and what is expected."""
+
+    def __init__(self, variable: str, value: str, expected: str) -> None:
+        super().__init__(f"{variable}={value[:200]!r} is not valid: {variable} must be {expected}")
+        self.variable = variable
+        self.value = value
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one variable's text becomes a value (``parse`` raises ValueError), and what it must look like."""
+
+    expected: str
+    parse: Callable[[str], Any]
+
+
+def whole(minimum: int = 0, maximum: int | None = None) -> Kind:
+    """A whole number in [minimum, maximum]."""
+    bound = f" from {minimum} to {maximum}" if maximum is not None else f" of at least {minimum}"
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(text)
+        return value
+
+    return Kind(f"a whole number{bound}", parse)
+
+
+def number(minimum: float = 0.0, *, above: bool = True) -> Kind:
+    """A finite number greater than ``minimum`` (``above``) or at least ``minimum``."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+            raise ValueError(text)
+        return value
+
+    return Kind(f"a number {'greater than' if above else 'of at least'} {minimum:g}", parse)
+
+
+def choice(options: tuple[str, ...]) -> Kind:
+    """One of ``options`` (case-insensitive)."""
+
+    def parse(text: str) -> str:
+        lowered = text.lower()
+        if lowered not in options:
+            raise ValueError(text)
+        return lowered
+
+    return Kind(f"one of {', '.join(options)}", parse)
+
+
+def _switch(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("on", "true", "1", "yes"):
+        return True
+    if lowered in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+def _account(text: str) -> str:
+    if len(text) != 12 or not text.isdigit() or not text.isascii():
+        raise ValueError(text)
+    return text
 
 
 def _file_roots(raw: str) -> tuple[Path, ...]:
     return tuple(Path(part).expanduser() for part in raw.split(os.pathsep) if part.strip())
 
 
-def parse_switch(value: str, name: str) -> bool:
-    """``on``/``off`` (also true/false, 1/0, yes/no) as a bool; ValueError naming ``name`` otherwise."""
-    lowered = value.strip().lower()
-    if lowered in ("on", "true", "1", "yes"):
-        return True
-    if lowered in ("off", "false", "0", "no"):
-        return False
-    raise ValueError(f"{name} must be on or off, not {value!r}")
+TEXT = Kind("a non-empty text", str)
+PATH = Kind("a path", lambda text: Path(text).expanduser())
+PATHS = Kind(f"paths separated by {os.pathsep!r}", _file_roots)
+SWITCH = Kind("on or off (also true/false, 1/0, yes/no)", _switch)
+ACCOUNT = Kind("a 12-digit AWS account id", _account)
+SECONDS = number(0.0)
+BYTES = whole(1)
+COUNT = whole(1)
+
+
+def env_value(env: Mapping[str, str], variable: str, kind: Kind) -> Any:
+    """The value of ``variable`` in ``env`` as ``kind`` says (None when unset or empty); a malformed
+    value raises ``SettingError``."""
+    raw = env.get(variable)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return kind.parse(raw.strip())
+    except (ValueError, OverflowError):
+        raise SettingError(variable, raw, kind.expected) from None
 
 
 _ENV_FIELDS = {
-    "host": str,
-    "port": int,
-    "data_dir": Path,
-    "database_url": str,
-    "account_id": str,
-    "default_region": str,
+    "MODELYARD_HOST": ("host", TEXT),
+    "MODELYARD_PORT": ("port", whole(1, 65535)),
+    "MODELYARD_DATA_DIR": ("data_dir", PATH),
+    "MODELYARD_DATABASE_URL": ("database_url", TEXT),
+    "MODELYARD_ACCOUNT_ID": ("account_id", ACCOUNT),
+    "MODELYARD_DEFAULT_REGION": ("default_region", TEXT),
+    "MODELYARD_AUTH": ("auth", SWITCH),
+    "MODELYARD_SANDBOX": ("sandbox", SWITCH),
+    "MODELYARD_FILE_URIS": ("file_uris", choice(FILE_URI_MODES)),
+    "MODELYARD_FILE_ROOTS": ("file_roots", PATHS),
+    "MODELYARD_RESTART_RESET_SECONDS": ("restart_reset_seconds", number(0.0, above=False)),
 }
-
 
 _LIMIT_ENV = {
-    "MODELYARD_INVOKE_TIMEOUT_SECONDS": ("invoke_timeout_seconds", float),
-    "MODELYARD_INVOKE_MAX_BYTES": ("invoke_body_bytes", int),
-    "MODELYARD_HEALTH_CHECK_TIMEOUT_SECONDS": ("health_check_timeout_seconds", float),
-    "MODELYARD_CONTROL_MAX_BYTES": ("control_body_bytes", int),
+    "MODELYARD_INVOKE_TIMEOUT_SECONDS": ("invoke_timeout_seconds", SECONDS),
+    "MODELYARD_INVOKE_MAX_BYTES": ("invoke_body_bytes", BYTES),
+    "MODELYARD_HEALTH_CHECK_TIMEOUT_SECONDS": ("health_check_timeout_seconds", SECONDS),
+    "MODELYARD_CONTROL_MAX_BYTES": ("control_body_bytes", BYTES),
 }
 
+_DATA_LIMIT_ENV = {
+    "MODELYARD_COPY_MAX_BYTES": ("copy_max_bytes", BYTES),
+    "MODELYARD_COPY_MAX_FILES": ("copy_max_files", COUNT),
+    "MODELYARD_TAR_MAX_RATIO": ("tar_max_ratio", number(1.0, above=False)),
+    "MODELYARD_TAR_RATIO_FLOOR_BYTES": ("tar_ratio_floor_bytes", whole(0)),
+    "MODELYARD_ARTIFACT_CACHE_BYTES": ("artifact_cache_bytes", whole(0)),
+}
+
+_EDGE_ENV = {
+    "MODELYARD_HEADER_TIMEOUT_SECONDS": ("header_timeout_seconds", SECONDS),
+    "MODELYARD_BODY_TIMEOUT_SECONDS": ("body_timeout_seconds", SECONDS),
+    "MODELYARD_KEEP_ALIVE_TIMEOUT_SECONDS": ("keep_alive_timeout_seconds", SECONDS),
+    "MODELYARD_MAX_HEADER_BYTES": ("max_header_bytes", BYTES),
+    "MODELYARD_MAX_CONNECTIONS": ("max_connections", COUNT),
+    "MODELYARD_MAX_CONNECTIONS_PER_CLIENT": ("max_connections_per_client", COUNT),
+    "MODELYARD_CONTROL_CONCURRENCY": ("control_concurrency", COUNT),
+    "MODELYARD_CONTROL_QUEUE": ("control_queue", whole(0)),
+    "MODELYARD_DECODE_OFFLOAD_BYTES": ("decode_offload_bytes", whole(0)),
+    "MODELYARD_DECODE_WORKERS": ("decode_workers", whole(0)),
+}
+
+# Read where they are used (``runtime.limits``), checked here so that a bad value stops the server at
+# start rather than failing a deployment later.
+CHECKED_AT_START = {
+    "MODELYARD_MEMORY_LIMIT_MB": whole(1),
+    "MODELYARD_DEFAULT_MEMORY_MB": whole(1),
+}
 
 _Group = TypeVar("_Group", bound=Any)
 
-_DATA_LIMIT_ENV = {
-    "MODELYARD_COPY_MAX_BYTES": ("copy_max_bytes", int),
-    "MODELYARD_COPY_MAX_FILES": ("copy_max_files", int),
-    "MODELYARD_TAR_MAX_RATIO": ("tar_max_ratio", float),
-    "MODELYARD_TAR_RATIO_FLOOR_BYTES": ("tar_ratio_floor_bytes", int),
-    "MODELYARD_ARTIFACT_CACHE_BYTES": ("artifact_cache_bytes", int),
-}
+
+def _read(env: Mapping[str, str], table: Mapping[str, tuple[str, Kind]]) -> dict[str, Any]:
+    values = {name: env_value(env, variable, kind) for variable, (name, kind) in table.items()}
+    return {name: value for name, value in values.items() if value is not None}
 
 
-def _overridden(defaults: _Group, table: Mapping[str, tuple[str, Callable[[str], object]]],
-                env: Mapping[str, str]) -> _Group | None:
+def _overridden(defaults: _Group, table: Mapping[str, tuple[str, Kind]], env: Mapping[str, str]) -> _Group | None:
     """``defaults`` with the fields ``table`` maps from variables set in ``env``; None when none is set."""
-    changes = {name: kind(env[var]) for var, (name, kind) in table.items() if env.get(var)}
+    changes = _read(env, table)
     return replace(defaults, **changes) if changes else None
 
 
-def _data_settings(env: Mapping[str, str]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    data_limits = _overridden(DataLimits(), _DATA_LIMIT_ENV, env)
-    if data_limits is not None:
-        values["data_limits"] = data_limits
-    if env.get("MODELYARD_FILE_URIS"):
-        values["file_uris"] = _file_uri_mode(env["MODELYARD_FILE_URIS"])
-    if env.get("MODELYARD_FILE_ROOTS"):
-        values["file_roots"] = _file_roots(env["MODELYARD_FILE_ROOTS"])
-    if env.get("MODELYARD_RESTART_RESET_SECONDS"):
-        values["restart_reset_seconds"] = float(env["MODELYARD_RESTART_RESET_SECONDS"])
-    return values
-
-
-_EDGE_ENV = {
-    "MODELYARD_HEADER_TIMEOUT_SECONDS": ("header_timeout_seconds", float),
-    "MODELYARD_BODY_TIMEOUT_SECONDS": ("body_timeout_seconds", float),
-    "MODELYARD_KEEP_ALIVE_TIMEOUT_SECONDS": ("keep_alive_timeout_seconds", float),
-    "MODELYARD_MAX_HEADER_BYTES": ("max_header_bytes", int),
-    "MODELYARD_MAX_CONNECTIONS": ("max_connections", int),
-    "MODELYARD_MAX_CONNECTIONS_PER_CLIENT": ("max_connections_per_client", int),
-    "MODELYARD_CONTROL_CONCURRENCY": ("control_concurrency", int),
-    "MODELYARD_CONTROL_QUEUE": ("control_queue", int),
-    "MODELYARD_DECODE_OFFLOAD_BYTES": ("decode_offload_bytes", int),
-    "MODELYARD_DECODE_WORKERS": ("decode_workers", int),
-}
-
-
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build settings from ``MODELYARD_*`` variables, then apply explicit overrides."""
+    """Build settings from ``MODELYARD_*`` variables, then apply explicit overrides; a malformed
+    variable raises ``SettingError``."""
     env = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    for name, kind in _ENV_FIELDS.items():
-        raw = env.get(f"MODELYARD_{name.upper()}")
-        if raw:
-            values[name] = kind(raw)
+    values: dict[str, object] = _read(env, _ENV_FIELDS)
     for name, group in (("limits", _overridden(Limits(), _LIMIT_ENV, env)),
-                        ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env))):
+                        ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env)),
+                        ("data_limits", _overridden(DataLimits(), _DATA_LIMIT_ENV, env))):
         if group is not None:
             values[name] = group
-    auth = env.get("MODELYARD_AUTH")
-    if auth:
-        values["auth"] = parse_switch(auth, "MODELYARD_AUTH")
-    sandbox = env.get("MODELYARD_SANDBOX")
-    if sandbox:
-        values["sandbox"] = sandbox.lower() not in ("0", "false", "off", "no")
-    values.update(_data_settings(env))
+    for variable, kind in CHECKED_AT_START.items():
+        env_value(env, variable, kind)
     known = {f.name for f in fields(Settings)}
     values.update({k: v for k, v in overrides.items() if v is not None and k in known})
     settings = Settings(**values)  # type: ignore[arg-type]

@@ -6,8 +6,10 @@ JSON 1.1 services (sagemaker, logs) answer signature errors with 400, the rest-j
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 from unittest import mock
@@ -103,6 +105,71 @@ def test_a_declared_payload_hash_must_match_the_body(auth_server: ServerProcess)
     request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
     SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "sagemaker", "us-east-1").add_auth(request)
     assert send(request)[1]["__type"] == "InvalidSignatureException"
+
+
+@pytest.mark.parametrize("marker", ["STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                                    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", "UNSIGNED-PAYLOAD"])
+@pytest.mark.parametrize("target", ["sagemaker", "runtime"])
+def test_streaming_and_unsigned_payloads_are_for_s3_only(auth_server: ServerProcess, marker: str,
+                                                         target: str) -> None:
+    """A correctly signed request whose payload hash is a streaming (or unsigned) marker gets a 400 that
+    says only the S3 API takes it, not a "does not match"."""
+    key = auth_server.admin_key
+    if target == "sagemaker":
+        request = list_models_request(auth_server)
+    else:
+        request = AWSRequest(method="POST", url=f"{auth_server.url}/endpoints/e/invocations", data=b"1",
+                             headers={"Content-Type": "text/csv"})
+    request.headers["X-Amz-Content-SHA256"] = marker
+    request.headers["Content-Encoding"] = "aws-chunked"
+    SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "sagemaker", "us-east-1").add_auth(request)
+    status, body = send(request)
+    error_type = body.get("__type") or body.get("code")
+    assert (status, error_type) == (400, "InvalidSignatureException"), body
+    text = body.get("message") or body.get("Message")
+    assert "accepted only by the S3 API" in text and marker in text
+    assert "does not match" not in text
+
+
+def send_raw(request: AWSRequest) -> tuple[int, dict[str, Any]]:
+    """Send a signed request with every header line as it is, repeated headers included (``prepare``
+    would keep only the last of them)."""
+    prepared = request.prepare()
+    parts = urllib.parse.urlsplit(prepared.url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=30)
+    try:
+        connection.putrequest(prepared.method, parts.path or "/", skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", parts.netloc)
+        body = prepared.body or b""
+        for name, value in request.headers.items():
+            if name.lower() != "content-length":
+                connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        answer = connection.getresponse()
+        raw = answer.read()
+        assert raw.startswith(b"{"), (answer.status, raw[:200])
+        return answer.status, json.loads(raw)
+    finally:
+        connection.close()
+
+
+def test_a_repeated_header_is_signed_as_its_values_joined(auth_server: ServerProcess) -> None:
+    """AWS joins a repeated header's values, each trimmed and its inner spaces collapsed, with commas in
+    the order sent; a signature over one value only does not cover the request with both."""
+    key = auth_server.admin_key
+    request = list_models_request(auth_server)
+    request.headers.add_header("X-Amz-Meta-Trail", "  one   two ")
+    request.headers.add_header("X-Amz-Meta-Trail", "three")
+    SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "sagemaker", "us-east-1").add_auth(request)
+    assert send_raw(request) == (200, {"Models": []})
+    reordered = list_models_request(auth_server)
+    reordered.headers.add_header("X-Amz-Meta-Trail", "three")
+    reordered.headers.add_header("X-Amz-Meta-Trail", "  one   two ")
+    reordered.headers["X-Amz-Date"] = request.headers["X-Amz-Date"]
+    reordered.headers["Authorization"] = request.headers["Authorization"]
+    status, body = send_raw(reordered)
+    assert (status, body["__type"]) == (400, "InvalidSignatureException")
 
 
 def test_no_signature_at_all(auth_server: ServerProcess) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from modelyard.auth import sigv4
 from modelyard.auth.errors import ACCESS_DENIED, INVALID_SIGNATURE, UNRECOGNIZED_CLIENT, AuthFailure
@@ -16,7 +17,7 @@ from modelyard.auth.errors import INVALID_TOKEN as INVALID_TOKEN_MESSAGE
 from modelyard.auth.keys import AccessKey, KeyRing
 from modelyard.auth.policy import allows
 from modelyard.auth.regions import is_region
-from modelyard.wire.auth import AuthRequest, Principal, parse_authorization
+from modelyard.wire.auth import AuthRequest, PayloadSigning, Principal, parse_authorization
 from modelyard.wire.errors import ServiceError
 
 
@@ -31,16 +32,21 @@ class SigV4Authenticator:
     def verify(self, request: AuthRequest) -> Principal:
         """The principal of a correctly signed request by a known key allowed the action."""
         try:
-            key, region = self._authenticate(request)
+            key, signature, secret = self._authenticate(request)
         except AuthFailure as failure:
             raise failure.as_service_error(request.rules.error_status) from None
         if not allows(key.allow, request.action):
             raise AuthFailure(ACCESS_DENIED, f"User: {key.user_arn} is not authorized to perform: {request.action} "
                               "because no identity-based policy allows the "
                               f"{request.action} action").as_service_error(403)
-        return Principal(key.access_key_id, region, request.rules.signing_name, key.account)
+        payload = None
+        if request.rules.unsigned_payload or request.rules.streaming_payload:
+            payload = PayloadSigning(request.headers.get("x-amz-content-sha256"), signature.signature,
+                                     self.signing_keys.key(secret, signature.date, signature.region, signature.service),
+                                     signature.scope, signature.timestamp)
+        return Principal(key.access_key_id, signature.region, request.rules.signing_name, key.account, payload)
 
-    def _authenticate(self, request: AuthRequest) -> tuple[AccessKey, str]:
+    def _authenticate(self, request: AuthRequest) -> tuple[AccessKey, sigv4.Signature, str]:
         signed = request
         signature = sigv4.parse(signed)
         found = self.keys.lookup(signature.access_key)
@@ -51,7 +57,7 @@ class SigV4Authenticator:
         sigv4.check_time(signature, self.clock())
         sigv4.verify(signed, signature, secret, self.signing_keys,
                      sigv4.PayloadRules(request.rules.unsigned_payload, request.rules.streaming_payload))
-        return key, signature.region
+        return key, signature, secret
 
 
 class AnyCredentials:
@@ -59,9 +65,19 @@ class AnyCredentials:
 
     def verify(self, request: AuthRequest) -> Principal:
         """The principal named by the Authorization header, unchecked but for its region."""
-        principal = parse_authorization(request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        principal = parse_authorization(header)
         if principal.region is not None and not is_region(principal.region):
             raise _bad_region(request.rules.error_status)
+        rules = request.rules
+        declared = request.headers.get("x-amz-content-sha256")
+        try:
+            sigv4.check_payload_marker(declared, sigv4.PayloadRules(rules.unsigned_payload, rules.streaming_payload))
+        except AuthFailure as failure:
+            raise failure.as_service_error(rules.error_status) from None
+        if rules.unsigned_payload or rules.streaming_payload:
+            seed = header.rpartition("Signature=")[2].strip() if header else ""
+            return replace(principal, payload=PayloadSigning(declared, seed, None, "", ""))
         return principal
 
 

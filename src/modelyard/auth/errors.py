@@ -25,13 +25,17 @@ INVALID_TOKEN = "The security token included in the request is invalid."
 class AuthFailure(Exception):
     """A refused request, before it is worded for the protocol of the service it was sent to."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
     def as_service_error(self, status: int) -> ServiceError:
-        """The error the protocol encodes, with ``status`` (access denials are always 403)."""
+        """The error the protocol encodes, with ``status`` unless the failure names its own (access
+        denials are always 403)."""
+        if self.status is not None:
+            status = self.status
         return _error_class(self.code, 403 if self.code == ACCESS_DENIED else status)(self.message)
 
 

@@ -27,11 +27,11 @@ from typing import Protocol
 from urllib.parse import quote, unquote
 
 from modelyard.auth.errors import INCOMPLETE, INVALID_SIGNATURE, MISSING_TOKEN, SIGNATURE_MISMATCH, AuthFailure
+from modelyard.wire.aws_chunked import STREAMING_MODES
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 MAX_SKEW_SECONDS = 15 * 60
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -249,9 +249,34 @@ def verify(request: Signable, signature: Signature, secret: str, keys: SigningKe
         raise AuthFailure(INVALID_SIGNATURE, SIGNATURE_MISMATCH)
 
 
+def check_payload_marker(declared: str | None, rules: PayloadRules) -> bool:
+    """Whether ``x-amz-content-sha256`` is a marker the service accepts in place of the body's hash
+    (then the body is checked after authentication: S3); False for a hash; a marker the service does
+    not accept is refused with a 400 that says where it is accepted."""
+    if declared is None or len(declared) == 64 and not declared.startswith("STREAMING-"):
+        return False
+    if declared == UNSIGNED_PAYLOAD:
+        if rules.unsigned:
+            return True
+        raise AuthFailure(INVALID_SIGNATURE, "x-amz-content-sha256: UNSIGNED-PAYLOAD is accepted only by the S3 API; "
+                          "sign this service's requests with the SHA-256 of the body.", status=400)
+    if declared.startswith("STREAMING-"):
+        if not rules.streaming:
+            raise AuthFailure(INVALID_SIGNATURE, f"Streaming payloads (x-amz-content-sha256: {declared[:60]}, "
+                              "Content-Encoding: aws-chunked) are accepted only by the S3 API; send this service the "
+                              "whole body, signed with its SHA-256.", status=400)
+        if declared in STREAMING_MODES:
+            return True
+        raise AuthFailure(INVALID_SIGNATURE, f"x-amz-content-sha256 '{declared[:60]}' is not supported (SigV4a and "
+                          f"other streaming signatures are not); use one of {', '.join(sorted(STREAMING_MODES))}.",
+                          status=400)
+    return False
+
+
 def payload_hash(request: Signable, signature: Signature, rules: PayloadRules) -> str:
     """The payload hash the canonical request ends with."""
     declared = request.headers.get("x-amz-content-sha256")
+    check_payload_marker(declared, rules)
     if declared is None:
         return hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
     if declared == UNSIGNED_PAYLOAD and rules.unsigned:

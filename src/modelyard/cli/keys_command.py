@@ -36,7 +36,10 @@ def key_store(data_dir: Path | None, database_url: str | None) -> Iterator[KeySt
     from modelyard.store.database import Database
     from modelyard.store.errors import StoreError
 
-    settings = settings_from_env(data_dir=data_dir, database_url=database_url)
+    try:
+        settings = settings_from_env(data_dir=data_dir, database_url=database_url)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         db = Database.connect(settings.resolved_database_url)
@@ -84,7 +87,10 @@ def create(name: str, account: str | None, allow: tuple[str, ...], data_dir: Pat
         patterns = check_patterns(allow) if allow else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow") from None
-    account = account or settings_from_env().account_id
+    try:
+        account = account or settings_from_env().account_id
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     with key_store(data_dir, database_url) as store:
         try:
             created = store.create(name, account, patterns)

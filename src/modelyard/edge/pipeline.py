@@ -22,9 +22,22 @@ log = logging.getLogger("modelyard.server")
 
 
 def http_request(scope: Scope) -> HttpRequest:
-    """The request line and headers of an ASGI HTTP scope (ASGI header names are lower-case)."""
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    """The request line and headers of an ASGI HTTP scope (ASGI header names are lower-case). A header
+    sent more than once becomes one: its values trimmed and joined with ``,`` in the order sent, as
+    SigV4's canonical request joins them."""
+    raw = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) != len(raw):
+        headers = _joined(raw)
     return HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""), headers)
+
+
+def _joined(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    values: dict[str, list[str]] = {}
+    for name, value in raw:
+        values.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+    return {name: parts[0] if len(parts) == 1 else ",".join(" ".join(part.split()) for part in parts)
+            for name, parts in values.items()}
 
 
 class Pipeline:

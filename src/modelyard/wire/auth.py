@@ -38,14 +38,32 @@ class AuthRequest:
     action: str
 
 
+@dataclass(frozen=True, slots=True)
+class PayloadSigning:
+    """What a body reader needs after authentication to check the payload itself (services whose
+    ``AuthRules`` accept streaming or unsigned payloads, i.e. S3): the declared
+    ``x-amz-content-sha256`` (a hex SHA-256, ``UNSIGNED-PAYLOAD``, a ``STREAMING-…`` marker, or None
+    when absent), the request's own signature (the seed of a chunk-signature chain), the derived
+    signing key (None with ``--auth off``: chunk signatures are then not checked), the credential
+    scope (``date/region/service/aws4_request``) and the signing time (``x-amz-date``)."""
+
+    content_sha256: str | None
+    seed_signature: str
+    signing_key: bytes | None
+    scope: str
+    timestamp: str
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The caller: its access key, account (None: the server's default) and the region it signed for."""
+    """The caller: its access key, account (None: the server's default) and the region it signed for;
+    ``payload`` is set for services that check the payload after authentication (see ``PayloadSigning``)."""
 
     access_key: str | None
     region: str | None
     service: str | None
     account: str | None = None
+    payload: PayloadSigning | None = None
 
 
 def parse_authorization(header: str | None) -> Principal:
