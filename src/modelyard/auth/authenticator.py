@@ -71,10 +71,12 @@ class AnyCredentials:
             raise _bad_region(request.rules.error_status)
         rules = request.rules
         declared = request.headers.get("x-amz-content-sha256")
-        try:
-            sigv4.check_payload_marker(declared, sigv4.PayloadRules(rules.unsigned_payload, rules.streaming_payload))
-        except AuthFailure as failure:
-            raise failure.as_service_error(rules.error_status) from None
+        if declared is not None:
+            try:
+                sigv4.check_payload_marker(declared, sigv4.PayloadRules(rules.unsigned_payload,
+                                                                        rules.streaming_payload))
+            except AuthFailure as failure:
+                raise failure.as_service_error(rules.error_status) from None
         if rules.unsigned_payload or rules.streaming_payload:
             seed = header.rpartition("Signature=")[2].strip() if header else ""
             return replace(principal, payload=PayloadSigning(declared, seed, None, "", ""))
