@@ -1,0 +1,58 @@
+"""Candidate rows for Search: every resource of one kind, narrowed in SQL before documents are decoded.
+
+A ``Scan`` narrows by the indexed columns (exact name, parent, status) and by text the stored
+document must contain. The narrowing only ever drops rows that cannot match, so the caller still
+applies the full SearchExpression to what comes back::
+
+    Scan(kind="training-job", contains=("s3://b/out/model.tar.gz",))
+        -> rows whose document text holds that value (as the store wrote it: JSON-escaped)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from modelyard.store.resources import Record, row_to_record
+from modelyard.store.tables import resources
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Which rows of one kind may match a search."""
+
+    account: str
+    region: str
+    kind: str
+    name: str | None = None
+    parent: str | None = None
+    status: str | None = None
+    contains: tuple[str, ...] = ()
+    """Values the document must hold, case as given (a case-insensitive database may return more)."""
+    contains_folded: tuple[str, ...] = ()
+    """ASCII values the document must hold in any case."""
+
+
+def _like_pattern(value: str) -> str:
+    stored = json.dumps(value)[1:-1]
+    escaped = stored.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def scan_records(conn: Connection, scan: Scan) -> list[Record]:
+    """The rows ``scan`` allows, oldest first."""
+    conditions = [resources.c.account == scan.account, resources.c.region == scan.region,
+                  resources.c.kind == scan.kind]
+    for column, value in ((resources.c.name, scan.name), (resources.c.parent, scan.parent),
+                          (resources.c.status, scan.status)):
+        if value is not None:
+            conditions.append(column == value)
+    for value in scan.contains:
+        conditions.append(resources.c.document.like(_like_pattern(value), escape="\\"))
+    for value in scan.contains_folded:
+        conditions.append(func.lower(resources.c.document).like(_like_pattern(value.lower()), escape="\\"))
+    rows = conn.execute(select(resources).where(*conditions)
+                        .order_by(resources.c.created_at, resources.c.id)).all()
+    return [row_to_record(row) for row in rows]
