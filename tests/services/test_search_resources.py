@@ -55,6 +55,7 @@ def test_endpoint_records(hosted):  # type: ignore[no-untyped-def]
     assert names(flt("ProductionVariants.VariantName", "AllTraffic")) == [name]
     assert names(flt("ProductionVariants.VariantName", "Other")) == []
     assert names(flt("EndpointName", name[:-1], "Contains")) == [name]
+    assert names(flt("EndpointName", name), flt("EndpointName", name + "x")) == []
 
 
 def test_model_records_are_model_dashboard_records(hosted):  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """Search over every resource type modelyard stores (``services.search_sources``).
 
-    candidates (narrowed in SQL: exact name, group or status; text the document must contain)
+    candidates (narrowed in SQL: exact name, group or status; text an Equals filter needs)
       -> search records (described resource + Tags as a map, tags loaded only when used)
       -> compiled SearchExpression (services.search_filters) -> sort -> keyset page
       -> {"Results": [{"TrainingJob": {...}}], "NextToken": ..., "TotalHits": ...}
@@ -38,8 +38,6 @@ from modelyard.store.tags import tags_of
 from modelyard.wire.errors import ValidationException
 from modelyard.wire.spec import service_model
 
-_NARROWING_OPERATORS = ("Equals", "Contains")
-
 
 def _record_shape(resource: str) -> Shape | None:
     shape = service_model("sagemaker").shape_for("SearchRecord").members.get(record_member(resource))
@@ -62,27 +60,22 @@ def _scan(ctx: RequestContext, searchable: Searchable, shape: Shape, resource: s
     """Which rows may match (None: none can, the expression asks for one column to hold two values)."""
     columns: dict[str, str] = {}
     contains: list[str] = []
-    folded: list[str] = []
     by_column = {searchable.name_property: "name", searchable.parent_property: "parent",
                  searchable.status_property: "status"}
     for item in required_filters(expression):
         operator, value = item.get("Operator") or "Equals", item.get("Value")
-        if operator not in _NARROWING_OPERATORS or not value:
+        if operator != "Equals" or not value:
             continue
         column = by_column.get(item["Name"])
-        if column and operator == "Equals":
+        if column:
             if columns.setdefault(column, value) != value:
-                columns[column] = "\x00 no row has two names"
+                return None
             continue
         prop = resolve_property(shape, item["Name"], resource)
-        if prop.kind != "text" or not _in_stored_document(searchable, prop):
-            continue
-        if operator == "Equals":
+        if prop.kind == "text" and _in_stored_document(searchable, prop):
             contains.append(value)
-        elif value.isascii():
-            folded.append(value)
     return Scan(ctx.account, ctx.region, searchable.kind, name=columns.get("name"), parent=columns.get("parent"),
-                status=columns.get("status"), contains=tuple(contains), contains_folded=tuple(folded))
+                status=columns.get("status"), contains=tuple(contains))
 
 
 def _in_stored_document(searchable: Searchable, prop: Property) -> bool:
