@@ -28,6 +28,7 @@ from modelyard.services.common import (
 )
 from modelyard.services.data_locations import check_locations, container_locations
 from modelyard.services.dispatch import operation
+from modelyard.services.image_checks import refuse_unrunnable_image
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import CREATE_MODEL, check_single_container
 from modelyard.store.errors import DuplicateKey
@@ -196,6 +197,8 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     try:
         with ctx.db.session(write=True) as conn:
             resolved = _resolve(conn, ctx, containers)
+            for index, container in enumerate(resolved):
+                refuse_unrunnable_image(ctx, container.get("Image"), f"{_member_name(request, index)}.Image")
             check_single_container(resolved)
             check_locations(ctx, [member for index, container in enumerate(resolved)
                                   for member in container_locations(container, _member_name(request, index))])
