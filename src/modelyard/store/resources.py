@@ -99,7 +99,7 @@ def row_to_record(row: Any) -> Record:
         id=row.id, account=row.account, region=row.region, kind=row.kind, name=row.name, arn=row.arn,
         parent=row.parent, version=row.version, status=row.status, subtype=row.subtype,
         created_at=row.created_at, modified_at=row.modified_at, document=json.loads(row.document),
-        desired=json.loads(row.desired) if row.desired is not None else None,
+        desired=json.loads(row.desired) if getattr(row, "desired", None) is not None else None,
     )
 
 

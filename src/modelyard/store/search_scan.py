@@ -43,7 +43,7 @@ def _holds(conn: Connection, text: Any, value: str) -> ColumnElement[bool]:
 
 
 def scan_records(conn: Connection, scan: Scan) -> list[Record]:
-    """The rows ``scan`` allows, oldest first."""
+    """The rows ``scan`` allows, oldest first, without their desired state (never shown by Search)."""
     conditions = [resources.c.account == scan.account, resources.c.region == scan.region,
                   resources.c.kind == scan.kind]
     for column, value in ((resources.c.name, scan.name), (resources.c.parent, scan.parent),
@@ -52,6 +52,6 @@ def scan_records(conn: Connection, scan: Scan) -> list[Record]:
             conditions.append(column == value)
     for value in scan.contains:
         conditions.append(_holds(conn, resources.c.document, value))
-    rows = conn.execute(select(resources).where(*conditions)
-                        .order_by(resources.c.created_at, resources.c.id)).all()
+    columns = [column for column in resources.c if column.name != "desired"]
+    rows = conn.execute(select(*columns).where(*conditions).order_by(resources.c.created_at, resources.c.id)).all()
     return [row_to_record(row) for row in rows]
