@@ -65,6 +65,10 @@ def overwrite_then_create(sm: Any, runtime: Any, unique: str, location: str, pub
     source, output = transform_io
     transform(sm, f"{unique}-batch", f"{unique}-old", source, output)  # the model made before the overwrite
     assert json.loads(read_output(f"{unique}-batch"))["y"] == [3.0]
+    found = sm.search(Resource="Model", SearchExpression={"Filters": [
+        {"Name": "Model.ModelName", "Operator": "Equals", "Value": f"{unique}-old"}]})["Results"]
+    assert found[0]["Model"]["LastBatchTransformJob"]["TransformJobName"] == f"{unique}-batch"
+    assert [e["EndpointName"] for e in found[0]["Model"]["Endpoints"]] == [f"{unique}-old"]
     for name in (f"{unique}-old", f"{unique}-new"):
         sm.delete_endpoint(EndpointName=name)
 
