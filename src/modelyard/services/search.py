@@ -40,8 +40,9 @@ from modelyard.wire.spec import service_model
 
 
 def _record_shape(resource: str) -> Shape | None:
-    shape = service_model("sagemaker").shape_for("SearchRecord").members.get(record_member(resource))
-    return shape
+    """The botocore shape of ``resource``'s search records (None for a type the model has no record for)."""
+    members: dict[str, Shape] = service_model("sagemaker").shape_for("SearchRecord").members
+    return members.get(record_member(resource))
 
 
 def _expression(request: dict[str, Any]) -> dict[str, Any] | None:
