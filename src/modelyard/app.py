@@ -73,6 +73,7 @@ class RuntimeKit:
     preparer: Preparer
     launcher: Launcher
     job_tools: JobTools
+    images: ImageRegistry
 
 
 def build_runtime_kit(settings: Settings) -> RuntimeKit:
@@ -87,7 +88,8 @@ def build_runtime_kit(settings: Settings) -> RuntimeKit:
     cache = ArtifactCache(data_dir / "artifacts", objects, budget_bytes=settings.data_limits.artifact_cache_bytes)
     tools = JobTools(images=images, builder=builder, store=objects, cache=cache, backend=backend, logs=logs,
                      data_dir=data_dir)
-    return RuntimeKit(logs, objects, Preparer(images, builder, cache), Launcher(backend, logs, data_dir), tools)
+    return RuntimeKit(logs, objects, Preparer(images, builder, cache), Launcher(backend, logs, data_dir), tools,
+                      images)
 
 
 def worker_pool(settings: Settings, executor: ThreadPoolExecutor, token_key: bytes) -> Executor:
@@ -187,7 +189,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs)
+                     jobs=jobs, images=kit.images)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)

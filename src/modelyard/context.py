@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from modelyard.ports import JobScheduler, LogBackend, Reconciler
+from modelyard.ports import ImageCatalogue, JobScheduler, LogBackend, NoImageChecks, Reconciler
 from modelyard.settings import Settings
 from modelyard.store.database import Database
 
@@ -24,6 +24,7 @@ class AppState:
     endpoints: Reconciler
     transforms: Reconciler
     jobs: JobScheduler
+    images: ImageCatalogue = field(default_factory=NoImageChecks)
 
 
 @dataclass(slots=True)

@@ -31,6 +31,21 @@ class JobScheduler(Protocol):
         """A job's record says Stopping: end its container (thread-safe)."""
 
 
+class ImageCatalogue(Protocol):
+    """What the services ask of the image registry when a container or job is created."""
+
+    def problem(self, uri: str) -> str | None:
+        """Why an image must be refused at create time (a framework version that cannot be installed)."""
+
+
+class NoImageChecks:
+    """An ImageCatalogue that refuses nothing (for states built without the runtime)."""
+
+    def problem(self, uri: str) -> str | None:
+        """Never a problem."""
+        return None
+
+
 class LogBackend(Protocol):
     """The log-store operations CloudWatch Logs' API is served from."""
 

@@ -259,3 +259,13 @@ def test_toolkit_pythonpath_shims_site_packages(tmp_path: Path, monkeypatch: pyt
     assert sorted(p.name for p in shim.iterdir()) == ["modelyard"]
     assert (shim / "modelyard").resolve() == site / "modelyard"
     assert toolkit_pythonpath(tmp_path / "shim") == str(shim)
+
+
+@pytest.mark.slow
+def test_the_tagged_framework_version_is_what_gets_installed(builder: EnvironmentBuilder) -> None:
+    spec = resolve_framework_image("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3")
+    environment = builder.ensure(spec)
+    result = subprocess.run([str(environment.python), "-c", "import sklearn; print(sklearn.__version__)"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("1.2."), result.stdout

@@ -24,9 +24,6 @@ FRAMEWORK_IMAGES = [
     (f"{ECR_SKLEARN}:1.2-1-cpu-py3", "sklearn", "1.2-1", ("scikit-learn==1.2.*", "numpy<2", "pandas")),
     (f"{ECR_SKLEARN}:1.2-1", "sklearn", "1.2-1", ("scikit-learn==1.2.*", "numpy<2", "pandas")),
     (f"{ECR_SKLEARN}:1.4-2", "sklearn", "1.4-2", ("scikit-learn==1.4.*", "numpy", "pandas")),
-    (f"{ECR_SKLEARN}:1.0-1-cpu-py3", "sklearn", "1.0-1", ("scikit-learn", "numpy", "pandas")),
-    (f"{ECR_SKLEARN}:0.23-1-cpu-py3", "sklearn", "0.23-1", ("scikit-learn", "numpy", "pandas")),
-    (f"{ECR_SKLEARN}:0.20.0-cpu-py3", "sklearn", "0.20.0", ("scikit-learn", "numpy", "pandas")),
     ("sagemaker-scikit-learn:latest", "sklearn", None, ("scikit-learn", "numpy", "pandas")),
     ("sagemaker-scikit-learn", "sklearn", None, ("scikit-learn", "numpy", "pandas")),
     ("localhost:5000/mirror/sagemaker-scikit-learn:1.2-1", "sklearn", "1.2-1", ("scikit-learn==1.2.*", "numpy<2", "pandas")),
@@ -34,15 +31,14 @@ FRAMEWORK_IMAGES = [
     ("246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1", "xgboost", "1.7-1", ("xgboost==1.7.*", "numpy<2")),
     ("257758044811.dkr.ecr.us-east-2.amazonaws.com/sagemaker-xgboost:1.2-1", "xgboost", "1.2-1", ("xgboost==1.2.*", "numpy<2")),
     ("sagemaker-xgboost:1.5-1-cpu-py3", "xgboost", "1.5-1", ("xgboost==1.5.*", "numpy<2")),
-    ("sagemaker-xgboost:0.90-2-cpu-py3", "xgboost", "0.90-2", ("xgboost", "numpy")),
+    ("sagemaker-xgboost:0.90-2-cpu-py3", "xgboost", "0.90-2", ("xgboost==0.90", "numpy<2", "scipy")),
     ("811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", "xgboost", "1", ("xgboost", "numpy")),
     (f"{DLC}/pytorch-inference:2.1.0-cpu-py310", "pytorch", "2.1.0", ("torch==2.1.*", "numpy<2")),
     (f"{DLC}/pytorch-training:2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker", "pytorch", "2.3.0", ("torch==2.3.*", "numpy")),
-    (f"{DLC}/pytorch-inference:1.13.1-cpu-py39", "pytorch", "1.13.1", ("torch", "numpy")),
+    (f"{DLC}/pytorch-inference:1.13.1-cpu-py39", "pytorch", "1.13.1", ("torch==1.13.*", "numpy<2")),
     (f"{DLC}/pytorch-inference-graviton:2.1.0-cpu-py310-ubuntu20.04-sagemaker", "pytorch", "2.1.0", ("torch==2.1.*", "numpy<2")),
     (f"{DLC}/tensorflow-inference:2.13-cpu", "tensorflow", "2.13", ("tensorflow==2.13.*",)),
     (f"{DLC}/tensorflow-training:2.16.1-cpu-py310-ubuntu20.04-sagemaker", "tensorflow", "2.16.1", ("tensorflow==2.16.*",)),
-    (f"{DLC}/tensorflow-inference:1.15.5-cpu", "tensorflow", "1.15.5", ("tensorflow",)),
     (
         f"{DLC}/huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04",
         "huggingface",
@@ -53,13 +49,19 @@ FRAMEWORK_IMAGES = [
         f"{DLC}/huggingface-pytorch-training:1.13.1-transformers4.26.0-gpu-py39-cu117-ubuntu20.04",
         "huggingface",
         "4.26.0",
-        ("transformers==4.26.*", "torch", "numpy"),
+        ("transformers==4.26.*", "torch==1.13.*", "numpy<2"),
     ),
     (
-        f"{DLC}/huggingface-tensorflow-inference:2.11.1-transformers4.26.0-cpu-py39-ubuntu20.04",
+        f"{DLC}/huggingface-tensorflow-inference:2.13.0-transformers4.30.0-cpu-py310-ubuntu20.04",
         "huggingface",
-        "4.26.0",
-        ("transformers==4.26.*", "tensorflow"),
+        "4.30.0",
+        ("transformers==4.30.*", "tensorflow==2.13.*"),
+    ),
+    (
+        f"{DLC}/huggingface-pytorch-inference:1.13.1-transformers4.17.0-cpu-py38-ubuntu20.04",
+        "huggingface",
+        "4.17.0",
+        ("transformers==4.17.*", "torch==1.13.*", "numpy<2"),
     ),
     ("python:3.11", None, None, ()),
     ("python", None, None, ()),
@@ -67,6 +69,27 @@ FRAMEWORK_IMAGES = [
     ("modelyard/python", None, None, ()),
     ("081325390199.dkr.ecr.us-east-1.amazonaws.com/sagemaker-base-python:1.0", None, None, ()),
 ]  # fmt: skip
+
+
+REFUSED_IMAGES = [
+    (f"{ECR_SKLEARN}:0.20.0-cpu-py3", "scikit-learn 0.20.0 cannot be installed here", "1.2-1 (image tag 1.2-1-cpu-py3)"),
+    (f"{ECR_SKLEARN}:0.23-1", "scikit-learn 0.23-1 cannot be installed here", "1.2-1 (image tag 1.2-1)"),
+    (f"{ECR_SKLEARN}:1.0-1-cpu-py3", "scikit-learn 1.0-1 cannot be installed here", "1.2-1 (image tag 1.2-1-cpu-py3)"),
+    (f"{DLC}/pytorch-training:1.12.1-cpu-py38", "PyTorch 1.12.1 cannot be installed here", "1.13.1 (image tag 1.13.1-cpu-py38)"),
+    (f"{DLC}/tensorflow-inference:1.15.5-cpu", "TensorFlow 1.15.5 cannot be installed here", "2.12.0 (image tag 2.12.0-cpu)"),
+    (f"{DLC}/tensorflow-inference:2.11.1-cpu", "TensorFlow 2.11.1 cannot be installed here", "2.12.0"),
+    (f"{DLC}/huggingface-pytorch-inference:1.9.1-transformers4.12.3-cpu-py38-ubuntu20.04", "transformers 4.12.3", "4.17.0"),
+    (f"{DLC}/huggingface-pytorch-inference:1.10.2-transformers4.17.0-cpu-py38-ubuntu20.04", "PyTorch 1.10.2", "1.13.1"),
+    (f"{DLC}/huggingface-tensorflow-inference:2.11.1-transformers4.26.0-cpu-py39-ubuntu20.04", "TensorFlow 2.11.1", "2.12.0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("uri", "what", "nearest"), REFUSED_IMAGES)
+def test_a_version_that_cannot_be_installed_is_refused_never_replaced(uri: str, what: str, nearest: str) -> None:
+    with pytest.raises(UnknownImageError) as info:
+        resolve_framework_image(uri)
+    assert what in str(info.value) and f"The nearest version that works is {nearest}" in str(info.value)
+    assert "CPython 3.11" in str(info.value)
 
 
 @pytest.mark.parametrize(("uri", "framework", "version", "packages"), FRAMEWORK_IMAGES)
@@ -208,6 +231,17 @@ def test_registered_image_shadows_a_framework_image(tmp_path: Path) -> None:
     spec = registry.register("sagemaker-scikit-learn:1.2-1", _image_dir(tmp_path / "src", serve_exe=True))
     assert registry.resolve("sagemaker-scikit-learn:1.2-1") == spec
     assert registry.resolve("sagemaker-scikit-learn:1.4-2").kind == "toolkit"
+
+
+def test_create_time_problem_is_lifted_by_registering_the_image(tmp_path: Path) -> None:
+    registry = ImageRegistry(tmp_path / "images")
+    old = f"{ECR_SKLEARN}:0.20.0-cpu-py3"
+    assert "scikit-learn 0.20.0 cannot be installed here" in (registry.problem(old) or "")
+    assert registry.problem(f"{ECR_SKLEARN}:1.2-1") is None
+    assert registry.problem("mine/unregistered:1") is None  # unknown images fail when run (may be registered first)
+    registry.register(old, _image_dir(tmp_path / "src", serve_exe=True))
+    assert registry.problem(old) is None
+    assert registry.resolve(old).kind == "byoc"
 
 
 def test_entrypoint_form(tmp_path: Path) -> None:

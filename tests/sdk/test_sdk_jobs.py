@@ -1,7 +1,9 @@
-"""The SDK's job classes, unchanged: SKLearnProcessor.run, Estimator.fit(logs=True), Model.transformer().transform."""
+"""The SDK's job classes, unchanged: SKLearnProcessor.run, Estimator.fit(logs=True) then register(),
+Model.transformer().transform."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,10 @@ estimator = Estimator(image_uri="{SKLEARN_IMAGE}", role="{ROLE}", instance_count
                       base_job_name="{unique}", sagemaker_session=session)
 estimator.fit({{"train": train}}, wait=True, logs=True)
 print("MODEL", estimator.model_data)
+package = estimator.register(content_types=["text/csv"], response_types=["text/csv"],
+                             inference_instances=["ml.m5.large"], transform_instances=["ml.m5.large"],
+                             model_package_group_name="grp-{unique}", approval_status="Approved")
+print("PACKAGE", package.model_package_arn)
 
 model = sagemaker.Model(image_uri="{SKLEARN_IMAGE}", model_data=estimator.model_data, role="{ROLE}",
                         entry_point="inference.py", source_dir="{pipeline_code}", sagemaker_session=session)
@@ -84,6 +90,14 @@ print("TRANSFORM", job["TransformJobStatus"])
     output = check(sdk_stack.run(script, tmp_path, timeout=600))
     assert "train_accuracy=" in output  # fit(logs=True) printed the job's own log lines
     assert "TRANSFORM Completed" in output
-    assert output.split("MODEL ", 1)[1].split()[0].endswith("/output/model.tar.gz")
+    model_data = output.split("MODEL ", 1)[1].split()[0]
+    assert model_data.endswith("/output/model.tar.gz")
+    sm = __import__("boto3").client("sagemaker", endpoint_url=sdk_stack.server.url, region_name="us-east-1",
+                                    **sdk_stack.server.credentials)
+    package = sm.describe_model_package(ModelPackageName=output.split("PACKAGE ", 1)[1].split()[0])
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == model_data
+    card = json.loads(package["ModelCard"]["ModelCardContent"])  # register() found the job through Search
+    job = sm.list_training_jobs(NameContains=unique)["TrainingJobSummaries"][0]
+    assert card["training_details"]["training_job_details"]["training_arn"] == job["TrainingJobArn"]
     body = sdk_stack.moto.client().get_object(Bucket=BUCKET, Key=f"{unique}/predictions/batch.csv.out")["Body"]
     assert body.read().decode().split() == ["1", "0", "0"]

@@ -300,3 +300,23 @@ def test_list_models_defaults_to_ten_and_rejects_bad_tokens(sm, unique):  # type
     assert len(sm.list_models(NameContains=unique, NextToken=response["NextToken"])["Models"]) == 1
     err = error_of(sm.list_models, NextToken="not-a-token")
     assert code(err) == "ValidationException" and "not-a-token" in message(err)
+
+
+def test_only_an_approved_package_version_makes_a_model(sm_any, unique):  # type: ignore[no-untyped-def]
+    sm_any.create_model_package_group(ModelPackageGroupName=unique)
+    arns = {}
+    for status in ("", "Rejected"):
+        given = {"ModelApprovalStatus": status} if status else {}
+        arns[status] = sm_any.create_model_package(ModelPackageGroupName=unique, InferenceSpecification=PACKAGE_SPEC,
+                                                   **given)["ModelPackageArn"]
+    for status, arn in (("PendingManualApproval", arns[""]), ("Rejected", arns["Rejected"])):
+        for form in (arn, arn.split("/", 1)[1]):
+            err = error_of(sm_any.create_model, ModelName=unique, PrimaryContainer={"ModelPackageName": form})
+            assert code(err) == "ValidationException"
+            assert message(err).startswith(f'Model package "{arn}" is not approved (ModelApprovalStatus is {status})')
+            assert "UpdateModelPackage" in message(err)
+    assert code(error_of(sm_any.describe_model, ModelName=unique)) == "ValidationException"
+    sm_any.update_model_package(ModelPackageArn=arns[""], ModelApprovalStatus="Approved")
+    sm_any.create_model(ModelName=unique, PrimaryContainer={"ModelPackageName": arns[""]})
+    sm_any.create_model_package(ModelPackageName=f"{unique}-solo", InferenceSpecification=PACKAGE_SPEC)
+    sm_any.create_model(ModelName=f"{unique}-solo", PrimaryContainer={"ModelPackageName": f"{unique}-solo"})

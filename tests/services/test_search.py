@@ -281,7 +281,6 @@ def test_group_search_without_expression_and_visibility(registry, unique):  # ty
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"Resource": "TrainingJob"}, "modelyard can search only ModelPackageGroup and ModelPackage"),
         (
             {"SearchExpression": {"Filters": [flt("NoSuchProperty", "x")]}},
             "'NoSuchProperty' is not a searchable property of ModelPackage",

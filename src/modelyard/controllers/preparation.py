@@ -1,9 +1,11 @@
 """Turn a model container into what an instance needs: image spec, ready environment, model files.
 
 Blocking (downloads, uv builds): controllers call it in a worker thread. Results are shared per
-container, so N instances and restarts reuse one preparation. Each ``prepare`` is matched by a
-``release`` when its user (a deployment, a transform job) ends; the last release lets the artifact
-cache evict the model's files.
+container *and* per content of its artifacts (the cache's fingerprint: ETag and size, or a file's
+time and size), so N instances and restarts reuse one preparation while a model overwritten at the
+same URI is prepared afresh for whoever asks next. Each ``prepare`` is matched by a ``release``
+when its user (a deployment, a transform job) ends; the last release lets the artifact cache evict
+the model's files.
 """
 
 from __future__ import annotations
@@ -32,10 +34,20 @@ class PreparedContainer:
     environment: Environment
     model_dir: Path | None
     code_dir: Path | None
+    content: str = ""
+    """The fingerprints of the artifacts it was prepared from."""
 
 
-def _key(plan: ContainerPlan) -> str:
-    return repr((plan.image, plan.model_data_url, sorted(plan.environment.items())))
+def _key(plan: ContainerPlan, content: str) -> str:
+    return repr((plan.image, plan.model_data_url, sorted(plan.environment.items()), content))
+
+
+def _remote_submit(plan: ContainerPlan) -> str | None:
+    """``SAGEMAKER_SUBMIT_DIRECTORY`` when it names an archive or location to fetch (not a model path)."""
+    submit = plan.environment.get(SUBMIT_DIRECTORY)
+    if submit and (submit.startswith(("s3://", "file://")) or submit.endswith((".tar.gz", ".tgz"))):
+        return submit
+    return None
 
 
 class Preparer:
@@ -52,7 +64,8 @@ class Preparer:
 
     def prepare(self, plan: ContainerPlan, progress=None) -> PreparedContainer:  # type: ignore[no-untyped-def]
         """The prepared container; raises PlanError with a FailureReason a user can act on."""
-        key = _key(plan)
+        content = self._content(plan)
+        key = _key(plan, content)
         with self._lock:
             cached = self._done.get(key)
             if cached is not None:
@@ -60,7 +73,7 @@ class Preparer:
                 return cached
         leases: list[Path] = []
         try:
-            prepared = self._prepare(plan, progress, leases)
+            prepared = self._prepare(plan, content, progress, leases)
         except BaseException:
             self._release_files(leases)
             raise
@@ -75,7 +88,7 @@ class Preparer:
 
     def release(self, prepared: PreparedContainer) -> None:
         """One user of ``prepared`` is done with it; after the last, its artifact may be evicted."""
-        key = _key(prepared.plan)
+        key = _key(prepared.plan, prepared.content)
         with self._lock:
             if self._done.get(key) is not prepared:
                 return
@@ -97,7 +110,15 @@ class Preparer:
         for path in leases:
             self.cache.release(path)
 
-    def _prepare(self, plan: ContainerPlan, progress, leases: list[Path]) -> PreparedContainer:  # type: ignore[no-untyped-def]
+    def _content(self, plan: ContainerPlan) -> str:
+        uris = [uri for uri in (plan.model_data_url, _remote_submit(plan)) if uri]
+        try:
+            return "\n".join(self.cache.fingerprint(uri) for uri in uris)
+        except StorageError as exc:
+            raise PlanError(f"Could not fetch the model artifact: {exc}") from None
+
+    def _prepare(self, plan: ContainerPlan, content: str, progress,  # type: ignore[no-untyped-def]
+                 leases: list[Path]) -> PreparedContainer:
         try:
             image = self.images.resolve(plan.image)
         except UnknownImageError as exc:
@@ -115,7 +136,7 @@ class Preparer:
         except EnvironmentBuildError as exc:
             raise PlanError(f"Could not build the model's environment: {exc}") from None
         external = None if code_dir is None or (model_dir and model_dir in code_dir.parents) else code_dir
-        return PreparedContainer(plan, image, environment, model_dir, external or code_dir)
+        return PreparedContainer(plan, image, environment, model_dir, external or code_dir, content)
 
     def _fetch(self, uri: str, leases: list[Path]) -> Path:
         path = self.cache.fetch_model(uri)
@@ -123,9 +144,10 @@ class Preparer:
         return path
 
     def _code_dir(self, plan: ContainerPlan, model_dir: Path | None, leases: list[Path]) -> Path | None:
+        remote = _remote_submit(plan)
+        if remote:
+            return self._fetch(remote, leases)
         submit = plan.environment.get(SUBMIT_DIRECTORY)
-        if submit and (submit.startswith(("s3://", "file://")) or submit.endswith((".tar.gz", ".tgz"))):
-            return self._fetch(submit, leases)
         if model_dir is None:
             return None
         if submit and submit.startswith("/opt/ml/model"):

@@ -89,6 +89,8 @@ def resolve_framework_image(uri: str) -> ImageSpec:
     match = match_framework_image(ref) if ref else None
     if ref is None or match is None:
         raise UnknownImageError(uri, unknown_image_message(uri))
+    if match.problem:
+        raise UnknownImageError(uri, f"Image {uri}: {match.problem}")
     return ImageSpec(
         uri=uri,
         kind="toolkit",
@@ -150,6 +152,16 @@ class ImageRegistry:
             if record is not None:
                 return self._spec_from_record(record)
         return resolve_framework_image(uri)
+
+    def problem(self, uri: str) -> str | None:
+        """Why a container or job naming image ``uri`` must be refused when it is created (a framework
+        image whose version cannot be installed here), or None. Unknown images are not refused here:
+        one may be registered before the container starts."""
+        ref = parse_image_reference(uri)
+        if ref is None or self._load_record(ref.canonical) is not None:
+            return None
+        match = match_framework_image(ref)
+        return None if match is None else match.problem
 
     def list(self) -> list[ImageSpec]:
         """Every registered image, sorted by URI."""

@@ -104,9 +104,13 @@ def _not_capturing(capture: dict[str, Any]) -> dict[str, Any]:
 def describe_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     """Describe an endpoint as its controller last recorded it."""
     with ctx.db.session() as conn:
-        document = find_endpoint(conn, ctx, request["EndpointName"]).document
+        return as_described(find_endpoint(conn, ctx, request["EndpointName"]).document)
+
+
+def as_described(document: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint's stored document as DescribeEndpoint (and Search) show it."""
     if document.get("DataCaptureConfig"):
-        document = {**document, "DataCaptureConfig": _not_capturing(document["DataCaptureConfig"])}
+        return {**document, "DataCaptureConfig": _not_capturing(document["DataCaptureConfig"])}
     return document
 
 

@@ -28,6 +28,7 @@ from modelyard.services.common import (
 )
 from modelyard.services.data_locations import check_locations, container_locations
 from modelyard.services.dispatch import operation
+from modelyard.services.image_checks import refuse_unrunnable_image
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import CREATE_MODEL, check_single_container
 from modelyard.store.errors import DuplicateKey
@@ -40,6 +41,7 @@ MODEL_PACKAGE = "model-package"
 # Members of a package container that a model container inherits.
 _PACKAGE_CONTAINER_KEYS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSource",
                            "AdditionalModelDataSources", "Environment")
+_PENDING = "PendingManualApproval"
 _IMAGE_KEYS = ("Image", "ModelDataUrl", "ModelDataSource", "AdditionalModelDataSources")
 
 
@@ -115,12 +117,26 @@ def _package_spec(package: dict[str, Any], spec_name: str | None, reference: str
     return spec
 
 
+def _check_approved(package: dict[str, Any], arn: str) -> None:
+    """A versioned package serves only once approved (the sagemaker SDK approves it itself before
+    CreateModel for that reason); an unversioned package has no approval status."""
+    if not package.get("ModelPackageGroupName"):
+        return
+    status = package.get("ModelApprovalStatus", _PENDING)
+    if status != "Approved":
+        raise ValidationException(
+            f'Model package "{arn}" is not approved (ModelApprovalStatus is {status}); a model can be '
+            "created only from an Approved model package version. Approve it first: "
+            f"UpdateModelPackage(ModelPackageArn=\"{arn}\", ModelApprovalStatus=\"Approved\")")
+
+
 def _resolve_package(conn: Connection, ctx: RequestContext,
                      container: dict[str, Any]) -> list[dict[str, Any]]:
     reference = container["ModelPackageName"]
     record = find(conn, ctx, MODEL_PACKAGE, reference,
                   lambda name: could_not_find("model package", name))
     spec = _package_spec(record.document, container.get("InferenceSpecificationName"), reference)
+    _check_approved(record.document, record.arn)
     resolved = []
     for source in spec["Containers"]:
         item = {key: source[key] for key in _PACKAGE_CONTAINER_KEYS if key in source}
@@ -181,6 +197,8 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     try:
         with ctx.db.session(write=True) as conn:
             resolved = _resolve(conn, ctx, containers)
+            for index, container in enumerate(resolved):
+                refuse_unrunnable_image(ctx, container.get("Image"), f"{_member_name(request, index)}.Image")
             check_single_container(resolved)
             check_locations(ctx, [member for index, container in enumerate(resolved)
                                   for member in container_locations(container, _member_name(request, index))])

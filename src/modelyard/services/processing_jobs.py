@@ -13,6 +13,7 @@ from modelyard.context import RequestContext
 from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
+from modelyard.services.image_checks import refuse_unrunnable_image
 from modelyard.services.jobs_common import (
     insert_job,
     processing_path,
@@ -115,6 +116,7 @@ def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[
         "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
     }
     refuse_unsupported(request, CREATE_PROCESSING_JOB)
+    refuse_unrunnable_image(ctx, request["AppSpecification"].get("ImageUri"), "AppSpecification.ImageUri")
     document.update({key: request[key] for key in _ECHOED if key in request})
     document = {k: v for k, v in document.items() if v is not None}
     check_locations(ctx, _locations(document))

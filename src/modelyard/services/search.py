@@ -1,19 +1,19 @@
-"""Search over model package groups and model packages.
+"""Search over every resource type modelyard stores (``services.search_sources``).
 
-    candidates (narrowed by an exact group name when the expression allows)
-      -> searchable documents (described resource + Tags as a map, tags loaded only when used)
+    candidates (narrowed in SQL: exact name, group or status; text an Equals filter needs)
+      -> search records (described resource + Tags as a map, tags loaded only when used)
       -> compiled SearchExpression (services.search_filters) -> sort -> keyset page
-      -> {"Results": [{"ModelPackageGroup": {...}}], "NextToken": ..., "TotalHits": ...}
+      -> {"Results": [{"TrainingJob": {...}}], "NextToken": ..., "TotalHits": ...}
 
-Filtering runs in Python over the account's records of one kind; the sagemaker SDK's lookup of a
-group by name (``ModelPackageGroupName Equals <name>``) reads a single row.
+The narrowing only drops rows that cannot match; the whole expression then runs in Python over what
+is left. The sagemaker SDK's lookups (a group by name, a training job by its model artifact) read a
+handful of rows whatever the account holds.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.model import Shape
@@ -28,36 +28,21 @@ from modelyard.services.search_filters import (
     coerce,
     compile_expression,
     property_values,
+    required_filters,
     resolve_property,
 )
-from modelyard.store.resources import Query, Record, all_records, get_record, query_records
-from modelyard.store.tags import get_tags
+from modelyard.services.search_sources import SEARCHABLE, Searchable, record_member
+from modelyard.store.resources import Record
+from modelyard.store.search_scan import Scan, scan_records
+from modelyard.store.tags import tags_of
 from modelyard.wire.errors import ValidationException
 from modelyard.wire.spec import service_model
 
-_GROUP_NAME = "ModelPackageGroupName"
-_EVERYTHING = 10**9
 
-
-@dataclass(frozen=True)
-class Searchable:
-    """How one Search ``Resource`` maps onto the store and the wire."""
-
-    kind: str
-    record_shape: str
-    default_sort: str
-    by_group_name: str
-    """How an exact ModelPackageGroupName narrows the candidates: "name" or "parent"."""
-
-
-SEARCHABLE = {
-    "ModelPackageGroup": Searchable("model-package-group", "ModelPackageGroup", "CreationTime", "name"),
-    "ModelPackage": Searchable("model-package", "ModelPackage", "LastModifiedTime", "parent"),
-}
-
-
-def _shape(searchable: Searchable) -> Shape:
-    return service_model("sagemaker").shape_for(searchable.record_shape)
+def _record_shape(resource: str) -> Shape | None:
+    """The botocore shape of ``resource``'s search records (None for a type the model has no record for)."""
+    members: dict[str, Shape] = service_model("sagemaker").shape_for("SearchRecord").members
+    return members.get(record_member(resource))
 
 
 def _expression(request: dict[str, Any]) -> dict[str, Any] | None:
@@ -71,33 +56,46 @@ def _expression(request: dict[str, Any]) -> dict[str, Any] | None:
     return {"SubExpressions": [expression, visibility]} if expression else visibility
 
 
-def _exact_group_name(expression: dict[str, Any] | None) -> str | None:
-    if not expression or expression.get("Operator") == "Or":
-        return None
-    for item in expression.get("Filters") or []:
-        equals = (item.get("Operator") or "Equals") == "Equals"
-        if item["Name"] == _GROUP_NAME and equals and item.get("Value"):
-            return str(item["Value"])
-    return None
+def _scan(ctx: RequestContext, searchable: Searchable, shape: Shape, resource: str,
+          expression: dict[str, Any] | None) -> Scan | None:
+    """Which rows may match (None: none can, the expression asks for one column to hold two values)."""
+    columns: dict[str, str] = {}
+    contains: list[str] = []
+    by_column = {searchable.name_property: "name", searchable.parent_property: "parent",
+                 searchable.status_property: "status"}
+    for item in required_filters(expression):
+        operator, value = item.get("Operator") or "Equals", item.get("Value")
+        if operator != "Equals" or not value:
+            continue
+        column = by_column.get(item["Name"])
+        if column:
+            if columns.setdefault(column, value) != value:
+                return None
+            continue
+        prop = resolve_property(shape, item["Name"], resource)
+        if prop.kind == "text" and _in_stored_document(searchable, prop):
+            contains.append(value)
+    return Scan(ctx.account, ctx.region, searchable.kind, name=columns.get("name"), parent=columns.get("parent"),
+                status=columns.get("status"), contains=tuple(contains))
 
 
-def _candidates(conn: Connection, ctx: RequestContext, searchable: Searchable,
-                expression: dict[str, Any] | None) -> list[Record]:
-    group = _exact_group_name(expression)
-    if group is None:
-        return all_records(conn, ctx.account, ctx.region, searchable.kind)
-    if searchable.by_group_name == "name":
-        record = get_record(conn, ctx.account, ctx.region, searchable.kind, group)
-        return [record] if record else []
-    records, _ = query_records(conn, Query(account=ctx.account, region=ctx.region, kind=searchable.kind,
-                                           parent=group, limit=_EVERYTHING))
-    return records
+def _in_stored_document(searchable: Searchable, prop: Property) -> bool:
+    root = searchable.root
+    inside = prop.path[len(root):]
+    return (prop.path[:len(root)] == root and bool(inside) and inside[0] != "Tags"
+            and inside[0] not in searchable.shown_differently)
 
 
-def _searchable_document(record: Record, tags: list[dict[str, str]] | None) -> dict[str, Any]:
-    document = dict(record.document)
-    document["Tags"] = {tag["Key"]: tag["Value"] for tag in tags or []}
-    return document
+def _described(searchable: Searchable, record: Record) -> dict[str, Any]:
+    return searchable.present(record.document) if searchable.present else record.document
+
+
+def _search_record(searchable: Searchable, record: Record, tags: Any, links: dict[str, Any]) -> dict[str, Any]:
+    """The record with its tags at ``root + Tags`` (as given: a map for filtering, a list for the wire)."""
+    document = {**_described(searchable, record), "Tags": tags}
+    if not searchable.root:
+        return {**document, **links}
+    return {searchable.root[0]: document, **links}
 
 
 def _sort_key(prop: Property, document: dict[str, Any]) -> Any:
@@ -138,8 +136,10 @@ def _decode_token(token: str) -> list[Any]:
         raise ValidationException(f"Invalid pagination token '{token}'") from None
 
 
-def _sort_property(request: dict[str, Any], searchable: Searchable, shape: Shape, resource: str) -> Property:
-    name = request.get("SortBy") or searchable.default_sort
+def _sort_property(request: dict[str, Any], default: str | None, shape: Shape, resource: str) -> Property | None:
+    name = request.get("SortBy") or default
+    if name is None:
+        return None
     prop = resolve_property(shape, name, resource)
     if prop.kind == "complex":
         raise ValidationException(f"Cannot sort {resource} results by {name}: it is not a single value")
@@ -164,40 +164,67 @@ def _after(matched: Matched, token: str, descending: bool) -> Matched:
         raise ValidationException(f"Invalid pagination token '{token}'") from None
 
 
+def _empty() -> dict[str, Any]:
+    return {"Results": [], "TotalHits": {"Value": 0, "Relation": "EqualTo"}}
+
+
+def _uses(names: frozenset[str] | set[str], prefix: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for name in names)
+
+
 @operation("sagemaker", "Search")
 def search(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Find model package groups or model packages matching a SearchExpression, sorted and paged."""
+    """Find resources of one type matching a SearchExpression, sorted and paged."""
     resource = request["Resource"]
     searchable = SEARCHABLE.get(resource)
-    if searchable is None:
-        raise ValidationException(
-            f"modelyard can search only {' and '.join(SEARCHABLE)} resources so far (got {resource})")
-    shape = _shape(searchable)
+    shape = _record_shape(resource)
     expression = _expression(request)
-    compiled = compile_expression(shape, resource, expression)
-    sort = _sort_property(request, searchable, shape, resource)
+    compiled = compile_expression(shape, resource, expression) if shape is not None else None
+    default_sort = searchable.default_sort if searchable else None
+    sort = _sort_property(request, default_sort, shape, resource) if shape is not None else None
     descending = (request.get("SortOrder") or "Descending") == "Descending"
     limit = max_results(request, DEFAULT_MAX_RESULTS)
     if request.get("NextToken"):
         _decode_token(request["NextToken"])
+    if searchable is None or shape is None or compiled is None or sort is None:
+        return _empty()
     if request.get("CrossAccountFilterOption") == "CrossAccount":
-        return {"Results": [], "TotalHits": {"Value": 0, "Relation": "EqualTo"}}
-    uses_tags = any(name == "Tags" or name.startswith("Tags.") for name in (*compiled.names, sort.name))
+        return _empty()
+    scan = _scan(ctx, searchable, shape, resource, expression)
+    if scan is None:
+        return _empty()
+    used = {*compiled.names, sort.name}
+    uses_tags = _uses(used, searchable.tags_property)
+    uses_links = searchable.links is not None and any(not _uses({name}, ".".join(searchable.root))
+                                                      for name in used)
     with ctx.db.session() as conn:
-        records = _candidates(conn, ctx, searchable, expression)
-        tags = {r.id: get_tags(conn, r.id) for r in records} if uses_tags else {}
+        records = scan_records(conn, scan)
+        tags = tags_of(conn, [r.id for r in records]) if uses_tags else {}
+        links = _links(conn, ctx, searchable, records) if uses_links else {}
         matched: Matched = []
         for record in records:
-            document = _searchable_document(record, tags.get(record.id))
+            tag_map = {tag["Key"]: tag["Value"] for tag in tags.get(record.id, [])}
+            document = _search_record(searchable, record, tag_map, links.get(record.id, {}))
             if compiled.predicate(document):
                 matched.append((_position(_sort_key(sort, document), record.id), record))
         matched.sort(key=_ordering(descending))
         total = len(matched)
         if request.get("NextToken"):
             matched = _after(matched, request["NextToken"], descending)
-        page = matched[:limit]
-        results = [{resource: {**record.document,
-                               "Tags": tags[record.id] if uses_tags else get_tags(conn, record.id)}}
-                   for _, record in page]
-    token = _encode_token(page[-1][0]) if len(matched) > limit else None
+        page = [record for _, record in matched[:limit]]
+        if not uses_tags:
+            tags = tags_of(conn, [r.id for r in page])
+        if not uses_links:
+            links = _links(conn, ctx, searchable, page)
+        results = [{record_member(resource): _search_record(searchable, record, tags.get(record.id, []),
+                                                            links.get(record.id, {}))}
+                   for record in page]
+    token = _encode_token(matched[limit - 1][0]) if len(matched) > limit else None
     return {"Results": results, "NextToken": token, "TotalHits": {"Value": total, "Relation": "EqualTo"}}
+
+
+def _links(conn: Connection, ctx: RequestContext, searchable: Searchable,
+           records: list[Record]) -> dict[int, dict[str, Any]]:
+    if searchable.links is None or not records:
+        return {}
+    return searchable.links(conn, ctx.account, ctx.region, records)

@@ -264,3 +264,14 @@ def compile_expression(shape: Shape, resource: str, expression: dict[str, Any] |
     compiler = _Compiler(shape, resource)
     predicate = compiler.expression(expression)
     return CompiledExpression(predicate, frozenset(compiler.names))
+
+
+def required_filters(expression: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The Filters every match must satisfy: those of the top expression and of its And-ed
+    SubExpressions (nothing under an ``Or``)."""
+    if not expression or expression.get("Operator") == "Or":
+        return []
+    found = list(expression.get("Filters") or [])
+    for sub in expression.get("SubExpressions") or []:
+        found.extend(required_filters(sub))
+    return found

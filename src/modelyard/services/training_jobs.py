@@ -15,6 +15,7 @@ from modelyard.jobs.training_status import first_transition, stopping
 from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.data_locations import check_locations, submit_directory
 from modelyard.services.dispatch import operation
+from modelyard.services.image_checks import refuse_unrunnable_image
 from modelyard.services.jobs_common import insert_job, require_unique, stop_job, summary
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRAINING_JOB
@@ -117,6 +118,7 @@ def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
     arn = arn_for(ctx, KIND, name)
     algorithm = _algorithm(request)
     refuse_unsupported(request, CREATE_TRAINING_JOB)
+    refuse_unrunnable_image(ctx, algorithm.get("TrainingImage"), "AlgorithmSpecification.TrainingImage")
     document: dict[str, Any] = {
         "TrainingJobName": name, "TrainingJobArn": arn, **first_transition(ctx.now),
         "AlgorithmSpecification": algorithm,

@@ -70,6 +70,11 @@ class ArtifactCache:
         entry = self._materialize("files", loc, f"file:{info.etag}:{info.size}", self._fill_file)
         return entry / (loc.name or "object")
 
+    def fingerprint(self, uri: UriLike) -> str:
+        """What identifies the current content at ``uri`` (ETag and size, a listing's digest, a tree's
+        sizes and times): a fetch after it changes fills a new entry."""
+        return self._fingerprint(self.store.checked(uri))
+
     def _fingerprint(self, loc: Location) -> str:
         if not loc.is_s3 and loc.local_path.is_dir():
             return "dir:" + _tree_fingerprint(loc.local_path, self.store.limits.budget(loc.uri), loc.uri)

@@ -93,12 +93,13 @@ class Query:
     token: str | None = None
 
 
-def _row_to_record(row: Any) -> Record:
+def row_to_record(row: Any) -> Record:
+    """A selected ``resources`` row as a Record (its JSON columns decoded)."""
     return Record(
         id=row.id, account=row.account, region=row.region, kind=row.kind, name=row.name, arn=row.arn,
         parent=row.parent, version=row.version, status=row.status, subtype=row.subtype,
         created_at=row.created_at, modified_at=row.modified_at, document=json.loads(row.document),
-        desired=json.loads(row.desired) if row.desired is not None else None,
+        desired=json.loads(row.desired) if getattr(row, "desired", None) is not None else None,
     )
 
 
@@ -126,7 +127,7 @@ def get_record(conn: Connection, account: str, region: str, kind: str, name: str
     row = conn.execute(select(resources).where(
         resources.c.account == account, resources.c.region == region,
         resources.c.kind == kind, resources.c.name == name)).first()
-    return _row_to_record(row) if row else None
+    return row_to_record(row) if row else None
 
 
 def get_record_by_arn(conn: Connection, arn: str, kind: str | None = None) -> Record | None:
@@ -135,7 +136,7 @@ def get_record_by_arn(conn: Connection, arn: str, kind: str | None = None) -> Re
     if kind is not None:
         stmt = stmt.where(resources.c.kind == kind)
     row = conn.execute(stmt).first()
-    return _row_to_record(row) if row else None
+    return row_to_record(row) if row else None
 
 
 def get_records_by_arns(conn: Connection, arns: Sequence[str]) -> dict[str, Record]:
@@ -143,7 +144,7 @@ def get_records_by_arns(conn: Connection, arns: Sequence[str]) -> dict[str, Reco
     if not arns:
         return {}
     rows = conn.execute(select(resources).where(resources.c.arn.in_(list(arns)))).all()
-    return {row.arn: _row_to_record(row) for row in rows}
+    return {row.arn: row_to_record(row) for row in rows}
 
 
 def update_record(
@@ -178,7 +179,7 @@ def get_record_for_update(conn: Connection, account: str, region: str, kind: str
     row = conn.execute(select(resources).where(
         resources.c.account == account, resources.c.region == region,
         resources.c.kind == kind, resources.c.name == name).with_for_update()).first()
-    return _row_to_record(row) if row else None
+    return row_to_record(row) if row else None
 
 
 def lock_record(conn: Connection, record: Record) -> None:
@@ -251,7 +252,7 @@ def query_records(conn: Connection, query: Query) -> tuple[list[Record], str | N
             conditions.append(or_(column > sort_value, and_(column == sort_value, resources.c.id > last_id)))
     order = (column.desc(), resources.c.id.desc()) if query.descending else (column.asc(), resources.c.id.asc())
     rows = conn.execute(select(resources).where(*conditions).order_by(*order).limit(query.limit + 1)).all()
-    records = [_row_to_record(row) for row in rows[: query.limit]]
+    records = [row_to_record(row) for row in rows[: query.limit]]
     token = None
     if len(rows) > query.limit:
         last = records[-1]
@@ -264,10 +265,10 @@ def all_records(conn: Connection, account: str, region: str, kind: str) -> list[
     rows = conn.execute(select(resources).where(
         resources.c.account == account, resources.c.region == region, resources.c.kind == kind,
     ).order_by(resources.c.created_at, resources.c.id)).all()
-    return [_row_to_record(row) for row in rows]
+    return [row_to_record(row) for row in rows]
 
 
 def records_of_kind(conn: Connection, kind: str) -> list[Record]:
     """Every resource of a kind across accounts and regions (controllers use this at start-up)."""
     rows = conn.execute(select(resources).where(resources.c.kind == kind).order_by(resources.c.id)).all()
-    return [_row_to_record(row) for row in rows]
+    return [row_to_record(row) for row in rows]

@@ -52,3 +52,19 @@ def remember_client_token(conn: Connection, account: str, region: str, operation
     """Record that ``token`` created ``arn`` (a concurrent duplicate raises DuplicateKey)."""
     conn.execute(insert(client_tokens).values(account=account, region=region, operation=operation,
                                               token=token, arn=arn, created_at=time.time()))
+
+
+def tags_of(conn: Connection, resource_ids: Iterable[int]) -> dict[int, list[dict[str, str]]]:
+    """The tags of many resources at once (``{id: [{"Key", "Value"}]}``, keys sorted; untagged ids absent)."""
+    ids = list(resource_ids)
+    found: dict[int, list[dict[str, str]]] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = ids[start:start + _IDS_PER_QUERY]
+        rows = conn.execute(select(tags.c.resource_id, tags.c.key, tags.c.value)
+                            .where(tags.c.resource_id.in_(chunk)).order_by(tags.c.resource_id, tags.c.key)).all()
+        for row in rows:
+            found.setdefault(row.resource_id, []).append({"Key": row.key, "Value": row.value})
+    return found
+
+
+_IDS_PER_QUERY = 500
