@@ -4,6 +4,7 @@ or (a sandboxed container in its own network namespace) through the unix socket 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aiohttp
 
@@ -18,6 +19,7 @@ class HttpInstance:
         self.base = "http://localhost" if unix_socket else f"http://127.0.0.1:{port}"
         self.unix_socket = unix_socket
         self.outstanding = 0
+        self.ended: Callable[[], str | None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

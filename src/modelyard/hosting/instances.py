@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +42,8 @@ class InstanceClient(Protocol):
     """A way to reach one instance."""
 
     outstanding: int
+    ended: Callable[[], str | None] | None
+    """Set by the launcher: why the instance's container has ended, or None while it runs."""
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation; raises asyncio.TimeoutError or OSError."""
@@ -62,6 +65,7 @@ class FramedInstance:
         self.socket_path = socket_path
         self.max_idle = max_idle
         self.outstanding = 0
+        self.ended: Callable[[], str | None] | None = None
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

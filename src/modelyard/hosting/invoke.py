@@ -12,10 +12,11 @@ a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.context import RequestContext
-from modelyard.hosting.instances import Invocation, Reply
+from modelyard.hosting.instances import InstanceClient, Invocation, Reply
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.settings import Limits
 from modelyard.wire.errors import (
@@ -25,6 +26,8 @@ from modelyard.wire.errors import (
     RuntimeValidationError,
     ServiceUnavailable,
 )
+
+END_WAIT_SECONDS = 1.0
 
 
 class InvokeEndpoint:
@@ -88,9 +91,28 @@ class InvokeEndpoint:
                     f"{timeout:g} seconds")) from None
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 if attempt == 1:
+                    ended = await _end_reason(instance)
+                    if ended is not None:
+                        raise _model_error(routes, variant, 500, f"The instance serving {routes.name} stopped "
+                                           f"while handling the invocation: {ended}") from None
                     raise ServiceUnavailable(f"The instance serving {routes.name} closed the connection; "
                                              "it is being restarted, retry shortly") from None
         raise AssertionError("unreachable")
+
+
+async def _end_reason(instance: InstanceClient) -> str | None:
+    """Why the instance's container ended, waiting up to ``END_WAIT_SECONDS`` for it to settle (a
+    container killed for its memory limit goes down whole a moment after its first process); None
+    while it keeps running."""
+    probe: Callable[[], str | None] | None = getattr(instance, "ended", None)
+    if probe is None:
+        return None
+    for _ in range(int(END_WAIT_SECONDS / 0.05)):
+        reason = probe()
+        if reason is not None:
+            return reason
+        await asyncio.sleep(0.05)
+    return None
 
 
 def _model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str) -> ModelError:
