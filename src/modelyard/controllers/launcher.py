@@ -27,7 +27,7 @@ from typing import BinaryIO, cast
 
 from modelyard.controllers.preparation import PreparedContainer
 from modelyard.hosting.http_instance import HttpInstance
-from modelyard.hosting.instances import FramedInstance, InstanceClient
+from modelyard.hosting.instances import Ending, FramedInstance, InstanceClient
 from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import toolkit_pythonpath
@@ -90,12 +90,12 @@ def _bridged(argv: list[str], python: str, socket: Path, port: int) -> list[str]
             str(socket), str(port), *argv]
 
 
-def _end_reason(process: ContainerProcess) -> str | None:
-    """Why the instance's container ended, once it has and its watchdog has had its say; else None."""
+def _ending(process: ContainerProcess) -> Ending | None:
+    """How the instance's container ended, once it has and its watchdog has had its say; else None."""
     if not process.settled():
         return None
     breach = process.limit_exceeded(0.0)
-    return f"the instance was {breach.message}" if breach else f"the instance exited with code {process.returncode}"
+    return Ending(breach.message if breach else None)
 
 
 class Launcher:
@@ -180,7 +180,7 @@ class Launcher:
             self._release_port(port)
             raise
         assert process.stdout is not None
-        client.ended = functools.partial(_end_reason, process)
+        client.ended = functools.partial(_ending, process)
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
                         stream, writer, port=port, logs=logs)

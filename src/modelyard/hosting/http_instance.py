@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from modelyard.hosting.instances import Invocation, Reply
+from modelyard.hosting.instances import Ending, Invocation, Reply
 
 
 class HttpInstance:
@@ -19,7 +19,7 @@ class HttpInstance:
         self.base = "http://localhost" if unix_socket else f"http://127.0.0.1:{port}"
         self.unix_socket = unix_socket
         self.outstanding = 0
-        self.ended: Callable[[], str | None] | None = None
+        self.ended: Callable[[], Ending | None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

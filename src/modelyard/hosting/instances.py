@@ -38,12 +38,19 @@ class Invocation:
     target_model: str | None = None
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How an instance's container ended: ``limit`` says which limit killed it (a sentence), if one did."""
+
+    limit: str | None
+
+
 class InstanceClient(Protocol):
     """A way to reach one instance."""
 
     outstanding: int
-    ended: Callable[[], str | None] | None
-    """Set by the launcher: why the instance's container has ended, or None while it runs."""
+    ended: Callable[[], Ending | None] | None
+    """Set by the launcher: how the instance's container ended, or None while it runs."""
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation; raises asyncio.TimeoutError or OSError."""
@@ -65,7 +72,7 @@ class FramedInstance:
         self.socket_path = socket_path
         self.max_idle = max_idle
         self.outstanding = 0
-        self.ended: Callable[[], str | None] | None = None
+        self.ended: Callable[[], Ending | None] | None = None
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
