@@ -11,6 +11,7 @@ import pytest
 from modelyard.runtime import ProcessBackend
 from modelyard.runtime.cgroups import ContainerGroup
 from modelyard.runtime.containers import ContainerProcess
+from modelyard.runtime.errors import SandboxUnavailableError
 from modelyard.runtime.limits import MIB, Limits
 
 from ..runtime.conftest import last_json, python_spec, run_to_end, wait_for_text
@@ -172,3 +173,8 @@ def test_the_log_line_names_the_mechanism(sandboxed_backend: ProcessBackend) -> 
     assert "disk 2 GiB in at most 100 files" in line
     off = ProcessBackend(sandbox=True, cgroups="off")
     assert off.cgroups is None and off.describe_limits(limits).startswith("limits (rlimits)")
+
+
+def test_an_unknown_cgroups_mode_is_refused(sandboxed_backend: ProcessBackend) -> None:
+    with pytest.raises(SandboxUnavailableError, match="MODELYARD_CGROUPS is 'v3'; it must be one of auto"):
+        ProcessBackend(sandbox=True, cgroups="v3")

@@ -48,6 +48,7 @@ from modelyard.runtime.limits import Limits
 
 logger = logging.getLogger("modelyard.runtime")
 
+CGROUP_MODES = ("auto", "v2", "v1", "off")
 PARENT = "modelyard"
 SERVER_LEAF = "modelyard-server"
 CPU_PERIOD_US = 100_000
@@ -200,8 +201,8 @@ class V1Tree(CgroupTree):
                 _remove_tree(directory)
             raise
         try:
-            memory = directories["memory"]
             if limits.memory_bytes is not None:
+                memory = directories["memory"]
                 _write(memory / "memory.limit_in_bytes", str(limits.memory_bytes))
                 if not _write_optional(memory / "memory.memsw.limit_in_bytes", str(limits.memory_bytes)):
                     _write_optional(memory / "memory.swappiness", "0")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from modelyard.runtime.cgroups import CgroupError, CgroupTree, ContainerGroup, cgroup_tree, join_group
+from modelyard.runtime.cgroups import CGROUP_MODES, CgroupError, CgroupTree, ContainerGroup, cgroup_tree, join_group
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
 from modelyard.runtime.identity import identity_for
@@ -138,6 +138,9 @@ class ProcessBackend:
         if problem is None:
             self.sandboxed = True
             mode = cgroups or os.environ.get("MODELYARD_CGROUPS") or "auto"
+            if mode not in CGROUP_MODES:
+                raise SandboxUnavailableError(
+                    f"MODELYARD_CGROUPS is {mode!r}; it must be one of {', '.join(CGROUP_MODES)}")
             self.cgroups, self.cgroups_note = cgroup_tree(mode)
             if self.cgroups is None:
                 logger.info("container limits: rlimits (no usable cgroups: %s)", self.cgroups_note)
