@@ -23,9 +23,12 @@ code ever runs outside it; the group is removed when the container has exited (`
 
 Per container: memory (the limit, swap not allowed beyond it where the knob exists: v2
 ``memory.swap.max`` 0, v1 ``memory.memsw.limit_in_bytes``; v2 ``memory.oom.group`` kills the whole
-container at once), pids, a CPU quota of ``cpus`` cores per 100 ms period, and below the server a
-lower CPU weight for all containers together (v2 ``cpu.weight`` 25 against the server's 100; v1
-``cpu.shares`` 256 against a nice-0 server thread's 1024).
+container at once), pids, and a CPU quota of ``cpus`` cores per 100 ms period. All containers together
+weigh as much as one server thread (v2 ``cpu.weight`` 100 against the server leaf's 100; v1
+``cpu.shares`` 1024 against each nice-0 server thread's 1024), so the server keeps at least half a
+core against any number of busy containers, each of which is also held to its quota. A lower weight
+(256) made a sandboxed model's start 3x and its invocations 5x slower on a loaded host (group
+scheduling gives a mostly sleeping group little weight at wake-up; ``bench/sandbox.py``).
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ CGROUP_MODES = ("auto", "v2", "v1", "off")
 PARENT = "modelyard"
 SERVER_LEAF = "modelyard-server"
 CPU_PERIOD_US = 100_000
-CONTAINERS_CPU_WEIGHT = 25
-CONTAINERS_CPU_SHARES = 256
+CONTAINERS_CPU_WEIGHT = 100
+CONTAINERS_CPU_SHARES = 1024
 V1_REQUIRED = ("memory", "pids", "cpu")
 V2_REQUIRED = ("memory", "pids", "cpu")
 _REMOVE_WAIT = 3.0
