@@ -3,6 +3,9 @@ CPU quota) and the watchdog's disk budget. Each test tries to get past a limit a
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -178,3 +181,25 @@ def test_the_log_line_names_the_mechanism(sandboxed_backend: ProcessBackend) -> 
 def test_an_unknown_cgroups_mode_is_refused(sandboxed_backend: ProcessBackend) -> None:
     with pytest.raises(SandboxUnavailableError, match="MODELYARD_CGROUPS is 'v3'; it must be one of auto"):
         ProcessBackend(sandbox=True, cgroups="v3")
+
+
+LEAVE_A_GROUP = r"""
+import json, os
+from modelyard.runtime.cgroups import cgroup_tree
+from modelyard.runtime.limits import Limits
+tree, _ = cgroup_tree()
+group = tree.create("crashed/instance", Limits())
+print(json.dumps([str(d) for d in group.directories.values()]), flush=True)
+os._exit(9)
+"""
+
+
+def test_groups_of_a_server_that_died_are_removed_by_the_next_one(sandboxed_backend: ProcessBackend) -> None:
+    _cgroup_backend(sandboxed_backend)
+    crashed = subprocess.run([sys.executable, "-c", LEAVE_A_GROUP], capture_output=True, text=True, timeout=60)
+    left = [Path(path) for path in json.loads(crashed.stdout.strip().splitlines()[-1])]
+    assert crashed.returncode == 9 and all(path.is_dir() for path in left), crashed.stderr
+    subprocess.run([sys.executable, "-c", "from modelyard.runtime.cgroups import cgroup_tree; cgroup_tree()"],
+                   check=True, timeout=60)
+    assert not any(path.exists() for path in left)
+    assert not any(path.parent.exists() for path in left), "the dead server's own directory is gone too"
