@@ -2,8 +2,10 @@
 
 Detected once per server process (``cgroup_tree``), in this order:
 
-- **cgroup v2, delegated**: the server's own group lists ``memory pids cpu`` in ``cgroup.controllers``
-  and is writable (systemd ``Delegate=yes``, a container with a private, writable cgroup mount).
+- **cgroup v2, delegated**: the server's own group lists ``memory pids cpu`` in ``cgroup.controllers``,
+  is writable and is the server's to divide: systemd marked it delegated (``Delegate=yes``), it is
+  the root of the server's cgroup namespace (a container with a private, writable cgroup mount), or
+  the server is a normal user who may write it; ``MODELYARD_CGROUPS=v2`` skips that last check.
   v2 forbids processes in a group whose children have controllers, so the server first moves the
   processes of its own group into ``<own>/modelyard-server`` (a leaf), then enables the controllers
   below ``<own>``.
@@ -232,7 +234,7 @@ def cgroup_tree(mode: str = "auto") -> tuple[CgroupTree | None, str]:
     own = _own_groups()
     problems = []
     if mode in ("auto", "v2"):
-        tree, problem = _try_v2(mounts, own)
+        tree, problem = _try_v2(mounts, own, forced=mode == "v2")
         if tree is not None:
             atexit.register(_remove_server_dirs, tree)
             return tree, "cgroup v2 (delegated)"
@@ -246,7 +248,22 @@ def cgroup_tree(mode: str = "auto") -> tuple[CgroupTree | None, str]:
     return None, "; ".join(problems)
 
 
-def _try_v2(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]) -> tuple[V2Tree | None, str]:
+def _delegated(directory: Path, own: str) -> bool:
+    """Whether the group is the server's to divide: the root of its cgroup namespace (a container),
+    a group a normal user may write (only a delegation allows that), or one systemd marked delegated."""
+    if own == "/" or os.geteuid() != 0:
+        return True
+    for name in ("trusted.delegate", "user.delegate"):
+        try:
+            if os.getxattr(directory, name) == b"1":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _try_v2(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str], *,
+            forced: bool = False) -> tuple[V2Tree | None, str]:
     mount = next(((point, root) for point, root, fstype, _ in mounts if fstype == "cgroup2"), None)
     if mount is None or "" not in own:
         return None, "not mounted"
@@ -257,6 +274,9 @@ def _try_v2(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]) -
         return None, f"{', '.join(missing)} not delegated to {directory}"
     if not os.access(directory, os.W_OK) or not os.access(directory / "cgroup.subtree_control", os.W_OK):
         return None, f"{directory} is not writable"
+    if not forced and not _delegated(directory, own[""]):
+        return None, (f"{directory} is not delegated to this server (systemd Delegate=yes marks it); "
+                      "MODELYARD_CGROUPS=v2 uses it anyway")
     try:
         _delegate_below(directory)
         parent = directory / PARENT

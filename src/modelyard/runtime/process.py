@@ -217,6 +217,7 @@ class ProcessBackend:
         identity = identity_for(str(Path(spec.opt_ml).absolute()))
         if identity.switch:
             _hand_over([Path(spec.opt_ml), *(Path(m.host) for m in spec.mounts() if m.writable)], identity.uid)
+        group = self._new_group(spec)
         copies = _open_copies(files_to_copy(spec.writable)) if spec.writable else {}
         etc_fds = _data_fds({"/etc/passwd": passwd_text(identity.uid, identity.gid),
                              "/etc/group": group_text(identity.gid)})
@@ -227,7 +228,6 @@ class ProcessBackend:
         block_read, block_write = os.pipe() if user_network else (None, None)
         exit_read, exit_write = os.pipe() if user_network else (None, None)
         network_fds = tuple(fd for fd in (block_read, exit_write) if fd is not None)
-        group = self._new_group(spec)
         limits = spec.limits if group is None else replace(spec.limits, processes=None)
         read_end, write_end = os.pipe()
         try:

@@ -14,6 +14,7 @@ kept for its owner (``ContainerProcess.limit_exceeded``): an endpoint's log line
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -117,4 +118,5 @@ class LimitWatch:
         self.breach = breach
         self.process.kill()
         if self.note is not None:
-            self.note(f"the container was {breach.message}")
+            with contextlib.suppress(OSError, ValueError):
+                self.note(f"the container was {breach.message}")
