@@ -4,9 +4,12 @@ Modes, alternated round by round so machine noise hits all alike:
 
 - ``before``: the sandbox as it was (bwrap with the host root read-only, root with capabilities, the
   host network), its command line rebuilt here for the comparison only;
-- ``after-hostnet``: today's sandbox (unprivileged uid, no capabilities, minimal view, rlimits) but
-  on the host network, to separate the cost of the user-mode network;
-- ``after``: today's sandbox in full (plus its own network namespace and slirp4netns).
+- ``after-hostnet``: today's sandbox (unprivileged uid, no capabilities, minimal view, cgroups where
+  the host allows them) but on the host network, to separate the cost of the user-mode network;
+- ``after-rlimits``: today's sandbox with its network, limits by rlimits only (``cgroups="off"``), to
+  separate the cost of the container's cgroup and its watchdog;
+- ``after``: today's sandbox in full (its own network namespace and slirp4netns, a cgroup per
+  container with an ml.m5.large's limits, the limits watchdog).
 
     .venv/bin/python bench/sandbox.py [--rounds 10] [--requests 2000] [--json]
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 from modelyard.runtime import ContainerSpec, ProcessBackend  # noqa: E402
+from modelyard.runtime.limits import limits_for  # noqa: E402
 from modelyard.runtime.sandbox import find_bwrap  # noqa: E402
 from modelyard.toolkit import framing  # noqa: E402
 
@@ -114,7 +118,8 @@ def start_after(work: Path, model: Path, backend: ProcessBackend) -> Started:
     socket_path = str(sock_dir / "m.sock")
     spec = ContainerSpec(argv=[sys.executable, "-m", "modelyard.toolkit", "serve"], opt_ml=opt_ml,
                          env=_env(socket_path), binds=[(sock_dir, str(sock_dir), True)],
-                         ro_binds=[(model, "/opt/ml/model"), (ROOT / "src", str(ROOT / "src"))])
+                         ro_binds=[(model, "/opt/ml/model"), (ROOT / "src", str(ROOT / "src"))],
+                         limits=limits_for("ml.m5.large"))
     process = backend.start(spec)
 
     def stop() -> None:
@@ -194,9 +199,12 @@ def main() -> None:
     (model / "code" / "inference.py").write_text(ECHO)
     os.chmod(work, 0o755)
     full, hostnet = ProcessBackend(sandbox=True), ProcessBackend(sandbox=True, host_network=True)
+    rlimits = ProcessBackend(sandbox=True, cgroups="off")
+    print(f"limits: {full.describe_limits(limits_for('ml.m5.large'))}", file=sys.stderr)
     modes: dict[str, Callable[[], Started]] = {
         "before": lambda: start_before(work, model),
         "after-hostnet": lambda: start_after(work, model, hostnet),
+        "after-rlimits": lambda: start_after(work, model, rlimits),
         "after": lambda: start_after(work, model, full),
     }
     raw: dict[str, list[dict[str, float]]] = {name: [] for name in modes}

@@ -251,6 +251,11 @@ _EDGE_ENV = {
 CHECKED_AT_START = {
     "MODELYARD_MEMORY_LIMIT_MB": whole(1),
     "MODELYARD_DEFAULT_MEMORY_MB": whole(1),
+    "MODELYARD_CPU_LIMIT": number(0.0),
+    "MODELYARD_DISK_LIMIT_MB": whole(1),
+    "MODELYARD_DEFAULT_DISK_GB": whole(1),
+    "MODELYARD_DISK_FILE_LIMIT": whole(1),
+    "MODELYARD_CGROUPS": choice(("auto", "v2", "v1", "off")),
 }
 
 _Group = TypeVar("_Group", bound=Any)

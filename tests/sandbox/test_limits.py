@@ -78,8 +78,9 @@ def test_a_4_gb_allocation_fails_under_a_smaller_memory_limit(
 
 
 def test_a_fork_bomb_is_capped(sandboxed_backend: ProcessBackend, tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("RLIMIT_NPROC is per container only when the server runs as root (a uid per container)")
+    if os.geteuid() != 0 and sandboxed_backend.cgroups is None:
+        pytest.skip("without cgroups, RLIMIT_NPROC is per container only when the server runs as root "
+                    "(a uid per container)")
     spec = python_spec(tmp_path, FORK_BOMB, limits=Limits(processes=64))
     code, log = run_to_end(sandboxed_backend, spec)
     assert code == 0, log
@@ -105,3 +106,15 @@ def test_one_file_stops_at_the_file_size_limit(sandboxed_backend: ProcessBackend
     seen = last_json(log)
     assert seen["refused"] == "EFBIG" and seen["mib"] == 8, seen
     assert (tmp_path / "opt_ml" / "big").stat().st_size == 8 * MIB
+
+
+def test_filling_a_writable_system_directory_stops_at_the_tmp_size(
+    sandboxed_backend: ProcessBackend, tmp_path: Path
+) -> None:
+    spec = python_spec(tmp_path, FILL, limits=Limits(tmp_bytes=32 * MIB), writable=["/etc"])
+    spec.argv.append("/etc/fill")
+    code, log = run_to_end(sandboxed_backend, spec)
+    assert code == 0, log
+    seen = last_json(log)
+    assert seen["refused"] == "ENOSPC" and seen["mib"] <= 32, seen
+    assert not Path("/etc/fill").exists()

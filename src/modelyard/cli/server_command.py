@@ -36,6 +36,7 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
 
     from modelyard.app import build_app
     from modelyard.edge.connections import connection_cap, guarded_protocol, raise_fd_limit
+    from modelyard.runtime.errors import SandboxUnavailableError
     from modelyard.store.errors import StoreError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -55,6 +56,9 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
         app = build_app(settings)
     except StoreError as exc:
         click.echo(f"modelyard: cannot open the metadata store: {exc}", err=True)
+        sys.exit(2)
+    except SandboxUnavailableError as exc:
+        click.echo(f"modelyard: {exc}", err=True)
         sys.exit(2)
     mode = "signatures verified" if settings.auth else "auth off: any credentials accepted"
     click.echo(f"modelyard listening on http://{settings.host}:{settings.port} "

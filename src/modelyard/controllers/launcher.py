@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import secrets
 import shutil
@@ -26,7 +27,7 @@ from typing import BinaryIO, cast
 
 from modelyard.controllers.preparation import PreparedContainer
 from modelyard.hosting.http_instance import HttpInstance
-from modelyard.hosting.instances import FramedInstance, InstanceClient
+from modelyard.hosting.instances import Ending, FramedInstance, InstanceClient
 from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import toolkit_pythonpath
@@ -89,6 +90,14 @@ def _bridged(argv: list[str], python: str, socket: Path, port: int) -> list[str]
             str(socket), str(port), *argv]
 
 
+def _ending(process: ContainerProcess) -> Ending | None:
+    """How the instance's container ended, once it has and its watchdog has had its say; else None."""
+    if not process.settled():
+        return None
+    breach = process.limit_exceeded(0.0)
+    return Ending(breach.message if breach else None)
+
+
 class Launcher:
     """Starts, checks and stops instances."""
 
@@ -101,16 +110,16 @@ class Launcher:
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
               network_isolated: bool, log_group: str, instance_type: str | None = None, *,
-              account: str) -> Instance:
+              account: str, volume_gb: int | None = None) -> Instance:
         """Start an instance process (blocking; call from a worker thread) with the limits of
-        ``instance_type`` (see ``runtime.limits``)."""
+        ``instance_type`` and a disk budget of ``volume_gb`` (see ``runtime.limits``)."""
         instance_id = f"i-{secrets.token_hex(8)}"
         directory = self.data_dir / "instances" / region / endpoint / instance_id
         opt_ml = directory / "opt_ml"
         (opt_ml / "model").mkdir(parents=True, exist_ok=True)
         spec = ContainerSpec(argv=[], opt_ml=opt_ml, network_isolated=network_isolated,
                              name=f"{endpoint}/{variant}/{instance_id}", capture_output=True,
-                             limits=limits_for(instance_type))
+                             limits=limits_for(instance_type, volume_gb))
         env = dict(prepared.plan.environment)
         model_inside = str(opt_ml / "model")
         if prepared.model_dir is not None:
@@ -155,16 +164,19 @@ class Launcher:
                 spec.argv = _bridged(spec.argv, str(prepared.environment.python), socket_dir / "http.sock", port)
             logs = self.logs.scoped(account, region)
             writer = logs.writer(log_group, stream)
+            spec.note = lambda text: writer.write_line(f"modelyard: {text}")
             if not self.backend.sandboxed:
                 writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
                                   "running as a plain process")
             else:
-                writer.write_line(f"modelyard: {instance_type or 'unknown instance type'}: {spec.limits.describe()}")
+                writer.write_line(f"modelyard: {instance_type or 'unknown instance type'}: "
+                                  f"{self.backend.describe_limits(spec.limits)}")
             process = self.backend.start(spec)
         except BaseException:
             self._release_port(port)
             raise
         assert process.stdout is not None
+        client.ended = functools.partial(_ending, process)
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
                         stream, writer, port=port, logs=logs)

@@ -4,10 +4,11 @@ or (a sandboxed container in its own network namespace) through the unix socket 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aiohttp
 
-from modelyard.hosting.instances import Invocation, Reply
+from modelyard.hosting.instances import Ending, Invocation, Reply
 
 
 class HttpInstance:
@@ -19,6 +20,7 @@ class HttpInstance:
         self.unix_socket = unix_socket
         self.outstanding = 0
         self.timeouts = 0
+        self.ended: Callable[[], Ending | None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

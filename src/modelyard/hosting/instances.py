@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,12 +38,21 @@ class Invocation:
     target_model: str | None = None
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How an instance's container ended: ``limit`` says which limit killed it (a sentence), if one did."""
+
+    limit: str | None
+
+
 class InstanceClient(Protocol):
     """A way to reach one instance."""
 
     outstanding: int
     timeouts: int
     """Invocations that timed out since the supervisor last checked the instance's health."""
+    ended: Callable[[], Ending | None] | None
+    """Set by the launcher: how the instance's container ended, or None while it runs."""
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation; raises asyncio.TimeoutError or OSError."""
@@ -65,6 +75,7 @@ class FramedInstance:
         self.max_idle = max_idle
         self.outstanding = 0
         self.timeouts = 0
+        self.ended: Callable[[], Ending | None] | None = None
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -12,10 +12,11 @@ a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.context import RequestContext
-from modelyard.hosting.instances import Invocation, Reply
+from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.settings import Limits
 from modelyard.wire.errors import (
@@ -25,6 +26,8 @@ from modelyard.wire.errors import (
     RuntimeValidationError,
     ServiceUnavailable,
 )
+
+END_WAIT_SECONDS = 1.0
 
 
 class InvokeEndpoint:
@@ -74,12 +77,15 @@ class InvokeEndpoint:
         return variant
 
     async def _call(self, routes: EndpointRoutes, variant: VariantRoutes, invocation: Invocation) -> Reply:
+        """One retry on another pick when an instance drops the call. An instance killed meanwhile for
+        breaking a limit of its container is the model's failure: ModelError with the reason; any other
+        end is ServiceUnavailable (the instance is being restarted)."""
         timeout = self.limits.invoke_timeout_seconds
-        for attempt in range(2):
+        failed: InstanceClient | None = None
+        for _ in range(2):
             instance = variant.pick()
             if instance is None:
-                raise ServiceUnavailable(f"Variant {variant.name} of endpoint {routes.name} has no healthy "
-                                         "instance right now; retry shortly")
+                break
             try:
                 return await instance.invoke(invocation, timeout)
             except asyncio.TimeoutError:
@@ -88,10 +94,31 @@ class InvokeEndpoint:
                     f"Your invocation timed out while waiting for a response from container primary after "
                     f"{timeout:g} seconds")) from None
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
-                if attempt == 1:
-                    raise ServiceUnavailable(f"The instance serving {routes.name} closed the connection; "
-                                             "it is being restarted, retry shortly") from None
-        raise AssertionError("unreachable")
+                failed = failed or instance
+        if failed is None:
+            raise ServiceUnavailable(f"Variant {variant.name} of endpoint {routes.name} has no healthy "
+                                     "instance right now; retry shortly")
+        ending = await _ending(failed)
+        if ending is not None and ending.limit is not None:
+            raise _model_error(routes, variant, 500, f"The instance serving {routes.name} stopped while "
+                               f"handling the invocation: it was {ending.limit}")
+        raise ServiceUnavailable(f"The instance serving {routes.name} closed the connection; "
+                                 "it is being restarted, retry shortly")
+
+
+async def _ending(instance: InstanceClient) -> Ending | None:
+    """How the instance's container ended, waiting up to ``END_WAIT_SECONDS`` for it to settle (a
+    container killed for its memory limit goes down whole a moment after its first process); None
+    while it keeps running."""
+    probe: Callable[[], Ending | None] | None = getattr(instance, "ended", None)
+    if probe is None:
+        return None
+    for _ in range(int(END_WAIT_SECONDS / 0.05)):
+        ending = probe()
+        if ending is not None:
+            return ending
+        await asyncio.sleep(0.05)
+    return None
 
 
 def _model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str) -> ModelError:

@@ -15,6 +15,20 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
+
+from modelyard.runtime.limits import Breach
+
+
+class LimitVerdict(Protocol):
+    """What the backend's watchdog tells about a container (``runtime.watchdog.LimitWatch``)."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the watch has made its last check (the container has ended)."""
+
+    def verdict(self, timeout: float = 5.0) -> Breach | None:
+        """The limit that ended the container, or None."""
 
 
 class ContainerProcess:
@@ -36,6 +50,8 @@ class ContainerProcess:
         info = sandbox_info or {}
         self._init_pid: int | None = info.get("child-pid")
         self._pid_namespace: int | None = info.get("pid-namespace")
+        self.watch: LimitVerdict | None = None
+        """Set by the backend when a watchdog enforces the container's limits (``runtime.watchdog``)."""
 
     @property
     def returncode(self) -> int | None:
@@ -57,6 +73,15 @@ class ContainerProcess:
         except subprocess.TimeoutExpired:
             return None
         return self.returncode
+
+    def limit_exceeded(self, timeout: float = 5.0) -> Breach | None:
+        """The limit that ended the container (memory, disk), or None; once it has exited, waits up to
+        ``timeout`` seconds for the watchdog's last check."""
+        return None if self.watch is None else self.watch.verdict(timeout)
+
+    def settled(self) -> bool:
+        """Whether the container has ended and its watchdog has made its last check."""
+        return self.poll() is not None and (self.watch is None or self.watch.finished)
 
     def pids(self) -> list[int]:
         """Host pids of the container's own processes (for the sandbox: its pid namespace minus bwrap)."""

@@ -1,4 +1,5 @@
-"""CPU priority of containers: below the server's, because this host has no cgroup v2 for CPU shares.
+"""CPU priority of containers: below the server's, in every mode (with cgroups the quota and weight
+of ``cgroups`` come on top; without, this is all there is).
 
 Every process the runtime starts (containers, dependency builds, their user-mode network helper) is
 made ``CONTAINER_NICE`` nicer than the server and put under ``SCHED_BATCH`` in the child, before exec;

@@ -9,7 +9,11 @@
 Every container is started from one long-lived spawner thread, because the parent-death signal
 (``PR_SET_PDEATHSIG``) fires when the *thread* that forked the child ends: containers die with the
 server process, never with a short-lived worker thread. Each child also drops its CPU priority
-below the server's (``priority``) before exec.
+below the server's (``priority``) and, where the host allows cgroups (``cgroups``), joins the
+container's own group before exec, so all of the container's processes share its memory, process
+and CPU limits from their first instruction. A watchdog thread per container (``watchdog``) kills
+it when its group saw an OOM kill or its writable directories pass the disk budget, and removes the
+group when it ends.
 
 Without the sandbox there is no ``/opt/ml``, read-only root, private ``/tmp`` nor network isolation;
 callers check ``backend.sandboxed`` and pass paths through ``backend.inside_path``.
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from modelyard.runtime.cgroups import CGROUP_MODES, CgroupError, CgroupTree, ContainerGroup, cgroup_tree, join_group
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
 from modelyard.runtime.identity import identity_for
@@ -49,6 +54,7 @@ from modelyard.runtime.sandbox import (
 from modelyard.runtime.spawner import run_in_spawner
 from modelyard.runtime.usernet import RESOLV_CONF, UserNetworkError, find_slirp4netns, start_user_network
 from modelyard.runtime.view import group_text, passwd_text
+from modelyard.runtime.watchdog import LimitWatch
 
 logger = logging.getLogger("modelyard.runtime")
 
@@ -89,6 +95,8 @@ class ContainerSpec:
     name: str = "container"
     capture_output: bool = False
     limits: Limits = field(default_factory=Limits)
+    note: Callable[[str], None] | None = None
+    """Where modelyard's own lines about the container go (a limit it broke), besides the server log."""
 
     def mounts(self) -> list[Mount]:
         """``binds`` and ``ro_binds`` as Mount records."""
@@ -113,9 +121,11 @@ class ProcessBackend:
     """Starts containers as local processes; ``sandbox`` None means "bwrap if it works here"."""
 
     def __init__(self, sandbox: bool | None = None, *, bwrap: str | None = None,
-                 host_network: bool = False) -> None:
+                 host_network: bool = False, cgroups: str | None = None) -> None:
         self.bwrap = bwrap or find_bwrap()
         self.sandbox_problem: str | None = None
+        self.cgroups: CgroupTree | None = None
+        self.cgroups_note = "the sandbox is off"
         self.slirp = None if host_network else find_slirp4netns()
         self.host_network = host_network
         if sandbox is False:
@@ -127,6 +137,13 @@ class ProcessBackend:
         )
         if problem is None:
             self.sandboxed = True
+            mode = cgroups or os.environ.get("MODELYARD_CGROUPS") or "auto"
+            if mode not in CGROUP_MODES:
+                raise SandboxUnavailableError(
+                    f"MODELYARD_CGROUPS is {mode!r}; it must be one of {', '.join(CGROUP_MODES)}")
+            self.cgroups, self.cgroups_note = cgroup_tree(mode)
+            if self.cgroups is None:
+                logger.info("container limits: rlimits (no usable cgroups: %s)", self.cgroups_note)
             if self.slirp is None and not host_network:
                 logger.warning("slirp4netns is not installed (apt install slirp4netns): containers get no "
                                "network at all, as under EnableNetworkIsolation")
@@ -140,6 +157,10 @@ class ProcessBackend:
             "no private /tmp, no network isolation.",
             problem,
         )
+
+    def describe_limits(self, limits: Limits) -> str:
+        """The container log's line about ``limits``, naming the mechanism that applies them."""
+        return limits.describe(self.cgroups.describe() if self.cgroups is not None else None)
 
     def inside_path(self, spec: ContainerSpec, host_path: Path | str) -> str:
         """Where ``host_path`` appears inside the container (itself when not sandboxed or not mounted)."""
@@ -182,7 +203,7 @@ class ProcessBackend:
             launch = _launcher(list(spec.argv), env, str(workdir), stdout, stderr)
             popen = run_in_spawner(launch)
             return ContainerProcess(popen, name=spec.name, sandboxed=False)
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             raise ContainerStartError(f"{spec.name}: cannot start {spec.argv[0]!r}: {exc}") from exc
         finally:
             for handle in {id(h): h for h in (stdout, stderr) if hasattr(h, "close")}.values():
@@ -196,6 +217,7 @@ class ProcessBackend:
         identity = identity_for(str(Path(spec.opt_ml).absolute()))
         if identity.switch:
             _hand_over([Path(spec.opt_ml), *(Path(m.host) for m in spec.mounts() if m.writable)], identity.uid)
+        group = self._new_group(spec)
         copies = _open_copies(files_to_copy(spec.writable)) if spec.writable else {}
         etc_fds = _data_fds({"/etc/passwd": passwd_text(identity.uid, identity.gid),
                              "/etc/group": group_text(identity.gid)})
@@ -206,6 +228,7 @@ class ProcessBackend:
         block_read, block_write = os.pipe() if user_network else (None, None)
         exit_read, exit_write = os.pipe() if user_network else (None, None)
         network_fds = tuple(fd for fd in (block_read, exit_write) if fd is not None)
+        limits = spec.limits if group is None else replace(spec.limits, processes=None)
         read_end, write_end = os.pipe()
         try:
             argv = bwrap_argv(
@@ -218,13 +241,18 @@ class ProcessBackend:
                 workdir=self.inside_path(spec, workdir),
                 info_fd=write_end,
                 identity=identity,
-                limits=spec.limits,
+                limits=limits,
                 etc_fds=etc_fds,
                 network_isolated=spec.network_isolated or (self.slirp is None and not self.host_network),
                 block_fd=block_read,
             )
             fds = (write_end, *copies_and_etc.values(), *network_fds)
-            popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=fds))
+            join = group.join_files if group is not None else ()
+            popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=fds, join=join))
+        except BaseException:
+            if group is not None:
+                group.remove()
+            raise
         finally:
             for fd in (write_end, *copies_and_etc.values(), *network_fds):
                 os.close(fd)
@@ -236,6 +264,7 @@ class ProcessBackend:
             assert block_write is not None and exit_read is not None
             info = self._network_up(spec, info, block_write, exit_read)
         process = ContainerProcess(popen, name=spec.name, sandboxed=True, sandbox_info=info)
+        _watch(process, spec, group)
         if info is None:
             code = process.wait(5.0)
             if code is None:
@@ -247,6 +276,14 @@ class ProcessBackend:
                 "%s: bwrap did not finish its setup in time; dying with the server is not assured", spec.name
             )
         return process
+
+    def _new_group(self, spec: ContainerSpec) -> ContainerGroup | None:
+        if self.cgroups is None:
+            return None
+        try:
+            return self.cgroups.create(spec.name, spec.limits)
+        except CgroupError as exc:
+            raise ContainerStartError(f"{spec.name}: {exc}") from None
 
     def _network_up(self, spec: ContainerSpec, info: dict[str, int] | None, block_write: int,
                     exit_read: int) -> dict[str, int] | None:
@@ -273,6 +310,15 @@ class ProcessBackend:
         env.update(spec.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
+
+
+def _watch(process: ContainerProcess, spec: ContainerSpec, group: ContainerGroup | None) -> None:
+    """Start the container's watchdog (OOM kills, disk budget, group removal) when it has work."""
+    roots = [Path(spec.opt_ml), *(Path(m.host) for m in spec.mounts() if m.writable)]
+    watch = LimitWatch(process, group=group, limits=spec.limits, disk_roots=roots, note=spec.note)
+    if watch.needed:
+        watch.start()
+        process.watch = watch
 
 
 def _check(spec: ContainerSpec, *, sandboxed: bool) -> None:
@@ -391,7 +437,9 @@ def _launcher(
     stdout: IO[bytes] | None,
     stderr: IO[bytes] | None,
     pass_fds: tuple[int, ...] = (),
+    join: tuple[str, ...] = (),
 ) -> Callable[[], subprocess.Popen[bytes]]:
+    """``join``: the ``cgroup.procs`` files the child writes itself into before exec."""
     parent = os.getpid()
     prctl = _prctl()
 
@@ -399,6 +447,7 @@ def _launcher(
         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(137)
+        join_group(join)
         lower_priority()
 
     def launch() -> subprocess.Popen[bytes]:

@@ -9,7 +9,7 @@ Inside the sandbox::
     /tmp         private tmpfs of a limited size (``limits``), as is /dev/shm
     /opt         read-only empty tmpfs, with
     /opt/ml      the container's own host directory, writable
-    + writable   each listed directory (e.g. /etc) a private writable tmpfs holding a copy of the
+    + writable   each listed directory (e.g. /etc) a private writable tmpfs (as large as /tmp) holding a copy of the
                  host's small files (rewritable) and its subdirectories bound read-only: new files can
                  be created, host files stay visible, nothing reaches the host
     + binds      extra (host, inside, writable) mounts, e.g. a unix-socket directory at the same path
@@ -111,9 +111,9 @@ def bwrap_argv(
     command += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", *tmp_size, "--tmpfs", "/tmp"]
     open_up = identity is not None and identity.switch
     opt_mode = ["--perms", "1777"] if open_up and OPT in {_inside(path) for path in writable} else []
-    command += ["--perms", "1777", *tmp_size, "--tmpfs", "/dev/shm", *opt_mode, "--tmpfs", OPT]
+    command += ["--perms", "1777", *tmp_size, "--tmpfs", "/dev/shm", *opt_mode, *tmp_size, "--tmpfs", OPT]
     for layer in layers:
-        command += [*(["--perms", "1777"] if open_up else []), "--tmpfs", layer]
+        command += [*(["--perms", "1777"] if open_up else []), *tmp_size, "--tmpfs", layer]
         command += _host_entries(layer, copies=copies or {}, open_up=open_up, skip=set(etc_fds or {}))
         if layer == ETC:
             command += _generated_etc(etc_fds or {}, open_up=open_up)

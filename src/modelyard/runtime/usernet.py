@@ -15,6 +15,11 @@ Inside::
 
 A bring-your-own image's HTTP port is reached through a unix-socket bridge in the container
 (``toolkit/tcp_bridge.py``), not by a port forward.
+
+slirp4netns starts only once bwrap has set up the namespace's loopback (``wait_for_loopback``):
+bwrap reports the sandbox's pid before its child configures ``lo``, and slirp4netns brings ``lo``
+up too — which makes the kernel add 127.0.0.1 first, and bwrap's own RTM_NEWADDR then fails
+("loopback: Failed RTM_NEWADDR"), ending the container before it starts.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import select
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 RESOLV_CONF = "nameserver 10.0.2.3\noptions attempts:2 timeout:2\n"
 READY_TIMEOUT = 10.0
@@ -38,6 +45,22 @@ def find_slirp4netns() -> str | None:
     """The slirp4netns executable, or None."""
     return shutil.which("slirp4netns") or (
         "/usr/bin/slirp4netns" if os.access("/usr/bin/slirp4netns", os.X_OK) else None)
+
+
+def wait_for_loopback(pid: int, timeout: float = READY_TIMEOUT) -> None:
+    """Wait until 127.0.0.1 is a local address in the network namespace of ``pid`` (bwrap has set up
+    ``lo``); returns early if the process is gone or the kernel does not show its routes."""
+    trie = Path(f"/proc/{pid}/net/fib_trie")
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while time.monotonic() < deadline:
+        try:
+            if "127.0.0.1" in trie.read_text():
+                return
+        except OSError:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
 
 
 def slirp_argv(slirp: str, pid: int, ready_fd: int, exit_fd: int) -> list[str]:
@@ -54,6 +77,7 @@ def start_user_network(
 ) -> subprocess.Popen[bytes]:
     """Start slirp4netns for ``pid``'s namespace and wait until it is configured. ``exit_fd`` is the
     read end of a pipe whose write end only the container holds: slirp4netns ends with it."""
+    wait_for_loopback(pid)
     ready_read, ready_write = os.pipe()
     try:
         process = spawn(slirp_argv(slirp, pid, ready_write, exit_fd), (ready_write, exit_fd))

@@ -268,7 +268,7 @@ class EndpointController(KeyedReconciler):
         instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
                                            variant.prepared, variant.plan.network_isolation,
                                            endpoint_group(key.name), variant.plan.instance_type,
-                                           account=key.account)
+                                           account=key.account, volume_gb=variant.plan.volume_size_gb)
         try:
             await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:

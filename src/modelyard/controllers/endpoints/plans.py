@@ -40,6 +40,7 @@ class VariantPlan:
     instance_type: str | None
     containers: tuple[ContainerPlan, ...]
     network_isolation: bool
+    volume_size_gb: int | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -81,7 +82,8 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
             weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),
             instance_count=int(override.get("DesiredInstanceCount", variant["InitialInstanceCount"])),
             instance_type=variant.get("InstanceType"), containers=containers,
-            network_isolation=bool(model.document.get("EnableNetworkIsolation"))))
+            network_isolation=bool(model.document.get("EnableNetworkIsolation")),
+            volume_size_gb=variant.get("VolumeSizeInGB")))
     if not plans:
         raise PlanError(f"Endpoint configuration {config_name} has no production variant")
     return plans

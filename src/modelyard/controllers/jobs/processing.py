@@ -28,6 +28,7 @@ from modelyard.controllers.jobs.tools import (
     Workspace,
     build_environment,
     container_spec,
+    limit_failure,
     new_workspace,
     open_log,
     start_container,
@@ -111,7 +112,8 @@ class ProcessingRunner(ScriptRunner):
         network = bool((document.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
         spec = container_spec(self.tools, workspace, name=f"processing/{job.name}", argv=argv, env=env,
                               environment=environment, image=image, network_isolated=network,
-                              instance_type=document["ProcessingResources"]["ClusterConfig"].get("InstanceType"))
+                              instance_type=document["ProcessingResources"]["ClusterConfig"].get("InstanceType"),
+                              volume_gb=document["ProcessingResources"]["ClusterConfig"].get("VolumeSizeInGB"))
         if not self.tools.backend.sandboxed:
             tap.note(f"sandbox is off ({self.tools.backend.sandbox_problem}); /opt/ml paths do not exist")
         job.check()
@@ -125,7 +127,8 @@ class ProcessingRunner(ScriptRunner):
         if code != 0:
             failure = workspace.host_path(FAILURE_FILE)
             text = failure.read_text(errors="replace") if failure.is_file() else None
-            reason = algorithm_error(failure_text=text, exit_code=int(code or 0), lines=tap.lines(), command=argv)
+            reason = limit_failure(process, "processing") or algorithm_error(
+                failure_text=text, exit_code=int(code or 0), lines=tap.lines(), command=argv)
             self._finish(job, "Failed", reason, exit_message=(text or last_meaningful_line(tap.lines()) or ""))
             return
         for output in _outputs(document):

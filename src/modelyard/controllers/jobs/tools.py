@@ -121,24 +121,37 @@ def build_environment(tools: JobTools, image: ImageSpec, requirements: str | Non
 
 def container_spec(tools: JobTools, workspace: Workspace, *, name: str, argv: list[str], env: dict[str, str],
                    environment: Environment, image: ImageSpec, network_isolated: bool,
-                   workdir: Path | None = None, instance_type: str | None = None) -> ContainerSpec:
+                   workdir: Path | None = None, instance_type: str | None = None,
+                   volume_gb: int | None = None) -> ContainerSpec:
     """A spec with /opt/ml bound to the workspace, the environment and image bound read-only, and the
-    limits of ``instance_type``."""
+    limits of ``instance_type`` with a disk budget of ``volume_gb``."""
     spec = ContainerSpec(argv=argv, opt_ml=workspace.opt_ml, env=env, network_isolated=network_isolated,
                          name=name, capture_output=True, workdir=workdir, writable=list(image.writable),
-                         limits=limits_for(instance_type))
+                         limits=limits_for(instance_type, volume_gb))
     reveal_host_paths(spec, environment.path, image.directory)
     return spec
 
 
 def start_container(tools: JobTools, spec: ContainerSpec, tap: LogTap) -> tuple[ContainerProcess, threading.Thread]:
     """Start the container with its output pumped into the log tap (which first notes its limits)."""
+    spec.note = tap.note
     if tools.backend.sandboxed:
-        tap.note(spec.limits.describe())
+        tap.note(tools.backend.describe_limits(spec.limits))
     process = tools.backend.start(spec)
     assert process.stdout is not None
     thread = pump(cast(BinaryIO, process.stdout), cast(LogWriter, tap), name=f"log-{spec.name}")
     return process, thread
+
+
+def limit_failure(process: ContainerProcess, what: str) -> str | None:
+    """The FailureReason of a job whose container was killed for going past a limit, else None."""
+    breach = process.limit_exceeded()
+    if breach is None:
+        return None
+    if breach.kind == "memory":
+        return (f"OutOfMemoryError: the {what} container was {breach.message}; use an instance type with more "
+                "memory, or reduce the data processed on one instance")
+    return f"ClientError: the {what} container was {breach.message}; raise VolumeSizeInGB or write less"
 
 
 def max_runtime_seconds(document: dict[str, Any]) -> float | None:

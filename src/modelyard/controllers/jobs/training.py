@@ -26,6 +26,7 @@ from modelyard.controllers.jobs.tools import (
     Workspace,
     build_environment,
     container_spec,
+    limit_failure,
     new_workspace,
     open_log,
     start_container,
@@ -112,7 +113,8 @@ class TrainingRunner(ScriptRunner):
         spec = container_spec(self.tools, workspace, name=f"training/{job.name}", argv=argv, env=env,
                               environment=environment, image=image, workdir=workdir,
                               network_isolated=bool(document.get("EnableNetworkIsolation")),
-                              instance_type=(document.get("ResourceConfig") or {}).get("InstanceType"))
+                              instance_type=(document.get("ResourceConfig") or {}).get("InstanceType"),
+                              volume_gb=(document.get("ResourceConfig") or {}).get("VolumeSizeInGB"))
         job.check()
         job.update(lambda d: status.progress(d, "Training", time.time()))
         if not self.tools.backend.sandboxed:
@@ -129,7 +131,8 @@ class TrainingRunner(ScriptRunner):
         failure = workspace.host_path(PATHS.failure_file)
         if code != 0:
             text = failure.read_text(errors="replace") if failure.is_file() else None
-            reason = algorithm_error(failure_text=text, exit_code=int(code or 0), lines=tap.lines(), command=argv)
+            reason = limit_failure(process, "training") or algorithm_error(
+                failure_text=text, exit_code=int(code or 0), lines=tap.lines(), command=argv)
             self._finish(job, "Failed", reason, tap.metrics)
             return
         job.update(lambda d: status.progress(d, "Uploading", time.time()))
