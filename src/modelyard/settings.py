@@ -58,6 +58,17 @@ class EdgeLimits:
 
 
 @dataclass(frozen=True)
+class CaptureLimits:
+    """Data capture: the in-memory queue beside the invoke path, file rotation, and the disk reserve."""
+
+    queue_records: int = 10_000
+    queue_bytes: int = 64 * 1024 * 1024
+    rotate_seconds: float = 60.0
+    rotate_bytes: int = 16 * 1024 * 1024
+    min_free_bytes: int = 1 * GIB
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know about its configuration."""
 
@@ -75,6 +86,7 @@ class Settings:
     data_limits: DataLimits = field(default_factory=DataLimits)
     restart_reset_seconds: float = 300.0
     edge: EdgeLimits = field(default_factory=EdgeLimits)
+    capture: CaptureLimits = field(default_factory=CaptureLimits)
 
     @property
     def resolved_database_url(self) -> str:
@@ -192,6 +204,15 @@ _EDGE_ENV = {
 }
 
 
+_CAPTURE_ENV = {
+    "MODELYARD_CAPTURE_QUEUE_RECORDS": ("queue_records", int),
+    "MODELYARD_CAPTURE_QUEUE_BYTES": ("queue_bytes", int),
+    "MODELYARD_CAPTURE_ROTATE_SECONDS": ("rotate_seconds", float),
+    "MODELYARD_CAPTURE_ROTATE_BYTES": ("rotate_bytes", int),
+    "MODELYARD_CAPTURE_MIN_FREE_BYTES": ("min_free_bytes", int),
+}
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from ``MODELYARD_*`` variables, then apply explicit overrides."""
     env = os.environ if environ is None else environ
@@ -201,7 +222,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         if raw:
             values[name] = kind(raw)
     for name, group in (("limits", _overridden(Limits(), _LIMIT_ENV, env)),
-                        ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env))):
+                        ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env)),
+                        ("capture", _overridden(CaptureLimits(), _CAPTURE_ENV, env))):
         if group is not None:
             values[name] = group
     auth = env.get("MODELYARD_AUTH")
