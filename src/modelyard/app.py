@@ -162,6 +162,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     async def close_db() -> None:
         db.dispose()
 
+    async def recover_captures() -> None:
+        captures.recover()
+
+    app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
     for controller in (endpoints, transforms, jobs):
         app.on_startup.append(controller.start)

@@ -276,15 +276,69 @@ def test_a_stuck_destination_never_slows_or_fails_invocations(tight_server, echo
         destination = (blocker / "capture").as_uri()
     deploy(sm, unique, echo_data, capture(destination))
     body = b'{"payload": "%s"}' % (b"x" * 500)
-    for _ in range(200):
+    expected = [rf"data capture of endpoint {unique} dropped \d+ invocation"]
+    if where == "unwritable-file":
+        expected += [rf"data capture of endpoint {unique}: cannot store captured files at {re.escape(destination)}: ",
+                     rf"data capture of endpoint {unique} paused: \d+ bytes wait for upload"]
+    calls, deadline = 0, time.monotonic() + 60
+    while calls < 200 or not all(re.search(pattern, tight_server.log()) for pattern in expected):
+        assert time.monotonic() < deadline, f"{expected} not all in the log:\n{tight_server.log()[-4000:]}"
         answer = runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=body)
         assert answer["Body"].read() == body
-    log = wait_for_log(tight_server, rf"data capture of endpoint {unique} dropped \d+ invocation")
-    dropped = sum(int(n) for n in re.findall(rf"data capture of endpoint {unique} dropped (\d+) invocation", log))
-    assert 0 < dropped < 200
-    if where == "unwritable-file":
-        stored = rf"data capture of endpoint {unique}: cannot store captured files at {re.escape(destination)}: "
-        assert re.search(stored, log)
-        assert re.search(rf"data capture of endpoint {unique} paused: \d+ bytes wait for upload", log)
+        calls += 1
+    pattern = rf"data capture of endpoint {unique} dropped (\d+) invocation"
+    dropped = sum(int(n) for n in re.findall(pattern, wait_for_log(tight_server, pattern)))
+    assert 0 < dropped < calls
     assert sm.describe_endpoint(EndpointName=unique)["DataCaptureConfig"]["CaptureStatus"] == "Started"
     sm.delete_endpoint(EndpointName=unique)
+
+
+def test_records_staged_when_the_server_is_killed_are_stored_later(echo_data, tmp_path, unique):  # type: ignore[no-untyped-def]
+    data_dir, destination = tmp_path / "data", tmp_path / "capture"
+    env = {"MODELYARD_CAPTURE_ROTATE_SECONDS": "3600"}
+    server = start_server(data_dir, env=env)
+    try:
+        sm, runtime = client_for(server, "sagemaker"), client_for(server, "sagemaker-runtime")
+        deploy(sm, unique, echo_data, capture(destination.as_uri()))
+        for index in range(5):
+            runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=b"[%d]" % index)
+        staged = data_dir / "capture"
+        deadline = time.monotonic() + 10
+        while sum(len(p.read_bytes().splitlines()) for p in staged.rglob("*.jsonl")) < 5:
+            assert time.monotonic() < deadline, "the writer did not stage the records"
+            time.sleep(0.1)
+        with open(next(staged.rglob("*.jsonl")), "ab") as handle:
+            handle.write(b'{"captureData": {"endpointInput"')  # a record cut short by the kill
+        server.process.kill()
+        server.process.wait()
+        assert not destination.exists()
+    finally:
+        server.stop()
+    server = start_server(data_dir, env=env)
+    try:
+        files = wait_for_records(lambda: local_records(destination), 5)
+        records = [record for found in files.values() for record in found]
+        assert sorted(r["captureData"]["endpointInput"]["data"] for r in records) == [f"[{i}]" for i in range(5)]
+        assert all(name.startswith(f"{unique}/AllTraffic/") for name in files)
+        assert not list((data_dir / "capture").rglob("*.jsonl"))
+        client_for(server, "sagemaker").delete_endpoint(EndpointName=unique)
+    finally:
+        server.stop()
+
+
+def test_capture_pauses_when_the_disk_is_nearly_full(echo_data, tmp_path, unique):  # type: ignore[no-untyped-def]
+    server = start_server(tmp_path / "data", env={"MODELYARD_CAPTURE_MIN_FREE_BYTES": str(10 ** 18),
+                                                  "MODELYARD_CAPTURE_QUEUE_RECORDS": "4"})
+    try:
+        sm, runtime = client_for(server, "sagemaker"), client_for(server, "sagemaker-runtime")
+        destination = tmp_path / "capture"
+        deploy(sm, unique, echo_data, capture(destination.as_uri()))
+        for _ in range(20):
+            runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=b"{}")
+        log = wait_for_log(server, rf"data capture of endpoint {unique} dropped \d+ invocation")
+        assert re.search(rf"data capture of endpoint {unique} paused: the server's disk has \d+ bytes free", log)
+        sm.delete_endpoint(EndpointName=unique)
+        wait_for_log(server, rf"data capture of endpoint {unique}: 4 captured record\(s\) were never written: "
+                             "capture was paused")
+    finally:
+        server.stop()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 
 from modelyard.desired.capture import CaptureConfig
+from modelyard.hosting.capture.recovery import leftover_files, store_leftovers
 from modelyard.hosting.capture.writer import CaptureWriter
 from modelyard.settings import CaptureLimits
 from modelyard.storage import ObjectStore
@@ -23,3 +25,11 @@ class CaptureService:
         """A running writer for one deployment of ``endpoint`` (its own staging directory)."""
         staging = self.staging_root / account / region / endpoint / uuid.uuid4().hex
         return CaptureWriter(endpoint, config, self.store, staging, self.limits).start()
+
+    def recover(self) -> threading.Thread:
+        """Store, in a background thread, the files an earlier server process left staged."""
+        files = leftover_files(self.staging_root)
+        thread = threading.Thread(target=store_leftovers, args=(files, self.store), name="capture-recovery",
+                                  daemon=True)
+        thread.start()
+        return thread

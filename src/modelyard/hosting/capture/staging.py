@@ -1,4 +1,8 @@
-"""One capture file being filled on the server's disk before it is uploaded whole to its destination."""
+"""One capture file being filled on the server's disk before it is uploaded whole to its destination.
+
+Beside ``<name>.jsonl`` a ``<name>.uri`` names that destination, so a file left behind by a server
+that died is stored at its place when the server starts again (``recovery``).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,13 @@ class StagedFile:
     @classmethod
     def create(cls, path: Path, uri: str, hour: int) -> StagedFile:
         """Open a new staging file (private to the server: its directory is in the data dir)."""
+        uri_path(path).write_text(uri)
         return cls(path, uri, hour, open(path, "xb"))  # noqa: SIM115
+
+    def remove(self) -> None:
+        """Delete the staging file and its destination note (once stored)."""
+        self.path.unlink(missing_ok=True)
+        uri_path(self.path).unlink(missing_ok=True)
 
     def append(self, line: bytes) -> None:
         """Add one record."""
@@ -44,3 +54,8 @@ class StagedFile:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+def uri_path(path: Path) -> Path:
+    """The note beside a staging file that names its destination."""
+    return path.with_suffix(".uri")

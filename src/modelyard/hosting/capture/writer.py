@@ -81,11 +81,16 @@ class CaptureWriter:
             self._cycle(final=False)
         self._cycle(final=True)
         self._report_drops(force=True)
+        unwritten = len(self.sink.take())
+        if unwritten:
+            self.lost_records += unwritten
+            log.warning("data capture of endpoint %s: %d captured record(s) were never written: capture was "
+                        "paused (%s)", self.endpoint, unwritten, self._paused)
         if self._sealed:
             lost = sum(f.records for f in self._sealed)
             self.lost_records += lost
             log.error("data capture of endpoint %s: %d captured record(s) could not be stored at %s (%s); "
-                      "they are kept in the server's data dir under capture/", self.endpoint, lost,
+                      "they are kept in the server's data dir and stored when it starts again", self.endpoint, lost,
                       self.config.destination, self._failing)
         else:
             with contextlib.suppress(OSError):
@@ -167,7 +172,7 @@ class CaptureWriter:
                 self._upload_failed(staged, exc, now)
                 continue
             self._sealed.remove(staged)
-            staged.path.unlink(missing_ok=True)
+            staged.remove()
             self.uploaded_files += 1
             self.uploaded_records += staged.records
             if self._failing is not None:
