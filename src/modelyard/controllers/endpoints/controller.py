@@ -206,8 +206,10 @@ class EndpointController(KeyedReconciler):
         self.router.withdraw(*key)
         if current is not None:
             await self._stop_all(self.deployments.pop(key))
-        await asyncio.to_thread(self._write, key, Patch({"EndpointStatus": "Failed", "FailureReason": reason}),
-                                record.status)
+        capture = record.document.get("DataCaptureConfig")
+        stopped = {**capture, "CaptureStatus": "Stopped"} if capture else None
+        await asyncio.to_thread(self._write, key, Patch({"EndpointStatus": "Failed", "FailureReason": reason,
+                                                         "DataCaptureConfig": stopped}), record.status)
 
     async def _replace(self, key: ResourceKey, record: Record, plans: list[VariantPlan],
                        old: Deployment | None, capture: dict[str, Any] | None = None) -> None:
