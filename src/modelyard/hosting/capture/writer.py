@@ -8,6 +8,7 @@ Nothing here can slow an invocation: the invoke path only touches the sink. Whil
 sealed files wait (retried with backoff); once they hold ``queue_bytes`` the writer stops draining,
 so the sink fills and drops. It also stops draining while the staging disk has less than
 ``min_free_bytes`` free. Drops are reported in the server log (at most every ``REPORT_EVERY`` s).
+Encoding runs in Python under the GIL, so the writer lets it go every ``YIELD_EVERY`` records.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ log = logging.getLogger("modelyard.hosting.capture")
 FLUSH_INTERVAL = 0.2
 REPORT_EVERY = 10.0
 MAX_RETRY_DELAY = 30.0
+YIELD_EVERY = 32
+"""Records encoded between two releases of the GIL, so the event loop never waits long for it."""
 
 
 class CaptureWriter:
@@ -127,7 +130,9 @@ class CaptureWriter:
         return False
 
     def _drain(self) -> None:
-        for event in self.sink.take():
+        for count, event in enumerate(self.sink.take(), 1):
+            if count % YIELD_EVERY == 0:
+                time.sleep(0)
             try:
                 self._file_for(event).append(capture_line(event, self.config))
             except OSError as exc:
