@@ -2,11 +2,14 @@
 ../shared/bench, alternating in one run (paired wrk cycles by ../shared/bench/compare.py).
 
     .venv/bin/python bench/hosting.py [--cycles 5] [--dur 5] [--warmup 30] [--no-mms]
+    .venv/bin/python bench/hosting.py --capture      # data capture off vs 100 %, paired, nothing else
 
 Targets: mms (sagemaker-inference toolkit + multi-model-server, the reference), modelyard
 (InvokeEndpoint through the server), direct (the same toolkit instance's HTTP port, no router hop),
 ceiling (handlers in-process behind bare uvicorn). Also reports CreateEndpoint -> InService with
-the environment already built. Needs wrk and Java 17 (for MMS). The server runs with auth off, as wrk
+the environment already built. ``--capture`` compares instead the same endpoint without data capture
+(modelyard) and with 100 % capture of input and output to a file:// destination (capture100).
+Needs wrk and Java 17 (for MMS). The server runs with auth off, as wrk
 does not sign requests; bench/auth.py measures what verification adds.
 """
 
@@ -72,12 +75,19 @@ def wait_http(url: str, timeout: float = 300.0, process: subprocess.Popen | None
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
-def deploy(sm, name: str, data: str) -> float:  # type: ignore[no-untyped-def]
-    """Create model/config/endpoint; seconds from CreateEndpoint to InService."""
+def deploy(sm, name: str, data: str, capture_to: str | None = None) -> float:  # type: ignore[no-untyped-def]
+    """Create model/config/endpoint (capturing every call to ``capture_to`` if given); seconds from
+    CreateEndpoint to InService."""
     sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
                     PrimaryContainer={"Image": IMAGE, "ModelDataUrl": data})
+    capture = {"DataCaptureConfig": {
+        "InitialSamplingPercentage": 100, "DestinationS3Uri": capture_to,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+    }} if capture_to else {}
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+        **capture)
     started = time.monotonic()
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     while True:
@@ -99,12 +109,22 @@ def start_direct(data_dir: Path, model_dir: Path, port: int) -> subprocess.Popen
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def compare(args: argparse.Namespace, targets: list[str]) -> None:
+    """Paired wrk cycles over ``targets`` (name=url), the first one the reference."""
+    command = [sys.executable, str(SHARED / "compare.py"), "--cycles", str(args.cycles), "--dur", str(args.dur),
+               "--warmup", str(args.warmup)]
+    for target in targets:
+        command += ["--target", target]
+    subprocess.run(command, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--dur", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--no-mms", action="store_true", help="skip the MMS baseline")
+    parser.add_argument("--capture", action="store_true", help="compare data capture off and 100 %% only")
     args = parser.parse_args()
     processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
@@ -119,6 +139,14 @@ def main() -> None:
             print(f"CreateEndpoint -> InService: {first:.2f} s (environment built), "
                   f"{in_service:.2f} s (environment already built)", flush=True)
             sm.delete_endpoint(EndpointName="bench-warm")
+            if args.capture:
+                deploy(sm, "bench-capture", f"file://{work / 'bm' / 'model.tar.gz'}", (work / "captured").as_uri())
+                compare(args, [f"modelyard={server.url}/endpoints/bench/invocations",
+                               f"capture100={server.url}/endpoints/bench-capture/invocations"])
+                captured = sum(len(p.read_bytes().splitlines()) for p in (work / "captured").rglob("*.jsonl"))
+                print(f"records captured in files so far (files rotate every 60 s): {captured}")
+                print(server.log()[-2000:] if "dropped" in server.log() else "no capture drops reported")
+                return
             targets = []
             if not args.no_mms:
                 mms_port = low_free_port()
@@ -139,11 +167,7 @@ def main() -> None:
                 cwd=SHARED, env={**os.environ, "MODEL_DIR": str(model_dir)}))
             wait_http(f"http://127.0.0.1:{ceiling_port}/ping")
             targets.append(f"ceiling=http://127.0.0.1:{ceiling_port}/invocations")
-            command = [sys.executable, str(SHARED / "compare.py"), "--cycles", str(args.cycles), "--dur", str(args.dur),
-                       "--warmup", str(args.warmup)]
-            for target in targets:
-                command += ["--target", target]
-            subprocess.run(command, check=True)
+            compare(args, targets)
         finally:
             for process in processes:
                 try:

@@ -1,7 +1,7 @@
 """The composition root: every long-lived part of the server is built here, once, and handed down.
 
     settings -> Database, LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
-                ProcessBackend -> Preparer, Launcher, JobTools, Router
+                ProcessBackend -> Preparer, Launcher, JobTools, Router, CaptureService
              -> EndpointController, TransformController, JobController
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
              -> AppState (what operation handlers see)
@@ -38,6 +38,7 @@ from modelyard.edge.services import OperationHandler, Service, ServiceTable
 from modelyard.edge.threaded import SyncHandler, in_thread_pool
 from modelyard.edge.worker_pool import WorkerPool
 from modelyard.hosting import invoke
+from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
 from modelyard.runtime.environments import EnvironmentBuilder
@@ -181,9 +182,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     kit = build_runtime_kit(settings)
     router = Router()
     server_paths = ServerPaths(settings.data_dir)
+    captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
-                                   server_paths=server_paths)
+                                   server_paths=server_paths, captures=captures)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
@@ -213,6 +215,11 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
             workers.submit(os.getpid)
 
     app.on_startup.append(start_workers)
+
+    async def recover_captures() -> None:
+        captures.recover()
+
+    app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
     for controller in (endpoints, transforms, jobs):
         app.on_startup.append(controller.start)

@@ -59,6 +59,17 @@ class EdgeLimits:
 
 
 @dataclass(frozen=True)
+class CaptureLimits:
+    """Data capture: the in-memory queue beside the invoke path, file rotation, and the disk reserve."""
+
+    queue_records: int = 10_000
+    queue_bytes: int = 64 * 1024 * 1024
+    rotate_seconds: float = 60.0
+    rotate_bytes: int = 16 * 1024 * 1024
+    min_free_bytes: int = 1 * GIB
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know about its configuration."""
 
@@ -76,6 +87,7 @@ class Settings:
     data_limits: DataLimits = field(default_factory=DataLimits)
     restart_reset_seconds: float = 300.0
     edge: EdgeLimits = field(default_factory=EdgeLimits)
+    capture: CaptureLimits = field(default_factory=CaptureLimits)
 
     @property
     def resolved_database_url(self) -> str:
@@ -246,6 +258,14 @@ _EDGE_ENV = {
     "MODELYARD_DECODE_WORKERS": ("decode_workers", whole(0)),
 }
 
+_CAPTURE_ENV = {
+    "MODELYARD_CAPTURE_QUEUE_RECORDS": ("queue_records", COUNT),
+    "MODELYARD_CAPTURE_QUEUE_BYTES": ("queue_bytes", BYTES),
+    "MODELYARD_CAPTURE_ROTATE_SECONDS": ("rotate_seconds", SECONDS),
+    "MODELYARD_CAPTURE_ROTATE_BYTES": ("rotate_bytes", BYTES),
+    "MODELYARD_CAPTURE_MIN_FREE_BYTES": ("min_free_bytes", whole(0)),
+}
+
 # Read where they are used (``runtime.limits``), checked here so that a bad value stops the server at
 # start rather than failing a deployment later.
 CHECKED_AT_START = {
@@ -279,7 +299,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
     values: dict[str, object] = _read(env, _ENV_FIELDS)
     for name, group in (("limits", _overridden(Limits(), _LIMIT_ENV, env)),
                         ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env)),
-                        ("data_limits", _overridden(DataLimits(), _DATA_LIMIT_ENV, env))):
+                        ("data_limits", _overridden(DataLimits(), _DATA_LIMIT_ENV, env)),
+                        ("capture", _overridden(CaptureLimits(), _CAPTURE_ENV, env))):
         if group is not None:
             values[name] = group
     for variable, kind in CHECKED_AT_START.items():

@@ -272,21 +272,17 @@ def test_data_capture_config(raw_sm, unique):  # type: ignore[no-untyped-def]
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
     }
-    refused = error_of(
-        sm.create_endpoint_config,
-        EndpointConfigName=unique,
-        ProductionVariants=[variant(model)],
-        DataCaptureConfig=capture,
-    )
-    assert code(refused) == "ValidationException"
-    assert message(refused).startswith("DataCaptureConfig is not supported by modelyard yet")
+    sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[variant(model)], DataCaptureConfig=capture)
+    assert sm.describe_endpoint_config(EndpointConfigName=unique)["DataCaptureConfig"] == capture
     disabled = {**capture, "EnableCapture": False}
     sm.create_endpoint_config(
-        EndpointConfigName=unique, ProductionVariants=[variant(model)], DataCaptureConfig=disabled
+        EndpointConfigName=f"{unique}-off", ProductionVariants=[variant(model)], DataCaptureConfig=disabled
     )
-    assert sm.describe_endpoint_config(EndpointConfigName=unique)["DataCaptureConfig"] == disabled
+    assert sm.describe_endpoint_config(EndpointConfigName=f"{unique}-off")["DataCaptureConfig"] == disabled
     bad = [
         ({**capture, "InitialSamplingPercentage": 101}, "less than or equal to 100"),
+        ({**capture, "InitialSamplingPercentage": -1}, "greater than or equal to 0"),
+        ({**capture, "CaptureOptions": [{"CaptureMode": "Both"}]}, "enum value set: [Input, Output, InputAndOutput]"),
         (
             {**capture, "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Input"}]},
             "at most once each",
@@ -298,6 +294,11 @@ def test_data_capture_config(raw_sm, unique):  # type: ignore[no-untyped-def]
         ),
         ({**capture, "CaptureOptions": []}, "captureOptions"),
         ({**capture, "DestinationS3Uri": "s3://x"}, "is not a valid S3 URI"),
+        ({**capture, "DestinationS3Uri": "ftp://host/x"}, "must satisfy regular expression pattern"),
+        ({**capture, "DestinationS3Uri": "https://bucket.s3.amazonaws.com/x"}, "s3:// (or file://) locations only"),
+        ({**capture, "DestinationS3Uri": "file:///tmp/x?version=2"}, "is not usable"),
+        ({**capture, "DestinationS3Uri": "file:///etc/capture"}, "is not an allowed data location"),
+        ({**capture, "KmsKeyId": "alias/capture"}, "DataCaptureConfig.KmsKeyId is not supported by modelyard yet"),
     ]
     for config, expected in bad:
         err = error_of(
@@ -306,7 +307,8 @@ def test_data_capture_config(raw_sm, unique):  # type: ignore[no-untyped-def]
             ProductionVariants=[variant(model)],
             DataCaptureConfig=config,
         )
-        assert code(err) == "ValidationException" and expected in message(err), config
+        assert code(err) == "ValidationException" and expected in message(err), (config, message(err))
+    assert code(error_of(sm.describe_endpoint_config, EndpointConfigName=f"{unique}-x")) == "ValidationException"
 
 
 def _names(sm, **params) -> list[str]:  # type: ignore[no-untyped-def]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 from tests.support.aws_errors import code, error_of, message
 
@@ -35,8 +33,7 @@ CAPTURE = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bu
 
 
 @pytest.mark.parametrize(("variant_extra", "config_extra", "member"), [
-    ({}, {"DataCaptureConfig": CAPTURE}, "DataCaptureConfig"),
-    ({}, {"DataCaptureConfig": {**CAPTURE, "EnableCapture": True}}, "DataCaptureConfig"),
+    ({}, {"DataCaptureConfig": {**CAPTURE, "KmsKeyId": "alias/capture"}}, "DataCaptureConfig.KmsKeyId"),
     ({}, {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://out-bucket/x"}}}, "AsyncInferenceConfig"),
     ({}, {"ShadowProductionVariants": "shadow"}, "ShadowProductionVariants"),
     ({}, {"ExplainerConfig": {"ClarifyExplainerConfig": {"ShapConfig": {"ShapBaselineConfig": {
@@ -149,32 +146,14 @@ def test_endpoint_calls_refuse(sm, unique, operation, params, member):  # type: 
     assert_refused(err, member)
 
 
-def _set_stored_capture(server: Any, name: str, capture: dict[str, Any]) -> None:
-    engine = sqlalchemy.create_engine(f"sqlite:///{server.data_dir / 'modelyard.db'}")
-    try:
-        with engine.begin() as conn:
-            row = conn.execute(sqlalchemy.text(
-                "SELECT id, document FROM resources WHERE kind = 'endpoint' AND name = :name"), {"name": name}).one()
-            document = {**json.loads(row.document), "DataCaptureConfig": capture}
-            conn.execute(sqlalchemy.text("UPDATE resources SET document = :document WHERE id = :id"),
-                         {"document": json.dumps(document), "id": row.id})
-    finally:
-        engine.dispose()
-
-
-def test_describe_endpoint_never_claims_capture(sm, server, unique):  # type: ignore[no-untyped-def]
+def test_describe_endpoint_says_capture_stopped_until_it_runs(sm, unique):  # type: ignore[no-untyped-def]
     sm.create_model(ModelName=unique, PrimaryContainer=container())
     sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[variant(unique)],
-                              DataCaptureConfig={**CAPTURE, "EnableCapture": False})
+                              DataCaptureConfig=CAPTURE)
     sm.create_endpoint(EndpointName=unique, EndpointConfigName=unique)
     try:
         shown = sm.describe_endpoint(EndpointName=unique)["DataCaptureConfig"]
-        assert shown["EnableCapture"] is False and shown["CaptureStatus"] == "Stopped"
-        assert shown["DestinationS3Uri"] == CAPTURE["DestinationS3Uri"]
-        _set_stored_capture(server, unique, {"EnableCapture": True, "CaptureStatus": "Started",
-                                             "CurrentSamplingPercentage": 50,
-                                             "DestinationS3Uri": "s3://capture-bucket/prefix"})
-        legacy = sm.describe_endpoint(EndpointName=unique)["DataCaptureConfig"]
-        assert legacy["EnableCapture"] is False and legacy["CaptureStatus"] == "Stopped"
+        assert shown == {"EnableCapture": True, "CaptureStatus": "Stopped", "CurrentSamplingPercentage": 50,
+                         "DestinationS3Uri": CAPTURE["DestinationS3Uri"]}
     finally:
         sm.delete_endpoint(EndpointName=unique)

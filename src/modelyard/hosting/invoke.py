@@ -4,6 +4,7 @@
       -> InvokeEndpoint.__call__: router (account, region, name) -> variant (weight | TargetVariant)
       -> least-outstanding instance -> one frame to the instance (timeout 60 s)
       -> the model's body, or ModelError (424)
+      -> a capturing endpoint: sample, and queue the call for its capture writer (never waits)
 
 Errors follow SageMaker: unknown or not-InService endpoint and unknown variant are ``ValidationError``;
 a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessage``, ``LogStreamArn``.
@@ -12,10 +13,12 @@ a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessa
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
 from modelyard.context import RequestContext
+from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.settings import Limits
@@ -50,7 +53,12 @@ class InvokeEndpoint:
         if len(reply.body) > limit:
             raise _model_error(routes, variant, 500,
                                f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes")
-        return {"Body": reply.body, "ContentType": reply.content_type or "application/json",
+        content_type = reply.content_type or "application/json"
+        capture = routes.capture
+        if capture is not None and capture.sampled():
+            capture.offer(CapturedEvent(variant.name, time.time(), invocation.inference_id, invocation.content_type,
+                                        invocation.body, content_type, reply.body))
+        return {"Body": reply.body, "ContentType": content_type,
                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}
 
     def _endpoint(self, ctx: RequestContext, name: str) -> EndpointRoutes:

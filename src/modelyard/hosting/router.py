@@ -2,7 +2,7 @@
 
 The controller publishes a new ``EndpointRoutes`` whenever instances change; the invoke path only
 reads it (no SQL, no locks): pick a variant by weight or ``TargetVariant``, then the instance with
-the fewest outstanding requests.
+the fewest outstanding requests; a capturing deployment's routes carry its capture sink.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from modelyard.hosting.capture.sink import CaptureSink
 from modelyard.hosting.instances import InstanceClient
 
 
@@ -50,6 +51,7 @@ class EndpointRoutes:
     log_group_arn: str
     variants: dict[str, VariantRoutes]
     status: str = "InService"
+    capture: CaptureSink | None = None
     draw: Callable[[], float] = field(default=random.random, repr=False, compare=False)
     _cumulative: list[float] = field(default_factory=list, repr=False)
     _order: list[VariantRoutes] = field(default_factory=list, repr=False)

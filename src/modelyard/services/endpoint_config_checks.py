@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from modelyard.storage.errors import InvalidLocationError
+from modelyard.storage.uris import parse_location
 from modelyard.wire.errors import ValidationException
 
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
@@ -99,10 +101,22 @@ def check_async(config: dict[str, Any] | None, production: list[dict[str, Any]])
 
 
 def check_data_capture(config: dict[str, Any] | None) -> None:
-    """DataCaptureConfig: a valid destination and one or two distinct capture modes."""
+    """DataCaptureConfig: an ``s3://`` or local destination and one or two distinct capture modes.
+
+    A local destination must also pass the server's local-path policy (``data_locations``)."""
     if config is None:
         return
-    check_s3_uri(config["DestinationS3Uri"], "DataCaptureConfig.DestinationS3Uri")
+    destination = config["DestinationS3Uri"]
+    if destination.startswith("https://"):
+        raise ValidationException(
+            f"DataCaptureConfig.DestinationS3Uri '{destination}': modelyard writes captured data through "
+            "s3:// (or file://) locations only; give s3://<bucket>/<prefix>")
+    if not destination.startswith(("file://", "/")):
+        check_s3_uri(destination, "DataCaptureConfig.DestinationS3Uri")
+    try:
+        parse_location(destination)
+    except InvalidLocationError as exc:
+        raise ValidationException(f"DataCaptureConfig.DestinationS3Uri '{destination}' is not usable: {exc}") from None
     modes = [option["CaptureMode"] for option in config["CaptureOptions"]]
     if len(modes) > 2 or len(set(modes)) != len(modes):
         raise ValidationException(

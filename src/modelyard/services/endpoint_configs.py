@@ -18,6 +18,7 @@ from modelyard.services.common import (
     insert_tagged,
     list_page,
 )
+from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
 from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
 from modelyard.services.models import MODEL
@@ -64,7 +65,10 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     shadow = request.get("ShadowProductionVariants") or []
     check_variants(production, shadow)
     check_async(request.get("AsyncInferenceConfig"), production)
-    check_data_capture(request.get("DataCaptureConfig"))
+    capture = request.get("DataCaptureConfig")
+    check_data_capture(capture)
+    if capture:
+        check_locations(ctx, [("DataCaptureConfig.DestinationS3Uri", capture["DestinationS3Uri"])])
     refuse_unsupported(request, CREATE_ENDPOINT_CONFIG)
     arn = endpoint_config_arn(ctx, name)
     document: dict[str, Any] = {

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.context import RequestContext
+from modelyard.desired.capture import capture_summary
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.services.common import (
     arn_for,
@@ -76,7 +77,7 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
                 "EndpointName": name, "EndpointArn": arn, "EndpointConfigName": config.name,
                 "EndpointStatus": "Creating", "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
                 "ProductionVariants": _variant_summaries(config),
-                "DataCaptureConfig": _capture_summary(config),
+                "DataCaptureConfig": capture_summary(config.document.get("DataCaptureConfig"), started=False),
             }
             insert_tagged(conn, ctx, ENDPOINT, name, arn, document, request.get("Tags"), status="Creating",
                           desired=EndpointDesired(config.name).to_json())
@@ -86,32 +87,12 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
     return {"EndpointArn": arn}
 
 
-def _capture_summary(config: Record) -> dict[str, Any] | None:
-    capture = config.document.get("DataCaptureConfig")
-    return _not_capturing(capture) if capture else None
-
-
-def _not_capturing(capture: dict[str, Any]) -> dict[str, Any]:
-    """DescribeEndpoint's DataCaptureConfig as it truly is: nothing is captured (whatever was stored)."""
-    summary = {"EnableCapture": False, "CaptureStatus": "Stopped",
-               "CurrentSamplingPercentage": capture.get("CurrentSamplingPercentage",
-                                                        capture.get("InitialSamplingPercentage")),
-               "DestinationS3Uri": capture.get("DestinationS3Uri"), "KmsKeyId": capture.get("KmsKeyId")}
-    return {key: value for key, value in summary.items() if value is not None}
-
-
 @operation("sagemaker", "DescribeEndpoint")
 def describe_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Describe an endpoint as its controller last recorded it."""
+    """Describe an endpoint as its controller last recorded it (``DataCaptureConfig`` says ``Started`` only
+    once the controller runs the capture of the deployed config)."""
     with ctx.db.session() as conn:
-        return as_described(find_endpoint(conn, ctx, request["EndpointName"]).document)
-
-
-def as_described(document: dict[str, Any]) -> dict[str, Any]:
-    """An endpoint's stored document as DescribeEndpoint (and Search) show it."""
-    if document.get("DataCaptureConfig"):
-        return {**document, "DataCaptureConfig": _not_capturing(document["DataCaptureConfig"])}
-    return document
+        return find_endpoint(conn, ctx, request["EndpointName"]).document
 
 
 @operation("sagemaker", "ListEndpoints")

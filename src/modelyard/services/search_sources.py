@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.services.endpoints import ENDPOINT, ENDPOINT_CONFIG, as_described
+from modelyard.services.endpoints import ENDPOINT, ENDPOINT_CONFIG
 from modelyard.services.models import MODEL
 from modelyard.services.registry.names import GROUP, PACKAGE
 from modelyard.services.training_jobs import KIND as TRAINING_JOB
@@ -93,8 +93,7 @@ SEARCHABLE = {
     "TrainingJob": Searchable(TRAINING_JOB, "TrainingJob", "LastModifiedTime", name_property="TrainingJobName",
                               status_property="TrainingJobStatus"),
     "Endpoint": Searchable(ENDPOINT, "Endpoint", "LastModifiedTime", name_property="EndpointName",
-                           status_property="EndpointStatus", shown_differently=frozenset({"DataCaptureConfig"}),
-                           present=as_described),
+                           status_property="EndpointStatus", shown_differently=frozenset({"DataCaptureConfig"})),
     "Model": Searchable(MODEL, "ModelDashboardModel", "Model.CreationTime", name_property="Model.ModelName",
                         root=("Model",), links=_model_links),
 }

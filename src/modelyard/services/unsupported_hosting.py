@@ -74,8 +74,8 @@ _VARIANTS = (
 )
 
 CREATE_ENDPOINT_CONFIG = (
-    Unsupported("DataCaptureConfig", "requests and responses are not captured; remove DataCaptureConfig (or set "
-                "EnableCapture to false)", lambda value: value.get("EnableCapture", True) is not False),
+    Unsupported("DataCaptureConfig.KmsKeyId", "captured data is written without KMS encryption (modelyard has "
+                "no KMS); remove KmsKeyId, and use a bucket with default encryption if you need it"),
     Unsupported("AsyncInferenceConfig", "asynchronous inference (InvokeEndpointAsync) is not implemented; remove "
                 "it for a real-time endpoint"),
     Unsupported("ShadowProductionVariants", "shadow testing is not implemented; deploy the shadow model as a "

@@ -24,12 +24,15 @@ from typing import Any
 
 from modelyard.arns import log_group_arn
 from modelyard.controllers.endpoints.backoff import RestartBackoff
-from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, plan_variants
+from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, endpoint_capture, plan_variants
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
+from modelyard.desired.capture import CaptureConfig, capture_summary
 from modelyard.desired.endpoints import EndpointDesired
+from modelyard.hosting.capture.service import CaptureService
+from modelyard.hosting.capture.writer import CaptureWriter
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.log_groups import deployment_group, endpoint_group
 from modelyard.runtime.errors import RuntimeLayerError
@@ -42,6 +45,7 @@ from modelyard.store.resources import Record, delete_record, get_record, get_rec
 log = logging.getLogger("modelyard.controllers.endpoints.controller")
 KIND = "endpoint"
 STOP_GRACE_SECONDS = 10.0
+CAPTURE_FLUSH_SECONDS = 30.0
 SUPERVISE_INTERVAL = 0.5
 STUCK_PING_TIMEOUT_SECONDS = 2.0
 """After an invocation timed out, an instance must answer /ping within this (SageMaker's ping limit)."""
@@ -63,6 +67,8 @@ class Deployment:
 
     config: str
     variants: dict[str, VariantDeployment]
+    capture_document: dict[str, Any] | None = None
+    capture: CaptureWriter | None = None
 
 
 def desired_state(record: Record) -> EndpointDesired:
@@ -79,9 +85,10 @@ class EndpointController(KeyedReconciler):
                  launcher: Launcher, *, backoff: RestartBackoff | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 server_paths: ServerPaths | None = None) -> None:
+                 server_paths: ServerPaths | None = None, captures: CaptureService | None = None) -> None:
         """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests;
-        ``server_paths`` keeps host paths of the server's own files out of FailureReasons."""
+        ``server_paths`` keeps host paths of the server's own files out of FailureReasons; ``captures``
+        starts the data capture of deployments whose config asks for it."""
         super().__init__(log)
         self.backoff = backoff or RestartBackoff()
         self.server_paths = server_paths or ServerPaths(None)
@@ -94,6 +101,7 @@ class EndpointController(KeyedReconciler):
         self.router = router
         self.preparer = preparer
         self.launcher = launcher
+        self.captures = captures
         self.deployments: dict[ResourceKey, Deployment] = {}
         self._supervisor: asyncio.Task[None] | None = None
 
@@ -115,7 +123,7 @@ class EndpointController(KeyedReconciler):
             self._supervisor.cancel()
         self.cancel_tasks()
         for deployment in list(self.deployments.values()):
-            await self._stop_all(deployment, grace=2.0)
+            await self._stop_all(deployment, grace=2.0, flush=5.0)
         self.deployments.clear()
 
     # store access (blocking, run in threads)
@@ -128,9 +136,10 @@ class EndpointController(KeyedReconciler):
         with self.db.session() as conn:
             return get_record(conn, key.account, key.region, KIND, key.name)
 
-    def _plans(self, record: Record) -> list[VariantPlan]:
+    def _plans(self, record: Record) -> tuple[list[VariantPlan], dict[str, Any] | None]:
         with self.db.session() as conn:
-            return plan_variants(conn, record, desired_state(record))
+            desired = desired_state(record)
+            return plan_variants(conn, record, desired), endpoint_capture(conn, record, desired)
 
     def _write(self, key: ResourceKey, patch: Patch, expect: str | None) -> bool:
         """Apply ``patch`` if the endpoint is still in status ``expect``; whether it was written."""
@@ -162,11 +171,11 @@ class EndpointController(KeyedReconciler):
         if record.status == "Failed":
             return
         try:
-            plans = await asyncio.to_thread(self._plans, record)
+            plans, capture = await asyncio.to_thread(self._plans, record)
             if current is None or current.config != desired_state(record).config or any(
                     name not in current.variants or current.variants[name].plan.fingerprint != p.fingerprint
                     for name, p in ((p.name, p) for p in plans)):
-                await self._replace(key, record, plans, current)
+                await self._replace(key, record, plans, current, capture)
             else:
                 await self._scale(key, record, current, plans)
         except (PlanError, InstanceFailed, RuntimeLayerError, StorageError) as exc:
@@ -179,7 +188,9 @@ class EndpointController(KeyedReconciler):
         deployment = self.deployments[key]
         written = await asyncio.to_thread(self._write, key, Patch(
             {"EndpointStatus": "InService", "EndpointConfigName": deployment.config,
-             "ProductionVariants": self._summaries(deployment), "FailureReason": None},
+             "ProductionVariants": self._summaries(deployment), "FailureReason": None,
+             "DataCaptureConfig": capture_summary(deployment.capture_document,
+                                                  started=deployment.capture is not None)},
             desired=EndpointDesired(desired_state(record).config).to_json()), record.status)
         routes = self.router.get(*key)
         if written and routes is not None:
@@ -198,12 +209,17 @@ class EndpointController(KeyedReconciler):
         self.router.withdraw(*key)
         if current is not None:
             await self._stop_all(self.deployments.pop(key))
-        await asyncio.to_thread(self._write, key, Patch({"EndpointStatus": "Failed", "FailureReason": reason}),
-                                record.status)
+        capture = record.document.get("DataCaptureConfig")
+        stopped = {**capture, "CaptureStatus": "Stopped"} if capture else None
+        await asyncio.to_thread(self._write, key, Patch({"EndpointStatus": "Failed", "FailureReason": reason,
+                                                         "DataCaptureConfig": stopped}), record.status)
 
     async def _replace(self, key: ResourceKey, record: Record, plans: list[VariantPlan],
-                       old: Deployment | None) -> None:
-        new = Deployment(desired_state(record).config, {})
+                       old: Deployment | None, capture: dict[str, Any] | None = None) -> None:
+        new = Deployment(desired_state(record).config, {}, capture)
+        capture_config = CaptureConfig.from_document(capture)
+        if capture_config is not None and self.captures is None:
+            raise PlanError("This server was started without data capture; remove DataCaptureConfig")
         try:
             for plan in plans:
                 if len(plan.containers) > 1:
@@ -215,6 +231,8 @@ class EndpointController(KeyedReconciler):
                 new.variants[plan.name] = VariantDeployment(plan, prepared)
             await asyncio.gather(*(self._grow(key, record, v, v.plan.instance_count)
                                    for v in new.variants.values()))
+            if capture_config is not None and self.captures is not None:
+                new.capture = self.captures.start(key.account, key.region, key.name, capture_config)
         except BaseException:
             await self._stop_all(new)
             raise
@@ -286,12 +304,16 @@ class EndpointController(KeyedReconciler):
         self._healthy_since.pop(instance.instance_id, None)
         await asyncio.to_thread(self.launcher.stop, instance, grace)
 
-    async def _stop_all(self, deployment: Deployment, grace: float = STOP_GRACE_SECONDS) -> None:
-        """Stop a deployment that is over, and give back its prepared containers."""
+    async def _stop_all(self, deployment: Deployment, grace: float = STOP_GRACE_SECONDS,
+                        flush: float = CAPTURE_FLUSH_SECONDS) -> None:
+        """Stop a deployment that is over, give back its prepared containers, and store what it captured
+        (waiting at most ``flush`` seconds for the destination)."""
         instances = [i for v in deployment.variants.values() for i in v.instances]
         await asyncio.gather(*(self._stop(i, grace) for i in instances), return_exceptions=True)
         for variant in deployment.variants.values():
             self.preparer.release(variant.prepared)
+        if deployment.capture is not None:
+            await asyncio.to_thread(deployment.capture.close, flush)
 
     # routing and descriptions
 
@@ -307,9 +329,10 @@ class EndpointController(KeyedReconciler):
         variants = {name: VariantRoutes(name, v.plan.weight, [i.client for i in v.instances if not i.stopping])
                     for name, v in deployment.variants.items()}
         status = record.status if record.status in ("InService", "Updating") else "InService"
+        sink = deployment.capture.sink if deployment.capture is not None else None
         self.router.publish(key.account, key.region, EndpointRoutes(record.name, record.arn,
                                                        self._log_group_arn(key.region, key.account, key.name),
-                                                       variants, status))
+                                                       variants, status, capture=sink))
 
     @staticmethod
     def _summaries(deployment: Deployment) -> list[dict[str, Any]]:

@@ -87,3 +87,12 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
     if not plans:
         raise PlanError(f"Endpoint configuration {config_name} has no production variant")
     return plans
+
+
+def endpoint_capture(conn: Connection, endpoint: Record, desired: EndpointDesired) -> dict[str, Any] | None:
+    """The desired config's stored ``DataCaptureConfig`` (None when it has none)."""
+    config = get_record(conn, endpoint.account, endpoint.region, "endpoint-config", desired.config)
+    if config is None:
+        raise PlanError(f'Could not find endpoint configuration "{desired.config}".')
+    capture = config.document.get("DataCaptureConfig")
+    return dict(capture) if capture else None
