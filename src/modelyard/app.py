@@ -41,6 +41,10 @@ from modelyard.logstore import LogStore
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
 from modelyard.runtime.process import ProcessBackend
+from modelyard.s3 import errors as s3_errors
+from modelyard.s3.blobs import BlobFiles
+from modelyard.s3.catalog import Catalog
+from modelyard.s3.service import MAX_PUT_BYTES, STREAMED, S3Service
 from modelyard.server import ModelyardApp
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import handlers
@@ -54,6 +58,7 @@ from modelyard.wire.auth import Authenticator, AuthRules
 from modelyard.wire.errors import RuntimeValidationError
 from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.rest_json import RestJsonProtocol
+from modelyard.wire.rest_xml import RestXmlProtocol
 
 CONTROL_WORKERS = 16
 JOB_WORKERS = 4
@@ -95,8 +100,9 @@ def decoder_pool(settings: Settings, executor: ThreadPoolExecutor) -> Executor:
 
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
-                  decoder: Executor | None = None) -> ServiceTable:
-    """The services the server speaks, each with its protocol, body limit and handlers."""
+                  decoder: Executor | None = None, s3: S3Service | None = None) -> ServiceTable:
+    """The services the server speaks, each with its protocol, body limit and handlers (S3's when
+    ``s3`` is given; the coverage table lists them without a store)."""
     limits, edge = settings.limits, settings.edge
 
     def gate() -> AdmissionGate:
@@ -108,6 +114,13 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                 in_thread_pool(handlers("sagemaker"), executor), gate=gate()),
         Service("logs", JsonProtocol("logs"), limits.control_body_bytes, in_thread_pool(handlers("logs"), executor),
                 gate=gate()),
+        Service("s3", RestXmlProtocol("s3", s3_errors.InvalidArgument, codes=s3_errors.AUTH_CODES),
+                limits.control_body_bytes, s3.operations() if s3 else S3Service.placeholder_operations(),
+                too_large=s3_errors.too_large, internal_error=s3_errors.internal_error,
+                not_implemented=s3_errors.not_implemented,
+                auth=AuthRules("s3", error_status=403, unsigned_payload=True, streaming_payload=True,
+                               uri_as_sent=True),
+                streamed=STREAMED, stream_limit=MAX_PUT_BYTES),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
                 limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
@@ -149,7 +162,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     page_tokens.use_secret(derive(secret, PAGE_TOKEN_LABEL))
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
-    pipeline = Pipeline(service_table(router, settings, executor, decoder), authenticator, state)
+    s3_files = BlobFiles(settings.data_dir / "s3")
+    s3_files.clean_temporary()
+    s3 = S3Service(Catalog(db, s3_files), s3_files, executor)
+    pipeline = Pipeline(service_table(router, settings, executor, decoder, s3), authenticator, state)
     app = ModelyardApp(pipeline)
 
     async def close_executor() -> None:

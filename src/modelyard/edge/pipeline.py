@@ -17,6 +17,7 @@ from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive, Scope
 from modelyard.wire.auth import Authenticator, AuthRequest
 from modelyard.wire.errors import ServiceError
 from modelyard.wire.protocol import HttpRequest, OperationCall, Response
+from modelyard.wire.streams import STREAMED_BODY, RequestStream
 
 log = logging.getLogger("modelyard.server")
 
@@ -58,6 +59,8 @@ class Pipeline:
             return service.protocol.encode_error(error, request_id)
         except ClientDisconnected:
             return 400, [], b""
+        except BodyTooLarge as exc:
+            return service.protocol.encode_error(service.too_large(exc.args[0], service.stream_limit), request_id)
         except Exception:
             log.exception("internal failure in %s request %s", service.name, request_id)
             return service.protocol.encode_error(service.internal_error(request_id), request_id)
@@ -65,15 +68,20 @@ class Pipeline:
     async def _serve(self, service: Service, scope: Scope, request: HttpRequest, receive: Receive,
                      request_id: str) -> Response:
         call = service.protocol.operation(request)
-        body = await _read(service, receive)
         name = call.name
-        rules = service.auth_rules
+        streamed = name in service.streamed
+        body = b"" if streamed else await _read(service, receive)
+        rules = service.streamed_auth_rules if streamed else service.auth_rules
         principal = self.authenticator.verify(AuthRequest(
             request.method, raw_path(scope), request.query_string.decode("latin-1"), request.headers, body, rules,
             f"{rules.signing_name}:{name}"))
         ctx = RequestContext(account=principal.account or self.account,
                              region=check_region(principal.region or self.default_region),
                              request_id=request_id, app=self.state, operation=name)
+        if streamed:
+            params = call.decode(request, b"")
+            params[STREAMED_BODY] = RequestStream(receive, service.stream_limit, request.headers)
+            return await _dispatch(service, call, ctx, params)
         gate = service.gate
         if gate is None:
             return await _dispatch(service, call, ctx, call.decode(request, body))

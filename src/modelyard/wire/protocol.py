@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelyard.wire.errors import ServiceError
+from modelyard.wire.streams import FileBody
 
 Headers = list[tuple[bytes, bytes]]
-Response = tuple[int, Headers, bytes]
-"""Status, headers and body of a complete HTTP response."""
+Response = tuple[int, Headers, bytes | FileBody]
+"""Status, headers and body of an HTTP response: the whole body, or a file streamed out (S3 GetObject)."""
 
 REQUEST_ID_HEADER = b"x-amzn-requestid"
 

@@ -1,0 +1,149 @@
+"""Object bytes as files under ``<data dir>/s3``: written to ``tmp/``, renamed into ``blobs/`` once
+whole and verified, never changed after. A blob's name is a random id, not the object's key, so keys
+of any length or spelling never become paths::
+
+    <data dir>/s3/tmp/<random>.part      uploads in flight (removed at start: a killed upload leaves nothing)
+    <data dir>/s3/blobs/<ab>/<abcd...>   complete bytes; the catalog row names the blob
+
+Writes go through a worker thread a megabyte at a time while the next megabyte arrives, hashing
+as they go (``s3.digests``), so a 5 GB upload never sits in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelyard.s3.digests import Digests
+from modelyard.s3.errors import IncompleteBody
+
+BATCH_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class TempBlob:
+    """A verified upload still under ``tmp/``."""
+
+    path: Path
+    size: int
+
+
+class BlobFiles:
+    """The blob directory of one server."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+        self.blobs = self.root / "blobs"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.blobs.mkdir(parents=True, exist_ok=True)
+
+    def clean_temporary(self) -> int:
+        """Remove every upload left in flight by a previous run; returns how many."""
+        removed = 0
+        for path in self.tmp.iterdir():
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def temporary(self) -> Path:
+        """A fresh temporary file name under ``tmp/``."""
+        return self.tmp / f"{secrets.token_hex(16)}.part"
+
+    def path(self, blob: str) -> Path:
+        """Where blob ``blob`` lives."""
+        return self.blobs / blob[:2] / blob
+
+    def publish(self, temp: Path) -> str:
+        """Rename a complete temporary file into ``blobs/`` under a new id and return the id."""
+        blob = secrets.token_hex(16)
+        target = self.path(blob)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(temp, target)
+        return blob
+
+    def remove(self, *blobs: str | None) -> None:
+        """Delete blobs nobody names any more (missing ones are fine)."""
+        for blob in blobs:
+            if blob:
+                self.path(blob).unlink(missing_ok=True)
+
+    def open(self, blob: str) -> int:
+        """A read-only descriptor of the blob (FileNotFoundError when it is gone)."""
+        return os.open(self.path(blob), os.O_RDONLY | os.O_CLOEXEC)
+
+    def concatenate(self, blobs: Iterable[str]) -> Path:
+        """A temporary file holding the blobs one after another (copied in the kernel where it can)."""
+        temp = self.temporary()
+        try:
+            with open(temp, "wb") as out:
+                for blob in blobs:
+                    with open(self.path(blob), "rb") as source:
+                        shutil.copyfileobj(source, out, 1 << 20)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return temp
+
+    def copy(self, blob: str) -> Path:
+        """A temporary copy of one blob."""
+        temp = self.temporary()
+        try:
+            shutil.copyfile(self.path(blob), temp)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return temp
+
+
+def _write_all(fd: int, chunks: list[bytes], digests: Digests) -> None:
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    digests.update(data)
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+async def receive(chunks: AsyncIterator[bytes], files: BlobFiles, digests: Digests,
+                  expected_length: int | None) -> TempBlob:
+    """Stream ``chunks`` into a temporary file, hashing as it goes, then check length and digests.
+
+    On any failure (a digest, a short body, a client gone) the temporary file is removed."""
+    temp = files.temporary()
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future[None] | None = None
+    try:
+        batch: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            batch.append(chunk)
+            size += len(chunk)
+            if size >= BATCH_BYTES:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, _write_all, fd, batch, digests)
+                batch, size = [], 0
+        if pending is not None:
+            await pending
+            pending = None
+        if batch:
+            await loop.run_in_executor(None, _write_all, fd, batch, digests)
+        if expected_length is not None and digests.size != expected_length:
+            raise IncompleteBody(f"You did not provide the number of bytes specified by the Content-Length HTTP "
+                                 f"header: {digests.size} of {expected_length} received.")
+        digests.verify()
+        return TempBlob(temp, digests.size)
+    except BaseException:
+        if pending is not None:
+            await asyncio.wait([pending])
+        temp.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
