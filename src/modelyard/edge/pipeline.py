@@ -14,7 +14,7 @@ from modelyard.edge.regions import check_region
 from modelyard.edge.services import Service, ServiceTable, unrouted
 from modelyard.wire import json_protocol
 from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive, Scope, read_body
-from modelyard.wire.auth import Authenticator, AuthRequest
+from modelyard.wire.auth import Authenticator, AuthRequest, AuthRules
 from modelyard.wire.errors import ServiceError
 from modelyard.wire.protocol import HttpRequest, OperationCall, Response
 from modelyard.wire.streams import STREAMED_BODY, RequestStream
@@ -59,8 +59,6 @@ class Pipeline:
             return service.protocol.encode_error(error, request_id)
         except ClientDisconnected:
             return 400, [], b""
-        except BodyTooLarge as exc:
-            return service.protocol.encode_error(service.too_large(exc.args[0], service.stream_limit), request_id)
         except Exception:
             log.exception("internal failure in %s request %s", service.name, request_id)
             return service.protocol.encode_error(service.internal_error(request_id), request_id)
@@ -68,26 +66,45 @@ class Pipeline:
     async def _serve(self, service: Service, scope: Scope, request: HttpRequest, receive: Receive,
                      request_id: str) -> Response:
         call = service.protocol.operation(request)
-        name = call.name
-        streamed = name in service.streamed
-        body = b"" if streamed else await _read(service, receive)
-        rules = service.streamed_auth_rules if streamed else service.auth_rules
-        principal = self.authenticator.verify(AuthRequest(
-            request.method, raw_path(scope), request.query_string.decode("latin-1"), request.headers, body, rules,
-            f"{rules.signing_name}:{name}"))
-        ctx = RequestContext(account=principal.account or self.account,
-                             region=check_region(principal.region or self.default_region),
-                             request_id=request_id, app=self.state, operation=name)
-        if streamed:
-            params = call.decode(request, b"")
-            params[STREAMED_BODY] = RequestStream(receive, service.stream_limit, request.headers)
-            return await _dispatch(service, call, ctx, params)
+        if call.name in service.streamed:
+            return await self._serve_streamed(service, call, scope, request, receive, request_id)
+        body = await _read(service, receive)
+        ctx = self._context(service.auth_rules, call.name, scope, request, body, request_id)
         gate = service.gate
         if gate is None:
             return await _dispatch(service, call, ctx, call.decode(request, body))
         async with gate.admitted():
             params = await gate.offload(len(body), call.decode, request, body)
             return await _dispatch(service, call, ctx, params)
+
+
+    def _context(self, rules: AuthRules, name: str, scope: Scope, request: HttpRequest, body: bytes,
+                 request_id: str) -> RequestContext:
+        principal = self.authenticator.verify(AuthRequest(
+            request.method, raw_path(scope), request.query_string.decode("latin-1"), request.headers, body, rules,
+            f"{rules.signing_name}:{name}"))
+        return RequestContext(account=principal.account or self.account,
+                              region=check_region(principal.region or self.default_region),
+                              request_id=request_id, app=self.state, operation=name)
+
+    async def _serve_streamed(self, service: Service, call: OperationCall, scope: Scope, request: HttpRequest,
+                              receive: Receive, request_id: str) -> Response:
+        """Authenticate on the headers, then hand the handler the body as a stream. A response sent
+        before the body was read whole closes the connection (the client may still be sending it)."""
+        stream = RequestStream(receive, service.stream_limit, request.headers)
+        try:
+            ctx = self._context(service.streamed_auth_rules, call.name, scope, request, b"", request_id)
+            params = call.decode(request, b"")
+            params[STREAMED_BODY] = stream
+            status, headers, body = await _dispatch(service, call, ctx, params)
+        except ServiceError as error:
+            status, headers, body = service.protocol.encode_error(error, request_id)
+        except BodyTooLarge as exc:
+            status, headers, body = service.protocol.encode_error(
+                service.too_large(exc.args[0], service.stream_limit), request_id)
+        if not stream.complete:
+            headers.append((b"connection", b"close"))
+        return status, headers, body
 
 
 async def _dispatch(service: Service, call: OperationCall, ctx: RequestContext, params: dict[str, Any]) -> Response:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote, quote_plus, unquote
 
 from modelyard.context import RequestContext
 from modelyard.s3 import errors
@@ -642,7 +642,7 @@ def _encoder(params: dict[str, Any]) -> Callable[[str], str]:
         return lambda text: text
     if encoding != "url":
         raise errors.InvalidArgument("Invalid Encoding Method specified in Request", ArgumentName="encoding-type")
-    return lambda text: quote(text, safe="/")
+    return lambda text: quote_plus(text, safe="/")
 
 
 def _contents(objects: list[ObjectRecord], encode: Callable[[str], str]) -> list[dict[str, Any]]:

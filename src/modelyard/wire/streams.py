@@ -48,6 +48,8 @@ class RequestStream:
         self.received = 0
         self.trailers: Mapping[str, str] = {}
         self._used = False
+        self.complete = False
+        """Whether the body was read to its end."""
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Each chunk as it arrives (after the transform); raises BodyTooLarge or ClientDisconnected."""
@@ -69,6 +71,7 @@ class RequestStream:
                 if chunk:
                     yield chunk
             if not message.get("more_body"):
+                self.complete = True
                 if transform is not None:
                     self.trailers = transform.finish()
                 return
