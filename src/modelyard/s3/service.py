@@ -421,7 +421,7 @@ class S3Service:
             upload = self.catalog.upload(params["Bucket"], params["Key"], params["UploadId"])
             stored = {part.number: part for part in self.catalog.parts(upload.upload_id)}
             chosen = []
-            for index, item in enumerate(named):
+            for item in named:
                 part = stored.get(item.get("PartNumber", 0))
                 if part is None or item.get("ETag", "").strip('"') != part.etag:
                     raise errors.InvalidPart("One or more of the specified parts could not be found. The part may "
@@ -432,11 +432,12 @@ class S3Service:
                     if item.get(member) and part.checksum and item[member] != part.checksum:
                         raise errors.InvalidPart(f"The {member} of part {part.number} does not match the part "
                                                  "uploaded", UploadId=upload.upload_id, PartNumber=part.number)
-                if index < len(named) - 1 and part.size < MIN_PART_BYTES:
+                chosen.append(part)
+            for part in chosen[:-1]:
+                if part.size < MIN_PART_BYTES:
                     raise errors.EntityTooSmall("Your proposed upload is smaller than the minimum allowed object "
                                                 "size.", ProposedSize=part.size, MinSizeAllowed=MIN_PART_BYTES,
                                                 PartNumber=part.number, ETag=_etag(part.etag))
-                chosen.append(part)
             digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen), usedforsecurity=False)
             record = ObjectRecord(bucket=upload.bucket, key=upload.key, size=sum(p.size for p in chosen),
                                   etag=f"{digest.hexdigest()}-{len(chosen)}", modified_at=ctx.now,
