@@ -1,6 +1,7 @@
 """The composition root: every long-lived part of the server is built here, once, and handed down.
 
-    settings -> Database, LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
+    settings -> Database, own S3 (catalog + blob files; ObjectStore's s3:// unless AWS_ENDPOINT_URL_S3),
+                LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
                 ProcessBackend -> Preparer, Launcher, JobTools, Router
              -> EndpointController, TransformController, JobController
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -44,6 +46,7 @@ from modelyard.runtime.process import ProcessBackend
 from modelyard.s3 import errors as s3_errors
 from modelyard.s3.blobs import BlobFiles
 from modelyard.s3.catalog import Catalog
+from modelyard.s3.local_objects import LocalS3Backend
 from modelyard.s3.service import MAX_PUT_BYTES, STREAMED, S3Service
 from modelyard.server import ModelyardApp
 from modelyard.services.catalog import load_services
@@ -60,6 +63,9 @@ from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.rest_json import RestJsonProtocol
 from modelyard.wire.rest_xml import RestXmlProtocol
 
+EXTERNAL_S3_VARIABLE = "AWS_ENDPOINT_URL_S3"
+"""When set in the server's environment, ``s3://`` goes there (MinIO, AWS) through boto3; otherwise the
+server reads and writes its own S3 on disk."""
 CONTROL_WORKERS = 16
 JOB_WORKERS = 4
 STOP_GRACE_SECONDS = 30.0
@@ -76,15 +82,16 @@ class RuntimeKit:
     job_tools: JobTools
 
 
-def build_runtime_kit(settings: Settings) -> RuntimeKit:
-    """One log store, image registry, environment builder, object store, artifact cache and process backend."""
+def build_runtime_kit(settings: Settings, s3_backend: LocalS3Backend | None = None) -> RuntimeKit:
+    """One log store, image registry, environment builder, object store, artifact cache and process backend
+    (``s3://`` served by ``s3_backend`` when given)."""
     data_dir = settings.data_dir
     logs = LogStore(data_dir / "logs")
     images = ImageRegistry(data_dir / "images")
     backend = ProcessBackend(sandbox=settings.sandbox)
     builder = EnvironmentBuilder(data_dir / "envs", backend=backend)
     objects = ObjectStore(policy=LocalPathPolicy.from_settings(settings),
-                          limits=CopyLimits.from_settings(settings.data_limits))
+                          limits=CopyLimits.from_settings(settings.data_limits), s3_backend=s3_backend)
     cache = ArtifactCache(data_dir / "artifacts", objects, budget_bytes=settings.data_limits.artifact_cache_bytes)
     tools = JobTools(images=images, builder=builder, store=objects, cache=cache, backend=backend, logs=logs,
                      data_dir=data_dir)
@@ -144,7 +151,11 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     secure_sqlite_file(settings.resolved_database_url)
     db = Database.connect(settings.resolved_database_url)
     load_services()
-    kit = build_runtime_kit(settings)
+    s3_files = BlobFiles(settings.data_dir / "s3")
+    s3_files.clean_temporary()
+    s3_catalog = Catalog(db, s3_files)
+    own_s3 = None if os.environ.get(EXTERNAL_S3_VARIABLE) else LocalS3Backend(s3_catalog, s3_files)
+    kit = build_runtime_kit(settings, own_s3)
     router = Router()
     server_paths = ServerPaths(settings.data_dir)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
@@ -155,16 +166,14 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs)
+                     jobs=jobs, buckets=own_s3)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     decoder = decoder_pool(settings, executor)
     secret = load_server_secret(settings.data_dir)
     page_tokens.use_secret(derive(secret, PAGE_TOKEN_LABEL))
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
-    s3_files = BlobFiles(settings.data_dir / "s3")
-    s3_files.clean_temporary()
-    s3 = S3Service(Catalog(db, s3_files), s3_files, executor)
+    s3 = S3Service(s3_catalog, s3_files, executor)
     pipeline = Pipeline(service_table(router, settings, executor, decoder, s3), authenticator, state)
     app = ModelyardApp(pipeline)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from modelyard.ports import JobScheduler, LogBackend, Reconciler
+from modelyard.ports import BucketOwners, JobScheduler, LogBackend, Reconciler
 from modelyard.settings import Settings
 from modelyard.store.database import Database
 
@@ -24,6 +24,8 @@ class AppState:
     endpoints: Reconciler
     transforms: Reconciler
     jobs: JobScheduler
+    buckets: BucketOwners | None = None
+    """The server's own S3, when it serves ``s3://`` itself (no external S3 configured)."""
 
 
 @dataclass(slots=True)

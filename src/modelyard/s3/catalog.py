@@ -142,6 +142,12 @@ class Catalog:
             raise AccessDenied(f"Access Denied: bucket {name} belongs to another account", BucketName=name)
         return Bucket(row.name, row.account, row.region, row.created_at)
 
+    def owner(self, name: str) -> str | None:
+        """The account that owns bucket ``name`` (None: there is no such bucket)."""
+        with self.db.session() as conn:
+            row = conn.execute(select(s3_buckets.c.account).where(s3_buckets.c.name == name)).first()
+        return None if row is None else str(row.account)
+
     def buckets(self, account: str) -> list[Bucket]:
         """The account's buckets by name."""
         with self.db.session() as conn:
