@@ -47,7 +47,7 @@ print("STATUS", processor.latest_job.describe()["ProcessingJobStatus"])
     output = check(sdk_stack.run(script, tmp_path))
     assert "STATUS Completed" in output
     assert "scaled 2 rows of raw.csv by 10.0" in output  # the job's log lines, tailed by the SDK
-    body = sdk_stack.moto.client().get_object(Bucket=BUCKET, Key=f"{unique}/processed/raw.csv")["Body"].read()
+    body = sdk_stack.s3().get_object(Bucket=BUCKET, Key=f"{unique}/processed/raw.csv")["Body"].read()
     assert body.decode().split() == ["10,20", "30,40"]
 
 
@@ -85,5 +85,5 @@ print("TRANSFORM", job["TransformJobStatus"])
     assert "train_accuracy=" in output  # fit(logs=True) printed the job's own log lines
     assert "TRANSFORM Completed" in output
     assert output.split("MODEL ", 1)[1].split()[0].endswith("/output/model.tar.gz")
-    body = sdk_stack.moto.client().get_object(Bucket=BUCKET, Key=f"{unique}/predictions/batch.csv.out")["Body"]
+    body = sdk_stack.s3().get_object(Bucket=BUCKET, Key=f"{unique}/predictions/batch.csv.out")["Body"]
     assert body.read().decode().split() == ["1", "0", "0"]
