@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from modelyard.auth.errors import INCOMPLETE, INVALID_SIGNATURE, MISSING_TOKEN, SIGNATURE_MISMATCH, AuthFailure
 
@@ -331,7 +331,7 @@ def _query_params(query: str) -> dict[str, str]:
 
 
 def _encode(part: str) -> str:
-    return quote(unquote(part), safe="-_.~")
+    return quote(unquote_to_bytes(part), safe="-_.~")
 
 
 def _trim(value: str) -> str:

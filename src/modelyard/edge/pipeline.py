@@ -25,7 +25,8 @@ log = logging.getLogger("modelyard.server")
 def http_request(scope: Scope) -> HttpRequest:
     """The request line and headers of an ASGI HTTP scope (ASGI header names are lower-case)."""
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    return HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""), headers)
+    return HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""), headers,
+                       scope.get("raw_path") or b"")
 
 
 class Pipeline:

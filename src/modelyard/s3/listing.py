@@ -82,7 +82,9 @@ def encode_token(key: str) -> str:
 def decode_token(token: str) -> str:
     """The key a continuation token names; InvalidArgument when it is not one of ours."""
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidArgument("The continuation token provided is incorrect", ArgumentName="continuation-token")\
-            from None
+        key = base64.urlsafe_b64decode(token.encode()).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeError):
+        key = None
+    if key is None or not key or encode_token(key) != token:
+        raise InvalidArgument("The continuation token provided is incorrect", ArgumentName="continuation-token")
+    return key

@@ -33,6 +33,8 @@ def check_key(key: str) -> str:
     """The key, or KeyTooLongError past 1,024 UTF-8 bytes (InvalidArgument when empty)."""
     if not key:
         raise InvalidArgument("An object key must not be empty")
+    if "\x00" in key:
+        raise InvalidArgument("modelyard's S3 does not accept object keys holding a NUL character")
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > MAX_KEY_BYTES:
         raise KeyTooLongError(f"Your key is too long: {size} bytes, the limit is {MAX_KEY_BYTES}.",

@@ -74,6 +74,9 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
 }
 """The members each operation acts on; ``ExpectedBucketOwner`` is checked for every operation."""
 STREAMED = frozenset({"PutObject", "UploadPart"})
+_SSE_OPERATIONS = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+"""Writes that accept ``ServerSideEncryption: AES256``: S3 applies it to every object anyway and clients
+(the sagemaker SDK's repack) send it; modelyard keeps bytes in the private (0700) data dir, unencrypted."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -506,11 +509,15 @@ class S3Service:
 
 def _checked(name: str, handler: Handler) -> Handler:
     allowed = frozenset((*SUPPORTED[name], "ExpectedBucketOwner", STREAMED_BODY))
+    writes = name in _SSE_OPERATIONS
 
     async def run(ctx: RequestContext, params: dict[str, Any]) -> Mapping[str, Any] | None:
         for member in params:
-            if member not in allowed:
+            if member not in allowed and not (writes and member == "ServerSideEncryption"):
                 raise errors.NotImplementedS3(f"modelyard's S3 does not support {member} on {name}")
+        if writes and params.get("ServerSideEncryption", "AES256") != "AES256":
+            raise errors.NotImplementedS3("modelyard's S3 supports only ServerSideEncryption AES256 (S3's default); "
+                                          "aws:kms and aws:kms:dsse are not implemented")
         owner = params.get("ExpectedBucketOwner")
         if owner is not None and owner != ctx.account:
             raise errors.AccessDenied("Access Denied: the bucket is not owned by the expected account")

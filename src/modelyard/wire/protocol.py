@@ -35,6 +35,8 @@ class HttpRequest:
     path: str
     query_string: bytes
     headers: dict[str, str]
+    raw_path: bytes = b""
+    """The path as sent (percent-encoded), when the server has it."""
 
 
 class OperationCall(Protocol):

@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, unquote_to_bytes
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -71,6 +71,18 @@ class Target:
 
     bucket: str
     key: str
+
+
+def decoded_path(request: Any) -> str:
+    """The request path percent-decoded as UTF-8 (S3 keys are UTF-8; other bytes are refused)."""
+    raw = request.raw_path
+    if not raw or b"%" not in raw:
+        return str(request.path)
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument("The request path is not valid UTF-8 once percent-decoded (object keys are UTF-8)")\
+            from None
 
 
 def target(request_path: str, host: str, domains: tuple[str, ...]) -> Target:
@@ -446,7 +458,7 @@ class RestXmlProtocol:
 
     def operation(self, request: Any) -> XmlCall:
         """The most specific operation whose binding the request matches."""
-        found = target(request.path, request.headers.get("host", ""), self.domains)
+        found = target(decoded_path(request), request.headers.get("host", ""), self.domains)
         candidates = self.routes.get((request.method, _kind(found, request.path)), [])
         query = parse_query(request.query_string) if request.query_string else {}
         for route in candidates:
