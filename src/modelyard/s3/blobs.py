@@ -5,8 +5,9 @@ of any length or spelling never become paths::
     <data dir>/s3/tmp/<random>.part      uploads in flight (removed at start: a killed upload leaves nothing)
     <data dir>/s3/blobs/<ab>/<abcd...>   complete bytes; the catalog row names the blob
 
-Writes go through a worker thread a megabyte at a time while the next megabyte arrives, hashing
-as they go (``s3.digests``), so a 5 GB upload never sits in memory.
+Writes go through worker threads a megabyte at a time while the next megabyte arrives: one writes and
+computes the MD5, another the signed SHA-256 and the checksum (``s3.digests``), so a 5 GB upload never
+sits in memory and its hashes use two cores.
 """
 
 from __future__ import annotations
@@ -101,9 +102,8 @@ class BlobFiles:
         return temp
 
 
-def _write_all(fd: int, chunks: list[bytes], digests: Digests) -> None:
-    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    digests.update(data)
+def _write_all(fd: int, data: bytes, digests: Digests) -> None:
+    digests.update_md5(data)
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -118,7 +118,17 @@ async def receive(chunks: AsyncIterator[bytes], files: BlobFiles, digests: Diges
     temp = files.temporary()
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future[None] | None = None
+    pending: list[asyncio.Future[None]] = []
+
+    async def flush(batch: list[bytes]) -> None:
+        if pending:
+            await asyncio.gather(*pending)
+            pending.clear()
+        data = batch[0] if len(batch) == 1 else b"".join(batch)
+        pending.append(loop.run_in_executor(None, _write_all, fd, data, digests))
+        if digests.has_others:
+            pending.append(loop.run_in_executor(None, digests.update_others, data))
+
     try:
         batch: list[bytes] = []
         size = 0
@@ -126,23 +136,21 @@ async def receive(chunks: AsyncIterator[bytes], files: BlobFiles, digests: Diges
             batch.append(chunk)
             size += len(chunk)
             if size >= BATCH_BYTES:
-                if pending is not None:
-                    await pending
-                pending = loop.run_in_executor(None, _write_all, fd, batch, digests)
+                await flush(batch)
                 batch, size = [], 0
-        if pending is not None:
-            await pending
-            pending = None
         if batch:
-            await loop.run_in_executor(None, _write_all, fd, batch, digests)
+            await flush(batch)
+        if pending:
+            await asyncio.gather(*pending)
+            pending.clear()
         if expected_length is not None and digests.size != expected_length:
             raise IncompleteBody(f"You did not provide the number of bytes specified by the Content-Length HTTP "
                                  f"header: {digests.size} of {expected_length} received.")
         digests.verify()
         return TempBlob(temp, digests.size)
     except BaseException:
-        if pending is not None:
-            await asyncio.wait([pending])
+        if pending:
+            await asyncio.wait(pending)
         temp.unlink(missing_ok=True)
         raise
     finally:

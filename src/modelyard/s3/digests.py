@@ -90,8 +90,21 @@ class Digests:
 
     def update(self, data: bytes) -> None:
         """Add a chunk (hashlib releases the GIL on large chunks)."""
+        self.update_md5(data)
+        self.update_others(data)
+
+    def update_md5(self, data: bytes) -> None:
+        """Add a chunk to the MD5 and the size (one half of ``update``, to run beside the other)."""
         self.size += len(data)
         self.md5.update(data)
+
+    @property
+    def has_others(self) -> bool:
+        """Whether anything but the MD5 is computed."""
+        return self.sha256 is not None or bool(self.checksums)
+
+    def update_others(self, data: bytes) -> None:
+        """Add a chunk to the SHA-256 and the checksums (the other half of ``update``)."""
         if self.sha256 is not None:
             self.sha256.update(data)
         for hasher in self.checksums.values():

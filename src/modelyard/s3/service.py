@@ -75,8 +75,9 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
 """The members each operation acts on; ``ExpectedBucketOwner`` is checked for every operation."""
 STREAMED = frozenset({"PutObject", "UploadPart"})
 _SSE_OPERATIONS = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
-"""Writes that accept ``ServerSideEncryption: AES256``: S3 applies it to every object anyway and clients
-(the sagemaker SDK's repack) send it; modelyard keeps bytes in the private (0700) data dir, unencrypted."""
+"""Writes that accept ``ServerSideEncryption`` AES256 or aws:kms without a key id, which S3 applies with
+keys it manages and the sagemaker SDK sends on every repack by default. Accepted, not applied: modelyard
+keeps the bytes unencrypted in the private (0700) data dir (README says so)."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -515,9 +516,9 @@ def _checked(name: str, handler: Handler) -> Handler:
         for member in params:
             if member not in allowed and not (writes and member == "ServerSideEncryption"):
                 raise errors.NotImplementedS3(f"modelyard's S3 does not support {member} on {name}")
-        if writes and params.get("ServerSideEncryption", "AES256") != "AES256":
-            raise errors.NotImplementedS3("modelyard's S3 supports only ServerSideEncryption AES256 (S3's default); "
-                                          "aws:kms and aws:kms:dsse are not implemented")
+        if writes and params.get("ServerSideEncryption", "AES256") not in ("AES256", "aws:kms"):
+            raise errors.NotImplementedS3("modelyard's S3 accepts ServerSideEncryption AES256 or aws:kms (with no key "
+                                          "id) only; aws:kms:dsse and customer keys are not implemented")
         owner = params.get("ExpectedBucketOwner")
         if owner is not None and owner != ctx.account:
             raise errors.AccessDenied("Access Denied: the bucket is not owned by the expected account")
