@@ -10,7 +10,7 @@ from typing import Any
 
 from modelyard.context import RequestContext
 from modelyard.edge.admission import AdmissionGate
-from modelyard.wire.auth import AuthRules
+from modelyard.wire.auth import AuthRules, Principal
 from modelyard.wire.errors import (
     InternalFailure,
     NotImplementedOperation,
@@ -19,6 +19,7 @@ from modelyard.wire.errors import (
     UnknownOperationException,
 )
 from modelyard.wire.protocol import HttpRequest, WireProtocol
+from modelyard.wire.streams import BodyTransform
 
 OperationHandler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
 """An operation's handler as the pipeline awaits it: validated parameters in, result out."""
@@ -59,6 +60,9 @@ class Service:
     """Operations whose body is not read before dispatch: the handler gets a ``wire.streams.RequestStream``
     of at most ``stream_limit`` bytes (S3's PutObject and UploadPart); every other body is read whole."""
     stream_limit: int = 0
+    body_transform: Callable[[HttpRequest, Principal], BodyTransform | None] | None = None
+    """Makes the decoder a streamed body passes through, from the request and its verified principal
+    (the ``aws-chunked`` decoder, which needs the seed signature); None: bodies arrive as sent."""
 
     @functools.cached_property
     def auth_rules(self) -> AuthRules:

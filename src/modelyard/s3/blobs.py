@@ -16,7 +16,7 @@ import asyncio
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +111,10 @@ def _write_all(fd: int, data: bytes, digests: Digests) -> None:
 
 
 async def receive(chunks: AsyncIterator[bytes], files: BlobFiles, digests: Digests,
-                  expected_length: int | None) -> TempBlob:
-    """Stream ``chunks`` into a temporary file, hashing as it goes, then check length and digests.
+                  expected_length: int | None,
+                  trailer_checksums: Callable[[], Mapping[str, str]] | None = None) -> TempBlob:
+    """Stream ``chunks`` into a temporary file, hashing as it goes, then check length and digests
+    (with the checksums ``trailer_checksums`` reads from the body's trailers, once it has ended).
 
     On any failure (a digest, a short body, a client gone) the temporary file is removed."""
     temp = files.temporary()
@@ -146,6 +148,8 @@ async def receive(chunks: AsyncIterator[bytes], files: BlobFiles, digests: Diges
         if expected_length is not None and digests.size != expected_length:
             raise IncompleteBody(f"You did not provide the number of bytes specified by the Content-Length HTTP "
                                  f"header: {digests.size} of {expected_length} received.")
+        if trailer_checksums is not None:
+            digests.expect(trailer_checksums())
         digests.verify()
         return TempBlob(temp, digests.size)
     except BaseException:

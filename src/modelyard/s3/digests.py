@@ -110,6 +110,13 @@ class Digests:
         for hasher in self.checksums.values():
             hasher.update(data)
 
+    def expect(self, checksums: Mapping[str, str]) -> None:
+        """Checksums learnt after the body (an ``aws-chunked`` body's trailers); each must be computed."""
+        for name, value in checksums.items():
+            if name not in self.checksums:
+                raise BadDigest(f"The {name} trailer names a checksum the request did not announce in x-amz-trailer")
+            self.expected[name] = value
+
     def verify(self) -> None:
         """Raise the S3 error for the first digest that does not match."""
         md5 = self.md5.digest()

@@ -20,7 +20,7 @@ from urllib.parse import quote, quote_plus, unquote
 
 from modelyard.context import RequestContext
 from modelyard.s3 import errors
-from modelyard.s3.blobs import BlobFiles, receive
+from modelyard.s3.blobs import BlobFiles, TempBlob, receive
 from modelyard.s3.catalog import Catalog, ObjectRecord, Part, Upload
 from modelyard.s3.digests import Digests, declared_checksums
 from modelyard.s3.listing import decode_token, encode_token, list_keys
@@ -180,10 +180,7 @@ class S3Service:
             raise errors.NotImplementedS3("modelyard's S3 stores every object as STANDARD")
         await self._run(self.catalog.bucket, ctx.account, params["Bucket"])
         key = check_key(params["Key"])
-        length = _length(params, MAX_PUT_BYTES)
-        digests = Digests(params.get("ContentMD5"), _signed_sha256(stream), declared_checksums(params),
-                          params.get("ChecksumAlgorithm"))
-        temp = await receive(stream.chunks(), self.files, digests, length)
+        temp, digests = await self._receive(stream, params)
         checksum = digests.checksum()
         record = ObjectRecord(bucket=params["Bucket"], key=key, size=temp.size, etag=digests.etag, modified_at=ctx.now,
                               content_type=params.get("ContentType") or "binary/octet-stream",
@@ -195,6 +192,28 @@ class S3Service:
         finally:
             temp.path.unlink(missing_ok=True)
         return {"ETag": _etag(digests.etag), **_checksum_members(record)}
+
+    async def _receive(self, stream: RequestStream, params: dict[str, Any]) -> tuple[TempBlob, Digests]:
+        """Stream a body into a temporary blob, checking its length and every digest it declares (in
+        headers, or in the trailers of an ``aws-chunked`` body)."""
+        length = _length(params, MAX_PUT_BYTES)
+        trailer_algorithm = None
+        if stream.transform is not None:
+            decoded = stream.headers.get("x-amz-decoded-content-length", "")
+            if not decoded.isdigit():
+                raise errors.MissingContentLength("An aws-chunked body needs the x-amz-decoded-content-length header")
+            length = int(decoded)
+            trailer = stream.headers.get("x-amz-trailer", "").strip().lower()
+            if trailer.startswith("x-amz-checksum-"):
+                trailer_algorithm = trailer[len("x-amz-checksum-"):].upper()
+        digests = Digests(params.get("ContentMD5"), _signed_sha256(stream), declared_checksums(params),
+                          trailer_algorithm or params.get("ChecksumAlgorithm"))
+
+        def trailer_checksums() -> dict[str, str]:
+            return {name[len("x-amz-checksum-"):].upper(): value for name, value in stream.trailers.items()
+                    if name.startswith("x-amz-checksum-")}
+
+        return await receive(stream.chunks(), self.files, digests, length, trailer_checksums), digests
 
     async def _open(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[ObjectRecord, int]:
         def find() -> tuple[ObjectRecord, int]:
@@ -394,10 +413,7 @@ class S3Service:
             return self.catalog.upload(params["Bucket"], params["Key"], params["UploadId"])
 
         upload = await self._run(find)
-        length = _length(params, MAX_PUT_BYTES)
-        digests = Digests(params.get("ContentMD5"), _signed_sha256(stream), declared_checksums(params),
-                          params.get("ChecksumAlgorithm"))
-        temp = await receive(stream.chunks(), self.files, digests, length)
+        temp, digests = await self._receive(stream, params)
         checksum = digests.checksum()
         part = Part(number, "", temp.size, digests.etag, checksum[1] if checksum else None, ctx.now)
         try:
@@ -531,8 +547,14 @@ def _stream(params: dict[str, Any]) -> RequestStream:
     stream = params[STREAMED_BODY]
     assert isinstance(stream, RequestStream)
     encoding = params.get("ContentEncoding", "")
+    if "aws-chunked" in encoding:
+        rest = ",".join(part for part in (p.strip() for p in encoding.split(",")) if part and part != "aws-chunked")
+        if rest:
+            params["ContentEncoding"] = rest
+        else:
+            params.pop("ContentEncoding")
     declared = stream.headers.get("x-amz-content-sha256", "")
-    if "aws-chunked" in encoding or declared.startswith("STREAMING-"):
+    if stream.transform is None and ("aws-chunked" in encoding or declared.startswith("STREAMING-")):
         raise errors.NotImplementedS3(
             "modelyard's S3 does not decode aws-chunked bodies yet; send the body whole with a signed payload hash "
             "(botocore: request_checksum_calculation='when_required' or a plain-http endpoint)")
