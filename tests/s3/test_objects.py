@@ -175,3 +175,25 @@ def test_upload_and_download_file(s3: Any, bucket: str, tmp_path: Any) -> None:
     target = tmp_path / "out.bin"
     s3.download_file(bucket, "files/in.bin", str(target))
     assert target.read_bytes() == source.read_bytes()
+
+
+def test_presigned_get_and_put(any_server: ServerProcess, s3: Any, bucket: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    from tests.s3.conftest import s3_client
+
+    legacy = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "presigned"}, ExpiresIn=60)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(legacy)
+    assert refused.value.code == 403 and b"<Code>AccessDenied</Code>" in refused.value.read()
+    s3 = s3_client(any_server, signature_version="s3v4")
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "presigned"}, ExpiresIn=60)
+    with urllib.request.urlopen(urllib.request.Request(put_url, data=b"sent by url", method="PUT")) as answer:
+        assert answer.status == 200
+    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "presigned"}, ExpiresIn=60)
+    with urllib.request.urlopen(get_url) as answer:
+        assert answer.read() == b"sent by url"
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(get_url.replace("Signature=", "Signature=0"))
+    assert caught.value.code == 403 and b"SignatureDoesNotMatch" in caught.value.read()

@@ -429,8 +429,9 @@ class XmlCall:
 
 class RestXmlProtocol:
     """A service spoken over rest-xml (S3). It claims requests signed for the service (the credential
-    scope ``/s3/aws4_request`` in the Authorization header or the presigned query) or addressed to a
-    virtual-host bucket (``<bucket>.<domain>``)."""
+    scope ``/s3/aws4_request`` in the Authorization header or the presigned query, or S3's old
+    signature version 2, which authentication then refuses by name) or addressed to a virtual-host
+    bucket (``<bucket>.<domain>``)."""
 
     def __init__(self, service: str, validation_error: type[ServiceError],
                  domains: tuple[str, ...] = DEFAULT_VIRTUAL_DOMAINS, codes: Mapping[str, str] | None = None) -> None:
@@ -449,9 +450,11 @@ class RestXmlProtocol:
     def claims(self, request: Any) -> bool:
         """Signed for this service, or addressed to a virtual-host bucket."""
         headers = request.headers
-        if self.scope in headers.get("authorization", ""):
+        authorization = headers.get("authorization", "")
+        if self.scope in authorization or authorization.startswith("AWS "):
             return True
-        if request.query_string and self.scope.replace("/", "%2F").encode() in request.query_string:
+        query = request.query_string
+        if query and (self.scope.replace("/", "%2F").encode() in query or b"AWSAccessKeyId=" in query):
             return True
         host = headers.get("host", "").rsplit(":", 1)[0]
         return bool(host.endswith(self.domain_suffixes))
