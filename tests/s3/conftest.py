@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.auth.conftest import auth_server, make_key  # noqa: F401  (the auth tests' server and key maker)
 from tests.support.server import ServerProcess
 
 S3_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120, connect_timeout=10,

@@ -12,8 +12,6 @@ from tests.auth.conftest import Keys
 from tests.s3.conftest import S3_CONFIG, error_of
 from tests.support.server import ServerProcess
 
-pytest_plugins = ["tests.auth.conftest"]
-
 
 def _client(server: ServerProcess, key: dict[str, Any]) -> Any:
     return boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", config=S3_CONFIG,

@@ -16,8 +16,6 @@ from tests.hosting.models import GENERIC_IMAGE, deploy, scaler_model
 from tests.s3.conftest import s3_client
 from tests.support.server import ServerProcess, start_server
 
-pytest_plugins = ["tests.auth.conftest"]
-
 
 @pytest.fixture(scope="module")
 def alone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
