@@ -30,16 +30,16 @@ def test_kill_during_upload_leaves_nothing(tmp_path: Path) -> None:
         port = int(server.url.rsplit(":", 1)[1])
         total = 64 * MIB
         key = server.admin_key
-        request = AWSRequest(method="PUT", url=f"{server.url}/{bucket}/partial", data=b"",
-                             headers={"Content-Length": str(total), "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+        body = os.urandom(total)
+        request = AWSRequest(method="PUT", url=f"{server.url}/{bucket}/partial", data=body,
+                             headers={"Content-Length": str(total)})
         S3SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "s3", "us-east-1").add_auth(request)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.putrequest("PUT", f"/{bucket}/partial", skip_accept_encoding=True)
         for name, value in request.headers.items():
             connection.putheader(name, value)
         connection.endheaders()
-        for _ in range(16):
-            connection.send(os.urandom(MIB))
+        connection.send(body[: 16 * MIB])
         temporary = data_dir / "s3" / "tmp"
         deadline = time.monotonic() + 20
         while not any(temporary.iterdir()) and time.monotonic() < deadline:
