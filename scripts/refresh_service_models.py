@@ -1,7 +1,7 @@
 """Vendor the installed botocore's models of the given services into src/modelyard/wire/service_models
 and regenerate the coverage table.
 
-    python scripts/refresh_service_models.py [SERVICE ...]
+    python scripts/refresh_service_models.py [SERVICE ...]   # e.g. sagemaker sagemaker-runtime logs s3
 
 Without arguments it refreshes the services already vendored. Run it after bumping botocore in uv.lock.
 """

@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("entry points", frozenset({"__main__", "cli"})),
     ("composition root", frozenset({"app"})),
     ("edge", frozenset({"server", "edge"})),
-    ("domain", frozenset({"services", "controllers", "hosting", "auth"})),
+    ("domain", frozenset({"services", "controllers", "hosting", "auth", "s3"})),
     ("mechanisms", frozenset({"context", "ports", "model_documents", "desired", "runtime", "storage",
                               "logstore", "store", "wire", "jobs", "toolkit"})),
     ("foundations", frozenset({"settings", "arns", "log_groups", "page_tokens"})),

@@ -1,6 +1,7 @@
 """The composition root: every long-lived part of the server is built here, once, and handed down.
 
-    settings -> Database, LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
+    settings -> Database, own S3 (catalog + blob files; ObjectStore's s3:// unless AWS_ENDPOINT_URL_S3),
+                LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
                 ProcessBackend -> Preparer, Launcher, JobTools, Router, CaptureService
              -> EndpointController, TransformController, JobController
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
@@ -44,6 +45,11 @@ from modelyard.logstore import LogStore
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
 from modelyard.runtime.process import ProcessBackend
+from modelyard.s3 import errors as s3_errors
+from modelyard.s3.blobs import BlobFiles
+from modelyard.s3.catalog import Catalog
+from modelyard.s3.local_objects import LocalS3Backend
+from modelyard.s3.service import MAX_PUT_BYTES, STREAMED, S3Service
 from modelyard.server import ModelyardApp
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import handlers
@@ -57,7 +63,11 @@ from modelyard.wire.auth import Authenticator, AuthRules
 from modelyard.wire.errors import RuntimeValidationError
 from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.rest_json import RestJsonProtocol
+from modelyard.wire.rest_xml import RestXmlProtocol
 
+EXTERNAL_S3_VARIABLE = "AWS_ENDPOINT_URL_S3"
+"""When set in the server's environment, ``s3://`` goes there (MinIO, AWS) through boto3; otherwise the
+server reads and writes its own S3 on disk."""
 CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
@@ -77,15 +87,16 @@ class RuntimeKit:
     images: ImageRegistry
 
 
-def build_runtime_kit(settings: Settings) -> RuntimeKit:
-    """One log store, image registry, environment builder, object store, artifact cache and process backend."""
+def build_runtime_kit(settings: Settings, s3_backend: LocalS3Backend | None = None) -> RuntimeKit:
+    """One log store, image registry, environment builder, object store, artifact cache and process backend
+    (``s3://`` served by ``s3_backend`` when given)."""
     data_dir = settings.data_dir
     logs = LogStore(data_dir / "logs")
     images = ImageRegistry(data_dir / "images")
     backend = ProcessBackend(sandbox=settings.sandbox)
     builder = EnvironmentBuilder(data_dir / "envs", backend=backend)
     objects = ObjectStore(policy=LocalPathPolicy.from_settings(settings),
-                          limits=CopyLimits.from_settings(settings.data_limits))
+                          limits=CopyLimits.from_settings(settings.data_limits), s3_backend=s3_backend)
     cache = ArtifactCache(data_dir / "artifacts", objects, budget_bytes=settings.data_limits.artifact_cache_bytes)
     tools = JobTools(images=images, builder=builder, store=objects, cache=cache, backend=backend, logs=logs,
                      data_dir=data_dir)
@@ -143,8 +154,9 @@ def control_handlers(service: str, executor: ThreadPoolExecutor,
 
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
-                  workers: Executor | None = None) -> ServiceTable:
-    """The services the server speaks, each with its protocol, body limit and handlers."""
+                  workers: Executor | None = None, s3: S3Service | None = None) -> ServiceTable:
+    """The services the server speaks, each with its protocol, body limit and handlers (S3's when
+    ``s3`` is given; the coverage table lists them without a store)."""
     limits, edge = settings.limits, settings.edge
 
     def gate() -> AdmissionGate:
@@ -156,6 +168,13 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                 control_handlers("sagemaker", executor, workers), gate=gate()),
         Service("logs", JsonProtocol("logs"), limits.control_body_bytes,
                 control_handlers("logs", executor, workers), gate=gate()),
+        Service("s3", RestXmlProtocol("s3", s3_errors.InvalidArgument, codes=s3_errors.AUTH_CODES),
+                limits.control_body_bytes, s3.operations() if s3 else S3Service.placeholder_operations(),
+                too_large=s3_errors.too_large, internal_error=s3_errors.internal_error,
+                not_implemented=s3_errors.not_implemented,
+                auth=AuthRules("s3", error_status=403, unsigned_payload=True, streaming_payload=True,
+                               uri_as_sent=True),
+                streamed=STREAMED, stream_limit=MAX_PUT_BYTES),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
                 limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
@@ -179,7 +198,11 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     secure_sqlite_file(settings.resolved_database_url)
     db = Database.connect(settings.resolved_database_url)
     load_services()
-    kit = build_runtime_kit(settings)
+    s3_files = BlobFiles(settings.data_dir / "s3")
+    s3_files.clean_temporary()
+    s3_catalog = Catalog(db, s3_files)
+    own_s3 = None if os.environ.get(EXTERNAL_S3_VARIABLE) else LocalS3Backend(s3_catalog, s3_files)
+    kit = build_runtime_kit(settings, own_s3)
     router = Router()
     server_paths = ServerPaths(settings.data_dir)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
@@ -191,7 +214,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs, images=kit.images)
+                     jobs=jobs, images=kit.images, buckets=own_s3)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
@@ -199,7 +222,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     workers = worker_pool(settings, executor, token_key)
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
-    pipeline = Pipeline(service_table(router, settings, executor, workers), authenticator, state)
+    s3 = S3Service(s3_catalog, s3_files, executor)
+    pipeline = Pipeline(service_table(router, settings, executor, workers, s3), authenticator, state)
     app = ModelyardApp(pipeline)
 
     async def close_executor() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from modelyard.ports import ImageCatalogue, JobScheduler, LogBackend, NoImageChecks, Reconciler
+from modelyard.ports import BucketOwners, ImageCatalogue, JobScheduler, LogBackend, NoImageChecks, Reconciler
 from modelyard.settings import Settings
 from modelyard.store.database import Database
 
@@ -25,6 +25,8 @@ class AppState:
     transforms: Reconciler
     jobs: JobScheduler
     images: ImageCatalogue = field(default_factory=NoImageChecks)
+    buckets: BucketOwners | None = None
+    """The server's own S3, when it serves ``s3://`` itself (no external S3 configured)."""
 
 
 @dataclass(slots=True)

@@ -84,3 +84,11 @@ class LogBackend(Protocol):
                pattern: str | None = None, start_time: int | None = None, end_time: int | None = None,
                limit: int = ..., token: str | None = None) -> FilterPage:
         """One page of a group's events matching a filter pattern (FilterLogEvents)."""
+
+
+class BucketOwners(Protocol):
+    """Who owns the buckets of the server's own S3 (checked when a resource names an ``s3://`` URI)."""
+
+    def owner(self, bucket: str) -> str | None:
+        """The owning account, or None when no such bucket exists."""
+        ...

@@ -83,7 +83,7 @@ def test_env_prints_exports_and_writes_the_sdk_config(tmp_path: Path) -> None:
                             "AWS_SECRET_ACCESS_KEY": "x", "PATH": f"{Path(__import__('sys').executable).parent}:"
                             f"{env['PATH']}"}, capture_output=True, text=True, cwd=tmp_path)
     assert shell.stdout.split() == ["http://127.0.0.1:8080", "mine"], shell.stderr
-    assert "S3 is not set" in shell.stderr
+    assert "AWS_ENDPOINT_URL_S3" not in shell.stdout + shell.stderr
     refused = run_cli(["env", "--bucket", "B1"], env)
     assert refused.code == 2 and "is not an S3 bucket name" in refused.stderr
 

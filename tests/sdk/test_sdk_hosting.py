@@ -56,7 +56,7 @@ print("DELETED")
     result = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
     assert result["user_id"] == "114521" and len(result["recommendations"]) == 3
     assert "DELETED" in output
-    s3 = sdk_stack.moto.client()
+    s3 = sdk_stack.s3()
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert any(key.startswith("seed/artifacts/") for key in keys)
     assert any(key.endswith("model.tar.gz") and not key.startswith("seed/") for key in keys), keys  # the repack

@@ -49,7 +49,7 @@ print("STATUS", processor.latest_job.describe()["ProcessingJobStatus"])
     output = check(sdk_stack.run(script, tmp_path))
     assert "STATUS Completed" in output
     assert "scaled 2 rows of raw.csv by 10.0" in output  # the job's log lines, tailed by the SDK
-    body = sdk_stack.moto.client().get_object(Bucket=BUCKET, Key=f"{unique}/processed/raw.csv")["Body"].read()
+    body = sdk_stack.s3().get_object(Bucket=BUCKET, Key=f"{unique}/processed/raw.csv")["Body"].read()
     assert body.decode().split() == ["10,20", "30,40"]
 
 
@@ -99,5 +99,5 @@ print("TRANSFORM", job["TransformJobStatus"])
     card = json.loads(package["ModelCard"]["ModelCardContent"])  # register() found the job through Search
     job = sm.list_training_jobs(NameContains=unique)["TrainingJobSummaries"][0]
     assert card["training_details"]["training_job_details"]["training_arn"] == job["TrainingJobArn"]
-    body = sdk_stack.moto.client().get_object(Bucket=BUCKET, Key=f"{unique}/predictions/batch.csv.out")["Body"]
+    body = sdk_stack.s3().get_object(Bucket=BUCKET, Key=f"{unique}/predictions/batch.csv.out")["Body"]
     assert body.read().decode().split() == ["1", "0", "0"]

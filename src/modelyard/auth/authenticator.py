@@ -56,7 +56,8 @@ class SigV4Authenticator:
         sigv4.check_scope(signature, request.rules.signing_name, is_region(signature.region))
         sigv4.check_time(signature, self.clock())
         sigv4.verify(signed, signature, secret, self.signing_keys,
-                     sigv4.PayloadRules(request.rules.unsigned_payload, request.rules.streaming_payload))
+                     sigv4.PayloadRules(request.rules.unsigned_payload, request.rules.streaming_payload,
+                                        request.rules.deferred_payload, request.rules.uri_as_sent))
         return key, signature, secret
 
 

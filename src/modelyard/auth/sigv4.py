@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from modelyard.auth.errors import INCOMPLETE, INVALID_SIGNATURE, MISSING_TOKEN, SIGNATURE_MISMATCH, AuthFailure
 from modelyard.wire.aws_chunked import STREAMING_MODES
@@ -72,6 +72,10 @@ class PayloadRules:
 
     unsigned: bool = False
     streaming: bool = False
+    deferred: bool = False
+    """A hex hash is taken as declared: the body is streamed after authentication and checked by its reader."""
+    uri_as_sent: bool = False
+    """S3: the canonical URI is the path as sent."""
 
 
 @dataclass(slots=True)
@@ -240,7 +244,7 @@ class SigningKeys:
 def verify(request: Signable, signature: Signature, secret: str, keys: SigningKeys,
            rules: PayloadRules) -> None:
     """Raise ``InvalidSignatureException`` unless ``signature`` signs ``request`` with ``secret``."""
-    canonical = canonical_request(request, signature, payload_hash(request, signature, rules))
+    canonical = canonical_request(request, signature, payload_hash(request, signature, rules), rules.uri_as_sent)
     to_sign = "\n".join((ALGORITHM, signature.timestamp, signature.scope,
                          hashlib.sha256(canonical.encode()).hexdigest()))
     key = keys.key(secret, signature.date, signature.region, signature.service)
@@ -278,10 +282,16 @@ def payload_hash(request: Signable, signature: Signature, rules: PayloadRules) -
     declared = request.headers.get("x-amz-content-sha256")
     check_payload_marker(declared, rules)
     if declared is None:
+        if rules.unsigned and signature.presigned:
+            return UNSIGNED_PAYLOAD
+        if rules.deferred:
+            raise AuthFailure(INVALID_SIGNATURE, "Missing required header for this request: x-amz-content-sha256")
         return hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
     if declared == UNSIGNED_PAYLOAD and rules.unsigned:
         return declared
     if declared.startswith("STREAMING-") and rules.streaming:
+        return declared
+    if rules.deferred and len(declared) == 64:
         return declared
     if declared != hashlib.sha256(request.body).hexdigest():
         raise AuthFailure(INVALID_SIGNATURE, "The provided 'x-amz-content-sha256' header does not match what was "
@@ -289,11 +299,13 @@ def payload_hash(request: Signable, signature: Signature, rules: PayloadRules) -
     return declared
 
 
-def canonical_request(request: Signable, signature: Signature, payload: str) -> str:
-    """The canonical request AWS signs, for this request and the headers the signature names."""
+def canonical_request(request: Signable, signature: Signature, payload: str, uri_as_sent: bool = False) -> str:
+    """The canonical request AWS signs, for this request and the headers the signature names (S3 signs
+    the path as sent: ``uri_as_sent``)."""
     values = request.headers
     headers = "".join([f"{name}:{_trim(values.get(name, ''))}\n" for name in signature.signed_headers])
-    return "\n".join((request.method.upper(), canonical_uri(request.raw_path),
+    path = (request.raw_path or "/") if uri_as_sent else canonical_uri(request.raw_path)
+    return "\n".join((request.method.upper(), path,
                       canonical_query(request.query, signature.presigned), headers,
                       ";".join(signature.signed_headers), payload))
 
@@ -344,7 +356,7 @@ def _query_params(query: str) -> dict[str, str]:
 
 
 def _encode(part: str) -> str:
-    return quote(unquote(part), safe="-_.~")
+    return quote(unquote_to_bytes(part), safe="-_.~")
 
 
 def _trim(value: str) -> str:

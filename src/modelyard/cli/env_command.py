@@ -1,7 +1,7 @@
 """``modelyard env``: the environment that points boto3, awscli and the sagemaker SDK at modelyard.
 
-    eval "$(modelyard env)"                         # the only change a user makes
-    eval "$(modelyard env --s3-endpoint http://127.0.0.1:9000 --bucket ml)"   # S3 in MinIO
+    eval "$(modelyard env)"                         # the only change a user makes; S3 is modelyard's own
+    eval "$(modelyard env --s3-endpoint http://127.0.0.1:9000 --bucket ml)"   # S3 in MinIO instead
 
 The sagemaker SDK 2.x reads ``SAGEMAKER_USER_CONFIG_OVERRIDE``: the generated file names the
 default bucket (so ``Session.default_bucket()`` needs no STS call) and opts out of telemetry (so
@@ -74,8 +74,8 @@ def environment_lines(url: str, region: str, config_path: Path, s3_endpoint: str
               help="The sagemaker SDK's default S3 bucket (created by the SDK when missing).")
 @click.option("--key-prefix", default=None, help="The SDK's default S3 key prefix.")
 @click.option("--s3-endpoint", default=None, metavar="URL",
-              help="Also export AWS_ENDPOINT_URL_S3, sending S3 calls there (MinIO, moto, Ceph) "
-                   "[default: $AWS_ENDPOINT_URL_S3 when set].")
+              help="Also export AWS_ENDPOINT_URL_S3, sending S3 calls there (MinIO, moto, Ceph) instead of "
+                   "to modelyard's own S3 [default: $AWS_ENDPOINT_URL_S3 when set].")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="The server's data dir: its admin key is exported, the SDK config written there "
                    "[default: $MODELYARD_DATA_DIR or ~/.modelyard].")
@@ -86,8 +86,9 @@ def env(endpoint_url: str | None, region: str | None, bucket: str, key_prefix: s
     Use it as: eval "$(modelyard env)". The server's admin key (<data dir>/admin-key.json, made on its
     first start) is exported as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; without one (another
     machine, or a server run with --auth off) credentials are exported only when none are set.
-    S3 is not served by modelyard: the SDK's uploads go to the S3 that
-    --s3-endpoint (or AWS_ENDPOINT_URL_S3) names, or to AWS S3 when your credentials are real.
+    S3 calls follow AWS_ENDPOINT_URL to modelyard, which serves S3 itself; with --s3-endpoint (or
+    AWS_ENDPOINT_URL_S3 already set) they go to that S3 instead (start the server with the same
+    AWS_ENDPOINT_URL_S3 so it reads the SDK's uploads from there too).
     """
     if not BUCKET_NAME.match(bucket):
         raise click.BadParameter(f"{bucket!r} is not an S3 bucket name (3-63 lower-case letters, digits, '.' "
@@ -104,6 +105,6 @@ def env(endpoint_url: str | None, region: str | None, bucket: str, key_prefix: s
     if key is not None and environ.get("AWS_ACCESS_KEY_ID") not in (None, key[0]):
         click.echo("# modelyard env: AWS_ACCESS_KEY_ID now names modelyard's admin key; S3 calls sign with it "
                    "too (create a matching user in MinIO, or use a profile for S3)", err=True)
-    if not s3:
-        click.echo("# S3 is not set: without --s3-endpoint, S3 calls follow AWS_ENDPOINT_URL to modelyard, which "
-                   "does not serve S3; the sagemaker SDK needs S3 (MinIO, moto or AWS).", err=True)
+    if s3:
+        click.echo(f"# S3 calls go to {s3}; start the modelyard server with AWS_ENDPOINT_URL_S3={s3} so it "
+                   "reads the same objects.", err=True)

@@ -59,6 +59,10 @@ def _answer(status: int, reason: str, code: str, message: str) -> bytes:
     return head.encode("latin-1") + body
 
 
+BODY_PROGRESS_BYTES = 1 << 20
+"""Bytes of body that restart the body deadline (a minimum rate of a megabyte per deadline)."""
+
+
 class ConnectionBook:
     """Every open connection of one server: counts per client address and the idle ones, oldest first."""
 
@@ -105,6 +109,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._reading_headers = True
         self._header_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._body_progress = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Admit the connection (or refuse it at once) and start its idle timer."""
@@ -161,12 +166,18 @@ class GuardedProtocol(HttpToolsProtocol):
         if size > self.limits.max_header_bytes:
             self._too_large(size)
             return
+        self._body_progress = 0
         self._arm(self.limits.body_timeout_seconds, "body")
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        """Pass a body chunk on, unless the connection was cut."""
+        """Pass a body chunk on, unless the connection was cut. Every ``BODY_PROGRESS_BYTES`` received
+        restart the body deadline, so a large upload (S3) that keeps moving is not cut, while a trickle is."""
         if not self._closed:
+            self._body_progress += len(body)
+            if self._body_progress >= BODY_PROGRESS_BYTES:
+                self._body_progress = 0
+                self._arm(self.limits.body_timeout_seconds, "body")
             super().on_body(body)
 
     def on_message_complete(self) -> None:

@@ -14,9 +14,10 @@ from modelyard.edge.regions import check_region
 from modelyard.edge.services import Service, ServiceTable, unrouted
 from modelyard.wire import json_protocol
 from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive, Scope, read_body
-from modelyard.wire.auth import Authenticator, AuthRequest
+from modelyard.wire.auth import Authenticator, AuthRequest, AuthRules, Principal
 from modelyard.wire.errors import ServiceError
 from modelyard.wire.protocol import HttpRequest, OperationCall, Response
+from modelyard.wire.streams import STREAMED_BODY, RequestStream
 
 log = logging.getLogger("modelyard.server")
 
@@ -29,7 +30,8 @@ def http_request(scope: Scope) -> HttpRequest:
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
     if len(headers) != len(raw):
         headers = _joined(raw)
-    return HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""), headers)
+    return HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""), headers,
+                       scope.get("raw_path") or b"")
 
 
 def _joined(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -78,21 +80,53 @@ class Pipeline:
     async def _serve(self, service: Service, scope: Scope, request: HttpRequest, receive: Receive,
                      request_id: str) -> Response:
         call = service.protocol.operation(request)
+        if call.name in service.streamed:
+            return await self._serve_streamed(service, call, scope, request, receive, request_id)
         body = await _read(service, receive)
-        name = call.name
-        rules = service.auth_rules
-        principal = self.authenticator.verify(AuthRequest(
-            request.method, raw_path(scope), request.query_string.decode("latin-1"), request.headers, body, rules,
-            f"{rules.signing_name}:{name}"))
-        ctx = RequestContext(account=principal.account or self.account,
-                             region=check_region(principal.region or self.default_region),
-                             request_id=request_id, app=self.state, operation=name)
+        ctx = self._context(service.auth_rules, call.name, scope, request, body, request_id)
         gate = service.gate
         if gate is None:
             return await _dispatch(service, call, ctx, call.decode(request, body))
         async with gate.admitted():
             params = await gate.offload(len(body), call.decode, request, body)
             return await _dispatch(service, call, ctx, params)
+
+    def _context(self, rules: AuthRules, name: str, scope: Scope, request: HttpRequest, body: bytes,
+                 request_id: str) -> RequestContext:
+        return self._authenticated(rules, name, scope, request, body, request_id)[0]
+
+    def _authenticated(self, rules: AuthRules, name: str, scope: Scope, request: HttpRequest, body: bytes,
+                       request_id: str) -> tuple[RequestContext, Principal]:
+        principal = self.authenticator.verify(AuthRequest(
+            request.method, raw_path(scope), request.query_string.decode("latin-1"), request.headers, body, rules,
+            f"{rules.signing_name}:{name}"))
+        return RequestContext(account=principal.account or self.account,
+                              region=check_region(principal.region or self.default_region),
+                              request_id=request_id, app=self.state, operation=name), principal
+
+    async def _serve_streamed(self, service: Service, call: OperationCall, scope: Scope, request: HttpRequest,
+                              receive: Receive, request_id: str) -> Response:
+        """Authenticate on the headers, then hand the handler the body as a stream (through the
+        service's ``body_transform``, when it makes one for this request: the ``aws-chunked`` decoder).
+        A response sent before the body was read whole closes the connection (the client may still be
+        sending it)."""
+        stream = RequestStream(receive, service.stream_limit, request.headers)
+        try:
+            ctx, principal = self._authenticated(service.streamed_auth_rules, call.name, scope, request, b"",
+                                                 request_id)
+            if service.body_transform is not None:
+                stream.transform = service.body_transform(request, principal)
+            params = call.decode(request, b"")
+            params[STREAMED_BODY] = stream
+            status, headers, body = await _dispatch(service, call, ctx, params)
+        except ServiceError as error:
+            status, headers, body = service.protocol.encode_error(error, request_id)
+        except BodyTooLarge as exc:
+            status, headers, body = service.protocol.encode_error(
+                service.too_large(exc.args[0], service.stream_limit), request_id)
+        if not stream.complete:
+            headers.append((b"connection", b"close"))
+        return status, headers, body
 
 
 async def _dispatch(service: Service, call: OperationCall, ctx: RequestContext, params: dict[str, Any]) -> Response:

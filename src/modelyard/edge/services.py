@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 from modelyard.context import RequestContext
 from modelyard.edge.admission import AdmissionGate
-from modelyard.wire.auth import AuthRules
+from modelyard.wire.auth import AuthRules, Principal
 from modelyard.wire.errors import (
     InternalFailure,
     NotImplementedOperation,
@@ -18,6 +19,7 @@ from modelyard.wire.errors import (
     UnknownOperationException,
 )
 from modelyard.wire.protocol import HttpRequest, WireProtocol
+from modelyard.wire.streams import BodyTransform
 
 OperationHandler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
 """An operation's handler as the pipeline awaits it: validated parameters in, result out."""
@@ -54,11 +56,23 @@ class Service:
     gate: AdmissionGate | None = None
     """Bounds concurrency and decodes large bodies off the loop (the control plane); None: on the loop."""
     auth: AuthRules | None = None
+    streamed: frozenset[str] = frozenset()
+    """Operations whose body is not read before dispatch: the handler gets a ``wire.streams.RequestStream``
+    of at most ``stream_limit`` bytes (S3's PutObject and UploadPart); every other body is read whole."""
+    stream_limit: int = 0
+    body_transform: Callable[[HttpRequest, Principal], BodyTransform | None] | None = None
+    """Makes the decoder a streamed body passes through, from the request and its verified principal
+    (the ``aws-chunked`` decoder, which needs the seed signature); None: bodies arrive as sent."""
 
     @functools.cached_property
     def auth_rules(self) -> AuthRules:
         """How its requests are signed: by default under the service's name, errors with HTTP 400 (built once)."""
         return self.auth or AuthRules(self.name)
+
+    @functools.cached_property
+    def streamed_auth_rules(self) -> AuthRules:
+        """The rules for a streamed operation: the payload hash is checked by the body's reader."""
+        return dataclasses.replace(self.auth_rules, deferred_payload=True)
 
 
 class ServiceTable:

@@ -1,6 +1,7 @@
 """Create-time checks of the data locations a request names (model data, job inputs and outputs).
 
-A local path (``file://`` or plain) must pass the server's local-path policy: the ``file://`` mode and
+An ``s3://`` location in the server's own S3 must be in a bucket of the caller's account (or one not
+created yet). A local path (``file://`` or plain) must pass the server's local-path policy: the ``file://`` mode and
 allow-list, and never the server's data directory, /proc, /sys or /dev. A refusal is a
 ValidationException naming the member; the same policy runs again when the data is used, so a path
 that turns into a link later fails the job or endpoint then.
@@ -22,17 +23,25 @@ SUBMIT_HYPERPARAMETER = "sagemaker_submit_directory"
 
 
 def check_locations(ctx: RequestContext, members: Iterable[tuple[str, str | None]]) -> None:
-    """Refuse the first ``(member, uri)`` whose location the server's policy forbids."""
+    """Refuse the first ``(member, uri)`` whose location the server's policy forbids, or that names a
+    bucket of the server's own S3 another account owns."""
     policy = LocalPathPolicy.from_settings(ctx.settings)
+    buckets = ctx.app.buckets
     for member, uri in members:
         if not uri:
             continue
         try:
-            policy.check(parse_location(uri))
+            location = parse_location(uri)
+            policy.check(location)
         except ForbiddenLocationError as exc:
             raise ValidationException(f"{member} is not an allowed data location: {exc}") from None
         except InvalidLocationError:
             continue
+        if location.is_s3 and buckets is not None:
+            owner = buckets.owner(location.bucket)
+            if owner is not None and owner != ctx.account:
+                raise ValidationException(f"{member} names bucket {location.bucket}, which belongs to another "
+                                          "account (AccessDenied)")
 
 
 def container_locations(container: dict[str, Any], where: str) -> list[tuple[str, str | None]]:

@@ -1,6 +1,7 @@
 """The object store facade the server uses: one API over S3 and local paths.
 
     ObjectStore.read_bytes("s3://b/k") ──► S3Backend (boto3)  ──► AWS S3 / MinIO / moto
+                                       or  the server's own S3 (s3.local_objects), straight to disk
     ObjectStore.read_bytes("/srv/x")   ──► LocalBackend       ──► the filesystem
 """
 
@@ -31,15 +32,15 @@ class ObjectStore:
 
     Every URI argument is a user's location: a local one must pass ``policy`` (protected areas and
     the ``file://`` mode) when the operation runs, and copies stop at ``limits``. ``Path`` arguments
-    are the caller's own files.
+    are the caller's own files. ``s3_backend`` replaces boto3 for ``s3://`` (the server's own S3).
     """
 
     def __init__(self, *, endpoint_url: str | None = None, region_name: str | None = None,
                  config: Any = None, session: Any = None, s3_client: Any = None,
                  base_dir: Path | None = None, policy: LocalPathPolicy | None = None,
-                 limits: CopyLimits | None = None) -> None:
-        self._s3 = S3Backend(endpoint_url=endpoint_url, region_name=region_name, config=config,
-                             session=session, client=s3_client)
+                 limits: CopyLimits | None = None, s3_backend: Backend | None = None) -> None:
+        self._s3: Backend = s3_backend or S3Backend(endpoint_url=endpoint_url, region_name=region_name, config=config,
+                                                    session=session, client=s3_client)
         self.limits = limits or CopyLimits()
         self.policy = policy or LocalPathPolicy()
         self._local = LocalBackend(self.limits)

@@ -9,6 +9,7 @@ version within its group. Tags and idempotency tokens live beside it.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -80,3 +81,59 @@ access_keys = Table(
 )
 """Access keys: ``secret`` is sealed by ``auth.secrets.SecretBox``; ``allow`` a JSON list of action
 patterns (NULL: every action)."""
+
+S3_KEY = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+"""An object key: sorted by code point (UTF-8 byte order) on both stores, as S3 lists keys."""
+
+s3_buckets = Table(
+    "s3_buckets",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("account", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_s3_buckets_account", s3_buckets.c.account, s3_buckets.c.name)
+
+s3_objects = Table(
+    "s3_objects",
+    metadata,
+    Column("bucket", String(63), ForeignKey("s3_buckets.name"), primary_key=True),
+    Column("key", S3_KEY, primary_key=True),
+    Column("blob", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("content_type", String(256)),
+    Column("headers", Text),
+    Column("metadata", Text),
+    Column("checksum_algorithm", String(16)),
+    Column("checksum", String(128)),
+    Column("parts", Integer),
+    Column("modified_at", Float, nullable=False),
+)
+
+s3_uploads = Table(
+    "s3_uploads",
+    metadata,
+    Column("upload_id", String(64), primary_key=True),
+    Column("bucket", String(63), ForeignKey("s3_buckets.name"), nullable=False),
+    Column("key", S3_KEY, nullable=False),
+    Column("content_type", String(256)),
+    Column("headers", Text),
+    Column("metadata", Text),
+    Column("checksum_algorithm", String(16)),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_s3_uploads_bucket_key", s3_uploads.c.bucket, s3_uploads.c.key)
+
+s3_parts = Table(
+    "s3_parts",
+    metadata,
+    Column("upload_id", String(64), ForeignKey("s3_uploads.upload_id", ondelete="CASCADE"), primary_key=True),
+    Column("part_number", Integer, primary_key=True),
+    Column("blob", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("checksum", String(128)),
+    Column("modified_at", Float, nullable=False),
+)

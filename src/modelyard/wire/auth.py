@@ -21,6 +21,11 @@ class AuthRules:
     error_status: int = 400
     unsigned_payload: bool = False
     streaming_payload: bool = False
+    deferred_payload: bool = False
+    """The body is not read before authentication: a hex ``x-amz-content-sha256`` is signed as declared and
+    the body's reader checks it (S3's streamed uploads)."""
+    uri_as_sent: bool = False
+    """The path is signed as sent, not normalised and encoded again (S3)."""
 
 
 @dataclass(slots=True)

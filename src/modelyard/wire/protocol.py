@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelyard.wire.errors import ServiceError
+from modelyard.wire.streams import FileBody
 
 Headers = list[tuple[bytes, bytes]]
-Response = tuple[int, Headers, bytes]
-"""Status, headers and body of a complete HTTP response."""
+Response = tuple[int, Headers, bytes | FileBody]
+"""Status, headers and body of an HTTP response: the whole body, or a file streamed out (S3 GetObject)."""
 
 REQUEST_ID_HEADER = b"x-amzn-requestid"
 
@@ -34,6 +35,8 @@ class HttpRequest:
     path: str
     query_string: bytes
     headers: dict[str, str]
+    raw_path: bytes = b""
+    """The path as sent (percent-encoded), when the server has it."""
 
 
 class OperationCall(Protocol):

@@ -1,0 +1,113 @@
+"""PUT and GET throughput of 1 MB and 100 MB objects through boto3: modelyard's own S3, moto's standalone
+server, and a plain file copy on the same disk (the limit), paired in one run.
+
+    .venv/bin/python bench/s3.py [--rounds 3] [--sizes 1,100]
+
+Every row is printed (MB/s, best of the rounds), then modelyard's rate as a share of the file copy and
+as a multiple of moto's. Aims: >= 50 % of the file copy at 100 MB, >= 3x moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.moto_s3 import start_moto_s3  # noqa: E402
+from tests.support.server import start_server  # noqa: E402
+
+MB = 1024 * 1024
+TRANSFER = TransferConfig(multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=4)
+
+
+def best_rate(size: int, rounds: int, run: Callable[[], None]) -> float:
+    """MB/s of the fastest of ``rounds`` runs."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return size / MB / best
+
+
+def s3_rates(client: Any, bucket: str, source: Path, target: Path, rounds: int) -> tuple[float, float]:
+    """(PUT, GET) MB/s of ``source`` through boto3's transfer manager."""
+    size = source.stat().st_size
+    key = f"bench/{source.name}"
+    put = best_rate(size, rounds, lambda: client.upload_file(str(source), bucket, key, Config=TRANSFER))
+    get = best_rate(size, rounds, lambda: client.download_file(bucket, key, str(target), Config=TRANSFER))
+    assert target.stat().st_size == size
+    return put, get
+
+
+def copy_rates(source: Path, workdir: Path, rounds: int) -> tuple[float, float]:
+    """(write, read) MB/s of a plain file copy on the same disk."""
+    size = source.stat().st_size
+    copy = workdir / f"copy-{source.name}"
+    write = best_rate(size, rounds, lambda: shutil.copyfile(source, copy))
+    back = workdir / f"back-{source.name}"
+    read = best_rate(size, rounds, lambda: shutil.copyfile(copy, back))
+    return write, read
+
+
+def main() -> int:
+    """Run every pairing and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="1,100", help="object sizes in MB, comma-separated")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-s3-", dir="/var/tmp"))
+    server = start_server(workdir / "modelyard", env={"AWS_ENDPOINT_URL_S3": ""})
+    moto = start_moto_s3(log_dir=workdir / "moto")
+    config = Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"})
+    clients = {
+        "modelyard": boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", config=config,
+                                  **server.credentials),
+        "moto": moto.client(config=config),
+    }
+    rows: dict[tuple[str, int], tuple[float, float]] = {}
+    try:
+        for client in clients.values():
+            client.create_bucket(Bucket="bench")
+        for size in sizes:
+            source = workdir / f"object-{size}mb.bin"
+            with open(source, "wb") as out:
+                for _ in range(size):
+                    out.write(os.urandom(MB))
+            rows[("file copy", size)] = copy_rates(source, workdir, args.rounds)
+            for name, client in clients.items():
+                rows[(name, size)] = s3_rates(client, "bench", source, workdir / f"{name}-{size}.out", args.rounds)
+    finally:
+        server.stop()
+        moto.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{'target':<12} {'size':>6} {'PUT MB/s':>10} {'GET MB/s':>10}")
+    for (name, size), (put, get) in rows.items():
+        print(f"{name:<12} {size:>4}MB {put:>10.1f} {get:>10.1f}")
+    print()
+    print(f"{'size':>6} {'PUT/copy':>9} {'GET/copy':>9} {'PUT/moto':>9} {'GET/moto':>9}")
+    for size in sizes:
+        put, get = rows[("modelyard", size)]
+        copy_put, copy_get = rows[("file copy", size)]
+        moto_put, moto_get = rows[("moto", size)]
+        print(f"{size:>4}MB {put / copy_put:>8.0%} {get / copy_get:>8.0%} {put / moto_put:>8.1f}x "
+              f"{get / moto_get:>8.1f}x")
+    print(f"cores: {os.cpu_count()}  load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
