@@ -47,6 +47,7 @@ from modelyard.runtime.images import ImageRegistry
 from modelyard.runtime.process import ProcessBackend
 from modelyard.s3 import errors as s3_errors
 from modelyard.s3.blobs import BlobFiles
+from modelyard.s3.body_encoding import body_decoder
 from modelyard.s3.catalog import Catalog
 from modelyard.s3.local_objects import LocalS3Backend
 from modelyard.s3.service import MAX_PUT_BYTES, STREAMED, S3Service
@@ -174,7 +175,7 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                 not_implemented=s3_errors.not_implemented,
                 auth=AuthRules("s3", error_status=403, unsigned_payload=True, streaming_payload=True,
                                uri_as_sent=True),
-                streamed=STREAMED, stream_limit=MAX_PUT_BYTES),
+                streamed=STREAMED, stream_limit=MAX_PUT_BYTES, body_transform=body_decoder),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
                 limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
