@@ -134,10 +134,10 @@ def test_checksum_header_and_signed_hash_are_verified(any_server: ServerProcess,
     assert head["ChecksumSHA256"] == put["ChecksumSHA256"]
 
 
-def test_aws_chunked_is_refused_until_decoded(any_server: ServerProcess, bucket: str) -> None:
+def test_aws_chunked_needs_a_streaming_payload_hash(any_server: ServerProcess, bucket: str) -> None:
     status, body = raw_put(any_server, f"/{bucket}/chunked", b"0\r\n\r\n",
                             {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": "0"})
-    assert status == 501 and b"aws-chunked" in body
+    assert status == 400 and b"InvalidRequest" in body and b"not an aws-chunked payload" in body, body
 
 
 def test_delete_objects(s3: Any, bucket: str) -> None:

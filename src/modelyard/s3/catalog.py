@@ -259,10 +259,7 @@ class Catalog:
         old: str | None = None
         try:
             with self.db.session(write=True) as conn:
-                if conn.execute(select(s3_uploads.c.upload_id).where(
-                        s3_uploads.c.upload_id == upload.upload_id).with_for_update()).first() is None:
-                    raise NoSuchUpload("The specified upload does not exist. The upload ID may be invalid, or the "
-                                       "upload may have been aborted or completed.", UploadId=upload.upload_id)
+                _lock_upload(conn, upload.upload_id)
                 where = (s3_parts.c.upload_id == upload.upload_id) & (s3_parts.c.part_number == part.number)
                 row = conn.execute(select(s3_parts.c.blob).where(where)).first()
                 values = {"blob": blob, "size": part.size, "etag": part.etag, "checksum": part.checksum,
@@ -291,10 +288,7 @@ class Catalog:
         blob = self.files.publish(temp)
         try:
             with self.db.session(write=True) as conn:
-                if conn.execute(select(s3_uploads.c.upload_id).where(
-                        s3_uploads.c.upload_id == upload.upload_id).with_for_update()).first() is None:
-                    raise NoSuchUpload("The specified upload does not exist. The upload ID may be invalid, or the "
-                                       "upload may have been aborted or completed.", UploadId=upload.upload_id)
+                _lock_upload(conn, upload.upload_id)
                 part_blobs = [row.blob for row in conn.execute(
                     select(s3_parts.c.blob).where(s3_parts.c.upload_id == upload.upload_id))]
                 conn.execute(delete(s3_parts).where(s3_parts.c.upload_id == upload.upload_id))
@@ -322,3 +316,11 @@ class Catalog:
                                                          (func.substr(s3_uploads.c.key, 1, len(prefix)) == prefix))
                                 .order_by(s3_uploads.c.key, s3_uploads.c.created_at).limit(limit)).all()
         return (_upload(row) for row in rows)
+
+
+def _lock_upload(conn: Connection, upload_id: str) -> None:
+    """Lock the upload's row for the transaction; NoSuchUpload when it was aborted or completed."""
+    if conn.execute(select(s3_uploads.c.upload_id).where(
+            s3_uploads.c.upload_id == upload_id).with_for_update()).first() is None:
+        raise NoSuchUpload("The specified upload does not exist. The upload ID may be invalid, or the "
+                           "upload may have been aborted or completed.", UploadId=upload_id)

@@ -232,14 +232,7 @@ class S3Service:
         """The object's bytes (or a range of them), streamed from its blob."""
         record, fd = await self._open(ctx, params)
         try:
-            result = _object_headers(record, params)
-            start, length = _range(params.get("Range"), record.size)
-            if length != record.size:
-                result[STATUS] = 206
-                result["ContentRange"] = f"bytes {start}-{start + length - 1}/{record.size}"
-                for member in _CHECKSUMS:
-                    result.pop(member, None)
-            result["ContentLength"] = length
+            result, start, length = _ranged_headers(record, params)
             result["Body"] = FileBody(fd, start, length)
         except BaseException:
             os.close(fd)
@@ -250,15 +243,7 @@ class S3Service:
         """The object's headers."""
         record, fd = await self._open(ctx, params)
         os.close(fd)
-        result = _object_headers(record, params)
-        start, length = _range(params.get("Range"), record.size)
-        if length != record.size:
-            result[STATUS] = 206
-            result["ContentRange"] = f"bytes {start}-{start + length - 1}/{record.size}"
-            for member in _CHECKSUMS:
-                result.pop(member, None)
-        result["ContentLength"] = length
-        return result
+        return _ranged_headers(record, params)[0]
 
     async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Delete one object (204 whether or not it was there)."""
@@ -543,6 +528,20 @@ def _checked(name: str, handler: Handler) -> Handler:
     return run
 
 
+
+def _ranged_headers(record: ObjectRecord, params: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+    """An object's response headers for the request's Range (206 and Content-Range for a part, whose
+    whole-object checksums do not apply), with the first byte and the length to send."""
+    result = _object_headers(record, params)
+    start, length = _range(params.get("Range"), record.size)
+    if length != record.size:
+        result[STATUS] = 206
+        result["ContentRange"] = f"bytes {start}-{start + length - 1}/{record.size}"
+        for member in _CHECKSUMS:
+            result.pop(member, None)
+    result["ContentLength"] = length
+    return result, start, length
+
 def _stream(params: dict[str, Any]) -> RequestStream:
     stream = params[STREAMED_BODY]
     assert isinstance(stream, RequestStream)
@@ -553,11 +552,6 @@ def _stream(params: dict[str, Any]) -> RequestStream:
             params["ContentEncoding"] = rest
         else:
             params.pop("ContentEncoding")
-    declared = stream.headers.get("x-amz-content-sha256", "")
-    if stream.transform is None and ("aws-chunked" in encoding or declared.startswith("STREAMING-")):
-        raise errors.NotImplementedS3(
-            "modelyard's S3 does not decode aws-chunked bodies yet; send the body whole with a signed payload hash "
-            "(botocore: request_checksum_calculation='when_required' or a plain-http endpoint)")
     return stream
 
 
