@@ -197,3 +197,21 @@ def test_presigned_get_and_put(any_server: ServerProcess, s3: Any, bucket: str) 
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(get_url.replace("Signature=", "Signature=0"))
     assert caught.value.code == 403 and b"SignatureDoesNotMatch" in caught.value.read()
+
+
+CHECK_VECTORS = {"crc32c": (0xE3069283).to_bytes(4, "big"), "crc64nvme": (0xAE8B14860A799888).to_bytes(8, "big")}
+"""The published check values of CRC-32C (iSCSI) and CRC-64/NVME over b"123456789"."""
+
+
+@pytest.mark.parametrize("algorithm", sorted(CHECK_VECTORS))
+def test_crc32c_and_crc64nvme_headers_are_verified(any_server: ServerProcess, s3: Any, bucket: str,
+                                                   algorithm: str) -> None:
+    right = base64.b64encode(CHECK_VECTORS[algorithm]).decode()
+    wrong = base64.b64encode(bytes(len(CHECK_VECTORS[algorithm]))).decode()
+    status, body = raw_put(any_server, f"/{bucket}/bad", b"123456789", {f"x-amz-checksum-{algorithm}": wrong})
+    assert status == 400 and b"<Code>BadDigest</Code>" in body, body
+    status, body = raw_put(any_server, f"/{bucket}/good", b"123456789", {f"x-amz-checksum-{algorithm}": right})
+    assert status == 200, body
+    head = s3.head_object(Bucket=bucket, Key="good", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm.upper()}"] == right
+    assert error_of(lambda: s3.head_object(Bucket=bucket, Key="bad"))["Code"] == "404"

@@ -10,50 +10,32 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import zlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from modelyard.s3.errors import BadDigest, ContentSHA256Mismatch, InvalidDigest, InvalidRequest, NotImplementedS3
+from modelyard.wire.checksums import DIGEST_SIZES, RunningChecksum
 
 
 class Hasher(Protocol):
-    """What hashlib objects and the CRC32 wrapper share."""
+    """What hashlib objects and ``wire.checksums.RunningChecksum`` share."""
 
     def update(self, data: bytes, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
 
-class Crc32:
-    """zlib's CRC-32 with a hashlib-like face (big-endian digest, as S3 encodes it)."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def update(self, data: bytes, /) -> None:
-        """Add bytes."""
-        self.value = zlib.crc32(data, self.value)
-
-    def digest(self) -> bytes:
-        """The four digest bytes."""
-        return self.value.to_bytes(4, "big")
-
-
-CHECKSUMS: dict[str, Any] = {"CRC32": Crc32, "SHA1": hashlib.sha1, "SHA256": hashlib.sha256}
-"""The x-amz-checksum algorithms modelyard computes; others (CRC32C, CRC64NVME) are refused."""
 CHECKSUM_MEMBERS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "MD5", "XXHASH64", "XXHASH3",
                     "XXHASH128")
 
 
 def new_checksum(algorithm: str) -> Hasher:
-    """A hasher for an S3 checksum algorithm; NotImplemented for those modelyard does not compute."""
-    factory = CHECKSUMS.get(algorithm.upper())
-    if factory is None:
-        raise NotImplementedS3(f"modelyard's S3 does not compute {algorithm} checksums; use CRC32, SHA1 or SHA256 "
-                               "(botocore: request_checksum_calculation or ChecksumAlgorithm='CRC32')")
-    hasher: Hasher = factory()
-    return hasher
+    """A hasher for an S3 checksum algorithm (CRC32, CRC32C, CRC64NVME, SHA1, SHA256); NotImplemented for
+    the others."""
+    if algorithm.lower() not in DIGEST_SIZES:
+        raise NotImplementedS3(f"modelyard's S3 does not compute {algorithm} checksums; use CRC32, CRC32C, "
+                               "CRC64NVME, SHA1 or SHA256")
+    return RunningChecksum(algorithm.lower())
 
 
 def decode_md5(content_md5: str) -> bytes:
