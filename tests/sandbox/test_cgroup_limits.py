@@ -49,6 +49,14 @@ with open("/opt/ml/model/big", "wb") as handle:
 print("wrote everything")
 """
 
+QUICK_FILL = r"""
+import os
+os.makedirs("/opt/ml/model", exist_ok=True)
+with open("/opt/ml/model/quick", "wb") as handle:
+    handle.write(os.urandom(80 << 20))
+print("wrote quickly")
+"""
+
 MANY_FILES = r"""
 import os, time
 for n in range(5000):
@@ -135,6 +143,17 @@ def test_writing_past_the_disk_budget_kills_the_container(sandboxed_backend: Pro
         (tmp_path / "opt_ml" / "model" / "big").stat().st_size < 2000 * MIB
     process_breach = [note for note in notes if "disk limit" in note]
     assert process_breach and "64 MiB" in process_breach[0], notes
+
+
+def test_a_writer_that_ends_before_the_first_walk_is_still_over_its_budget(
+    sandboxed_backend: ProcessBackend, tmp_path: Path
+) -> None:
+    spec = python_spec(tmp_path, QUICK_FILL, limits=Limits(disk_bytes=64 * MIB))
+    process = sandboxed_backend.start(spec)
+    assert process.wait(60) == 0
+    breach = process.limit_exceeded()
+    assert breach is not None and breach.kind == "disk" and "when it ended" in breach.message, breach
+    assert "64 MiB" in breach.message
 
 
 def test_too_many_files_kill_the_container(sandboxed_backend: ProcessBackend, tmp_path: Path) -> None:

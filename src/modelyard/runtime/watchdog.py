@@ -4,8 +4,8 @@
 
     every 0.25 s   the group's OOM-kill count (cgroups): any kill → the whole container is killed
     every ≥ 2 s    the disk its writable host directories hold (``disk_usage``): over → killed
-    on exit        a last OOM check (the kernel may have killed the main process itself), then the
-                   group is removed
+    on exit        a last OOM check (the kernel may have killed the main process itself) and a last
+                   disk measure (a fast writer may finish between two walks), then the group is removed
 
 The walk's interval stretches to ten times its own duration, so measuring never takes more than a
 tenth of a core. What ended the container (``Breach``) is written to its log through ``note`` and
@@ -79,6 +79,10 @@ class LimitWatch:
                 time.sleep(MEMORY_POLL_SECONDS)
             if self.breach is None and self._oom_killed():
                 self._end(self._memory_breach())
+            if self.breach is None and self._watch_disk:
+                usage = measure(self.disk_roots, max_bytes=self.limits.disk_bytes, max_files=self.limits.disk_files)
+                if usage.over:
+                    self._end(self._disk_breach(usage.files, usage.too_deep, ended=True))
         finally:
             if self.group is not None:
                 self.group.remove()
@@ -104,7 +108,7 @@ class LimitWatch:
         return Breach("memory", f"killed for exceeding its memory limit of {size_text(self.limits.memory_bytes)} "
                                 f"(the kernel's OOM killer ended a process of the container)")
 
-    def _disk_breach(self, files: int, too_deep: bool) -> Breach:
+    def _disk_breach(self, files: int, too_deep: bool, *, ended: bool = False) -> Breach:
         limits = self.limits
         if too_deep:
             what = "its writable directories nest deeper than the walk follows"
@@ -112,7 +116,8 @@ class LimitWatch:
             what = f"its writable directories hold more than {limits.disk_files} files"
         else:
             what = f"its writable directories (/opt/ml and its outputs) hold more than {size_text(limits.disk_bytes)}"
-        return Breach("disk", f"killed for exceeding its disk limit: {what}")
+        how = "over its disk limit when it ended" if ended else "killed for exceeding its disk limit"
+        return Breach("disk", f"{how}: {what}")
 
     def _end(self, breach: Breach) -> None:
         self.breach = breach

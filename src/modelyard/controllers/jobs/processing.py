@@ -124,10 +124,11 @@ class ProcessingRunner(ScriptRunner):
         code = job.wait(process)
         pumping.join(10)
         job.check()
-        if code != 0:
+        breach = limit_failure(process, "processing")
+        if code != 0 or breach:
             failure = workspace.host_path(FAILURE_FILE)
             text = failure.read_text(errors="replace") if failure.is_file() else None
-            reason = limit_failure(process, "processing") or algorithm_error(
+            reason = breach or algorithm_error(
                 failure_text=text, exit_code=int(code or 0), lines=tap.lines(), command=argv)
             self._finish(job, "Failed", reason, exit_message=(text or last_meaningful_line(tap.lines()) or ""))
             return

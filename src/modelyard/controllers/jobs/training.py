@@ -129,9 +129,10 @@ class TrainingRunner(ScriptRunner):
             self._save_model(job, workspace, tap)
             job.check()
         failure = workspace.host_path(PATHS.failure_file)
-        if code != 0:
+        breach = limit_failure(process, "training")
+        if code != 0 or breach:
             text = failure.read_text(errors="replace") if failure.is_file() else None
-            reason = limit_failure(process, "training") or algorithm_error(
+            reason = breach or algorithm_error(
                 failure_text=text, exit_code=int(code or 0), lines=tap.lines(), command=argv)
             self._finish(job, "Failed", reason, tap.metrics)
             return
