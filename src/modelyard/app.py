@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from modelyard.hosting import invoke
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
+from modelyard.runtime.cgroups import CgroupError, CgroupTree
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
 from modelyard.runtime.process import ProcessBackend
@@ -69,6 +71,8 @@ from modelyard.wire.rest_xml import RestXmlProtocol
 EXTERNAL_S3_VARIABLE = "AWS_ENDPOINT_URL_S3"
 """When set in the server's environment, ``s3://`` goes there (MinIO, AWS) through boto3; otherwise the
 server reads and writes its own S3 on disk."""
+log = logging.getLogger("modelyard.server")
+
 CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
@@ -105,13 +109,21 @@ def build_runtime_kit(settings: Settings, s3_backend: LocalS3Backend | None = No
                       images)
 
 
-def worker_pool(settings: Settings, executor: ThreadPoolExecutor, token_key: bytes) -> Executor:
+def worker_pool(settings: Settings, executor: ThreadPoolExecutor, token_key: bytes,
+                cgroups: CgroupTree | None = None) -> Executor:
     """Where large control-plane bodies are decoded and ``WORKER_OPERATIONS`` run: the control worker
-    processes, or the thread pool when ``decode_workers`` is 0."""
+    processes (in a cgroup of the least CPU weight when the containers have cgroups), or the thread
+    pool when ``decode_workers`` is 0."""
     workers = settings.edge.decode_workers
     if workers <= 0:
         return executor
-    return WorkerPool(workers, start_control_worker, (settings, token_key))
+    join_files: tuple[str, ...] = ()
+    if cgroups is not None:
+        try:
+            join_files = cgroups.background("control-workers").join_files
+        except CgroupError as exc:
+            log.warning("control workers run without a cgroup of their own: %s", exc)
+    return WorkerPool(workers, start_control_worker, (settings, token_key), join_files)
 
 
 def start_control_worker(settings: Settings, token_key: bytes) -> None:
@@ -220,7 +232,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
     page_tokens.use_secret(token_key)
-    workers = worker_pool(settings, executor, token_key)
+    workers = worker_pool(settings, executor, token_key, kit.launcher.backend.cgroups)
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
     s3 = S3Service(s3_catalog, s3_files, executor)

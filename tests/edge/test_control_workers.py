@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.runtime.cgroups import cgroup_tree
 from tests.conftest import client_for
 from tests.support.aws_errors import code
 from tests.support.server import ServerProcess, start_server
@@ -80,3 +81,25 @@ def test_a_killed_worker_is_replaced(own_server: ServerProcess) -> None:
     assert all(a in (["kept"], "ServiceUnavailable") for a in answers), answers
     assert control_worker(own_server) != worker
     assert own_server.process.poll() is None
+
+
+def cpu_weight_of(pid: int) -> tuple[str, int] | None:
+    """("v1", cpu.shares) or ("v2", cpu.weight) of the group ``pid`` is in, None without a cpu controller."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+                shares = Path(mount + path) / "cpu.shares"
+                if shares.exists():
+                    return "v1", int(shares.read_text())
+        if controllers == "" and (Path("/sys/fs/cgroup" + path) / "cpu.weight").exists():
+            return "v2", int((Path("/sys/fs/cgroup" + path) / "cpu.weight").read_text())
+    return None
+
+
+def test_the_worker_has_the_least_cpu_weight_where_containers_have_cgroups(own_server: ServerProcess) -> None:
+    tree, note = cgroup_tree()
+    if tree is None:
+        pytest.skip(f"no usable cgroups on this host ({note}): the worker's nice value is its only priority")
+    found = cpu_weight_of(control_worker(own_server))
+    assert found in (("v1", 2), ("v2", 1)), found

@@ -7,7 +7,10 @@ pool for the next request instead, so one lost worker costs one request a 503, n
 The workers run at the lowest CPU priority (nice 19, ``SCHED_BATCH``): that work must wait while the
 server and the model processes (nice 10, see ``runtime.priority``) have invocations to serve, so a
 client looping 14 MB bodies or heavy searches takes spare CPU first. ``SCHED_BATCH`` rather than
-``SCHED_IDLE``: a search a user waits for still gets its nice-19 share on a saturated host.
+``SCHED_IDLE``: a search a user waits for still gets its nice-19 share on a saturated host. Where the
+containers have cgroups of their own, a nice value weighs only against the server's own threads (the
+scheduler shares the CPU between groups first), so the workers also join a group of the least CPU
+weight (``join_files``, made by the composition root with ``CgroupTree.background``).
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ class WorkerPool(Executor):
     importable module-level function; the arguments must pickle)."""
 
     def __init__(self, workers: int, initializer: Callable[..., None] | None = None,
-                 initargs: tuple[Any, ...] = ()) -> None:
+                 initargs: tuple[Any, ...] = (), join_files: tuple[str, ...] = ()) -> None:
         self.workers = workers
+        self.join_files = join_files
         self._initializer = initializer
         self._initargs = initargs
         self._lock = threading.Lock()
@@ -41,7 +45,8 @@ class WorkerPool(Executor):
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=start_worker, initargs=(self._initializer, self._initargs))
+                                   initializer=start_worker,
+                                   initargs=(self._initializer, self._initargs, self.join_files))
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Run ``fn(*args, **kwargs)`` in a worker (both must pickle)."""
@@ -59,8 +64,19 @@ class WorkerPool(Executor):
             self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    """In a new worker: lowest priority first, then the caller's initializer."""
+def start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...],
+                 join_files: tuple[str, ...] = ()) -> None:
+    """In a new worker: its low-weight group and lowest priority first, then the caller's initializer."""
+    pid = str(os.getpid()).encode()
+    for path in join_files:
+        try:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, pid)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
     lowest_priority()
     if initializer is not None:
         initializer(*initargs)

@@ -59,6 +59,8 @@ SERVER_LEAF = "modelyard-server"
 CPU_PERIOD_US = 100_000
 CONTAINERS_CPU_WEIGHT = 100
 CONTAINERS_CPU_SHARES = 1024
+BACKGROUND_CPU_WEIGHT = 1
+BACKGROUND_CPU_SHARES = 2
 V1_REQUIRED = ("memory", "pids", "cpu")
 V2_REQUIRED = ("memory", "pids", "cpu")
 _REMOVE_WAIT = 3.0
@@ -139,6 +141,11 @@ class CgroupTree(ABC):
         """A fresh group for the container ``name`` with ``limits`` applied; raises CgroupError."""
 
     @abstractmethod
+    def background(self, name: str) -> ContainerGroup:
+        """A group with the lowest CPU weight and no other limit, for the server's own bulk work (its
+        control worker processes); raises CgroupError."""
+
+    @abstractmethod
     def server_directories(self) -> list[Path]:
         """This server's parent directories (``<own>/modelyard/<pid>``), one per hierarchy."""
 
@@ -158,6 +165,17 @@ class V2Tree(CgroupTree):
     def server_directories(self) -> list[Path]:
         """The one directory of this server's containers."""
         return [self.base]
+
+    def background(self, name: str) -> ContainerGroup:
+        """A leaf below the server's directory with cpu.weight 1."""
+        directory = _fresh_dir(self.base, name)
+        group = ContainerGroup("v2", {"unified": directory})
+        try:
+            _write(directory / "cpu.weight", str(BACKGROUND_CPU_WEIGHT))
+        except CgroupError:
+            group.remove()
+            raise
+        return group
 
     def create(self, name: str, limits: Limits) -> ContainerGroup:
         """A leaf below the server's directory with memory.max, pids.max and cpu.max."""
@@ -189,6 +207,17 @@ class V1Tree(CgroupTree):
     def server_directories(self) -> list[Path]:
         """One directory per hierarchy."""
         return list(dict.fromkeys(self.bases.values()))
+
+    def background(self, name: str) -> ContainerGroup:
+        """A group in the cpu hierarchy with cpu.shares 2 (the least)."""
+        directory = _fresh_dir(self.bases["cpu"], _leaf_name(name), exact=True)
+        group = ContainerGroup("v1", {"cpu": directory})
+        try:
+            _write(directory / "cpu.shares", str(BACKGROUND_CPU_SHARES))
+        except CgroupError:
+            group.remove()
+            raise
+        return group
 
     def create(self, name: str, limits: Limits) -> ContainerGroup:
         """A group in each hierarchy with the memory, pids and CFS quota knobs set."""
