@@ -99,13 +99,6 @@ class Preparer:
             leases = self._leases.pop(key, [])
         self._release_files(leases)
 
-    def forget(self) -> None:
-        """Drop shared preparations (artifacts may have changed); their users keep their files."""
-        with self._lock:
-            self._done.clear()
-            self._users.clear()
-            self._leases.clear()
-
     def _release_files(self, leases: list[Path]) -> None:
         for path in leases:
             self.cache.release(path)

@@ -82,17 +82,12 @@ def _scan(ctx: RequestContext, searchable: Searchable, shape: Shape, resource: s
 def _in_stored_document(searchable: Searchable, prop: Property) -> bool:
     root = searchable.root
     inside = prop.path[len(root):]
-    return (prop.path[:len(root)] == root and bool(inside) and inside[0] != "Tags"
-            and inside[0] not in searchable.shown_differently)
-
-
-def _described(searchable: Searchable, record: Record) -> dict[str, Any]:
-    return searchable.present(record.document) if searchable.present else record.document
+    return prop.path[:len(root)] == root and bool(inside) and inside[0] != "Tags"
 
 
 def _search_record(searchable: Searchable, record: Record, tags: Any, links: dict[str, Any]) -> dict[str, Any]:
     """The record with its tags at ``root + Tags`` (as given: a map for filtering, a list for the wire)."""
-    document = {**_described(searchable, record), "Tags": tags}
+    document = {**record.document, "Tags": tags}
     if not searchable.root:
         return {**document, **links}
     return {searchable.root[0]: document, **links}

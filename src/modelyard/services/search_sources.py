@@ -16,7 +16,7 @@ as AWS answers for an account without such resources.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -46,9 +46,6 @@ class Searchable:
     status_property: str | None = None
     root: tuple[str, ...] = ()
     """Where the stored document sits inside the record."""
-    shown_differently: frozenset[str] = field(default_factory=frozenset)
-    """Members of the stored document that Describe presents otherwise (no text narrowing on them)."""
-    present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     links: Links | None = None
 
     @property
@@ -93,7 +90,7 @@ SEARCHABLE = {
     "TrainingJob": Searchable(TRAINING_JOB, "TrainingJob", "LastModifiedTime", name_property="TrainingJobName",
                               status_property="TrainingJobStatus"),
     "Endpoint": Searchable(ENDPOINT, "Endpoint", "LastModifiedTime", name_property="EndpointName",
-                           status_property="EndpointStatus", shown_differently=frozenset({"DataCaptureConfig"})),
+                           status_property="EndpointStatus"),
     "Model": Searchable(MODEL, "ModelDashboardModel", "Model.CreationTime", name_property="Model.ModelName",
                         root=("Model",), links=_model_links),
 }
