@@ -80,7 +80,13 @@ def test_garbage_and_abrupt_disconnects_do_not_crash_the_server(serve, tmp_path)
     gate.wait_entered()
     mid_invoke.close()
     gate.release()
-    assert toolkit.client().invoke("alive", content_type="x")[1] == b"alive"  # queued behind the orphan
+    try:
+        answer = toolkit.client().invoke("alive", content_type="x")
+    except ConnectionResetError:
+        # the single-process server recycles itself in place after the orphaned call; a connection it
+        # had accepted just before is reset, and the router retries such a call once (hosting.invoke)
+        answer = toolkit.client().invoke("alive", content_type="x")
+    assert answer[1] == b"alive"
     assert toolkit.process.poll() is None
 
 
