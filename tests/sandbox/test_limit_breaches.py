@@ -44,6 +44,7 @@ def predict_fn(data, model):
             os._exit(0)
         HOLD.append(b"x" * (data["fork_allocate_mb"] << 20))
         os.waitpid(child, 0)
+        time.sleep(3)  # still mid-invocation when the watchdog sees the OOM kill (v1 kills one process)
     if data.get("spin"):
         for _ in range(data["spin"]):
             if os.fork() == 0:
