@@ -27,7 +27,6 @@ def assert_refused(err: Any, member: str) -> None:
     assert message(err).startswith(f"{member} {NOT_YET}: "), message(err)
 
 
-SERVERLESS = {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
 CAPTURE = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bucket/prefix",
            "CaptureOptions": [{"CaptureMode": "Input"}]}
 
@@ -41,8 +40,6 @@ CAPTURE = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bu
     ({}, {"MetricsConfig": {"EnableEnhancedMetrics": True}}, "MetricsConfig"),
     ({}, {"EnableNetworkIsolation": True}, "EnableNetworkIsolation"),
     ({}, {"VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}}, "VpcConfig"),
-    ({"ServerlessConfig": SERVERLESS, "InstanceType": None, "InitialInstanceCount": None}, {},
-     "ProductionVariants[0].ServerlessConfig"),
     ({"AcceleratorType": "ml.eia2.medium"}, {}, "ProductionVariants[0].AcceleratorType"),
     ({"CoreDumpConfig": {"DestinationS3Uri": "s3://dump-bucket/x"}}, {}, "ProductionVariants[0].CoreDumpConfig"),
     ({"EnableSSMAccess": True}, {}, "ProductionVariants[0].EnableSSMAccess"),

@@ -2,7 +2,8 @@
 
 The controller publishes a new ``EndpointRoutes`` whenever instances change; the invoke path only
 reads it (no SQL, no locks): pick a variant by weight or ``TargetVariant``, then the instance with
-the fewest outstanding requests; a capturing deployment's routes carry its capture sink.
+the fewest outstanding requests (a serverless variant may have none yet: its gate starts one); a
+capturing deployment's routes carry its capture sink.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from modelyard.hosting.capture.sink import CaptureSink
 from modelyard.hosting.instances import InstanceClient
+from modelyard.hosting.serverless import ServerlessGate
 
 
 @dataclass
@@ -24,6 +26,7 @@ class VariantRoutes:
     weight: float
     instances: list[InstanceClient] = field(default_factory=list)
     log_streams: list[str] = field(default_factory=list)
+    serverless: ServerlessGate | None = None
 
     _turn: int = 0
 
@@ -61,7 +64,7 @@ class EndpointRoutes:
 
     def reweigh(self) -> None:
         """Recompute the traffic split after weights or instances change."""
-        self._order = [v for v in self.variants.values() if v.weight > 0 and v.instances]
+        self._order = [v for v in self.variants.values() if v.weight > 0 and (v.instances or v.serverless)]
         total, self._cumulative = 0.0, []
         for variant in self._order:
             total += variant.weight

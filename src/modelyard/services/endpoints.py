@@ -25,6 +25,7 @@ from modelyard.services.common import (
     validation_missing,
 )
 from modelyard.services.dispatch import operation
+from modelyard.services.endpoint_config_checks import is_serverless
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import (
     CREATE_ENDPOINT,
@@ -33,7 +34,7 @@ from modelyard.services.unsupported_hosting import (
 )
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.patches import Patch, patch_record
-from modelyard.store.resources import Record
+from modelyard.store.resources import Record, get_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT = "endpoint"
@@ -123,6 +124,12 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
         record = find_endpoint(conn, ctx, request["EndpointName"])
         _require_in_service(record, "update")
         config = _find_config(conn, ctx, request["EndpointConfigName"])
+        current = get_record(conn, ctx.account, ctx.region, ENDPOINT_CONFIG, record.document["EndpointConfigName"])
+        if current is not None and not is_serverless(current.document["ProductionVariants"]) and is_serverless(
+                config.document["ProductionVariants"]):
+            raise ValidationException(
+                f'Endpoint "{record.name}" runs instance-based variants and cannot be updated to the serverless '
+                f'endpoint configuration "{config.name}"; create a new endpoint for it')
         _patch(conn, record, change, ctx.now)
     notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
@@ -136,6 +143,8 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
     def change(current: Record) -> Patch:
         _require_in_service(current, "update")
         known = {v["VariantName"] for v in current.document.get("ProductionVariants", [])}
+        serverless = {v["VariantName"]: "DesiredServerlessConfig" in v or "CurrentServerlessConfig" in v
+                      for v in current.document.get("ProductionVariants", [])}
         desired = EndpointDesired.from_json(current.desired or {})
         weights = dict(desired.weights)
         for wanted in request["DesiredWeightsAndCapacities"]:
@@ -144,6 +153,10 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
                 raise ValidationException(
                     f'The variant name(s) "{variant}" is/are not present in endpoint "{current.name}"; '
                     f"its variants are {sorted(known)}")
+            if "DesiredInstanceCount" in wanted and serverless.get(variant):
+                raise ValidationException(
+                    f'Variant "{variant}" is serverless and has no instances to count; change its concurrency '
+                    "with UpdateEndpoint and a new endpoint configuration")
             if "DesiredWeight" not in wanted and "DesiredInstanceCount" not in wanted:
                 raise ValidationException(f"Give DesiredWeight or DesiredInstanceCount for variant {variant}")
             changed = {k: wanted[k] for k in ("DesiredWeight", "DesiredInstanceCount") if k in wanted}
