@@ -195,7 +195,7 @@ class EndpointController(KeyedReconciler):
              "ProductionVariants": self._summaries(deployment), "FailureReason": None,
              "DataCaptureConfig": capture_summary(deployment.capture_document,
                                                   started=deployment.capture is not None)},
-            desired=EndpointDesired(desired_state(record).config).to_json()), record.status)
+            desired=desired_state(record).to_json()), record.status)
         routes = self.router.get(*key)
         if written and routes is not None:
             routes.status = "InService"
