@@ -194,3 +194,25 @@ def test_updates_go_from_serverless_to_instances_never_back(sm: Any, runtime: An
         sm.update_endpoint(EndpointName=name, EndpointConfigName=name)
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "cannot be updated to the serverless" in refused.value.response["Error"]["Message"]
+
+
+def test_serverless_update_config_changes_concurrency_in_place(sm: Any, runtime: Any, tmp_path: Path) -> None:
+    name = "reshaped"
+    _deploy_serverless(sm, name, scaler_model(tmp_path), max_concurrency=2)
+    assert _endpoint_pids(name) == []
+    sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
+        {"VariantName": "AllTraffic", "ServerlessUpdateConfig": {"MaxConcurrency": 4, "ProvisionedConcurrency": 1}}])
+    time.sleep(0.2)
+    described = wait_for_status(sm, name, ("InService",))
+    assert described["ProductionVariants"][0]["CurrentServerlessConfig"] == {
+        "MemorySizeInMB": 1024, "MaxConcurrency": 4, "ProvisionedConcurrency": 1}
+    assert _wait_until(lambda: bool(_endpoint_pids(name)), 30), "the provisioned instance did not start"
+    assert _invoke(runtime, name, {"x": [1]})["y"] == [2.0]
+    for wanted, expected in [
+        ({"ServerlessUpdateConfig": {"ProvisionedConcurrency": 5}}, "cannot exceed MaxConcurrency (4)"),
+        ({"DesiredInstanceCount": 2}, "is serverless and has no instances to count"),
+    ]:
+        with pytest.raises(ClientError) as refused:
+            sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
+                {"VariantName": "AllTraffic", **wanted}])
+        assert expected in refused.value.response["Error"]["Message"]

@@ -134,9 +134,6 @@ def test_model_package_with_two_containers_is_refused(sm, unique):  # type: igno
      "RetainAllVariantProperties"),
     ("update_endpoint", {"EndpointConfigName": "any", "ExcludeRetainedVariantProperties": [
         {"VariantPropertyType": "DesiredWeight"}]}, "ExcludeRetainedVariantProperties"),
-    ("update_endpoint_weights_and_capacities", {"DesiredWeightsAndCapacities": [
-        {"VariantName": "AllTraffic", "ServerlessUpdateConfig": {"MaxConcurrency": 2}}]},
-     "DesiredWeightsAndCapacities[0].ServerlessUpdateConfig"),
 ])
 def test_endpoint_calls_refuse(sm, unique, operation, params, member):  # type: ignore[no-untyped-def]
     err = error_of(getattr(sm, operation), EndpointName=unique, **params)

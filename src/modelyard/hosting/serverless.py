@@ -46,8 +46,7 @@ class ServerlessGate:
     def __init__(self, shape: ServerlessShape, cap: int, demand: Callable[[], object],
                  clock: Callable[[], float] = time.monotonic) -> None:
         """``cap`` bounds the instances on this host; ``demand`` asks the controller for one more."""
-        self.shape = shape
-        self.cap = max(1, min(cap, shape.max_concurrency))
+        self.reshape(shape, cap)
         self.demand = demand
         self.clock = clock
         self.in_flight = 0
@@ -58,6 +57,11 @@ class ServerlessGate:
         self.setup_seconds: deque[float] = deque(maxlen=100)
         """Cold-start times (ModelSetupTime) of the latest instances, in seconds."""
         self._available = asyncio.Event()
+
+    def reshape(self, shape: ServerlessShape, cap: int) -> None:
+        """New concurrency settings (UpdateEndpointWeightsAndCapacities' ServerlessUpdateConfig)."""
+        self.shape = shape
+        self.cap = max(1, min(cap, shape.max_concurrency))
 
     def admit(self) -> bool:
         """Count a call in; False when MaxConcurrency calls are already in flight."""

@@ -142,9 +142,10 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
 
     def change(current: Record) -> Patch:
         _require_in_service(current, "update")
-        known = {v["VariantName"] for v in current.document.get("ProductionVariants", [])}
-        serverless = {v["VariantName"]: "DesiredServerlessConfig" in v or "CurrentServerlessConfig" in v
-                      for v in current.document.get("ProductionVariants", [])}
+        summaries = current.document.get("ProductionVariants", [])
+        known = {v["VariantName"] for v in summaries}
+        serverless = {v["VariantName"]: v.get("DesiredServerlessConfig") or v.get("CurrentServerlessConfig")
+                      for v in summaries}
         desired = EndpointDesired.from_json(current.desired or {})
         weights = dict(desired.weights)
         for wanted in request["DesiredWeightsAndCapacities"]:
@@ -156,10 +157,16 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
             if "DesiredInstanceCount" in wanted and serverless.get(variant):
                 raise ValidationException(
                     f'Variant "{variant}" is serverless and has no instances to count; change its concurrency '
-                    "with UpdateEndpoint and a new endpoint configuration")
-            if "DesiredWeight" not in wanted and "DesiredInstanceCount" not in wanted:
-                raise ValidationException(f"Give DesiredWeight or DesiredInstanceCount for variant {variant}")
+                    "with ServerlessUpdateConfig")
+            if "ServerlessUpdateConfig" in wanted and not serverless.get(variant):
+                raise ValidationException(f'Variant "{variant}" is not serverless; remove ServerlessUpdateConfig '
+                                          "or change DesiredInstanceCount")
+            if not {"DesiredWeight", "DesiredInstanceCount", "ServerlessUpdateConfig"} & set(wanted):
+                raise ValidationException(f"Give DesiredWeight, DesiredInstanceCount or ServerlessUpdateConfig for "
+                                          f"variant {variant}")
             changed = {k: wanted[k] for k in ("DesiredWeight", "DesiredInstanceCount") if k in wanted}
+            changed.update(_serverless_change(wanted.get("ServerlessUpdateConfig"), serverless.get(variant),
+                                              {**weights.get(variant, {}), **changed}, variant))
             weights[variant] = {**weights.get(variant, {}), **changed}
         return Patch({"EndpointStatus": "Updating"}, desired=desired.with_weights(weights).to_json())
 
@@ -168,6 +175,26 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
         _patch(conn, record, change, ctx.now)
     notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
+
+
+def _serverless_change(update: dict[str, Any] | None, shown: dict[str, Any] | None, overrides: dict[str, Any],
+                       variant: str) -> dict[str, int]:
+    """The concurrency overrides a ServerlessUpdateConfig asks for, checked against the variant's config."""
+    if not update or not shown:
+        return {}
+    changed: dict[str, int] = {key: int(update[key]) for key in ("MaxConcurrency", "ProvisionedConcurrency")
+                               if key in update}
+    if not changed:
+        raise ValidationException(f"ServerlessUpdateConfig of variant {variant} needs MaxConcurrency and/or "
+                                  "ProvisionedConcurrency")
+    merged: dict[str, Any] = dict(shown)
+    merged.update({k: overrides[k] for k in ("MaxConcurrency", "ProvisionedConcurrency") if k in overrides})
+    merged.update(changed)
+    provisioned, maximum = merged.get("ProvisionedConcurrency"), merged["MaxConcurrency"]
+    if provisioned is not None and provisioned > maximum:
+        raise ValidationException(f"ServerlessUpdateConfig of variant {variant}: ProvisionedConcurrency "
+                                  f"({provisioned}) cannot exceed MaxConcurrency ({maximum})")
+    return changed
 
 
 @operation("sagemaker", "DeleteEndpoint")

@@ -98,10 +98,7 @@ UPDATE_ENDPOINT = (
                 "RetainAllVariantProperties); remove it"),
 )
 
-UPDATE_WEIGHTS_AND_CAPACITIES = (
-    Unsupported("DesiredWeightsAndCapacities[].ServerlessUpdateConfig", "a serverless variant's concurrency is "
-                "changed by UpdateEndpoint with a new endpoint configuration; remove ServerlessUpdateConfig"),
-)
+UPDATE_WEIGHTS_AND_CAPACITIES = ()
 
 def check_single_container(resolved: list[dict[str, Any]]) -> None:
     """Refuse a model whose model package brings several containers (no multi-container hosting yet)."""

@@ -297,6 +297,8 @@ class EndpointController(KeyedReconciler):
         for plan in plans:
             variant = current.variants[plan.name]
             variant.plan = plan
+            if variant.gate is not None and plan.serverless is not None:
+                variant.gate.reshape(plan.serverless, self.limits.serverless_max_instances)
             missing = plan.instance_count - len(variant.instances)
             if missing > 0:
                 await self._grow(key, record, variant, missing)

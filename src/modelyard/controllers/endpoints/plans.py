@@ -63,11 +63,12 @@ def _container(raw: dict[str, Any]) -> ContainerPlan:
                          raw.get("Mode") or "SingleModel")
 
 
-def _serverless(config: dict[str, Any] | None) -> ServerlessShape | None:
+def _serverless(config: dict[str, Any] | None, override: dict[str, float]) -> ServerlessShape | None:
     if not config:
         return None
-    return ServerlessShape(int(config["MemorySizeInMB"]), int(config["MaxConcurrency"]),
-                           int(config.get("ProvisionedConcurrency") or 0))
+    merged = {**config, **{k: v for k, v in override.items() if k in ("MaxConcurrency", "ProvisionedConcurrency")}}
+    return ServerlessShape(int(merged["MemorySizeInMB"]), int(merged["MaxConcurrency"]),
+                           int(merged.get("ProvisionedConcurrency") or 0))
 
 
 def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) -> list[VariantPlan]:
@@ -85,7 +86,7 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
         if not containers:
             raise PlanError(f"Model {model.name} has no container to run")
         override = overrides.get(variant["VariantName"], {})
-        serverless = _serverless(variant.get("ServerlessConfig"))
+        serverless = _serverless(variant.get("ServerlessConfig"), override)
         count = serverless.provisioned if serverless else int(
             override.get("DesiredInstanceCount", variant["InitialInstanceCount"]))
         plans.append(VariantPlan(
