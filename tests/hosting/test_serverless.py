@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import client_for
-from tests.hosting.models import package, scaler_model, wait_for_status
+from tests.hosting.models import endpoint_pids, package, scaler_model, wait_for_status
 from tests.support.server import ServerProcess, start_server
 
 IDLE_SECONDS = 2.0
@@ -61,19 +61,6 @@ def runtime(server: ServerProcess) -> Any:
     return client_for(server, "sagemaker-runtime")
 
 
-def _endpoint_pids(name: str) -> list[int]:
-    marker = f"MODELYARD_ENDPOINT={name}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def _deploy_serverless(sm: Any, name: str, artifact: Path, *, memory: int = 1024, max_concurrency: int = 2,
                        provisioned: int | None = None) -> dict[str, Any]:
     sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/modelyard",
@@ -112,13 +99,13 @@ def test_an_idle_serverless_endpoint_holds_no_process_and_cold_starts_on_the_fir
     assert variant["CurrentServerlessConfig"] == {"MemorySizeInMB": 1024, "MaxConcurrency": 2}
     assert variant["DesiredServerlessConfig"] == variant["CurrentServerlessConfig"]
     assert "CurrentInstanceCount" not in variant
-    assert _endpoint_pids(name) == []
+    assert endpoint_pids(name) == []
 
     assert _invoke(runtime, name, {"x": [1, 2]})["y"] == [3.0, 6.0]
-    assert _endpoint_pids(name), "the first call left no instance running"
+    assert endpoint_pids(name), "the first call left no instance running"
     assert _invoke(runtime, name, {"x": [5]})["y"] == [15.0]
 
-    assert _wait_until(lambda: not _endpoint_pids(name), IDLE_SECONDS + 10), "the idle instance kept running"
+    assert _wait_until(lambda: not endpoint_pids(name), IDLE_SECONDS + 10), "the idle instance kept running"
     assert _invoke(runtime, name, {"x": [1]})["y"] == [3.0]
     logs = client_for(server, "logs")
     events = logs.filter_log_events(logGroupName=f"/aws/sagemaker/Endpoints/{name}")["events"]
@@ -145,10 +132,10 @@ def test_calls_beyond_max_concurrency_are_throttled_at_once(sm: Any, runtime: An
 def test_provisioned_concurrency_stays_warm(sm: Any, runtime: Any, tmp_path: Path) -> None:
     name = "provisioned"
     _deploy_serverless(sm, name, scaler_model(tmp_path), max_concurrency=3, provisioned=1)
-    pids = _endpoint_pids(name)
+    pids = endpoint_pids(name)
     assert pids, "no provisioned instance runs"
     time.sleep(IDLE_SECONDS + 1.5)
-    assert _endpoint_pids(name) == pids
+    assert endpoint_pids(name) == pids
     assert _invoke(runtime, name, {"x": [1]})["y"] == [2.0]
 
 
@@ -199,14 +186,14 @@ def test_updates_go_from_serverless_to_instances_never_back(sm: Any, runtime: An
 def test_serverless_update_config_changes_concurrency_in_place(sm: Any, runtime: Any, tmp_path: Path) -> None:
     name = "reshaped"
     _deploy_serverless(sm, name, scaler_model(tmp_path), max_concurrency=2)
-    assert _endpoint_pids(name) == []
+    assert endpoint_pids(name) == []
     sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
         {"VariantName": "AllTraffic", "ServerlessUpdateConfig": {"MaxConcurrency": 4, "ProvisionedConcurrency": 1}}])
     time.sleep(0.2)
     described = wait_for_status(sm, name, ("InService",))
     assert described["ProductionVariants"][0]["CurrentServerlessConfig"] == {
         "MemorySizeInMB": 1024, "MaxConcurrency": 4, "ProvisionedConcurrency": 1}
-    assert _wait_until(lambda: bool(_endpoint_pids(name)), 30), "the provisioned instance did not start"
+    assert _wait_until(lambda: bool(endpoint_pids(name)), 30), "the provisioned instance did not start"
     assert _invoke(runtime, name, {"x": [1]})["y"] == [2.0]
     for wanted, expected in [
         ({"ServerlessUpdateConfig": {"ProvisionedConcurrency": 5}}, "cannot exceed MaxConcurrency (4)"),
