@@ -6,7 +6,9 @@
              -> EndpointController, TransformController, JobController
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
              -> AppState (what operation handlers see)
-             -> ServiceTable (sagemaker, logs: JSON 1.1; sagemaker-runtime: rest-json) -> Pipeline
+             -> MetricsHub (CloudWatch metrics: buffer, endpoint meter, flush loop)
+             -> ServiceTable (sagemaker, logs: JSON 1.1; cloudwatch: JSON 1.0; sagemaker-runtime: rest-json)
+             -> Pipeline
              -> ModelyardApp (ASGI), with start/stop hooks in dependency order
 """
 
@@ -43,6 +45,7 @@ from modelyard.hosting import invoke
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
+from modelyard.metrics.hub import MetricsHub
 from modelyard.runtime.cgroups import CgroupError, CgroupTree
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
@@ -181,6 +184,8 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                 control_handlers("sagemaker", executor, workers), gate=gate()),
         Service("logs", JsonProtocol("logs"), limits.control_body_bytes,
                 control_handlers("logs", executor, workers), gate=gate()),
+        Service("cloudwatch", JsonProtocol("cloudwatch"), limits.control_body_bytes,
+                control_handlers("cloudwatch", executor, None), gate=gate(), auth=AuthRules("monitoring")),
         Service("s3", RestXmlProtocol("s3", s3_errors.InvalidArgument, codes=s3_errors.AUTH_CODES),
                 limits.control_body_bytes, s3.operations() if s3 else S3Service.placeholder_operations(),
                 too_large=s3_errors.too_large, internal_error=s3_errors.internal_error,
@@ -226,9 +231,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
                                      server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
-    state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs, images=kit.images, buckets=own_s3)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
+    metrics = MetricsHub(db, settings.metrics)
+    state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
+                     jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics)
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
     page_tokens.use_secret(token_key)
@@ -258,7 +264,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
 
     app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
-    for controller in (endpoints, transforms, jobs):
+    for controller in (metrics, endpoints, transforms, jobs):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
     return app
