@@ -45,7 +45,9 @@ from modelyard.hosting import invoke
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
+from modelyard.metrics.endpoint_meter import EndpointMeter
 from modelyard.metrics.hub import MetricsHub
+from modelyard.metrics.instance_usage import InstanceUsageSampler
 from modelyard.runtime.cgroups import CgroupError, CgroupTree
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
@@ -170,9 +172,10 @@ def control_handlers(service: str, executor: ThreadPoolExecutor,
 
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
-                  workers: Executor | None = None, s3: S3Service | None = None) -> ServiceTable:
+                  workers: Executor | None = None, s3: S3Service | None = None,
+                  meter: EndpointMeter | None = None) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers (S3's when
-    ``s3`` is given; the coverage table lists them without a store)."""
+    ``s3`` is given; the coverage table lists them without a store); invocations counted by ``meter``."""
     limits, edge = settings.limits, settings.edge
 
     def gate() -> AdmissionGate:
@@ -194,7 +197,7 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                                uri_as_sent=True),
                 streamed=STREAMED, stream_limit=MAX_PUT_BYTES, body_transform=body_decoder),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
-                limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
+                limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits, meter)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
                 not_implemented=invoke.not_implemented, auth=AuthRules("sagemaker", error_status=403)),
     ])
@@ -233,6 +236,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     metrics = MetricsHub(db, settings.metrics)
+    metrics.samplers.append(InstanceUsageSampler(endpoints.running_instances))
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics)
     secret = load_server_secret(settings.data_dir)
@@ -242,7 +246,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
     s3 = S3Service(s3_catalog, s3_files, executor)
-    pipeline = Pipeline(service_table(router, settings, executor, workers, s3), authenticator, state)
+    pipeline = Pipeline(service_table(router, settings, executor, workers, s3, metrics.meter), authenticator, state)
     app = ModelyardApp(pipeline)
 
     async def close_executor() -> None:

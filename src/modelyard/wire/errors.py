@@ -101,10 +101,12 @@ class RuntimeValidationError(ServiceError):
 
 
 class ModelError(ServiceError):
-    """The model container answered an error (HTTP 424), with the original status and message."""
+    """The model container answered an error (HTTP 424), with the original status and message;
+    ``model_seconds`` is how long the model took, for the endpoint's metrics."""
 
     code = "ModelError"
     status = 424
+    model_seconds: float | None = None
 
 
 class ModelNotReadyException(ServiceError):

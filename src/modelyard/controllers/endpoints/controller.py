@@ -27,6 +27,7 @@ from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, endpoint_capture, plan_variants
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
+from modelyard.metrics.instance_usage import RunningInstance
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.desired.capture import CaptureConfig, capture_summary
@@ -125,6 +126,20 @@ class EndpointController(KeyedReconciler):
         for deployment in list(self.deployments.values()):
             await self._stop_all(deployment, grace=2.0, flush=5.0)
         self.deployments.clear()
+
+    def running_instances(self) -> list[RunningInstance]:
+        """Every running instance with its processes (for the utilization sampler; safe from any thread:
+        it reads copies, and a deployment changing meanwhile is read at the next sample)."""
+        running: list[RunningInstance] = []
+        try:
+            for key, deployment in list(self.deployments.items()):
+                for variant_name, variant in list(deployment.variants.items()):
+                    running.extend(RunningInstance(key.account, key.region, key.name, variant_name,
+                                                   instance.instance_id, instance.process.pids(), instance.directory)
+                                   for instance in list(variant.instances) if not instance.stopping)
+        except RuntimeError:
+            return running
+        return running
 
     # store access (blocking, run in threads)
 
