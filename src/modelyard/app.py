@@ -232,10 +232,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
                                    server_paths=server_paths, captures=captures)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
-    jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
+    metrics = MetricsHub(db, settings.metrics)
+    jobs = JobController(db, [TrainingRunner(kit.job_tools, metrics.buffer), ProcessingRunner(kit.job_tools)],
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
-    metrics = MetricsHub(db, settings.metrics)
     metrics.samplers.append(InstanceUsageSampler(endpoints.running_instances))
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics)
