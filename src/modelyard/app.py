@@ -35,6 +35,7 @@ from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
+from modelyard.edge import prometheus
 from modelyard.edge.admission import AdmissionGate
 from modelyard.edge.in_workers import in_worker_processes, install
 from modelyard.edge.pipeline import Pipeline
@@ -248,6 +249,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     s3 = S3Service(s3_catalog, s3_files, executor)
     pipeline = Pipeline(service_table(router, settings, executor, workers, s3, metrics.meter), authenticator, state)
     app = ModelyardApp(pipeline)
+    app.routes.append((prometheus.claims, prometheus.PrometheusEndpoint(db, settings, authenticator)))
 
     async def close_executor() -> None:
         executor.shutdown(wait=False, cancel_futures=True)

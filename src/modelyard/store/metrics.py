@@ -138,3 +138,23 @@ def prune(conn: Connection, before_minute: int) -> int:
     conn.execute(delete(metric_points).where(metric_points.c.series_id.in_(stale)))
     conn.execute(delete(metric_series).where(metric_series.c.last_minute < before_minute))
     return int(dropped)
+
+
+class LatestPoint(NamedTuple):
+    """One series' row of one minute, with the series' names."""
+
+    region: str
+    namespace: str
+    name: str
+    dimensions: str
+    point: PointRow
+
+
+def points_of_minute(conn: Connection, account: str, minute: int) -> list[LatestPoint]:
+    """Every row of the account's series for ``minute`` (all regions), ordered by metric name."""
+    s, p = metric_series.c, metric_points.c
+    query = (select(s.region, s.namespace, s.name, s.dimensions, *_POINT_COLUMNS)
+             .join_from(metric_series, metric_points, s.id == p.series_id)
+             .where(s.account == account, s.last_minute >= minute, p.minute == minute)
+             .order_by(s.name, s.namespace, s.id))
+    return [LatestPoint(row[0], row[1], row[2], row[3], PointRow(*row[4:])) for row in conn.execute(query)]
