@@ -46,6 +46,7 @@ from modelyard.hosting import invoke
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
+from modelyard.metrics.alarm_evaluator import AlarmEvaluator
 from modelyard.metrics.endpoint_meter import EndpointMeter
 from modelyard.metrics.hub import MetricsHub
 from modelyard.metrics.instance_usage import InstanceUsageSampler
@@ -270,7 +271,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
 
     app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
-    for controller in (metrics, endpoints, transforms, jobs):
+    alarms = AlarmEvaluator(db, settings.metrics)
+    for controller in (metrics, alarms, endpoints, transforms, jobs):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
     return app

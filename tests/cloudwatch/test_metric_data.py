@@ -119,8 +119,8 @@ def test_bad_input_gets_cloudwatch_errors(cw: Any, unique: str) -> None:
     code, message = _code(cw.get_metric_statistics, **{**base, "StartTime": now - dt.timedelta(days=2)}, Period=60,
                           Statistics=["Sum"])
     assert code == "InvalidParameterCombination" and "exceeds the limit of 1,440" in message
-    code, message = _code(cw.get_metric_statistics, **{**base, "StartTime": now, "EndTime": now - dt.timedelta(hours=1)},
-                          Period=60, Statistics=["Sum"])
+    backwards = {**base, "StartTime": now, "EndTime": now - dt.timedelta(hours=1)}
+    code, message = _code(cw.get_metric_statistics, **backwards, Period=60, Statistics=["Sum"])
     assert code == "InvalidParameterValue" and "StartTime must be less than" in message
     assert _code(cw.get_metric_statistics, **base, Period=60)[0] == "MissingParameter"
     assert _code(cw.get_metric_statistics, **base, Period=60, Statistics=["Sum"],

@@ -23,7 +23,7 @@ def bucket_of(magnitude: float) -> int:
 
 def bucket_value(index: int) -> float:
     """The value a bucket answers for."""
-    return GAMMA ** (index - 0.5)
+    return float(GAMMA ** (index - 0.5))
 
 
 @dataclass

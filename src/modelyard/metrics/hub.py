@@ -104,7 +104,8 @@ class MetricsHub:
             ids = stored.ensure_series(conn, latest)
             rows = {(ids[names[key]], key[1], key[2]): aggregate for key, aggregate in points.items()}
             existing = stored.stored_points(conn, list(rows))
-            new, changed = [], []
+            new: list[stored.PointRow] = []
+            changed: list[stored.PointRow] = []
             for (series_id, minute, unit), aggregate in rows.items():
                 before = existing.get((series_id, minute, unit))
                 if before is not None:
@@ -127,7 +128,7 @@ def _fold(points: dict[PointKey, Aggregate], key: PointKey, aggregate: Aggregate
 
 def _aggregate_of(row: stored.PointRow) -> Aggregate:
     histogram = Histogram.decode(row.histogram) if row.histogram is not None else None
-    return Aggregate(row.count, row.total, row.minimum, row.maximum, histogram)
+    return Aggregate(row.sample_count, row.total, row.minimum, row.maximum, histogram)
 
 
 def aggregates_of(rows: Iterable[stored.PointRow]) -> Iterable[tuple[stored.PointRow, Aggregate]]:

@@ -6,7 +6,7 @@ statistic the sample is (Sum, SampleCount, Average, Minimum, Maximum, and p50/p9
 minute has a distribution)::
 
     # TYPE ModelLatency gauge
-    ModelLatency{namespace="AWS/SageMaker",region="us-east-1",EndpointName="ep",VariantName="AllTraffic",statistic="p99"} 5120.0
+    ModelLatency{namespace="AWS/SageMaker",region="us-east-1",EndpointName="ep",VariantName="v1",statistic="p99"} 5120.0
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def render(points: Iterable[LatestPoint]) -> str:
     for latest in points:
         key = (latest.name, latest.namespace, latest.region, latest.dimensions)
         row = latest.point
-        aggregate = Aggregate(row.count, row.total, row.minimum, row.maximum,
+        aggregate = Aggregate(row.sample_count, row.total, row.minimum, row.maximum,
                               Histogram.decode(row.histogram) if row.histogram is not None else None)
         if key in merged:
             merged[key].merge(aggregate)

@@ -56,8 +56,9 @@ def parse_statistic(name: str, *, extended: bool | None = None) -> Statistic:
             raise UnknownStatistic(
                 f"The statistic {name} is not supported by modelyard yet: it computes SampleCount, Average, "
                 "Sum, Minimum, Maximum and percentiles (p0 to p100, e.g. p99 or p99.9)")
-    expected = "a percentile such as p99 or p99.9" if extended else (
-        "one of SampleCount, Average, Sum, Minimum, Maximum" + ("" if extended is False else " or a percentile such as p99"))
+    basic = "one of SampleCount, Average, Sum, Minimum, Maximum"
+    expected = ("a percentile such as p99 or p99.9" if extended else
+                basic if extended is False else f"{basic} or a percentile such as p99")
     raise UnknownStatistic(f"The statistic {name!r} is not valid: expected {expected}")
 
 

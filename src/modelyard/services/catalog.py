@@ -16,6 +16,7 @@ SERVICE_MODULES = (
     "modelyard.services.training_jobs",
     "modelyard.services.processing_jobs",
     "modelyard.services.cloudwatch_metrics",
+    "modelyard.services.cloudwatch_alarms",
 )
 
 

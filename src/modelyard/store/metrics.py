@@ -25,7 +25,7 @@ class PointRow(NamedTuple):
     series_id: int
     minute: int
     unit: str
-    count: float
+    sample_count: float
     total: float
     minimum: float
     maximum: float
@@ -66,7 +66,9 @@ def ensure_series(conn: Connection, wanted: dict[SeriesName, int]) -> dict[Serie
             result = conn.execute(insert(metric_series).values(
                 account=account, region=region, namespace=namespace, name=metric, dimensions=dimensions,
                 last_minute=wanted[name]))
-            ids[name] = int(result.inserted_primary_key[0])
+            created = result.inserted_primary_key
+            assert created is not None
+            ids[name] = int(created[0])
     return ids
 
 
@@ -89,11 +91,11 @@ def write_points(conn: Connection, new: Sequence[PointRow], changed: Sequence[Po
     for point in changed:
         conn.execute(update(metric_points)
                      .where(and_(c.series_id == point.series_id, c.minute == point.minute, c.unit == point.unit))
-                     .values(count=point.count, total=point.total, minimum=point.minimum,
+                     .values(sample_count=point.sample_count, total=point.total, minimum=point.minimum,
                              maximum=point.maximum, histogram=point.histogram))
 
 
-_POINT_COLUMNS = (metric_points.c.series_id, metric_points.c.minute, metric_points.c.unit, metric_points.c.count,
+_POINT_COLUMNS = (metric_points.c.series_id, metric_points.c.minute, metric_points.c.unit, metric_points.c.sample_count,
                   metric_points.c.total, metric_points.c.minimum, metric_points.c.maximum, metric_points.c.histogram)
 
 
@@ -115,7 +117,7 @@ def points_between(conn: Connection, ids: Sequence[int], start_minute: int, end_
     if unit is not None:
         query = query.where(c.unit == unit)
     rows = conn.execute(query.order_by(c.minute))
-    return [PointRow(*row) if histograms else PointRow(*row, None) for row in rows]
+    return [PointRow(*row) if histograms else PointRow(*row, None) for row in rows]  # type: ignore[call-arg]
 
 
 def list_series(conn: Connection, account: str, region: str, *, namespace: str | None, name: str | None,

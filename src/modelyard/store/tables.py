@@ -158,7 +158,7 @@ metric_points = Table(
     Column("series_id", Integer, ForeignKey("metric_series.id", ondelete="CASCADE"), primary_key=True),
     Column("minute", BigInteger, primary_key=True),
     Column("unit", String(32), primary_key=True),
-    Column("count", Float, nullable=False),
+    Column("sample_count", Float, nullable=False),
     Column("total", Float, nullable=False),
     Column("minimum", Float, nullable=False),
     Column("maximum", Float, nullable=False),

@@ -27,7 +27,6 @@ from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, endpoint_capture, plan_variants
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
-from modelyard.metrics.instance_usage import RunningInstance
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.desired.capture import CaptureConfig, capture_summary
@@ -36,6 +35,7 @@ from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.capture.writer import CaptureWriter
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.log_groups import deployment_group, endpoint_group
+from modelyard.metrics.instance_usage import RunningInstance
 from modelyard.runtime.errors import RuntimeLayerError
 from modelyard.settings import Limits
 from modelyard.storage.errors import StorageError

@@ -44,9 +44,9 @@ from modelyard.controllers.jobs.training_launch import (
 from modelyard.jobs import training_status as status
 from modelyard.jobs.failures import algorithm_error, truncate
 from modelyard.jobs.metrics import MetricTracker, compile_definitions
+from modelyard.log_groups import TRAINING_JOBS
 from modelyard.metrics.buffer import MetricBuffer
 from modelyard.metrics.training import training_metric_listener
-from modelyard.log_groups import TRAINING_JOBS
 from modelyard.runtime.errors import (
     ContainerStartError,
     EnvironmentBuildError,

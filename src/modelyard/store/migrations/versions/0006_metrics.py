@@ -34,7 +34,7 @@ def upgrade() -> None:
                   primary_key=True),
         sa.Column("minute", sa.BigInteger, primary_key=True),
         sa.Column("unit", sa.String(32), primary_key=True),
-        sa.Column("count", sa.Float, nullable=False),
+        sa.Column("sample_count", sa.Float, nullable=False),
         sa.Column("total", sa.Float, nullable=False),
         sa.Column("minimum", sa.Float, nullable=False),
         sa.Column("maximum", sa.Float, nullable=False),
