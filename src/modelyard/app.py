@@ -248,7 +248,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
     s3 = S3Service(s3_catalog, s3_files, executor)
-    pipeline = Pipeline(service_table(router, settings, executor, workers, s3, metrics.meter), authenticator, state)
+    meter = metrics.meter if settings.metrics.endpoint_metrics else None
+    pipeline = Pipeline(service_table(router, settings, executor, workers, s3, meter), authenticator, state)
     app = ModelyardApp(pipeline)
     app.routes.append((prometheus.claims, prometheus.PrometheusEndpoint(db, settings, authenticator)))
 

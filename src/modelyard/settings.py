@@ -72,14 +72,15 @@ class CaptureLimits:
 @dataclass(frozen=True)
 class MetricsSettings:
     """CloudWatch metrics and alarms: how often the in-memory aggregates reach the store, how long
-    one-minute data is kept, how often alarms are evaluated, and whether ``/metrics`` may be scraped
-    without a signature from loopback."""
+    one-minute data is kept, how often alarms are evaluated and instances sampled, whether ``/metrics``
+    may be scraped without a signature from loopback, and whether endpoints count their invocations."""
 
     flush_seconds: float = 5.0
     retention_days: float = 15.0
     alarm_interval_seconds: float = 60.0
     instance_sample_seconds: float = 60.0
     open_scrape: bool = False
+    endpoint_metrics: bool = True
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ _METRICS_ENV = {
     "MODELYARD_ALARM_INTERVAL_SECONDS": ("alarm_interval_seconds", number(0.0)),
     "MODELYARD_INSTANCE_METRICS_SECONDS": ("instance_sample_seconds", number(0.0)),
     "MODELYARD_METRICS_OPEN_SCRAPE": ("open_scrape", SWITCH),
+    "MODELYARD_ENDPOINT_METRICS": ("endpoint_metrics", SWITCH),
 }
 
 # Read where they are used (``runtime.limits``), checked here so that a bad value stops the server at

@@ -151,3 +151,28 @@ def test_bad_input_gets_cloudwatch_errors(cw: Any, unique: str) -> None:
     assert _code(cw.list_metrics, NextToken="junk")[0] == "InvalidNextToken"
     code, message = _code(cw.describe_anomaly_detectors)
     assert code == "NotImplemented" and "DescribeAnomalyDetectors" in message
+
+
+def test_large_put_metric_data_is_gzipped_by_botocore_and_inflated(cw: Any, unique: str) -> None:
+    namespace, at = f"App/{unique}", _now()
+    data = [{"MetricName": "Big", "Timestamp": at, "Values": [float(v) for v in range(150)]} for _ in range(20)]
+    cw.put_metric_data(Namespace=namespace, MetricData=data)
+    points = eventually(lambda: _stats(cw, namespace, "Big"))
+    assert points[0]["SampleCount"] == 3000
+
+
+def test_corrupt_gzip_body_is_a_serialization_error(any_server: ServerProcess) -> None:
+    import urllib.error
+    import urllib.request
+
+    from tests.support.server import signed_headers
+
+    body = b"\x1f\x8b\x08\x00not really gzip"
+    headers = {"Content-Type": "application/x-amz-json-1.0", "Content-Encoding": "gzip",
+               "X-Amz-Target": "GraniteServiceVersion20100801.PutMetricData"}
+    signed = signed_headers(any_server, "POST", any_server.url + "/", body, headers, service="monitoring")
+    request = urllib.request.Request(any_server.url + "/", data=body, headers=signed, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    assert caught.value.headers["x-amzn-query-error"] == "SerializationException;Sender"

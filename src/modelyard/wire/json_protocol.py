@@ -23,6 +23,7 @@ from modelyard.wire import bounded_json
 from modelyard.wire.encoding import encode_output
 from modelyard.wire.errors import ServiceError, UnknownOperationException
 from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
+from modelyard.wire.request_compression import inflated
 from modelyard.wire.spec import operation_model, service_model, target_prefixes
 from modelyard.wire.validation import validate_input
 
@@ -121,8 +122,8 @@ class JsonCall:
         return str(self.model.name)
 
     def decode(self, request: HttpRequest, body: bytes) -> dict[str, Any]:
-        """The body, parsed and validated."""
-        return validate_input(self.model.input_shape, decode_body(body))
+        """The body (inflated when the client compressed it), parsed and validated."""
+        return validate_input(self.model.input_shape, decode_body(inflated(self.model, request, body)))
 
     def encode(self, result: Mapping[str, Any] | None, request_id: str) -> Response:
         """200 with the result serialized by the output shape."""
