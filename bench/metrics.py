@@ -33,7 +33,6 @@ SHARED = ROOT.parent / "shared" / "bench"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from hosting import build_model, deploy  # noqa: E402
-
 from tests.support.server import ServerProcess, start_server  # noqa: E402
 
 NAMESPACE = "Bench/SageMaker"
