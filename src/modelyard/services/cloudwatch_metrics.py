@@ -181,16 +181,30 @@ def get_metric_statistics(ctx: RequestContext, request: Request) -> Result:
     return {"Label": request["MetricName"], "Datapoints": datapoints}
 
 
+def _series_name(series: SeriesKey) -> stored.SeriesName:
+    return series.account, series.region, series.namespace, series.name, encode_dimensions(series.dimensions)
+
+
+def _minutes(start: float, end: float) -> tuple[int, int]:
+    """The minutes a [start, end) range touches: StartTime's minute up to EndTime's (rounded up)."""
+    return int(start // 60) * 60, int(-(-end // 60)) * 60
+
+
 def _periods(ctx: RequestContext, series: SeriesKey, start: float, end: float, period: int, unit: str | None,
              histograms: bool) -> dict[int, tuple[Aggregate, list[str]]]:
     """The metric's aggregates per period (aligned on StartTime's minute) and the units seen in each."""
-    name = (series.account, series.region, series.namespace, series.name, encode_dimensions(series.dimensions))
-    first, last = int(start // 60) * 60, int(-(-end // 60)) * 60
+    first, last = _minutes(start, end)
     with ctx.db.session() as conn:
-        series_id = stored.series_id(conn, name)
+        series_id = stored.series_id(conn, _series_name(series))
         if series_id is None:
             return {}
         rows = stored.points_between(conn, [series_id], first, last, unit=unit, histograms=histograms)
+    return _fold(rows, first, period, histograms)
+
+
+def _fold(rows: Iterable[stored.PointRow], first: int, period: int,
+          histograms: bool) -> dict[int, tuple[Aggregate, list[str]]]:
+    """Rows of one series folded into periods from ``first``, with the units seen in each period."""
     units: dict[int, list[str]] = {}
     minutes: list[tuple[int, Aggregate]] = []
     for row, aggregate in aggregates_of(rows):
@@ -219,10 +233,11 @@ def get_metric_data(ctx: RequestContext, request: Request) -> Result:
     results: list[Result] = []
     budget = limit
     next_position: list[int] | None = None
+    answered = _all_query_points(ctx, queries, start, end, descending)
     for index, query in enumerate(queries):
         if index < position[0] or query.get("ReturnData") is False:
             continue
-        points = _query_points(ctx, query, start, end, descending)
+        points = answered[index]
         skip = position[1] if index == position[0] else 0
         page = points[skip:skip + budget]
         budget -= len(page)
@@ -274,18 +289,34 @@ def _check_queries(ctx: RequestContext, queries: list[Request]) -> None:
         statistic(stat["Stat"], f"{field}.MetricStat.Stat")
 
 
-def _query_points(ctx: RequestContext, query: Request, start: float, end: float,
-                  descending: bool) -> list[tuple[int, float]]:
-    stat_request = query["MetricStat"]
-    metric = stat_request["Metric"]
-    stat: Statistic = statistic(stat_request["Stat"], "MetricStat.Stat")
-    series = SeriesKey(ctx.account, ctx.region, metric.get("Namespace", ""), metric.get("MetricName", ""),
-                       _dimensions(metric.get("Dimensions"), "MetricStat.Metric.Dimensions"))
-    periods = _periods(ctx, series, start, end, stat_request["Period"], stat_request.get("Unit"),
-                       stat.percent is not None)
-    points = [(slot, value) for slot, (aggregate, _) in periods.items()
-              if (value := stat.of(aggregate)) is not None]
-    return sorted(points, reverse=descending)
+def _all_query_points(ctx: RequestContext, queries: list[Request], start: float, end: float,
+                      descending: bool) -> list[list[tuple[int, float]]]:
+    """Each query's (period start, value) points: every series read in one query of the store."""
+    first, last = _minutes(start, end)
+    names: list[stored.SeriesName] = []
+    statistics: list[Statistic] = []
+    for query in queries:
+        metric = query["MetricStat"]["Metric"]
+        names.append(_series_name(SeriesKey(ctx.account, ctx.region, metric.get("Namespace", ""),
+                                            metric.get("MetricName", ""),
+                                            _dimensions(metric.get("Dimensions"), "MetricStat.Metric.Dimensions"))))
+        statistics.append(statistic(query["MetricStat"]["Stat"], "MetricStat.Stat"))
+    histograms = any(stat.percent is not None for stat in statistics)
+    with ctx.db.session() as conn:
+        ids = stored.series_ids(conn, names)
+        rows = stored.points_between(conn, sorted(set(ids.values())), first, last, histograms=histograms) if ids else []
+    by_series: dict[int, list[stored.PointRow]] = {}
+    for row in rows:
+        by_series.setdefault(row.series_id, []).append(row)
+    answered = []
+    for query, name, stat in zip(queries, names, statistics, strict=True):
+        unit = query["MetricStat"].get("Unit")
+        series_rows = [row for row in by_series.get(ids.get(name, -1), []) if unit is None or row.unit == unit]
+        periods = _fold(series_rows, first, query["MetricStat"]["Period"], stat.percent is not None)
+        points = [(slot, value) for slot, (aggregate, _) in periods.items()
+                  if (value := stat.of(aggregate)) is not None]
+        answered.append(sorted(points, reverse=descending))
+    return answered
 
 
 @operation("cloudwatch", "ListMetrics")

@@ -72,6 +72,17 @@ def ensure_series(conn: Connection, wanted: dict[SeriesName, int]) -> dict[Serie
     return ids
 
 
+def series_ids(conn: Connection, names: Sequence[SeriesName]) -> dict[SeriesName, int]:
+    """The ids of those named series that exist."""
+    c = metric_series.c
+    found: dict[SeriesName, int] = {}
+    for chunk in _chunks(sorted(set(names))):
+        rows = conn.execute(select(c.id, c.account, c.region, c.namespace, c.name, c.dimensions)
+                            .where(tuple_(c.account, c.region, c.namespace, c.name, c.dimensions).in_(chunk)))
+        found.update({(row.account, row.region, row.namespace, row.name, row.dimensions): row.id for row in rows})
+    return found
+
+
 def stored_points(conn: Connection, keys: Sequence[tuple[int, int, str]]) -> dict[tuple[int, int, str], PointRow]:
     """The stored rows among (series id, minute, unit) keys."""
     c = metric_points.c
