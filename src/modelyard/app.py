@@ -229,12 +229,12 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     router = Router()
     server_paths = ServerPaths(settings.data_dir)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
+    metrics = MetricsHub(db, settings.metrics)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
-                                   server_paths=server_paths, captures=captures)
+                                   server_paths=server_paths, captures=captures, metrics=metrics.buffer)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
-    metrics = MetricsHub(db, settings.metrics)
     jobs = JobController(db, [TrainingRunner(kit.job_tools, metrics.buffer), ProcessingRunner(kit.job_tools)],
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")

@@ -45,6 +45,8 @@ def test_invocations_errors_and_latencies(server: ServerProcess, tmp_path: Path,
     overhead = _sums(cw, "AWS/SageMaker", unique, "OverheadLatency", "Average")
     assert latency is not None and 10 < latency < 60e6, "ModelLatency is in microseconds"
     assert overhead is not None and 0 < overhead < 60e6
+    setup = _sums(cw, "AWS/SageMaker", unique, "ModelSetupTime", "Maximum")
+    assert setup is not None and 1e3 < setup < 600e6, "ModelSetupTime: launch to healthy, in microseconds"
     assert eventually(lambda: _sums(cw, "/aws/sagemaker/Endpoints", unique, "MemoryUtilization", "Maximum"))
     assert eventually(lambda: _sums(cw, "/aws/sagemaker/Endpoints", unique, "CPUUtilization", "SampleCount"))
     disk = eventually(lambda: _sums(cw, "/aws/sagemaker/Endpoints", unique, "DiskUtilization", "Average"))

@@ -61,9 +61,14 @@ class Aggregate:
             self.histogram = None
 
     def percentile(self, percent: float) -> float | None:
-        """The percentile, clamped to [minimum, maximum]; None without a distribution or samples."""
+        """The percentile, clamped to [minimum, maximum] (p0 and p100 are exact); None without a
+        distribution or samples."""
         if self.histogram is None or self.count <= 0:
             return None
+        if percent >= 100:
+            return self.maximum
+        if percent <= 0:
+            return self.minimum
         value = self.histogram.percentile(percent)
         if value is None:
             return None

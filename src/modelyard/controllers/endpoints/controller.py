@@ -35,7 +35,10 @@ from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.capture.writer import CaptureWriter
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.log_groups import deployment_group, endpoint_group
+from modelyard.metrics.buffer import MetricBuffer
+from modelyard.metrics.endpoint_meter import ENDPOINT_NAMESPACE
 from modelyard.metrics.instance_usage import RunningInstance
+from modelyard.metrics.series import SeriesKey
 from modelyard.runtime.errors import RuntimeLayerError
 from modelyard.settings import Limits
 from modelyard.storage.errors import StorageError
@@ -86,10 +89,12 @@ class EndpointController(KeyedReconciler):
                  launcher: Launcher, *, backoff: RestartBackoff | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 server_paths: ServerPaths | None = None, captures: CaptureService | None = None) -> None:
+                 server_paths: ServerPaths | None = None, captures: CaptureService | None = None,
+                 metrics: MetricBuffer | None = None) -> None:
         """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests;
         ``server_paths`` keeps host paths of the server's own files out of FailureReasons; ``captures``
-        starts the data capture of deployments whose config asks for it."""
+        starts the data capture of deployments whose config asks for it; ``metrics`` receives each
+        instance's ModelSetupTime."""
         super().__init__(log)
         self.backoff = backoff or RestartBackoff()
         self.server_paths = server_paths or ServerPaths(None)
@@ -103,6 +108,7 @@ class EndpointController(KeyedReconciler):
         self.preparer = preparer
         self.launcher = launcher
         self.captures = captures
+        self.metrics = metrics
         self.deployments: dict[ResourceKey, Deployment] = {}
         self._supervisor: asyncio.Task[None] | None = None
 
@@ -298,6 +304,7 @@ class EndpointController(KeyedReconciler):
             raise errors[0]
 
     async def _start(self, key: ResourceKey, variant: VariantDeployment) -> Instance:
+        launched = time.perf_counter()
         instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
                                            variant.prepared, variant.plan.network_isolation,
                                            endpoint_group(key.name), variant.plan.instance_type,
@@ -308,6 +315,11 @@ class EndpointController(KeyedReconciler):
             await self._stop(instance)
             raise
         self._healthy_since[instance.instance_id] = self.clock()
+        if self.metrics is not None:
+            self.metrics.put_values(
+                SeriesKey(key.account, key.region, ENDPOINT_NAMESPACE, "ModelSetupTime",
+                          (("EndpointName", key.name), ("VariantName", variant.plan.name))),
+                time.time(), "Microseconds", [(time.perf_counter() - launched) * 1e6])
         return instance
 
     async def _stop(self, instance: Instance, grace: float = STOP_GRACE_SECONDS) -> None:
