@@ -1,8 +1,11 @@
-"""Metrics benchmark, two parts in one run:
+"""Metrics benchmark, three parts in one run:
 
-    .venv/bin/python bench/metrics.py [--cycles 5] [--dur 5] [--warmup 10]        # both parts
-    .venv/bin/python bench/metrics.py --endpoints 3 --hours 1 --cycles 1 --dur 1 --warmup 1   # smoke
+    .venv/bin/python bench/metrics.py [--cycles 5] [--dur 5] [--warmup 10]        # all parts
+    .venv/bin/python bench/metrics.py --endpoints 3 --hours 1 --cycles 1 --dur 1 --warmup 1 \
+        --calls 2000 --repeats 2                                                  # smoke
 
+0. The invoke handler's own CPU µs per call with and without the endpoint meter (no HTTP, an
+   instance that answers at once; paired rounds, median), as bench/capture_hot_path.py measures capture.
 1. Invoke throughput with endpoint metrics on vs off: two servers (MODELYARD_ENDPOINT_METRICS=on /
    off) serve the same model; ../shared/bench/compare.py runs paired wrk cycles over both (off is the
    reference), so the ratio is the cost of counting invocations (aim: < 2 %). Needs wrk.
@@ -111,6 +114,33 @@ def read_latency(args: argparse.Namespace, server: ServerProcess) -> None:
                   f"median {seconds * 1000:.1f} ms over {args.repeats}", flush=True)
 
 
+def hot_path(args: argparse.Namespace) -> None:
+    """InvokeEndpoint's CPU per call without and with the meter, alternating rounds."""
+    import asyncio
+
+    from capture_hot_path import rate, routes
+
+    from modelyard.hosting.invoke import InvokeEndpoint
+    from modelyard.hosting.router import Router
+    from modelyard.metrics.endpoint_meter import EndpointMeter
+    from modelyard.settings import Limits
+
+    router = Router()
+    router.publish("000000000000", "us-east-1", routes("bench"))
+    meter = EndpointMeter()
+    handlers = {"meter_off": InvokeEndpoint(router, Limits()), "meter_on": InvokeEndpoint(router, Limits(), meter)}
+    results: dict[str, list[float]] = {name: [] for name in handlers}
+    names = list(handlers)
+    for round_ in range(args.rounds):
+        for name in names[round_ % 2:] + names[:round_ % 2]:
+            results[name].append(asyncio.run(rate(handlers[name], "bench", args.calls)))
+            meter.drain()
+    off = statistics.median(results["meter_off"])
+    on = statistics.median(results["meter_on"])
+    print(f"invoke handler CPU per call: meter off {off:.2f} µs, on {on:.2f} µs (+{on - off:.2f} µs, "
+          f"median of {args.rounds} rounds of {args.calls} calls)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=5)
@@ -119,8 +149,11 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=100)
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200_000, help="calls per hot-path round")
+    parser.add_argument("--rounds", type=int, default=7, help="hot-path rounds")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
+    hot_path(args)
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         work = Path(tmp)
         build_model(work / "bm")
