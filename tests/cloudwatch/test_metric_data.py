@@ -176,3 +176,36 @@ def test_corrupt_gzip_body_is_a_serialization_error(any_server: ServerProcess) -
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400
     assert caught.value.headers["x-amzn-query-error"] == "SerializationException;Sender"
+
+
+def test_list_metrics_pages_by_500(cw: Any, unique: str) -> None:
+    namespace = f"App/{unique}"
+    cw.put_metric_data(Namespace=namespace, MetricData=[
+        {"MetricName": "Many", "Dimensions": [{"Name": "Shard", "Value": str(index)}], "Value": 1.0}
+        for index in range(501)])
+
+    def pages() -> list[dict[str, Any]] | None:
+        first = cw.list_metrics(Namespace=namespace)
+        if "NextToken" not in first:
+            return None
+        return [first, cw.list_metrics(Namespace=namespace, NextToken=first["NextToken"])]
+
+    first, second = eventually(pages)
+    assert len(first["Metrics"]) == 500 and len(second["Metrics"]) == 1 and "NextToken" not in second
+    shards = {m["Dimensions"][0]["Value"] for m in first["Metrics"] + second["Metrics"]}
+    assert shards == {str(index) for index in range(501)}
+
+
+def test_query_protocol_requests_are_told_what_is_served(any_server: ServerProcess) -> None:
+    import urllib.error
+    import urllib.request
+
+    from tests.support.server import signed_headers
+
+    body = b"Action=ListMetrics&Version=2010-08-01"
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    signed = signed_headers(any_server, "POST", any_server.url + "/", body, headers, service="monitoring")
+    request = urllib.request.Request(any_server.url + "/", data=body, headers=signed, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400 and b"query-protocol" in caught.value.read()

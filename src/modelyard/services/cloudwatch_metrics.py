@@ -330,31 +330,24 @@ def list_metrics(ctx: RequestContext, request: Request) -> Result:
     filters = [(f["Name"], f.get("Value")) for f in request.get("Dimensions") or []]
     window = RECENT_SECONDS if request.get("RecentlyActive") == "PT3H" else LIST_WINDOW_SECONDS
     since = int((time.time() - window) // 60) * 60
-    after = _list_position(request.get("NextToken"))
-    metrics: list[Result] = []
-    last_id = after
-    more = False
+    last_id = _list_position(request.get("NextToken"))
+    found: list[tuple[int, Result]] = []
     with ctx.db.session() as conn:
-        while len(metrics) < LIST_PAGE:
+        while len(found) <= LIST_PAGE:
             rows = stored.list_series(conn, ctx.account, ctx.region, namespace=request.get("Namespace"),
                                       name=request.get("MetricName"), since_minute=since, after_id=last_id,
-                                      limit=LIST_PAGE)
-            if not rows:
-                break
+                                      limit=LIST_PAGE + 1)
             for row in rows:
-                if len(metrics) == LIST_PAGE:
-                    more = True
-                    break
-                last_id = row.id
                 dimensions = decode_dimensions(row.dimensions)
                 if _matches(dimensions, filters):
-                    metrics.append({"Namespace": row.namespace, "MetricName": row.name,
-                                    "Dimensions": wire_dimensions(dimensions)})
-            if more or len(rows) < LIST_PAGE:
+                    found.append((row.id, {"Namespace": row.namespace, "MetricName": row.name,
+                                           "Dimensions": wire_dimensions(dimensions)}))
+            if len(rows) <= LIST_PAGE:
                 break
-    result: Result = {"Metrics": metrics}
-    if more:
-        result["NextToken"] = encode_token("cloudwatch-ListMetrics", last_id)
+            last_id = rows[-1].id
+    result: Result = {"Metrics": [metric for _, metric in found[:LIST_PAGE]]}
+    if len(found) > LIST_PAGE:
+        result["NextToken"] = encode_token("cloudwatch-ListMetrics", found[LIST_PAGE - 1][0])
     return result
 
 
