@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,8 +17,14 @@ from tests.support.server import ServerProcess
 
 
 @pytest.fixture()
-def cw(any_server: ServerProcess) -> Any:
-    return client_for(any_server, "cloudwatch")
+def cw(any_server: ServerProcess, unique: str) -> Iterator[Any]:
+    """A cloudwatch client; the test's alarms (named after ``unique``) are deleted after it, so the
+    shared server does not keep evaluating them for the rest of the session."""
+    client = client_for(any_server, "cloudwatch")
+    yield client
+    names = [alarm["AlarmName"] for alarm in client.describe_alarms(AlarmNamePrefix=unique)["MetricAlarms"]]
+    if names:
+        client.delete_alarms(AlarmNames=names)
 
 
 def _alarm(cw: Any, name: str) -> dict[str, Any]:

@@ -56,3 +56,26 @@ def test_flushes_merge_into_the_stored_minute_and_old_minutes_are_pruned(db: Dat
         assert series_id is not None
         row = stored.points_between(conn, [series_id], minute, minute + 60)[0]
     assert (row.sample_count, row.total, row.minimum, row.maximum) == (3, 6.0, 1.0, 3.0)
+
+
+def test_a_failed_write_keeps_the_points_for_the_next_flush(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = MetricsHub(db, MetricsSettings())
+    series = SeriesKey("000000000000", "us-east-1", "App/x", "Kept", ())
+    now = time.time()
+    hub.buffer.put_values(series, now, "None", [1.0, 2.0])
+
+    def store_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(stored, "write_points", store_down)
+    with pytest.raises(ConnectionError):
+        hub.write_pending()
+    monkeypatch.undo()
+    hub.buffer.put_values(series, now, "None", [3.0])
+    hub.write_pending()
+    name = (series.account, series.region, series.namespace, series.name, encode_dimensions(series.dimensions))
+    with db.session() as conn:
+        series_id = stored.series_id(conn, name)
+        assert series_id is not None
+        row = stored.points_between(conn, [series_id], 0, 2**40)[0]
+    assert (row.sample_count, row.total) == (3, 6.0)

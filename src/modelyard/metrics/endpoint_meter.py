@@ -43,14 +43,11 @@ class EndpointMeter:
 
     def __init__(self) -> None:
         self._tallies: dict[TallyKey, Tally] = {}
-        self.enabled = True
 
     def record(self, account: str, region: str, endpoint: str, variant: str, instances: int,
                model_seconds: float | None, overhead_seconds: float, outcome: int, model_error: bool) -> None:
         """One invocation: its outcome (OK, CLIENT_ERROR, SERVER_ERROR), whether the model failed it,
         and its latencies (``model_seconds`` None when no instance answered)."""
-        if not self.enabled:
-            return
         key = (account, region, endpoint, variant, int(time.time() // 60) * 60)
         tally = self._tallies.get(key)
         if tally is None:

@@ -4,6 +4,7 @@
     PutMetricData, training logs, samplers -> MetricBuffer.put_*
     every ``flush_seconds``: drain the meter on the loop, then in a thread: merge into stored minutes
     every ``PRUNE_SECONDS``: drop minutes older than the retention
+A write that fails (the store is down) puts its aggregates back into the buffer for the next flush.
 """
 
 from __future__ import annotations
@@ -83,7 +84,12 @@ class MetricsHub:
         points = self.buffer.take()
         for key, aggregate in endpoint_points(tallies or {}):
             _fold(points, key, aggregate)
-        written = self._write(points) if points else 0
+        try:
+            written = self._write(points) if points else 0
+        except Exception:
+            for key, aggregate in points.items():
+                self.buffer.put_aggregate(key, aggregate)
+            raise
         if now - self._pruned_at >= PRUNE_SECONDS:
             self._pruned_at = now
             cutoff = int((now - self.settings.retention_days * 86400) // 60) * 60
@@ -108,11 +114,13 @@ class MetricsHub:
             changed: list[stored.PointRow] = []
             for (series_id, minute, unit), aggregate in rows.items():
                 before = existing.get((series_id, minute, unit))
+                merged = aggregate
                 if before is not None:
-                    aggregate.merge(_aggregate_of(before))
-                row = stored.PointRow(series_id, minute, unit, aggregate.count, aggregate.total, aggregate.minimum,
-                                      aggregate.maximum,
-                                      aggregate.histogram.encode() if aggregate.histogram is not None else None)
+                    merged = _aggregate_of(before)
+                    merged.merge(aggregate)
+                row = stored.PointRow(series_id, minute, unit, merged.count, merged.total, merged.minimum,
+                                      merged.maximum,
+                                      merged.histogram.encode() if merged.histogram is not None else None)
                 (changed if before is not None else new).append(row)
             stored.write_points(conn, new, changed)
         return len(rows)

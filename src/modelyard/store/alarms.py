@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from modelyard.store.tables import metric_alarms
 
@@ -88,4 +88,5 @@ def delete_alarms(conn: Connection, account: str, region: str, names: Sequence[s
 def count_alarms(conn: Connection, account: str, region: str) -> int:
     """How many alarms the account has in the region."""
     c = metric_alarms.c
-    return len(conn.execute(select(c.name).where(c.account == account, c.region == region)).all())
+    return int(conn.execute(select(func.count()).select_from(metric_alarms)
+                            .where(c.account == account, c.region == region)).scalar_one())
