@@ -1,4 +1,5 @@
-"""The awscli (v1) speaks to modelyard's CloudWatch: put and read a metric, an alarm, an error."""
+"""The awscli (v1) speaks to modelyard's CloudWatch: put and read a metric, an alarm, an error (few
+commands: each ``aws`` start costs seconds)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import time
 
 from tests.cloudwatch.conftest import eventually
+from tests.conftest import client_for
 from tests.s3.test_awscli import aws, ok
 from tests.support.server import ServerProcess
 
@@ -22,19 +24,17 @@ def test_aws_cloudwatch_commands(server: ServerProcess, unique: str) -> None:
                      str(now + 600), "--period", "60", "--statistics", "Sum", "Maximum"))
         return json.loads(out)["Datapoints"]  # type: ignore[no-any-return]
 
+    time.sleep(0.5)
     point = eventually(statistics)[0]
     assert point["Sum"] == 4.0 and point["Unit"] == "Count"
-    listed = json.loads(ok(aws(server, "cloudwatch", "list-metrics", "--namespace", namespace)))["Metrics"]
-    assert listed == [{"Namespace": namespace, "MetricName": "Jobs",
-                       "Dimensions": [{"Name": "Queue", "Value": "main"}]}]
 
     ok(aws(server, "cloudwatch", "put-metric-alarm", "--alarm-name", unique, "--namespace", namespace,
            "--metric-name", "Jobs", "--dimensions", "Name=Queue,Value=main", "--statistic", "Sum", "--period", "60",
            "--evaluation-periods", "1", "--threshold", "3", "--comparison-operator", "GreaterThanThreshold"))
-    described = json.loads(ok(aws(server, "cloudwatch", "describe-alarms", "--alarm-names", unique)))
-    assert described["MetricAlarms"][0]["AlarmName"] == unique
+    cw = client_for(server, "cloudwatch")
+    assert cw.describe_alarms(AlarmNames=[unique])["MetricAlarms"][0]["Namespace"] == namespace
 
     refused = aws(server, "cloudwatch", "get-metric-statistics", "--namespace", namespace, "--metric-name", "Jobs",
                   "--start-time", str(now), "--end-time", str(now - 60), "--period", "60", "--statistics", "Sum")
     assert refused.returncode != 0 and "InvalidParameterValue" in refused.stderr
-    ok(aws(server, "cloudwatch", "delete-alarms", "--alarm-names", unique))
+    cw.delete_alarms(AlarmNames=[unique])
