@@ -17,6 +17,10 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+# Metrics flush and alarms evaluate within a fraction of a second, so tests poll briefly instead of minutes.
+os.environ.setdefault("MODELYARD_METRICS_FLUSH_SECONDS", "0.2")
+os.environ.setdefault("MODELYARD_ALARM_INTERVAL_SECONDS", "0.3")
+os.environ.setdefault("MODELYARD_INSTANCE_METRICS_SECONDS", "0.5")
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 

@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("edge", frozenset({"server", "edge"})),
     ("domain", frozenset({"services", "controllers", "hosting", "auth", "s3"})),
     ("mechanisms", frozenset({"context", "ports", "model_documents", "desired", "runtime", "storage",
-                              "logstore", "store", "wire", "jobs", "toolkit"})),
+                              "logstore", "store", "wire", "jobs", "toolkit", "metrics"})),
     ("foundations", frozenset({"settings", "arns", "log_groups", "page_tokens"})),
 ]
 
@@ -28,6 +28,8 @@ SIDEWAYS: frozenset[tuple[str, str]] = frozenset({
     ("controllers", "hosting"),      # a controller publishes ready instances to the router
     ("context", "ports"),            # AppState's fields are the ports
     ("context", "store"),            # ... and the database
+    ("context", "metrics"),          # ... and the metrics hub
+    ("metrics", "store"),            # the metrics hub writes one-minute aggregates to the store
     ("ports", "logstore"),           # the log port speaks the log store's value types
     ("model_documents", "desired"),
     ("model_documents", "store"),

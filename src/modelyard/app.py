@@ -6,7 +6,9 @@
              -> EndpointController, TransformController, JobController
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
              -> AppState (what operation handlers see)
-             -> ServiceTable (sagemaker, logs: JSON 1.1; sagemaker-runtime: rest-json) -> Pipeline
+             -> MetricsHub (CloudWatch metrics: buffer, endpoint meter, flush loop)
+             -> ServiceTable (sagemaker, logs: JSON 1.1; cloudwatch: JSON 1.0; sagemaker-runtime: rest-json)
+             -> Pipeline
              -> ModelyardApp (ASGI), with start/stop hooks in dependency order
 """
 
@@ -33,6 +35,7 @@ from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
+from modelyard.edge import prometheus
 from modelyard.edge.admission import AdmissionGate
 from modelyard.edge.in_workers import in_worker_processes, install
 from modelyard.edge.pipeline import Pipeline
@@ -43,6 +46,10 @@ from modelyard.hosting import invoke
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
 from modelyard.logstore import LogStore
+from modelyard.metrics.alarm_evaluator import AlarmEvaluator
+from modelyard.metrics.endpoint_meter import EndpointMeter
+from modelyard.metrics.hub import MetricsHub
+from modelyard.metrics.instance_usage import InstanceUsageSampler
 from modelyard.runtime.cgroups import CgroupError, CgroupTree
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
@@ -167,9 +174,10 @@ def control_handlers(service: str, executor: ThreadPoolExecutor,
 
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
-                  workers: Executor | None = None, s3: S3Service | None = None) -> ServiceTable:
+                  workers: Executor | None = None, s3: S3Service | None = None,
+                  meter: EndpointMeter | None = None) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers (S3's when
-    ``s3`` is given; the coverage table lists them without a store)."""
+    ``s3`` is given; the coverage table lists them without a store); invocations counted by ``meter``."""
     limits, edge = settings.limits, settings.edge
 
     def gate() -> AdmissionGate:
@@ -181,6 +189,8 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                 control_handlers("sagemaker", executor, workers), gate=gate()),
         Service("logs", JsonProtocol("logs"), limits.control_body_bytes,
                 control_handlers("logs", executor, workers), gate=gate()),
+        Service("cloudwatch", JsonProtocol("cloudwatch"), limits.control_body_bytes,
+                control_handlers("cloudwatch", executor, None), gate=gate(), auth=AuthRules("monitoring")),
         Service("s3", RestXmlProtocol("s3", s3_errors.InvalidArgument, codes=s3_errors.AUTH_CODES),
                 limits.control_body_bytes, s3.operations() if s3 else S3Service.placeholder_operations(),
                 too_large=s3_errors.too_large, internal_error=s3_errors.internal_error,
@@ -189,7 +199,7 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                                uri_as_sent=True),
                 streamed=STREAMED, stream_limit=MAX_PUT_BYTES, body_transform=body_decoder),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
-                limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)},
+                limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits, meter)},
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
                 not_implemented=invoke.not_implemented, auth=AuthRules("sagemaker", error_status=403)),
     ])
@@ -219,16 +229,18 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     router = Router()
     server_paths = ServerPaths(settings.data_dir)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
+    metrics = MetricsHub(db, settings.metrics)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
-                                   server_paths=server_paths, captures=captures)
+                                   server_paths=server_paths, captures=captures, metrics=metrics.buffer)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
-    jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
+    jobs = JobController(db, [TrainingRunner(kit.job_tools, metrics.buffer), ProcessingRunner(kit.job_tools)],
                          workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
-    state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs, images=kit.images, buckets=own_s3)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
+    metrics.samplers.append(InstanceUsageSampler(endpoints.running_instances))
+    state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
+                     jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics)
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
     page_tokens.use_secret(token_key)
@@ -236,8 +248,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
     s3 = S3Service(s3_catalog, s3_files, executor)
-    pipeline = Pipeline(service_table(router, settings, executor, workers, s3), authenticator, state)
+    meter = metrics.meter if settings.metrics.endpoint_metrics else None
+    pipeline = Pipeline(service_table(router, settings, executor, workers, s3, meter), authenticator, state)
     app = ModelyardApp(pipeline)
+    app.routes.append((prometheus.claims, prometheus.PrometheusEndpoint(db, settings, authenticator)))
 
     async def close_executor() -> None:
         executor.shutdown(wait=False, cancel_futures=True)
@@ -258,7 +272,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
 
     app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
-    for controller in (endpoints, transforms, jobs):
+    alarms = AlarmEvaluator(db, settings.metrics)
+    for controller in (metrics, alarms, endpoints, transforms, jobs):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
     return app

@@ -48,3 +48,8 @@ def is_arn(value: str) -> bool:
 def log_group_arn(region: str, account: str, group: str) -> str:
     """The ARN of a CloudWatch Logs group (without the trailing ``:*``)."""
     return f"arn:aws:logs:{region}:{account}:log-group:{group}"
+
+
+def alarm_arn(region: str, account: str, name: str) -> str:
+    """A CloudWatch metric alarm's ARN (``arn:aws:cloudwatch:<region>:<account>:alarm:<name>``)."""
+    return f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"

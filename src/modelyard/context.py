@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from modelyard.metrics.hub import MetricsHub
 from modelyard.ports import BucketOwners, ImageCatalogue, JobScheduler, LogBackend, NoImageChecks, Reconciler
 from modelyard.settings import Settings
 from modelyard.store.database import Database
@@ -27,6 +28,8 @@ class AppState:
     images: ImageCatalogue = field(default_factory=NoImageChecks)
     buckets: BucketOwners | None = None
     """The server's own S3, when it serves ``s3://`` itself (no external S3 configured)."""
+    metrics: MetricsHub | None = None
+    """CloudWatch metrics (None in control worker processes, which serve no CloudWatch call)."""
 
 
 @dataclass(slots=True)

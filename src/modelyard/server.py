@@ -1,7 +1,8 @@
 """The ASGI application: lifespan hooks, the health check, and every other request through the pipeline.
 
     GET  /_modelyard/health   -> 200 {"status":"ok"}
-    anything else             -> edge.Pipeline (POST / for JSON 1.1 services, /endpoints/* for the runtime)
+    a claimed route           -> its handler (``GET /metrics``: edge.prometheus)
+    anything else             -> edge.Pipeline (POST / for JSON services, /endpoints/* for the runtime)
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ log = logging.getLogger("modelyard.server")
 
 Hook = Callable[[], Awaitable[None]]
 RequestHandler = Callable[[Scope, Receive], Awaitable[Response]]
+RouteClaim = Callable[[Scope], bool]
+RouteHandler = Callable[[Scope], Awaitable[Response]]
 
 HEALTH_PATH = "/_modelyard/health"
 
@@ -25,6 +28,8 @@ class ModelyardApp:
 
     def __init__(self, handle: RequestHandler) -> None:
         self.handle = handle
+        self.routes: list[tuple[RouteClaim, RouteHandler]] = []
+        """Bodiless requests answered beside the pipeline, asked in order before it."""
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
 
@@ -33,8 +38,12 @@ class ModelyardApp:
         if kind == "http":
             if scope["path"] == HEALTH_PATH:
                 await respond(send, 200, [(b"content-type", b"application/json")], b'{"status":"ok"}')
-            else:
-                await respond(send, *await self.handle(scope, receive))
+                return
+            for claims, route in self.routes:
+                if claims(scope):
+                    await respond(send, *await route(scope))
+                    return
+            await respond(send, *await self.handle(scope, receive))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 

@@ -72,6 +72,20 @@ class CaptureLimits:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """CloudWatch metrics and alarms: how often the in-memory aggregates reach the store, how long
+    one-minute data is kept, how often alarms are evaluated and instances sampled, whether ``/metrics``
+    may be scraped without a signature from loopback, and whether endpoints count their invocations."""
+
+    flush_seconds: float = 5.0
+    retention_days: float = 15.0
+    alarm_interval_seconds: float = 60.0
+    instance_sample_seconds: float = 60.0
+    open_scrape: bool = False
+    endpoint_metrics: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know about its configuration."""
 
@@ -90,6 +104,7 @@ class Settings:
     restart_reset_seconds: float = 300.0
     edge: EdgeLimits = field(default_factory=EdgeLimits)
     capture: CaptureLimits = field(default_factory=CaptureLimits)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def resolved_database_url(self) -> str:
@@ -270,6 +285,15 @@ _CAPTURE_ENV = {
     "MODELYARD_CAPTURE_MIN_FREE_BYTES": ("min_free_bytes", whole(0)),
 }
 
+_METRICS_ENV = {
+    "MODELYARD_METRICS_FLUSH_SECONDS": ("flush_seconds", number(0.0)),
+    "MODELYARD_METRICS_RETENTION_DAYS": ("retention_days", number(0.0)),
+    "MODELYARD_ALARM_INTERVAL_SECONDS": ("alarm_interval_seconds", number(0.0)),
+    "MODELYARD_INSTANCE_METRICS_SECONDS": ("instance_sample_seconds", number(0.0)),
+    "MODELYARD_METRICS_OPEN_SCRAPE": ("open_scrape", SWITCH),
+    "MODELYARD_ENDPOINT_METRICS": ("endpoint_metrics", SWITCH),
+}
+
 # Read where they are used (``runtime.limits``), checked here so that a bad value stops the server at
 # start rather than failing a deployment later.
 CHECKED_AT_START = {
@@ -304,7 +328,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
     for name, group in (("limits", _overridden(Limits(), _LIMIT_ENV, env)),
                         ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env)),
                         ("data_limits", _overridden(DataLimits(), _DATA_LIMIT_ENV, env)),
-                        ("capture", _overridden(CaptureLimits(), _CAPTURE_ENV, env))):
+                        ("capture", _overridden(CaptureLimits(), _CAPTURE_ENV, env)),
+                        ("metrics", _overridden(MetricsSettings(), _METRICS_ENV, env))):
         if group is not None:
             values[name] = group
     for variable, kind in CHECKED_AT_START.items():

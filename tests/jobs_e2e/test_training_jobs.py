@@ -42,6 +42,20 @@ def sm(jobs: Stack) -> Any:
     return jobs.client("sagemaker")
 
 
+def assert_published_to_cloudwatch(jobs: Stack, job: str, name: str, last: float) -> None:
+    """The metric definition's values reach CloudWatch under /aws/sagemaker/TrainingJobs, Host=<job>/algo-1."""
+    cw, now, deadline = jobs.client("cloudwatch"), time.time(), time.monotonic() + 10
+    while True:
+        points = cw.get_metric_statistics(
+            Namespace="/aws/sagemaker/TrainingJobs", MetricName=name, Period=3600, Statistics=["Maximum"],
+            StartTime=now - 1800, EndTime=now + 1800, Dimensions=[{"Name": "Host", "Value": f"{job}/algo-1"}],
+        )["Datapoints"]
+        if points or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert points and points[0]["Maximum"] == pytest.approx(last)
+
+
 def probe_job(sm: Any, name: str, source: str, mode: str, **extra: Any) -> dict[str, Any]:
     """Start the probe with ``--mode mode`` (no channels, output to moto)."""
     hyperparameters = {"mode": mode, **extra.pop("hyperparameters", {})}
@@ -79,6 +93,7 @@ def test_script_mode_sees_sagemakers_environment_and_produces_artifacts(jobs, sm
     assert described["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "FullyReplicated"
     metrics = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
     assert metrics == {"train:loss": pytest.approx(0.3333), "accuracy": pytest.approx(0.7)}
+    assert_published_to_cloudwatch(jobs, unique, "accuracy", 0.7)
     model_uri = described["ModelArtifacts"]["S3ModelArtifacts"]
     assert model_uri == f"s3://{BUCKET}/models/{unique}/output/model.tar.gz"
 

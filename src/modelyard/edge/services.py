@@ -93,6 +93,11 @@ def unrouted(request: HttpRequest) -> ServiceError:
     """What a request no service claims is told, naming what it got wrong."""
     if request.method == "POST" and request.path == "/":
         target = request.headers.get("x-amz-target")
+        if not target and "x-www-form-urlencoded" in request.headers.get("content-type", ""):
+            return UnknownOperationException(
+                "This looks like an AWS query-protocol request (Action=... form body), which modelyard does not "
+                "serve; CloudWatch is served as AWS JSON 1.0, which current botocore (1.44) sends: upgrade "
+                "boto3/botocore or the awscli")
         if not target:
             return UnknownOperationException("Missing X-Amz-Target header (expected e.g. 'SageMaker.ListModels')")
         prefix = target.rpartition(".")[0]

@@ -6,6 +6,7 @@
       -> least-outstanding instance -> one frame to the instance (timeout 60 s)
       -> the model's body, or ModelError (424)
       -> a capturing endpoint: sample, and queue the call for its capture writer (never waits)
+      -> the endpoint meter counts the call (outcome, model and overhead latency; in memory only)
 
 Errors follow SageMaker: unknown or not-InService endpoint and unknown variant are ``ValidationError``;
 a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessage``, ``LogStreamArn``.
@@ -23,6 +24,7 @@ from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.hosting.serverless import SERVERLESS_PAYLOAD_BYTES, ServerlessGate
+from modelyard.metrics.endpoint_meter import CLIENT_ERROR, OK, SERVER_ERROR, EndpointMeter
 from modelyard.settings import Limits
 from modelyard.wire.errors import (
     ModelError,
@@ -30,6 +32,7 @@ from modelyard.wire.errors import (
     NotImplementedOperation,
     RequestTooLarge,
     RuntimeValidationError,
+    ServiceError,
     ServiceUnavailable,
     ThrottlingException,
 )
@@ -40,37 +43,74 @@ END_WAIT_SECONDS = 1.0
 class InvokeEndpoint:
     """The InvokeEndpoint operation over the routing table."""
 
-    def __init__(self, router: Router, limits: Limits) -> None:
+    def __init__(self, router: Router, limits: Limits, meter: EndpointMeter | None = None) -> None:
         self.router = router
         self.limits = limits
+        self.meter = meter
 
     async def __call__(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        """Route one call in the caller's account and region and map the instance's answer to SageMaker's."""
+        """Route one call in the caller's account and region and map the instance's answer to SageMaker's;
+        a routed call is counted in the endpoint's metrics (outcome and latencies)."""
+        started = time.perf_counter()
         routes = self._endpoint(ctx, params["EndpointName"])
         variant = self._variant(routes, params.get("TargetVariant"))
+        meter = self.meter
+        if meter is None:
+            return (await self._answer(routes, variant, params))[0]
+        outcome, model_error, model_seconds = OK, False, None
+        try:
+            result, model_seconds = await self._answer(routes, variant, params)
+            return result
+        except ModelError as error:
+            original = error.fields.get("OriginalStatusCode", 0)
+            outcome, model_error = (CLIENT_ERROR if 400 <= original < 500 else SERVER_ERROR), True
+            model_seconds = error.model_seconds
+            raise
+        except ServiceError as error:
+            outcome = CLIENT_ERROR if error.status < 500 else SERVER_ERROR
+            raise
+        except Exception:
+            outcome = SERVER_ERROR
+            raise
+        finally:
+            overhead = time.perf_counter() - started - (model_seconds or 0.0)
+            meter.record(ctx.account, ctx.region, routes.name, variant.name, len(variant.instances), model_seconds,
+                         overhead, outcome, model_error)
+
+    async def _answer(self, routes: EndpointRoutes, variant: VariantRoutes,
+                      params: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """The result and the model's share of the time (from sending the call to its reply)."""
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
         gate = variant.serverless
-        if gate is None:
-            reply = await self._call(routes, variant, invocation)
-            limit = self.limits.invoke_body_bytes
-        else:
-            limit = min(SERVERLESS_PAYLOAD_BYTES, self.limits.invoke_body_bytes)
+        limit = self.limits.invoke_body_bytes
+        if gate is not None:
+            limit = min(SERVERLESS_PAYLOAD_BYTES, limit)
             if len(invocation.body) > limit:
                 raise payload_too_large(len(invocation.body), limit)
-            reply = await self._call_serverless(routes, variant, gate, invocation)
+        sent = time.perf_counter()
+        try:
+            if gate is None:
+                reply = await self._call(routes, variant, invocation)
+            else:
+                reply = await self._call_serverless(routes, variant, gate, invocation)
+        except ModelError as error:
+            error.model_seconds = time.perf_counter() - sent
+            raise
+        model_seconds = time.perf_counter() - sent
         if reply.status >= 400:
-            raise _model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"))
+            raise _model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds)
         if len(reply.body) > limit:
             raise _model_error(routes, variant, 500,
-                               f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes")
+                               f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes",
+                               model_seconds)
         content_type = reply.content_type or "application/json"
         capture = routes.capture
         if capture is not None and capture.sampled():
             capture.offer(CapturedEvent(variant.name, time.time(), invocation.inference_id, invocation.content_type,
                                         invocation.body, content_type, reply.body))
-        return {"Body": reply.body, "ContentType": content_type,
-                "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}
+        return ({"Body": reply.body, "ContentType": content_type,
+                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds)
 
     def _endpoint(self, ctx: RequestContext, name: str) -> EndpointRoutes:
         routes = self.router.get(ctx.account, ctx.region, name)
@@ -161,11 +201,14 @@ async def _ending(instance: InstanceClient) -> Ending | None:
     return None
 
 
-def _model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str) -> ModelError:
+def _model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str,
+                 model_seconds: float | None = None) -> ModelError:
     kind = "client" if 400 <= status < 500 else "server"
     text = (f'Received {kind} error ({status}) from primary with message "{message}". '
             f"See {routes.log_group_arn} for more information.")
-    return ModelError(text, OriginalStatusCode=status, OriginalMessage=message, LogStreamArn=routes.log_group_arn)
+    error = ModelError(text, OriginalStatusCode=status, OriginalMessage=message, LogStreamArn=routes.log_group_arn)
+    error.model_seconds = model_seconds
+    return error
 
 
 def payload_too_large(size: int, limit: int) -> RequestTooLarge:

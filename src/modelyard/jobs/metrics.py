@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +65,17 @@ def metric_value(pattern: re.Pattern[str], line: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class MetricTracker:
-    """Feeds log lines through the definitions and remembers the last value of each metric."""
+MetricListener = Callable[[str, float, float], None]
+"""Told every value found: (metric name, value, timestamp)."""
 
-    def __init__(self, definitions: Sequence[MetricDefinition]) -> None:
+
+class MetricTracker:
+    """Feeds log lines through the definitions and remembers the last value of each metric (and tells
+    ``listener`` every value, e.g. to publish it to CloudWatch)."""
+
+    def __init__(self, definitions: Sequence[MetricDefinition], listener: MetricListener | None = None) -> None:
         self.definitions = list(definitions)
+        self.listener = listener
         self._last: dict[str, tuple[float, float]] = {}
 
     def observe(self, line: str, timestamp: float) -> None:
@@ -78,6 +84,8 @@ class MetricTracker:
             value = metric_value(definition.pattern, line)
             if value is not None:
                 self._last[definition.name] = (value, timestamp)
+                if self.listener is not None:
+                    self.listener(definition.name, value, timestamp)
 
     def final(self) -> list[dict[str, Any]]:
         """``FinalMetricDataList``: the last value of every metric seen, in definition order."""

@@ -15,6 +15,8 @@ SERVICE_MODULES = (
     "modelyard.services.transform_jobs",
     "modelyard.services.training_jobs",
     "modelyard.services.processing_jobs",
+    "modelyard.services.cloudwatch_metrics",
+    "modelyard.services.cloudwatch_alarms",
 )
 
 

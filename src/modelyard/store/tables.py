@@ -137,3 +137,45 @@ s3_parts = Table(
     Column("checksum", String(128)),
     Column("modified_at", Float, nullable=False),
 )
+
+metric_series = Table(
+    "metric_series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("namespace", String(256), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("dimensions", Text, nullable=False),
+    Column("last_minute", BigInteger, nullable=False),
+    UniqueConstraint("account", "region", "namespace", "name", "dimensions", name="uq_metric_series"),
+)
+"""One metric: a name in a namespace with one exact set of dimensions (canonical sorted JSON)."""
+
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("series_id", Integer, ForeignKey("metric_series.id", ondelete="CASCADE"), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("unit", String(32), primary_key=True),
+    Column("sample_count", Float, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("minimum", Float, nullable=False),
+    Column("maximum", Float, nullable=False),
+    Column("histogram", Text),
+)
+Index("ix_metric_points_minute", metric_points.c.minute)
+"""One-minute aggregates (``minute``: epoch seconds of the minute's start); ``histogram`` is
+``metrics.histogram``'s encoding, None when the minute holds statistic sets without a distribution."""
+
+metric_alarms = Table(
+    "metric_alarms",
+    metadata,
+    Column("account", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+"""Metric alarms as DescribeAlarms shows them (``document``), with their state for filtering."""

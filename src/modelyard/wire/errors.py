@@ -101,10 +101,12 @@ class RuntimeValidationError(ServiceError):
 
 
 class ModelError(ServiceError):
-    """The model container answered an error (HTTP 424), with the original status and message."""
+    """The model container answered an error (HTTP 424), with the original status and message;
+    ``model_seconds`` is how long the model took, for the endpoint's metrics."""
 
     code = "ModelError"
     status = 424
+    model_seconds: float | None = None
 
 
 class ModelNotReadyException(ServiceError):
@@ -139,3 +141,55 @@ class ResourceAlreadyExistsException(ServiceError):
     """CloudWatch Logs' ResourceAlreadyExistsException (a log group or stream that exists)."""
 
     code = "ResourceAlreadyExistsException"
+
+
+# CloudWatch errors (query codes; the JSON protocol names their shapes)
+
+
+class InvalidParameterValue(ServiceError):
+    """CloudWatch's InvalidParameterValue: a parameter outside what CloudWatch accepts."""
+
+    code = "InvalidParameterValue"
+
+
+class InvalidParameterCombination(ServiceError):
+    """CloudWatch's InvalidParameterCombination: parameters that exclude each other, or too many datapoints."""
+
+    code = "InvalidParameterCombination"
+
+
+class MissingParameter(ServiceError):
+    """CloudWatch's MissingParameter: a parameter required in this combination."""
+
+    code = "MissingParameter"
+
+
+class CloudWatchValidationError(ServiceError):
+    """CloudWatch's ValidationError (GetMetricData's malformed queries, unsupported features)."""
+
+    code = "ValidationError"
+
+
+class InvalidNextToken(ServiceError):
+    """CloudWatch's InvalidNextToken."""
+
+    code = "InvalidNextToken"
+
+
+class CloudWatchResourceNotFound(ServiceError):
+    """CloudWatch's ResourceNotFound (an alarm that does not exist)."""
+
+    code = "ResourceNotFound"
+    status = 404
+
+
+class CloudWatchLimitExceeded(ServiceError):
+    """CloudWatch's LimitExceeded (too many alarms)."""
+
+    code = "LimitExceeded"
+
+
+class InvalidFormat(ServiceError):
+    """CloudWatch's InvalidFormat (SetAlarmState's StateReasonData that is not JSON)."""
+
+    code = "InvalidFormat"

@@ -37,6 +37,10 @@ from modelyard.hosting.capture.writer import CaptureWriter
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.hosting.serverless import ServerlessGate
 from modelyard.log_groups import deployment_group, endpoint_group
+from modelyard.metrics.buffer import MetricBuffer
+from modelyard.metrics.endpoint_meter import ENDPOINT_NAMESPACE
+from modelyard.metrics.instance_usage import RunningInstance
+from modelyard.metrics.series import SeriesKey
 from modelyard.runtime.errors import RuntimeLayerError
 from modelyard.settings import Limits
 from modelyard.storage.errors import StorageError
@@ -89,10 +93,12 @@ class EndpointController(KeyedReconciler):
                  launcher: Launcher, *, backoff: RestartBackoff | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 server_paths: ServerPaths | None = None, captures: CaptureService | None = None) -> None:
+                 server_paths: ServerPaths | None = None, captures: CaptureService | None = None,
+                 metrics: MetricBuffer | None = None) -> None:
         """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests;
         ``server_paths`` keeps host paths of the server's own files out of FailureReasons; ``captures``
-        starts the data capture of deployments whose config asks for it."""
+        starts the data capture of deployments whose config asks for it; ``metrics`` receives each
+        instance's ModelSetupTime."""
         super().__init__(log)
         self.backoff = backoff or RestartBackoff()
         self.server_paths = server_paths or ServerPaths(None)
@@ -106,6 +112,7 @@ class EndpointController(KeyedReconciler):
         self.preparer = preparer
         self.launcher = launcher
         self.captures = captures
+        self.metrics = metrics
         self.deployments: dict[ResourceKey, Deployment] = {}
         self._supervisor: asyncio.Task[None] | None = None
 
@@ -129,6 +136,20 @@ class EndpointController(KeyedReconciler):
         for deployment in list(self.deployments.values()):
             await self._stop_all(deployment, grace=2.0, flush=5.0)
         self.deployments.clear()
+
+    def running_instances(self) -> list[RunningInstance]:
+        """Every running instance with its processes (for the utilization sampler; safe from any thread:
+        it reads copies, and a deployment changing meanwhile is read at the next sample)."""
+        running: list[RunningInstance] = []
+        try:
+            for key, deployment in list(self.deployments.items()):
+                for variant_name, variant in list(deployment.variants.items()):
+                    running.extend(RunningInstance(key.account, key.region, key.name, variant_name,
+                                                   instance.instance_id, instance.process.pids(), instance.directory)
+                                   for instance in list(variant.instances) if not instance.stopping)
+        except RuntimeError:
+            return running
+        return running
 
     # store access (blocking, run in threads)
 
@@ -320,6 +341,7 @@ class EndpointController(KeyedReconciler):
 
     async def _start(self, key: ResourceKey, variant: VariantDeployment) -> Instance:
         serverless = variant.plan.serverless
+        launched = time.perf_counter()
         instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
                                            variant.prepared, variant.plan.network_isolation,
                                            endpoint_group(key.name), variant.plan.instance_type,
@@ -331,6 +353,11 @@ class EndpointController(KeyedReconciler):
             await self._stop(instance)
             raise
         self._healthy_since[instance.instance_id] = self.clock()
+        if self.metrics is not None:
+            self.metrics.put_values(
+                SeriesKey(key.account, key.region, ENDPOINT_NAMESPACE, "ModelSetupTime",
+                          (("EndpointName", key.name), ("VariantName", variant.plan.name))),
+                time.time(), "Microseconds", [(time.perf_counter() - launched) * 1e6])
         return instance
 
     async def _stop(self, instance: Instance, grace: float = STOP_GRACE_SECONDS) -> None:

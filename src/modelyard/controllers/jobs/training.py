@@ -21,6 +21,7 @@ from typing import Any
 from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, join_uri, stage, upload_tarball
 from modelyard.controllers.jobs.tools import (
+    JobTools,
     LogTap,
     ScriptRunner,
     Workspace,
@@ -44,6 +45,8 @@ from modelyard.jobs import training_status as status
 from modelyard.jobs.failures import algorithm_error, truncate
 from modelyard.jobs.metrics import MetricTracker, compile_definitions
 from modelyard.log_groups import TRAINING_JOBS
+from modelyard.metrics.buffer import MetricBuffer
+from modelyard.metrics.training import training_metric_listener
 from modelyard.runtime.errors import (
     ContainerStartError,
     EnvironmentBuildError,
@@ -61,6 +64,10 @@ class TrainingRunner(ScriptRunner):
     kind = KIND
     status_field = "TrainingJobStatus"
 
+    def __init__(self, tools: JobTools, metrics: MetricBuffer | None = None) -> None:
+        super().__init__(tools)
+        self.metrics = metrics
+
     def terminal(self, document: dict[str, Any], status_name: str, reason: str | None, now: float) -> dict[str, Any]:
         """Changes that end the job (used for crashes and server restarts)."""
         return status.terminal(document, status_name, reason, now)
@@ -69,7 +76,9 @@ class TrainingRunner(ScriptRunner):
         """Run the job to its end."""
         document = job.document
         algorithm = document["AlgorithmSpecification"]
-        metrics = MetricTracker(compile_definitions(algorithm.get("MetricDefinitions")))
+        listener = None if self.metrics is None else training_metric_listener(self.metrics, job.account, job.region,
+                                                                              job.name)
+        metrics = MetricTracker(compile_definitions(algorithm.get("MetricDefinitions")), listener)
         workspace = new_workspace(self.tools.data_dir, "training", job.account, job.region, job.name)
         tap = open_log(self.tools.logs.scoped(job.account, job.region), TRAINING_JOBS, job.name, metrics)
         try:
