@@ -36,6 +36,9 @@ from modelyard.toolkit.errors import HandlerContractError, error_message, error_
 from modelyard.toolkit.hooks import Hook
 
 COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compat")
+ALGORITHM_MODES = {"xgboost": "modelyard.toolkit.xgboost_algorithm"}
+"""Frameworks whose SageMaker image serves a model without an inference program (built-in algorithm mode),
+and the toolkit module that does it as their container does."""
 
 
 class Response:
@@ -55,7 +58,8 @@ class Response:
 
 
 def import_user_module(settings: ToolkitSettings) -> Any:
-    """Import the program from the code directory (put first on ``sys.path`` for sibling imports)."""
+    """Import the program from the code directory (put first on ``sys.path`` for sibling imports); without
+    one, an image with a built-in algorithm mode (``ALGORITHM_MODES``) gets that mode's module."""
     code_dir = os.path.abspath(settings.code_dir)
     if code_dir not in sys.path:
         sys.path.insert(0, code_dir)
@@ -63,6 +67,9 @@ def import_user_module(settings: ToolkitSettings) -> Any:
         sys.path.append(COMPAT_DIR)
     path = os.path.join(code_dir, settings.program)
     if not os.path.isfile(path) and importlib.util.find_spec(settings.module_name) is None:
+        algorithm = ALGORITHM_MODES.get(settings.framework or "")
+        if algorithm is not None and not settings.program_given:
+            return importlib.import_module(algorithm)
         raise HandlerContractError(
             f"inference program {settings.program} not found in {code_dir} (set SAGEMAKER_PROGRAM and "
             "SAGEMAKER_SUBMIT_DIRECTORY, or put code/inference.py in the model archive); it must define "
@@ -78,6 +85,9 @@ class Handler:
         self.properties = system_properties(settings.model_dir)
         self.model: Any = None
         self.loaded = False
+        module_accept = getattr(module, "DEFAULT_ACCEPT", None) if module.__name__ in ALGORITHM_MODES.values() else None
+        self.default_accept = settings.default_accept if settings.accept_given or not module_accept \
+            else module_accept
         model_fn = getattr(module, "model_fn", None)
         transform_fn = getattr(module, "transform_fn", None)
         user_fns = {name: getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")}
@@ -118,7 +128,7 @@ class Handler:
                headers: Headers) -> Response:
         """Run one request through the hooks; never raises (errors become a Response)."""
         if not accept or accept == content_types.ANY:
-            accept = self.settings.default_accept
+            accept = self.default_accept
         processor = RequestProcessor(headers)
         context = Context(self.properties, [processor], headers.get(INFERENCE_ID))
         try:
