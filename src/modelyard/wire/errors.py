@@ -139,3 +139,13 @@ class ResourceAlreadyExistsException(ServiceError):
     """CloudWatch Logs' ResourceAlreadyExistsException (a log group or stream that exists)."""
 
     code = "ResourceAlreadyExistsException"
+
+
+# IAM errors
+
+
+class NoSuchEntity(ServiceError):
+    """IAM's NoSuchEntity: a role, user or policy that does not exist (HTTP 404)."""
+
+    code = "NoSuchEntity"
+    status = 404
