@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import traceback
+import types
 from typing import Any
 
 from modelyard.toolkit import content_types, defaults
@@ -33,10 +34,14 @@ from modelyard.toolkit.context import (
 )
 from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.errors import HandlerContractError, error_message, error_status
+from modelyard.toolkit.framework_defaults import framework_hook
 from modelyard.toolkit.hooks import Hook
 
 COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compat")
 ALGORITHM_MODES = {"xgboost": "modelyard.toolkit.xgboost_algorithm"}
+DEFAULTS_ONLY = "modelyard_framework_defaults"
+"""The module served when a framework with a default model_fn (PyTorch) is given no program: every hook is
+the framework's default."""
 """Frameworks whose SageMaker image serves a model without an inference program (built-in algorithm mode),
 and the toolkit module that does it as their container does."""
 
@@ -70,6 +75,8 @@ def import_user_module(settings: ToolkitSettings) -> Any:
         algorithm = ALGORITHM_MODES.get(settings.framework or "")
         if algorithm is not None and not settings.program_given:
             return importlib.import_module(algorithm)
+        if framework_hook(settings.framework, "model_fn") is not None and not settings.program_given:
+            return types.ModuleType(DEFAULTS_ONLY)
         raise HandlerContractError(
             f"inference program {settings.program} not found in {code_dir} (set SAGEMAKER_PROGRAM and "
             "SAGEMAKER_SUBMIT_DIRECTORY, or put code/inference.py in the model archive); it must define "
@@ -88,7 +95,8 @@ class Handler:
         module_accept = getattr(module, "DEFAULT_ACCEPT", None) if module.__name__ in ALGORITHM_MODES.values() else None
         self.default_accept = settings.default_accept if settings.accept_given or not module_accept \
             else module_accept
-        model_fn = getattr(module, "model_fn", None)
+        framework = settings.framework
+        model_fn = getattr(module, "model_fn", None) or framework_hook(framework, "model_fn")
         transform_fn = getattr(module, "transform_fn", None)
         user_fns = {name: getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")}
         if model_fn is None:
@@ -102,12 +110,14 @@ class Handler:
                 "transform_fn implementation in conjunction with input_fn, predict_fn, and/or "
                 "output_fn implementation")
         self.model_fn = Hook(model_fn, "model_fn", ("model_dir",))
-        self.input_fn = _hook(user_fns["input_fn"], defaults.default_input_fn, "input_fn",
-                              ("input_data", "content_type"))
-        self.predict_fn = _hook(user_fns["predict_fn"], defaults.default_predict_fn, "predict_fn",
-                                ("data", "model"))
-        self.output_fn = _hook(user_fns["output_fn"], defaults.default_output_fn, "output_fn",
-                               ("prediction", "accept"))
+        self.input_fn = _hook(user_fns["input_fn"], framework_hook(framework, "input_fn") or defaults.default_input_fn,
+                              "input_fn", ("input_data", "content_type"))
+        self.predict_fn = _hook(user_fns["predict_fn"],
+                                framework_hook(framework, "predict_fn") or defaults.default_predict_fn,
+                                "predict_fn", ("data", "model"))
+        self.output_fn = _hook(user_fns["output_fn"],
+                               framework_hook(framework, "output_fn") or defaults.default_output_fn,
+                               "output_fn", ("prediction", "accept"))
         self.transform_fn = None if transform_fn is None else Hook(
             transform_fn, "transform_fn", ("model", "input_data", "content_type", "accept"))
 
