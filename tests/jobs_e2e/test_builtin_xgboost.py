@@ -171,3 +171,44 @@ def test_an_artifact_without_model_or_code_fails_the_endpoint(unique) -> None:  
     endpoint = create_endpoint(jobs.client("sagemaker"), unique, model_data)
     assert endpoint["EndpointStatus"] == "Failed"
     assert "neither an XGBoost model file (xgboost-model) nor an inference program" in endpoint["FailureReason"]
+
+
+FRAMEWORK_MODE = '''
+import os
+import xgboost
+
+def model_fn(model_dir):
+    booster = xgboost.Booster()
+    booster.load_model(os.path.join(model_dir, "xgboost-model"))
+    return booster
+'''
+
+
+def test_framework_mode_script_gets_the_containers_default_input_and_predict(trained, unique) -> None:  # type: ignore[no-untyped-def]
+    """A script defining only model_fn (a Booster): the default input_fn gives a DMatrix, predict_fn predicts."""
+    jobs, described = trained
+    s3 = jobs.s3()
+    key = described["ModelArtifacts"]["S3ModelArtifacts"].split(f"s3://{BUCKET}/", 1)[1]
+    files = read_tarball(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    files["code/inference.py"] = FRAMEWORK_MODE.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    model_data = put(s3, f"{unique}/model.tar.gz", buffer.getvalue())
+    sm = jobs.client("sagemaker")
+    endpoint = create_endpoint(sm, unique, model_data, env={"SAGEMAKER_PROGRAM": "inference.py"})
+    try:
+        assert endpoint["EndpointStatus"] == "InService", endpoint.get("FailureReason")
+        runtime = jobs.client("sagemaker-runtime")
+        response = runtime.invoke_endpoint(EndpointName=unique, ContentType="text/csv", Body="0.5,0.5\n-0.5,-0.5")
+        assert response["ContentType"] == "application/json"  # framework mode's default Accept
+        assert len(json.loads(response["Body"].read())) == 2
+        with pytest.raises(ClientError) as info:
+            runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body="[[0.5, 0.5]]")
+        assert "Content type application/json is not supported by this framework" in \
+            info.value.response["Error"]["Message"]
+    finally:
+        sm.delete_endpoint(EndpointName=unique)
