@@ -29,12 +29,3 @@ def xgboost_metric_definitions() -> list[MetricDefinition]:
                              re.compile(rf"\[[0-9]+\].*#011{channel}-{re.escape(metric)}:{NUMBER}"))
             for channel in CHANNELS for metric in XGBOOST_MAXIMIZED + XGBOOST_MINIMIZED]
 
-
-def xgboost_objective_direction(metric_name: str) -> str | None:
-    """``"Maximize"`` or ``"Minimize"`` for a built-in XGBoost metric name (``validation:auc``), else None."""
-    _, _, metric = metric_name.partition(":")
-    if metric in XGBOOST_MAXIMIZED:
-        return "Maximize"
-    if metric in XGBOOST_MINIMIZED:
-        return "Minimize"
-    return None
