@@ -11,6 +11,7 @@ import tarfile
 from collections.abc import Iterator
 from typing import Any
 
+import numpy
 import pytest
 from botocore.exceptions import ClientError
 
@@ -97,7 +98,7 @@ def test_training_reports_metrics_and_saves_xgboost_model(trained) -> None:  # t
     assert set(files) == {"xgboost-model"}
 
 
-def test_csv_and_libsvm_requests_predict_the_same(trained) -> None:  # type: ignore[no-untyped-def]
+def test_csv_libsvm_and_recordio_requests_predict_the_same(trained) -> None:  # type: ignore[no-untyped-def]
     jobs, described = trained
     runtime = jobs.client("sagemaker-runtime")
     name = described["TrainingJobName"]
@@ -109,13 +110,20 @@ def test_csv_and_libsvm_requests_predict_the_same(trained) -> None:  # type: ign
                                         Body="1:0.5 2:0.5\n1:-0.5 2:-0.5")
     assert by_libsvm["ContentType"] == "application/json"
     assert json.loads(by_libsvm["Body"].read()) == {"predictions": [{"score": v} for v in csv_values]}
+    from sagemaker.amazon.common import write_numpy_to_dense_tensor
+
+    buffer = io.BytesIO()
+    write_numpy_to_dense_tensor(buffer, numpy.array([[0.5, 0.5], [-0.5, -0.5]], dtype="float32"))
+    by_recordio = runtime.invoke_endpoint(EndpointName=name, ContentType="application/x-recordio-protobuf",
+                                          Accept="application/jsonlines", Body=buffer.getvalue())
+    assert [json.loads(line)["score"] for line in by_recordio["Body"].read().decode().splitlines()] == csv_values
 
 
 @pytest.mark.parametrize(("content_type", "accept", "body", "status", "message"), [
     ("text/csv", "text/csv", "0.5,0.5\n1,2,3", 415, "row 2 has 3 values, row 1 has 2"),
     ("text/csv", "text/csv", "0.5,abc", 415, "please ensure data is in csv format"),
     ("application/json", "text/csv", "[[0.5, 0.5]]", 415, "reads text/csv, text/libsvm"),
-    ("application/x-recordio-protobuf", "text/csv", "\x00", 415, "recordio-protobuf is not supported"),
+    ("application/x-recordio-protobuf", "text/csv", "\x00", 415, "truncated RecordIO header at byte 0"),
     ("text/csv", "text/csv", "1,2,3,4,5", 400, "Unable to evaluate payload provided"),
     ("text/csv", "image/png", "0.5,0.5", 406, "Accept type image/png is not supported"),
 ])

@@ -4,10 +4,10 @@ module does not define.
 
 =========  ==============================================================================================
 sklearn    input_fn: JSON and CSV bodies become float32 arrays (as the scikit-learn container casts them)
-xgboost    input_fn: text/csv and text/libsvm (text/x-libsvm) become a DMatrix (1-based libsvm indices made
-           0-based), other types are refused (415); predict_fn: ``model.predict(data,
-           validate_features=False)`` (framework mode: a script is given; without one see
-           ``xgboost_algorithm``)
+xgboost    input_fn: text/csv, text/libsvm (text/x-libsvm) and application/x-recordio-protobuf become a
+           DMatrix (1-based libsvm indices made 0-based), other types are refused (415); predict_fn:
+           ``model.predict(data, validate_features=False)`` (framework mode: a script is given; without
+           one see ``xgboost_algorithm``)
 pytorch    model_fn: ``model.pt`` (else the only ``.pt``/``.pth`` file) loaded with ``torch.jit.load``
            (TorchScript), so a model archive needs no inference program at all; input_fn: JSON and CSV
            as a float tensor, NPY as its own dtype; predict_fn: ``model.eval()`` then ``model(data)``
@@ -47,9 +47,9 @@ def sklearn_input_fn(input_data: Any, content_type: str | None) -> Any:
 
 def xgboost_input_fn(input_data: Any, content_type: str | None) -> Any:
     """A DMatrix of a CSV or libsvm body; 415 for other types."""
-    from modelyard.toolkit.xgboost_algorithm import CSV_TYPES, LIBSVM_TYPES, decode
+    from modelyard.toolkit.xgboost_algorithm import CSV_TYPES, LIBSVM_TYPES, RECORDIO_TYPES, decode
 
-    if content_types.base_type(content_type) not in CSV_TYPES + LIBSVM_TYPES:
+    if content_types.base_type(content_type) not in CSV_TYPES + LIBSVM_TYPES + RECORDIO_TYPES:
         raise UnsupportedFormatError(content_type)
     return decode(input_data, content_type)
 

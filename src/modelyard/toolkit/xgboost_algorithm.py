@@ -11,7 +11,8 @@ inference program (algorithm mode).
                  text/csv | csv                            -> dense rows ("" is missing)
                  text/libsvm | text/x-libsvm | libsvm      -> sparse rows; labels ignored, 1-based
                  (and no Content-Type)                        indices shifted to 0-based
-                 anything else (recordio-protobuf too)     -> 415 naming the accepted types
+                 application/x-recordio-protobuf           -> the records' "values" features (dense or sparse)
+                 anything else                             -> 415 naming the accepted types
     predict      feature count checked for pickled models  -> 400 "Unable to evaluate payload provided"
     Accept       missing or */* -> SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT or text/csv
                  text/csv          one prediction per line (a row of class probabilities per line)
@@ -35,14 +36,16 @@ from typing import Any
 
 from modelyard.toolkit import content_types
 from modelyard.toolkit.errors import GenericInferenceToolkitError
+from modelyard.toolkit.recordio_protobuf import feature_rows
 
 MODEL_FILE = "xgboost-model"
 DEFAULT_ACCEPT = content_types.CSV
 CSV_TYPES = (content_types.CSV, "csv")
 LIBSVM_TYPES = ("text/libsvm", "text/x-libsvm", "libsvm")
+RECORDIO_TYPES = ("application/x-recordio-protobuf", "recordio-protobuf")
 JSONLINES = "application/jsonlines"
 ACCEPT_TYPES = (content_types.CSV, content_types.JSON, JSONLINES)
-ACCEPTED_INPUT = "text/csv, text/libsvm (or text/x-libsvm)"
+ACCEPTED_INPUT = "text/csv, text/libsvm (or text/x-libsvm), application/x-recordio-protobuf"
 VOTING_OBJECTIVES = ("multi:softmax", "binary:hinge")
 PICKLED = "pkl_format"
 NATIVE = "xgb_format"
@@ -197,9 +200,26 @@ def decode(data: bytes | str, content_type: str | None) -> Any:
             raise GenericInferenceToolkitError(
                 415, f"Loading libsvm data failed with Exception, please ensure data is in libsvm format: {exc}"
             ) from None
+    if media in RECORDIO_TYPES:
+        try:
+            return xgb.DMatrix(recordio_matrix(bytes(data) if not isinstance(data, str) else data.encode()))
+        except Exception as exc:  # noqa: BLE001
+            raise GenericInferenceToolkitError(
+                415, "Loading recordio-protobuf data failed with Exception, please ensure data is in "
+                     f"recordio-protobuf format: {exc}") from None
     raise GenericInferenceToolkitError(
-        415, f"Content-type {content_type} is not supported. The built-in XGBoost algorithm reads "
-             f"{ACCEPTED_INPUT}; application/x-recordio-protobuf is not supported by modelyard yet")
+        415, f"Content-type {content_type} is not supported. The built-in XGBoost algorithm reads {ACCEPTED_INPUT}")
+
+
+def recordio_matrix(body: bytes) -> Any:
+    """A scipy CSR matrix of a RecordIO-protobuf body's features (columns as the records number them)."""
+    numpy, sparse = _module("numpy"), _module("scipy.sparse")
+    rows, width = feature_rows(body)
+    cells = [(index, column, value) for index, row in enumerate(rows) for column, value in row.items()]
+    row_index = numpy.array([cell[0] for cell in cells], dtype=int)
+    col_index = numpy.array([cell[1] for cell in cells], dtype=int)
+    values = numpy.array([cell[2] for cell in cells], dtype=float)
+    return sparse.csr_matrix((values, (row_index, col_index)), shape=(len(rows), width))
 
 
 def _check_features(booster: Any, matrix: Any, media: str) -> None:
@@ -209,7 +229,7 @@ def _check_features(booster: Any, matrix: Any, media: str) -> None:
             raise ValueError(f"Feature size of libsvm inference data {given} is larger than feature size of "
                              f"trained model {expected}.")
     elif given not in (expected, expected + 1):
-        raise ValueError(f"Feature size of csv inference data {given} is not consistent with feature size of "
+        raise ValueError(f"Feature size of {media} inference data {given} is not consistent with feature size of "
                          f"trained model {expected}.")
 
 
