@@ -152,6 +152,22 @@ def test_libsvm_training_with_early_stopping(unique) -> None:  # type: ignore[no
     assert {m["MetricName"] for m in described["FinalMetricDataList"]} >= {"validation:mae", "train:mae"}
 
 
+def test_recordio_protobuf_training(unique) -> None:  # type: ignore[no-untyped-def]
+    from sagemaker.amazon.common import write_numpy_to_dense_tensor
+
+    jobs = stack()
+    sm = jobs.client("sagemaker")
+    data = numpy.array(rows(60, 6), dtype="float32")
+    buffer = io.BytesIO()
+    write_numpy_to_dense_tensor(buffer, data[:, 1:], labels=data[:, 0])
+    train = put(jobs.s3(), f"{unique}/train/data.rec", buffer.getvalue())
+    sm.create_training_job(**algorithm_request(unique, {"train": (train, "application/x-recordio-protobuf")},
+                                               {"num_round": "3", "objective": "reg:squarederror"}))
+    described = wait_training(sm, unique, timeout=300)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    assert [m["MetricName"] for m in described["FinalMetricDataList"]] == ["train:rmse"]
+
+
 @pytest.mark.parametrize(("hyperparameters", "reason"), [
     ({"objective": "reg:squarederror"}, "Missing required hyperparameter: num_round"),
     ({"num_round": "zero"}, "Hyperparameter num_round: 'zero' is not an integer"),

@@ -8,9 +8,9 @@
     Value    { Float32Tensor = 2 | Float64Tensor = 3 | Int32Tensor = 7 }   (others ignored)
     Tensor   { repeated values = 1; repeated uint64 keys = 2; repeated uint64 shape = 3 }   (packed or not)
 
-The features are the ``values`` entry: dense (no keys) or sparse (keys are column indices, shape[0] the
-width). Only the protobuf wire format is read (no protobuf package needed); a malformed body raises
-ValueError naming the byte offset.
+The features and the label are the ``values`` entries: dense (no keys) or sparse (keys are column
+indices, shape[0] the width). Only the protobuf wire format is read (no protobuf package needed); a
+malformed body raises ValueError naming the byte offset.
 """
 
 from __future__ import annotations
@@ -143,26 +143,40 @@ def _map_entry(entry: bytes) -> tuple[str, bytes]:
     return key, value
 
 
-def feature_rows(body: bytes) -> tuple[list[dict[int, float]], int]:
-    """Each record's ``values`` features as ``{column: value}``, and the width (the largest sparse shape or
-    column count); ValueError for a malformed body."""
-    rows = []
-    width = 0
+@dataclass
+class Rows:
+    """The records' ``values`` features as ``{column: value}``, their labels (None where a record has none)
+    and the width (the largest sparse shape or column count)."""
+
+    features: list[dict[int, float]]
+    labels: list[float | None]
+    width: int
+
+
+def read_rows(body: bytes) -> Rows:
+    """The features and labels of every record; ValueError for a malformed body."""
+    rows = Rows([], [], 0)
     for index, payload in enumerate(records(body)):
-        features = None
+        features, label = None, None
         for number, _, item in fields(payload):
-            if number == FEATURES and isinstance(item, bytes):
+            if number in (FEATURES, LABEL) and isinstance(item, bytes):
                 key, value = _map_entry(item)
-                if key == "values":
+                if key != "values":
+                    continue
+                if number == FEATURES:
                     features = tensor(value)
+                else:
+                    found = tensor(value)
+                    label = found.values[0] if found is not None and found.values else None
         if features is None:
             raise ValueError(f"record {index} has no float32, float64 or int32 'values' features")
         if features.keys:
             if len(features.keys) != len(features.values):
                 raise ValueError(f"record {index}: {len(features.keys)} keys for {len(features.values)} values")
-            rows.append(dict(zip(features.keys, features.values, strict=True)))
-            width = max(width, *(features.shape[:1] or [0]), max(features.keys) + 1)
+            rows.features.append(dict(zip(features.keys, features.values, strict=True)))
+            rows.width = max(rows.width, *(features.shape[:1] or [0]), max(features.keys) + 1)
         else:
-            rows.append(dict(enumerate(features.values)))
-            width = max(width, len(features.values))
-    return rows, width
+            rows.features.append(dict(enumerate(features.values)))
+            rows.width = max(rows.width, len(features.values))
+        rows.labels.append(label)
+    return rows

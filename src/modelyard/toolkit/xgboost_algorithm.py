@@ -36,7 +36,7 @@ from typing import Any
 
 from modelyard.toolkit import content_types
 from modelyard.toolkit.errors import GenericInferenceToolkitError
-from modelyard.toolkit.recordio_protobuf import feature_rows
+from modelyard.toolkit.recordio_protobuf import Rows, read_rows
 
 MODEL_FILE = "xgboost-model"
 DEFAULT_ACCEPT = content_types.CSV
@@ -213,13 +213,17 @@ def decode(data: bytes | str, content_type: str | None) -> Any:
 
 def recordio_matrix(body: bytes) -> Any:
     """A scipy CSR matrix of a RecordIO-protobuf body's features (columns as the records number them)."""
+    return rows_matrix(read_rows(body))
+
+
+def rows_matrix(rows: Rows) -> Any:
+    """The features of RecordIO-protobuf records as a scipy CSR matrix."""
     numpy, sparse = _module("numpy"), _module("scipy.sparse")
-    rows, width = feature_rows(body)
-    cells = [(index, column, value) for index, row in enumerate(rows) for column, value in row.items()]
+    cells = [(index, column, value) for index, row in enumerate(rows.features) for column, value in row.items()]
     row_index = numpy.array([cell[0] for cell in cells], dtype=int)
     col_index = numpy.array([cell[1] for cell in cells], dtype=int)
     values = numpy.array([cell[2] for cell in cells], dtype=float)
-    return sparse.csr_matrix((values, (row_index, col_index)), shape=(len(rows), width))
+    return sparse.csr_matrix((values, (row_index, col_index)), shape=(len(rows.features), rows.width))
 
 
 def _check_features(booster: Any, matrix: Any, media: str) -> None:

@@ -8,8 +8,9 @@ image given no training script (algorithm mode).
                           eval_metric "rmse,mae" ─► a list; every other one ─► a booster parameter
                           (integers and decimals as numbers)
     channels              train (required), validation (optional); every file of the channel, read as
-                          the channel's ContentType says: text/csv (label in the first column) or
-                          libsvm (text/libsvm, text/x-libsvm; the default, as in the container)
+                          the channel's ContentType says: text/csv (label in the first column),
+                          libsvm (text/libsvm, text/x-libsvm; the default, as in the container) or
+                          application/x-recordio-protobuf (labelled records)
     each round            [3]#011train-rmse:0.12345#011validation-rmse:0.23456   (on stdout: the
                           built-in metric definitions, validation:rmse etc., read these lines)
     result                <SM_MODEL_DIR>/xgboost-model (Booster.save_model)
@@ -27,10 +28,17 @@ import os
 import sys
 from typing import Any
 
-from modelyard.toolkit.xgboost_algorithm import MODEL_FILE, csv_rows, libsvm_matrix
+from modelyard.toolkit.recordio_protobuf import read_rows
+from modelyard.toolkit.xgboost_algorithm import (
+    CSV_TYPES,
+    LIBSVM_TYPES,
+    MODEL_FILE,
+    RECORDIO_TYPES,
+    csv_rows,
+    libsvm_matrix,
+    rows_matrix,
+)
 
-CSV_TYPES = ("text/csv", "csv")
-LIBSVM_TYPES = ("text/libsvm", "text/x-libsvm", "libsvm")
 TRAINING_KEYS = ("num_round", "early_stopping_rounds", "_tuning_objective_metric", "save_model_on_termination")
 UNSUPPORTED = {"_kfold": "cross-validation (_kfold)", "_nfold": "cross-validation (_nfold)"}
 
@@ -119,9 +127,9 @@ def channel_type(config_dir: str, channel: str) -> str:
     config: dict[str, Any] = _read_json(path)
     given = (config.get(channel) or {}).get("ContentType") or "libsvm"
     media = str(given).split(";", 1)[0].strip().lower()
-    if media not in CSV_TYPES + LIBSVM_TYPES:
+    if media not in CSV_TYPES + LIBSVM_TYPES + RECORDIO_TYPES:
         raise UserError(f"Channel {channel}: content type {given} is not supported by the built-in XGBoost "
-                        "algorithm in modelyard: use text/csv or text/libsvm")
+                        "algorithm in modelyard: use text/csv, text/libsvm or application/x-recordio-protobuf")
     return media
 
 
@@ -130,6 +138,8 @@ def load_channel(directory: str, media: str, channel: str) -> Any:
     xgb, numpy = importlib.import_module("xgboost"), importlib.import_module("numpy")
     files = sorted(os.path.join(root, name) for root, _, names in os.walk(directory) for name in names
                    if not name.startswith("."))
+    if media in RECORDIO_TYPES:
+        return _recordio_channel(files, channel)
     text = "\n".join(_read_text(path).strip() for path in files).strip()
     if not text:
         raise UserError(f"Channel {channel} holds no data ({directory} is empty)")
@@ -146,6 +156,23 @@ def load_channel(directory: str, media: str, channel: str) -> Any:
     except ValueError as exc:
         kind = "csv" if media in CSV_TYPES else "libsvm"
         raise UserError(f"Failed to load {kind} data of channel {channel}: {exc}") from None
+
+
+def _recordio_channel(files: list[str], channel: str) -> Any:
+    xgb, numpy = importlib.import_module("xgboost"), importlib.import_module("numpy")
+    body = b""
+    for path in files:
+        with open(path, "rb") as handle:
+            body += handle.read()
+    try:
+        rows = read_rows(body)
+    except ValueError as exc:
+        raise UserError(f"Failed to load recordio-protobuf data of channel {channel}: {exc}") from None
+    if not rows.features:
+        raise UserError(f"Channel {channel} holds no records")
+    if any(label is None for label in rows.labels):
+        raise UserError(f"Channel {channel}: every record needs a label to train on")
+    return xgb.DMatrix(rows_matrix(rows), label=numpy.array(rows.labels, dtype=float))
 
 
 def round_printer() -> Any:
