@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from tests.hosting.models import wait_for_status
 from tests.jobs_e2e.jobs_support import BUCKET, ROLE, Stack, log_lines, put, read_tarball, stack, wait_training
+from tests.jobs_e2e.transform_env import wait_for_job
 
 pytestmark = pytest.mark.slow
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -117,6 +118,23 @@ def test_csv_libsvm_and_recordio_requests_predict_the_same(trained) -> None:  # 
     by_recordio = runtime.invoke_endpoint(EndpointName=name, ContentType="application/x-recordio-protobuf",
                                           Accept="application/jsonlines", Body=buffer.getvalue())
     assert [json.loads(line)["score"] for line in by_recordio["Body"].read().decode().splitlines()] == csv_values
+
+
+def test_batch_transform_writes_one_prediction_per_line(trained, unique) -> None:  # type: ignore[no-untyped-def]
+    jobs, described = trained
+    sm, s3 = jobs.client("sagemaker"), jobs.s3()
+    source = put(s3, f"{unique}/in/rows.csv", "0.5,0.5\n-0.5,-0.5\n0,0\n")
+    sm.create_transform_job(
+        TransformJobName=unique, ModelName=described["TrainingJobName"], BatchStrategy="MultiRecord",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/{unique}/out", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    done = wait_for_job(sm, unique, timeout=300)
+    assert done["TransformJobStatus"] == "Completed", done.get("FailureReason")
+    output = s3.get_object(Bucket=BUCKET, Key=f"{unique}/out/rows.csv.out")["Body"].read().decode()
+    values = [float(line) for line in output.split()]
+    assert len(values) == 3 and values[0] > values[2] > values[1]
 
 
 @pytest.mark.parametrize(("content_type", "accept", "body", "status", "message"), [
