@@ -72,6 +72,7 @@ from modelyard.store.database import Database
 from modelyard.wire.auth import Authenticator, AuthRules
 from modelyard.wire.errors import RuntimeValidationError
 from modelyard.wire.json_protocol import JsonProtocol
+from modelyard.wire.query_protocol import QueryProtocol
 from modelyard.wire.rest_json import RestJsonProtocol
 from modelyard.wire.rest_xml import RestXmlProtocol
 
@@ -191,6 +192,10 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                 control_handlers("logs", executor, workers), gate=gate()),
         Service("cloudwatch", JsonProtocol("cloudwatch"), limits.control_body_bytes,
                 control_handlers("cloudwatch", executor, None), gate=gate(), auth=AuthRules("monitoring")),
+        Service("sts", QueryProtocol("sts"), limits.control_body_bytes, control_handlers("sts", executor, workers),
+                gate=gate()),
+        Service("iam", QueryProtocol("iam"), limits.control_body_bytes, control_handlers("iam", executor, workers),
+                gate=gate()),
         Service("s3", RestXmlProtocol("s3", s3_errors.InvalidArgument, codes=s3_errors.AUTH_CODES),
                 limits.control_body_bytes, s3.operations() if s3 else S3Service.placeholder_operations(),
                 too_large=s3_errors.too_large, internal_error=s3_errors.internal_error,

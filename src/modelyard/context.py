@@ -43,6 +43,8 @@ class RequestContext:
     app: AppState
     operation: str = ""
     now: float = field(default_factory=time.time)
+    access_key: str | None = None
+    """The access key the request was signed with (None when unsigned or run in a control worker)."""
 
     @property
     def db(self) -> Database:

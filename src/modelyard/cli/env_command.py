@@ -6,6 +6,11 @@
 The sagemaker SDK 2.x reads ``SAGEMAKER_USER_CONFIG_OVERRIDE``: the generated file names the
 default bucket (so ``Session.default_bucket()`` needs no STS call) and opts out of telemetry (so
 nothing is sent to AWS).
+
+``--role ARN`` makes the SDK's ``get_execution_role()`` answer ARN: it reads the role from
+``/opt/ml/metadata/resource-metadata.json`` (as on a notebook instance) before it would call STS at
+AWS's own endpoint, whatever ``AWS_ENDPOINT_URL`` says. The file is written when this user may
+(other keys in it are kept); otherwise the commands that write it are printed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from modelyard.cli.connection import DEFAULT_REGION, PLACEHOLDER_KEY, admin_key,
 
 DEFAULT_BUCKET = "modelyard"
 BUCKET_NAME = re.compile(r"^[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9]$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+METADATA_FILE = Path("/opt/ml/metadata/resource-metadata.json")
+"""Where the sagemaker SDK looks for a notebook instance's execution role."""
 
 
 def sdk_config_text(bucket: str, key_prefix: str | None = None) -> str:
@@ -66,6 +74,36 @@ def environment_lines(url: str, region: str, config_path: Path, s3_endpoint: str
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
 
 
+def role_metadata(role: str, path: Path = METADATA_FILE) -> dict[str, object]:
+    """The metadata document naming ``role``, keeping what an existing ``path`` holds."""
+    try:
+        existing = json.loads(path.read_text())
+    except (OSError, ValueError):
+        existing = {}
+    document = dict(existing) if isinstance(existing, dict) else {}
+    document["ExecutionRoleArn"] = role
+    document.setdefault("ResourceName", "modelyard")
+    return document
+
+
+def write_role_metadata(role: str, path: Path = METADATA_FILE) -> str | None:
+    """Write the metadata file naming ``role``; None when written, else the shell commands that would."""
+    text = json.dumps(role_metadata(role, path), indent=2, sort_keys=True) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(text)
+        temporary.chmod(0o644)
+        temporary.replace(path)
+        return None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    one_line = json.dumps(role_metadata(role, path), sort_keys=True)
+    return (f"# modelyard env: cannot write {path} ({reason}). The sagemaker SDK's get_execution_role() reads the "
+            f"role from it; run:\n#   sudo mkdir -p {shlex.quote(str(path.parent))} && echo {shlex.quote(one_line)} "
+            f"| sudo tee {shlex.quote(str(path))} >/dev/null")
+
+
 @click.command()
 @click.option("--endpoint-url", default=None, metavar="URL",
               help="The modelyard server [default: $AWS_ENDPOINT_URL, $MODELYARD_URL or http://127.0.0.1:8080].")
@@ -79,8 +117,11 @@ def environment_lines(url: str, region: str, config_path: Path, s3_endpoint: str
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="The server's data dir: its admin key is exported, the SDK config written there "
                    "[default: $MODELYARD_DATA_DIR or ~/.modelyard].")
+@click.option("--role", default=None, metavar="ARN",
+              help=f"The execution role the sagemaker SDK's get_execution_role() returns: written to {METADATA_FILE} "
+                   "(or the commands that write it are printed when this user may not).")
 def env(endpoint_url: str | None, region: str | None, bucket: str, key_prefix: str | None,
-        s3_endpoint: str | None, data_dir: Path | None) -> None:
+        s3_endpoint: str | None, data_dir: Path | None, role: str | None) -> None:
     """Print export lines that point AWS clients and the sagemaker SDK at modelyard.
 
     Use it as: eval "$(modelyard env)". The server's admin key (<data dir>/admin-key.json, made on its
@@ -93,6 +134,9 @@ def env(endpoint_url: str | None, region: str | None, bucket: str, key_prefix: s
     if not BUCKET_NAME.match(bucket):
         raise click.BadParameter(f"{bucket!r} is not an S3 bucket name (3-63 lower-case letters, digits, '.' "
                                  "and '-', starting and ending with a letter or digit)", param_hint="--bucket")
+    if role is not None and not ROLE_ARN.match(role):
+        raise click.BadParameter(f"{role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)",
+                                 param_hint="--role")
     environ = os.environ
     url = endpoint_url or default_url()
     region = region or environ.get("AWS_DEFAULT_REGION") or environ.get("AWS_REGION") or DEFAULT_REGION
@@ -105,6 +149,9 @@ def env(endpoint_url: str | None, region: str | None, bucket: str, key_prefix: s
     if key is not None and environ.get("AWS_ACCESS_KEY_ID") not in (None, key[0]):
         click.echo("# modelyard env: AWS_ACCESS_KEY_ID now names modelyard's admin key; S3 calls sign with it "
                    "too (create a matching user in MinIO, or use a profile for S3)", err=True)
+    if role is not None:
+        instructions = write_role_metadata(role)
+        click.echo(instructions or f"# get_execution_role() now returns {role} (written to {METADATA_FILE})", err=True)
     if s3:
         click.echo(f"# S3 calls go to {s3}; start the modelyard server with AWS_ENDPOINT_URL_S3={s3} so it "
                    "reads the same objects.", err=True)

@@ -145,6 +145,8 @@ class Launcher:
         if image.kind == "toolkit":
             socket_dir = self._socket_dir(spec)
             env["MODELYARD_SOCKET"] = str(socket_dir / "m.sock")
+            if image.framework:
+                env["MODELYARD_FRAMEWORK"] = image.framework
             env["PYTHONPATH"] = toolkit_pythonpath(self.data_dir / "toolkit-path")
             reveal_host_paths(spec, env["PYTHONPATH"])
             client: InstanceClient = FramedInstance(str(socket_dir / "m.sock"))

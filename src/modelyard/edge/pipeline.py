@@ -16,7 +16,7 @@ from modelyard.wire import json_protocol
 from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive, Scope, read_body
 from modelyard.wire.auth import Authenticator, AuthRequest, AuthRules, Principal
 from modelyard.wire.errors import ServiceError
-from modelyard.wire.protocol import HttpRequest, OperationCall, Response
+from modelyard.wire.protocol import HttpRequest, NamedInBody, OperationCall, Response
 from modelyard.wire.streams import STREAMED_BODY, RequestStream
 
 log = logging.getLogger("modelyard.server")
@@ -83,6 +83,8 @@ class Pipeline:
         if call.name in service.streamed:
             return await self._serve_streamed(service, call, scope, request, receive, request_id)
         body = await _read(service, receive)
+        if isinstance(call, NamedInBody):
+            call = call.named(body)
         ctx = self._context(service.auth_rules, call.name, scope, request, body, request_id)
         gate = service.gate
         if gate is None:
@@ -102,7 +104,8 @@ class Pipeline:
             f"{rules.signing_name}:{name}"))
         return RequestContext(account=principal.account or self.account,
                               region=check_region(principal.region or self.default_region),
-                              request_id=request_id, app=self.state, operation=name), principal
+                              request_id=request_id, app=self.state, operation=name,
+                              access_key=principal.access_key), principal
 
     async def _serve_streamed(self, service: Service, call: OperationCall, scope: Scope, request: HttpRequest,
                               receive: Receive, request_id: str) -> Response:

@@ -35,6 +35,12 @@ class ToolkitSettings:
     max_concurrent_transforms: int = 1
     batch_strategy: str = DEFAULT_BATCH_STRATEGY
     max_payload_mb: int = DEFAULT_MAX_PAYLOAD_MB
+    framework: str | None = None
+    """The image's framework (``MODELYARD_FRAMEWORK``: xgboost, sklearn, ...), None for a generic image."""
+    program_given: bool = False
+    """SAGEMAKER_PROGRAM was set (a missing program is then an error even where an algorithm mode exists)."""
+    accept_given: bool = False
+    """SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT was set (else an algorithm mode may choose its own default)."""
 
     @property
     def module_name(self) -> str:
@@ -72,6 +78,9 @@ class ToolkitSettings:
             max_concurrent_transforms=_int(env, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", workers, minimum=1),
             batch_strategy=env.get("SAGEMAKER_BATCH_STRATEGY") or DEFAULT_BATCH_STRATEGY,
             max_payload_mb=_int(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", DEFAULT_MAX_PAYLOAD_MB, minimum=0),
+            framework=env.get("MODELYARD_FRAMEWORK") or None,
+            program_given=bool(env.get("SAGEMAKER_PROGRAM")),
+            accept_given=bool(env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")),
         )
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import traceback
+import types
 from typing import Any
 
 from modelyard.toolkit import content_types, defaults
@@ -33,9 +34,16 @@ from modelyard.toolkit.context import (
 )
 from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.errors import HandlerContractError, error_message, error_status
+from modelyard.toolkit.framework_defaults import framework_hook
 from modelyard.toolkit.hooks import Hook
 
 COMPAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compat")
+ALGORITHM_MODES = {"xgboost": "modelyard.toolkit.xgboost_algorithm"}
+DEFAULTS_ONLY = "modelyard_framework_defaults"
+"""The module served when a framework with a default model_fn (PyTorch) is given no program: every hook is
+the framework's default."""
+"""Frameworks whose SageMaker image serves a model without an inference program (built-in algorithm mode),
+and the toolkit module that does it as their container does."""
 
 
 class Response:
@@ -55,7 +63,8 @@ class Response:
 
 
 def import_user_module(settings: ToolkitSettings) -> Any:
-    """Import the program from the code directory (put first on ``sys.path`` for sibling imports)."""
+    """Import the program from the code directory (put first on ``sys.path`` for sibling imports); without
+    one, an image with a built-in algorithm mode (``ALGORITHM_MODES``) gets that mode's module."""
     code_dir = os.path.abspath(settings.code_dir)
     if code_dir not in sys.path:
         sys.path.insert(0, code_dir)
@@ -63,6 +72,11 @@ def import_user_module(settings: ToolkitSettings) -> Any:
         sys.path.append(COMPAT_DIR)
     path = os.path.join(code_dir, settings.program)
     if not os.path.isfile(path) and importlib.util.find_spec(settings.module_name) is None:
+        algorithm = ALGORITHM_MODES.get(settings.framework or "")
+        if algorithm is not None and not settings.program_given:
+            return importlib.import_module(algorithm)
+        if framework_hook(settings.framework, "model_fn") is not None and not settings.program_given:
+            return types.ModuleType(DEFAULTS_ONLY)
         raise HandlerContractError(
             f"inference program {settings.program} not found in {code_dir} (set SAGEMAKER_PROGRAM and "
             "SAGEMAKER_SUBMIT_DIRECTORY, or put code/inference.py in the model archive); it must define "
@@ -78,7 +92,11 @@ class Handler:
         self.properties = system_properties(settings.model_dir)
         self.model: Any = None
         self.loaded = False
-        model_fn = getattr(module, "model_fn", None)
+        module_accept = getattr(module, "DEFAULT_ACCEPT", None) if module.__name__ in ALGORITHM_MODES.values() else None
+        self.default_accept = settings.default_accept if settings.accept_given or not module_accept \
+            else module_accept
+        framework = settings.framework
+        model_fn = getattr(module, "model_fn", None) or framework_hook(framework, "model_fn")
         transform_fn = getattr(module, "transform_fn", None)
         user_fns = {name: getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")}
         if model_fn is None:
@@ -92,12 +110,14 @@ class Handler:
                 "transform_fn implementation in conjunction with input_fn, predict_fn, and/or "
                 "output_fn implementation")
         self.model_fn = Hook(model_fn, "model_fn", ("model_dir",))
-        self.input_fn = _hook(user_fns["input_fn"], defaults.default_input_fn, "input_fn",
-                              ("input_data", "content_type"))
-        self.predict_fn = _hook(user_fns["predict_fn"], defaults.default_predict_fn, "predict_fn",
-                                ("data", "model"))
-        self.output_fn = _hook(user_fns["output_fn"], defaults.default_output_fn, "output_fn",
-                               ("prediction", "accept"))
+        self.input_fn = _hook(user_fns["input_fn"], framework_hook(framework, "input_fn") or defaults.default_input_fn,
+                              "input_fn", ("input_data", "content_type"))
+        self.predict_fn = _hook(user_fns["predict_fn"],
+                                framework_hook(framework, "predict_fn") or defaults.default_predict_fn,
+                                "predict_fn", ("data", "model"))
+        self.output_fn = _hook(user_fns["output_fn"],
+                               framework_hook(framework, "output_fn") or defaults.default_output_fn,
+                               "output_fn", ("prediction", "accept"))
         self.transform_fn = None if transform_fn is None else Hook(
             transform_fn, "transform_fn", ("model", "input_data", "content_type", "accept"))
 
@@ -118,7 +138,7 @@ class Handler:
                headers: Headers) -> Response:
         """Run one request through the hooks; never raises (errors become a Response)."""
         if not accept or accept == content_types.ANY:
-            accept = self.settings.default_accept
+            accept = self.default_accept
         processor = RequestProcessor(headers)
         context = Context(self.properties, [processor], headers.get(INFERENCE_ID))
         try:

@@ -193,3 +193,12 @@ class InvalidFormat(ServiceError):
     """CloudWatch's InvalidFormat (SetAlarmState's StateReasonData that is not JSON)."""
 
     code = "InvalidFormat"
+
+# IAM errors
+
+
+class NoSuchEntity(ServiceError):
+    """IAM's NoSuchEntity: a role, user or policy that does not exist (HTTP 404)."""
+
+    code = "NoSuchEntity"
+    status = 404

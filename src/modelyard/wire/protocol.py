@@ -7,8 +7,9 @@ decodes the body into validated parameters and encodes the result::
     claims(request) -> operation(request) -> call.decode(request, body) -> handler -> call.encode(result)
                                             (any ServiceError)          -> encode_error(error)
 
-JSON 1.1 (``wire.json_protocol``) and rest-json (``wire.rest_json``) implement it; rest-xml and
-query would too.
+JSON 1.1 (``wire.json_protocol``), rest-json (``wire.rest_json``), rest-xml (``wire.rest_xml``) and
+query (``wire.query_protocol``) implement it. A query request names its operation in the body: its
+call is a ``NamedInBody``, which the pipeline asks for the real call once the body is read.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ class OperationCall(Protocol):
 
     def encode(self, result: Mapping[str, Any] | None, request_id: str) -> Response:
         """The successful response carrying ``result``."""
+
+
+class NamedInBody:
+    """A call whose operation is named in the request body (the query protocol's ``Action``)."""
+
+    def named(self, body: bytes) -> OperationCall:
+        """The call the body names; raises UnknownOperationException when it names none."""
+        raise NotImplementedError
 
 
 class WireProtocol(Protocol):

@@ -34,6 +34,7 @@ from modelyard.controllers.jobs.tools import (
 )
 from modelyard.controllers.jobs.training_launch import (
     PATHS,
+    algorithm_mode,
     fetch_code,
     plan_launch,
     requirements_of,
@@ -42,17 +43,20 @@ from modelyard.controllers.jobs.training_launch import (
     write_config,
 )
 from modelyard.jobs import training_status as status
+from modelyard.jobs.builtin_algorithms import xgboost_metric_definitions
 from modelyard.jobs.failures import algorithm_error, truncate
-from modelyard.jobs.metrics import MetricTracker, compile_definitions
+from modelyard.jobs.metrics import MetricDefinition, MetricTracker, compile_definitions
 from modelyard.log_groups import TRAINING_JOBS
 from modelyard.metrics.buffer import MetricBuffer
 from modelyard.metrics.training import training_metric_listener
+from modelyard.runtime.environments import toolkit_pythonpath
 from modelyard.runtime.errors import (
     ContainerStartError,
     EnvironmentBuildError,
     ImageRegistrationError,
     UnknownImageError,
 )
+from modelyard.runtime.process import reveal_host_paths
 
 log = logging.getLogger("modelyard.controllers.jobs.training")
 KIND = "training-job"
@@ -78,7 +82,8 @@ class TrainingRunner(ScriptRunner):
         algorithm = document["AlgorithmSpecification"]
         listener = None if self.metrics is None else training_metric_listener(self.metrics, job.account, job.region,
                                                                               job.name)
-        metrics = MetricTracker(compile_definitions(algorithm.get("MetricDefinitions")), listener)
+        metrics = MetricTracker(compile_definitions(algorithm.get("MetricDefinitions"))
+                                or self._builtin_metrics(document), listener)
         workspace = new_workspace(self.tools.data_dir, "training", job.account, job.region, job.name)
         tap = open_log(self.tools.logs.scoped(job.account, job.region), TRAINING_JOBS, job.name, metrics)
         try:
@@ -118,12 +123,16 @@ class TrainingRunner(ScriptRunner):
             raise JobDataError(f"ClientError: {exc}") from None
         argv = resolve_argv(environment, launch.argv, launch.workdir)
         env = {**launch.env, **environment.env_vars()}
+        if launch.algorithm_mode:
+            env["PYTHONPATH"] = toolkit_pythonpath(self.tools.data_dir / "toolkit-path")
         workdir = workspace.host_path(PATHS.code_dir) if launch.workdir else None
         spec = container_spec(self.tools, workspace, name=f"training/{job.name}", argv=argv, env=env,
                               environment=environment, image=image, workdir=workdir,
                               network_isolated=bool(document.get("EnableNetworkIsolation")),
                               instance_type=(document.get("ResourceConfig") or {}).get("InstanceType"),
                               volume_gb=(document.get("ResourceConfig") or {}).get("VolumeSizeInGB"))
+        if launch.algorithm_mode:
+            reveal_host_paths(spec, env["PYTHONPATH"])
         job.check()
         job.update(lambda d: status.progress(d, "Training", time.time()))
         if not self.tools.backend.sandboxed:
@@ -152,6 +161,14 @@ class TrainingRunner(ScriptRunner):
         model_uri = join_uri(output, "model.tar.gz")
         upload_tarball(self.tools.store, workspace.host_path(PATHS.model_dir), workspace.work, model_uri)
         self._finish(job, "Completed", None, tap.metrics, model=model_uri)
+
+    def _builtin_metrics(self, document: dict[str, Any]) -> list[MetricDefinition]:
+        """The metric definitions of the image's built-in algorithm, when the job trains with it."""
+        try:
+            image = self.tools.images.resolve(document["AlgorithmSpecification"]["TrainingImage"])
+        except UnknownImageError:
+            return []
+        return xgboost_metric_definitions() if algorithm_mode(document, image) else []
 
     def _stage_channels(self, job: JobRun, workspace: Workspace, tap: LogTap) -> None:
         for channel in job.document.get("InputDataConfig") or []:

@@ -5,6 +5,8 @@
         env: SM_* (sagemaker-training's names), PYTHONPATH=/opt/ml/code
     bring-your-own image                                    ──► its ``train`` program, config files only
     AlgorithmSpecification.ContainerEntrypoint              ──► that argv (+ ContainerArguments), any image
+    XGBoost image, no script, no entry point (algorithm mode)──► the toolkit's built-in XGBoost training
+        (``python -m modelyard.toolkit train``, MODELYARD_FRAMEWORK=xgboost, the toolkit on PYTHONPATH)
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from modelyard.runtime.images import ImageSpec
 from modelyard.storage import StorageError
 
 PATHS = TrainingPaths()
+ALGORITHM_FRAMEWORKS = frozenset({"xgboost"})
+"""Framework images with a built-in algorithm that trains without a script (as SageMaker's XGBoost image)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class TrainingLaunch:
     env: dict[str, str]
     workdir: PurePosixPath | None
     script_mode: bool
+    algorithm_mode: bool = False
+    """The toolkit's built-in algorithm trains: the toolkit must be importable in the container."""
 
 
 def write_config(workspace: Workspace, document: dict[str, Any]) -> dict[str, Any]:
@@ -109,14 +115,17 @@ def plan_launch(*, document: dict[str, Any], image: ImageSpec, configs: dict[str
     if not script_mode and not entrypoint:
         return TrainingLaunch(image.command("train"), base, None, False)
     program, _ = script_source(document)
-    if script_mode and not program and not entrypoint:
-        raise JobDataError(f"ClientError: {image.uri} is a framework image: give the training script as the "
-                           "hyperparameter sagemaker_program (with sagemaker_submit_directory), as the SDK's "
-                           "entry_point/source_dir do, or give AlgorithmSpecification.ContainerEntrypoint")
     hyperparameters = hyperparameters_file(document.get("HyperParameters"))
     sm = script_mode_environment(paths=paths, hyperparameters=hyperparameters, input_data_config=configs["input"],
                                  resource_config=configs["resource"], num_cpus=os.cpu_count() or 1,
                                  job_name=document["TrainingJobName"], region=region, container_env=user_env)
+    if algorithm_mode(document, image):
+        env = {**base, **sm.env, "MODELYARD_FRAMEWORK": str(image.framework)}
+        return TrainingLaunch(image.command("train"), env, None, False, algorithm_mode=True)
+    if script_mode and not program and not entrypoint:
+        raise JobDataError(f"ClientError: {image.uri} is a framework image: give the training script as the "
+                           "hyperparameter sagemaker_program (with sagemaker_submit_directory), as the SDK's "
+                           "entry_point/source_dir do, or give AlgorithmSpecification.ContainerEntrypoint")
     code = str(paths.code_dir)
     env = {**base, **sm.env, "PYTHONPATH": code}
     if entrypoint:
@@ -126,6 +135,14 @@ def plan_launch(*, document: dict[str, Any], image: ImageSpec, configs: dict[str
         raise JobDataError(f"ClientError: the entry point {program} is not in the source directory "
                            "(hyperparameter sagemaker_submit_directory)")
     return TrainingLaunch([*_interpreter(program), program, *sm.argv], env, PurePosixPath(code), True)
+
+
+def algorithm_mode(document: dict[str, Any], image: ImageSpec) -> bool:
+    """The job trains with the image's built-in algorithm: a framework image that has one, given neither a
+    script (sagemaker_program / SAGEMAKER_PROGRAM) nor ContainerEntrypoint."""
+    program, _ = script_source(document)
+    entrypoint = (document.get("AlgorithmSpecification") or {}).get("ContainerEntrypoint")
+    return image.kind == "toolkit" and image.framework in ALGORITHM_FRAMEWORKS and not program and not entrypoint
 
 
 def _interpreter(program: str) -> list[str]:
