@@ -102,6 +102,13 @@ def test_a_key_limited_to_some_actions(auth_server: ServerProcess, make_key: Key
     assert code(denied) == "AccessDeniedException" and "sagemaker:DescribeModel" in message(denied)
     logs_denied = error_of(client(auth_server, "logs", invoker).describe_log_groups)
     assert code(logs_denied) == "AccessDeniedException" and "logs:DescribeLogGroups" in message(logs_denied)
+    watcher = make_key(f"watcher-{unique}", "--allow", "cloudwatch:Get*")
+    cloudwatch = client(auth_server, "cloudwatch", watcher)
+    assert cloudwatch.get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": {
+        "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations"}, "Period": 60, "Stat": "Sum"}}],
+        StartTime=0, EndTime=60)["MetricDataResults"][0]["Id"] == "m"
+    watch_denied = error_of(cloudwatch.list_metrics)
+    assert "cloudwatch:ListMetrics" in message(watch_denied), "CloudWatch's actions are cloudwatch:*, not monitoring:*"
 
 
 def test_key_files_are_private(auth_server: ServerProcess) -> None:

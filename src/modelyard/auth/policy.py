@@ -1,8 +1,9 @@
 """Which actions a key may call: IAM-style patterns such as ``sagemaker:Describe*`` or ``logs:*``.
 
-The action of a call is ``<IAM prefix>:<operation>``; the prefix is the service's signing name, so the
-runtime's InvokeEndpoint is ``sagemaker:InvokeEndpoint`` as in IAM. Matching is case-insensitive,
-``*`` matches any run of characters and ``?`` one character.
+The action of a call is ``<IAM prefix>:<operation>``; the prefix is the service's IAM prefix (its signing
+name unless ``AuthRules.action_prefix`` says otherwise), so the runtime's InvokeEndpoint is
+``sagemaker:InvokeEndpoint`` and CloudWatch's GetMetricData ``cloudwatch:GetMetricData``, as in IAM.
+Matching is case-insensitive, ``*`` matches any run of characters and ``?`` one character.
 """
 
 from __future__ import annotations

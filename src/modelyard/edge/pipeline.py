@@ -101,7 +101,7 @@ class Pipeline:
                        request_id: str) -> tuple[RequestContext, Principal]:
         principal = self.authenticator.verify(AuthRequest(
             request.method, raw_path(scope), request.query_string.decode("latin-1"), request.headers, body, rules,
-            f"{rules.signing_name}:{name}"))
+            f"{rules.iam_prefix}:{name}"))
         return RequestContext(account=principal.account or self.account,
                               region=check_region(principal.region or self.default_region),
                               request_id=request_id, app=self.state, operation=name,

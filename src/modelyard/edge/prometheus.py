@@ -1,7 +1,7 @@
 """``GET /metrics``: the caller's account's metrics in Prometheus' text format (``metrics.prometheus``).
 
 Who may read: metrics belong to an account, so the request is authenticated like any call: SigV4
-signed for service ``monitoring`` (action ``monitoring:GetMetricData``), and the signer's account is
+signed for service ``monitoring`` (action ``cloudwatch:GetMetricData``), and the signer's account is
 shown. Prometheus cannot sign SigV4, so with ``MODELYARD_METRICS_OPEN_SCRAPE=on`` an unsigned scrape
 is answered with the server's default account, but only from a loopback client (a scraper on the
 same host, or behind a proxy there that does its own auth). With ``--auth off`` the server is open
@@ -33,7 +33,7 @@ class ScrapeRefused(ServiceError):
     status = 403
 
 RULES = AuthRules("monitoring", error_status=403)
-ACTION = "monitoring:GetMetricData"
+ACTION = "cloudwatch:GetMetricData"
 
 
 def claims(scope: Scope) -> bool:

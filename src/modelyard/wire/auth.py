@@ -26,6 +26,14 @@ class AuthRules:
     the body's reader checks it (S3's streamed uploads)."""
     uri_as_sent: bool = False
     """The path is signed as sent, not normalised and encoded again (S3)."""
+    action_prefix: str | None = None
+    """The service's IAM action prefix where it differs from its signing name (CloudWatch signs as
+    ``monitoring``, its actions are ``cloudwatch:*``)."""
+
+    @property
+    def iam_prefix(self) -> str:
+        """The prefix of this service's IAM actions."""
+        return self.action_prefix or self.signing_name
 
 
 @dataclass(slots=True)
