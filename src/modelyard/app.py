@@ -33,6 +33,8 @@ from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
+from modelyard.controllers.tuning.children import Children
+from modelyard.controllers.tuning.tuner import Tuner
 from modelyard.edge.admission import AdmissionGate
 from modelyard.edge.in_workers import in_worker_processes, install
 from modelyard.edge.pipeline import Pipeline
@@ -76,7 +78,6 @@ log = logging.getLogger("modelyard.server")
 CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
-JOB_WORKERS = 4
 STOP_GRACE_SECONDS = 30.0
 
 
@@ -225,9 +226,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
-                         workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
+                         workers=settings.job_workers, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
+    tuner = Tuner(db, Children(db, jobs))
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs, images=kit.images, buckets=own_s3)
+                     jobs=jobs, images=kit.images, buckets=own_s3, tuning=tuner)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
@@ -258,7 +260,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
 
     app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
-    for controller in (endpoints, transforms, jobs):
+    for controller in (endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
     return app

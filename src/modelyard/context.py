@@ -27,6 +27,8 @@ class AppState:
     images: ImageCatalogue = field(default_factory=NoImageChecks)
     buckets: BucketOwners | None = None
     """The server's own S3, when it serves ``s3://`` itself (no external S3 configured)."""
+    tuning: Reconciler | None = None
+    """The tuner (hyperparameter tuning jobs); None where no tuner runs (control workers)."""
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ SERVICE_MODULES = (
     "modelyard.services.transform_jobs",
     "modelyard.services.training_jobs",
     "modelyard.services.processing_jobs",
+    "modelyard.services.tuning_jobs",
 )
 
 
