@@ -6,14 +6,19 @@ so the objective values and the best training job can be checked exactly.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.jobs_e2e.jobs_support import BUCKET, ROLE, Stack, put, sourcedir, stack, training_request
+from tests.conftest import client_for
+from tests.jobs_e2e.jobs_support import BUCKET, ROLE, Stack, put, server_env, sourcedir, stack, training_request
+from tests.support.server import start_server
 
 QUADRATIC = r'''
 import argparse, os, time
@@ -187,3 +192,124 @@ def test_a_tuning_job_whose_metric_never_appears_fails_with_a_reason(jobs: Stack
     assert "None of the 2 training jobs reported the objective metric 'loss'" in described["FailureReason"]
     assert described["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": 2}
     assert "BestTrainingJob" not in described
+
+
+def _ranges(**kinds: list[dict[str, Any]]) -> dict[str, Any]:
+    return {f"{kind}ParameterRanges": items for kind, items in kinds.items()}
+
+
+def _bad_requests(name: str, source: str) -> dict[str, tuple[dict[str, Any], str]]:
+    def with_definition(change: Any) -> dict[str, Any]:
+        request = tuning_request(name, source)
+        change(request["TrainingJobDefinition"])
+        return request
+
+    def without_definition() -> dict[str, Any]:
+        request = tuning_request(name, source)
+        del request["TrainingJobDefinition"]
+        return request
+
+    return {
+        "min above max": (tuning_request(name, source, ranges=_ranges(
+            Integer=[{"Name": "alpha", "MinValue": "7", "MaxValue": "2"}])), "MinValue 7 is greater than MaxValue 2"),
+        "log from zero": (tuning_request(name, source, ranges=_ranges(
+            Continuous=[{"Name": "alpha", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}])),
+            "Logarithmic scaling needs a MinValue greater than 0"),
+        "reverse log integer": (tuning_request(name, source, ranges=_ranges(
+            Integer=[{"Name": "alpha", "MinValue": "0", "MaxValue": "1", "ScalingType": "ReverseLogarithmic"}])),
+            "ReverseLogarithmic scaling is only valid for continuous ranges"),
+        "reverse log to one": (tuning_request(name, source, ranges=_ranges(
+            Continuous=[{"Name": "alpha", "MinValue": "0.5", "MaxValue": "1", "ScalingType": "ReverseLogarithmic"}])),
+            "needs 0 <= MinValue and MaxValue < 1"),
+        "not a number": (tuning_request(name, source, ranges=_ranges(
+            Continuous=[{"Name": "alpha", "MinValue": "low", "MaxValue": "1"}])), "MinValue must be a number"),
+        "unknown metric": (tuning_request(name, source, HyperParameterTuningJobObjective={
+            "Type": "Minimize", "MetricName": "validation:rmse"}),
+            "objective metric 'validation:rmse' is not defined in TrainingJobDefinition.AlgorithmSpecification"),
+        "too parallel": (tuning_request(name, source, parallel=5), "MODELYARD_JOB_WORKERS"),
+        "grid of integers": (tuning_request(name, source, strategy="Grid", max_jobs=None),
+                             "The Grid strategy searches categorical ranges only"),
+        "no budget": (tuning_request(name, source, max_jobs=None), "MaxNumberOfTrainingJobs is required"),
+        "hyperband": (tuning_request(name, source, strategy="Hyperband"), "Hyperband"),
+        "early stopping": (tuning_request(name, source, TrainingJobEarlyStoppingType="Auto"),
+                           "TrainingJobEarlyStoppingType is not supported by modelyard yet"),
+        "static and tuned": (tuning_request(name, source, static={"alpha": "1"}),
+                             "'alpha' is both static (StaticHyperParameters) and tuned"),
+        "no definition": (without_definition(), "TrainingJobDefinition is required"),
+        "no resources": (with_definition(lambda d: d.pop("ResourceConfig")),
+                         "TrainingJobDefinition: ResourceConfig must give InstanceType and InstanceCount"),
+        "no image": (with_definition(lambda d: d["AlgorithmSpecification"].pop("TrainingImage")),
+                     "TrainingJobDefinition: AlgorithmSpecification.TrainingImage is required"),
+        "unknown parent": (tuning_request(name, source) | {"WarmStartConfig": {
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "nosuchparent"}],
+            "WarmStartType": "TransferLearning"}}, "the parent tuning job nosuchparent does not exist"),
+    }
+
+
+BAD_CASES = list(_bad_requests("n", "s3://b/k"))
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_tuning_requests_are_refused_and_leave_nothing(jobs: Stack, source: str, unique: str, case: str) -> None:
+    sm = jobs.client("sagemaker")
+    name = unique[:28]
+    request, words = _bad_requests(name, source)[case]
+    with pytest.raises(ClientError) as refused:
+        sm.create_hyper_parameter_tuning_job(**request)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert words in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as missing:
+        sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"] == []
+
+
+def test_a_taken_name_is_refused_without_touching_the_first_job(jobs: Stack, source: str, unique: str) -> None:
+    sm = jobs.client("sagemaker")
+    name = unique[:28]
+    sm.create_hyper_parameter_tuning_job(**tuning_request(name, source, max_jobs=1, parallel=1))
+    with pytest.raises(ClientError) as taken:
+        sm.create_hyper_parameter_tuning_job(**tuning_request(name, source, strategy="Bayesian", max_jobs=2))
+    assert taken.value.response["Error"]["Code"] == "ResourceInUse"
+    described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert described["HyperParameterTuningJobConfig"]["Strategy"] == "Random"
+    assert described["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 1
+    with pytest.raises(ClientError) as unknown:
+        sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=f"{name}x")
+    assert unknown.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(ClientError) as forged:
+        sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, NextToken="forged")
+    assert forged.value.response["Error"]["Code"] == "ValidationException"
+
+
+@pytest.mark.slow
+def test_a_tuning_job_goes_on_after_the_server_is_killed(jobs: Stack, source: str, unique: str,
+                                                         tmp_path: Path) -> None:
+    name = unique[:28]
+    data_dir = tmp_path / "data"
+    first = start_server(data_dir, env=server_env(jobs.moto))
+    try:
+        sm = client_for(first, "sagemaker")
+        sm.create_hyper_parameter_tuning_job(**tuning_request(name, source, max_jobs=3, static={"sleep": "2"}))
+        deadline = time.monotonic() + 120
+        while sum(1 for c in children(sm, name) if "TrainingStartTime" in c) < 2:
+            assert time.monotonic() < deadline, children(sm, name)
+            time.sleep(0.1)
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait(30)
+    finally:
+        first.stop()
+    second = start_server(data_dir, env=server_env(jobs.moto))
+    try:
+        sm = client_for(second, "sagemaker")
+        described = wait_tuning(sm, name)
+        listed = children(sm, name)
+    finally:
+        second.stop()
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    lost = [c for c in listed if c["TrainingJobStatus"] == "Failed"]
+    assert len(lost) == 2 and all("server restarted" in c["FailureReason"] for c in lost)
+    assert described["TrainingJobStatusCounters"] == {"Completed": 3, "InProgress": 0, "RetryableError": 2,
+                                                      "NonRetryableError": 0, "Stopped": 0}
+    assert described["ObjectiveStatusCounters"]["Succeeded"] == 3
+    assert sorted(int(c["TrainingJobName"].split("-")[-2]) for c in listed) == [1, 2, 3, 4, 5]
