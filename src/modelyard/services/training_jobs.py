@@ -129,6 +129,8 @@ def training_document(ctx: RequestContext, request: dict[str, Any], name: str, a
         "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
     }
     document.update({key: request[key] for key in _ECHOED if key in request and key not in document})
+    if "OutputDataConfig" in document:
+        document["OutputDataConfig"] = {"KmsKeyId": "", **document["OutputDataConfig"]}
     check_locations(ctx, _locations(document))
     return document
 

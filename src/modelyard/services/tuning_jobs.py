@@ -97,8 +97,21 @@ def _limits(ctx: RequestContext, config: dict[str, Any], space: SearchSpace) -> 
     return limits
 
 
+def _resource_config(definition: dict[str, Any]) -> dict[str, Any] | None:
+    """ResourceConfig, or the SDK's HyperParameterTuningResourceConfig read as one (its one InstanceConfig)."""
+    if definition.get("ResourceConfig") or not definition.get("HyperParameterTuningResourceConfig"):
+        return definition.get("ResourceConfig")
+    tuning = dict(definition["HyperParameterTuningResourceConfig"])
+    tuning.pop("AllocationStrategy", None)
+    configs = tuning.pop("InstanceConfigs", None) or []
+    return {**tuning, **(configs[0] if configs else {})}
+
+
 def _template(ctx: RequestContext, definition: dict[str, Any]) -> dict[str, Any]:
     request = {key: definition[key] for key in _TRAINING_MEMBERS if key in definition}
+    resources = _resource_config(definition)
+    if resources is not None:
+        request["ResourceConfig"] = resources
     request["HyperParameters"] = dict(definition.get("StaticHyperParameters") or {})
     request["TrainingJobName"] = "template"
     try:

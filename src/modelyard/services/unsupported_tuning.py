@@ -26,6 +26,7 @@ CREATE_TUNING_JOB = (
     Unsupported("TrainingJobDefinitions", "one tuning job tunes one training job definition here; give "
                 "TrainingJobDefinition"),
     Unsupported("Autotune", "Autotune is not implemented; give the ranges in ParameterRanges"),
-    Unsupported("TrainingJobDefinition.HyperParameterTuningResourceConfig", "give ResourceConfig (one instance "
-                "type, InstanceCount 1)"),
+    Unsupported("TrainingJobDefinition.HyperParameterTuningResourceConfig.InstanceConfigs", "training jobs run on "
+                "one instance type here; give one InstanceConfig, or InstanceType and InstanceCount",
+                lambda value: isinstance(value, list) and len(value) > 1),
 )
