@@ -116,7 +116,8 @@ def test_a_tuning_job_runs_its_training_jobs_and_finds_the_best(jobs: Stack, sou
         assert re.fullmatch(rf"{name}-00[1-3]-[0-9a-f]{{8}}", item["TrainingJobName"])
         assert set(item["TunedHyperParameters"]) == {"alpha", "kind"}
         metric = item["FinalHyperParameterTuningJobObjectiveMetric"]
-        assert metric == {"Type": "Minimize", "MetricName": "loss", "Value": expected_loss(item["TunedHyperParameters"])}
+        loss = expected_loss(item["TunedHyperParameters"])
+        assert metric == {"Type": "Minimize", "MetricName": "loss", "Value": loss}
         assert item["ObjectiveStatus"] == "Succeeded" and item["TuningJobName"] == name
     best = min(listed, key=lambda i: i["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
     assert described["BestTrainingJob"]["TrainingJobName"] == best["TrainingJobName"]
