@@ -128,6 +128,10 @@ def test_a_tuning_job_runs_its_training_jobs_and_finds_the_best(jobs: Stack, sou
     assert child["HyperParameters"]["alpha"] == best["TunedHyperParameters"]["alpha"]
     assert child["HyperParameters"]["sagemaker_program"] == '"quadratic.py"'
     assert child["ModelArtifacts"]["S3ModelArtifacts"].endswith(f"{best['TrainingJobName']}/output/model.tar.gz")
+    found = sm.search(Resource="HyperParameterTuningJob", SearchExpression={"Filters": [
+        {"Name": "HyperParameterTuningJobName", "Operator": "Equals", "Value": name}]})["Results"]
+    assert [r["HyperParameterTuningJob"]["BestTrainingJob"]["TrainingJobName"] for r in found] == [
+        best["TrainingJobName"]]
     summaries = sm.list_hyper_parameter_tuning_jobs(NameContains=name)["HyperParameterTuningJobSummaries"]
     assert [(s["HyperParameterTuningJobName"], s["Strategy"], s["HyperParameterTuningJobStatus"])
             for s in summaries] == [(name, strategy, "Completed")]
