@@ -318,3 +318,36 @@ def test_a_tuning_job_goes_on_after_the_server_is_killed(jobs: Stack, source: st
                                                       "NonRetryableError": 0, "Stopped": 0}
     assert described["ObjectiveStatusCounters"]["Succeeded"] == 3
     assert sorted(int(c["TrainingJobName"].split("-")[-2]) for c in listed) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.slow
+def test_a_reached_target_ends_the_search_and_warm_start_builds_on_a_parent(jobs: Stack, source: str,
+                                                                             unique: str) -> None:
+    sm = jobs.client("sagemaker")
+    parent = f"{unique[:24]}-p"
+    ranges = {"CategoricalParameterRanges": [{"Name": "alpha", "Values": ["3", "1", "0"]},
+                                             {"Name": "kind", "Values": ["a"]}]}
+    sm.create_hyper_parameter_tuning_job(**tuning_request(
+        parent, source, strategy="Grid", max_jobs=None, parallel=1, ranges=ranges,
+        TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 0.5}))
+    with pytest.raises(ClientError) as running:
+        sm.create_hyper_parameter_tuning_job(**warm_request(f"{unique[:24]}-w", parent, source))
+    assert "must have ended" in running.value.response["Error"]["Message"]
+    described = wait_tuning(sm, parent)
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    assert len(children(sm, parent)) == 1  # (3, a) has loss 0: the target is reached, nothing more starts
+    assert described["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == 0.0
+
+    child = f"{unique[:24]}-w"
+    sm.create_hyper_parameter_tuning_job(**warm_request(child, parent, source))
+    described = wait_tuning(sm, child)
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["WarmStartConfig"]["WarmStartType"] == "IdenticalDataAndAlgorithm"
+    assert described["TrainingJobStatusCounters"]["Completed"] == 2
+
+
+def warm_request(name: str, parent: str, source: str) -> dict[str, Any]:
+    request = tuning_request(name, source, strategy="Bayesian", max_jobs=2)
+    request["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+                                  "WarmStartType": "IdenticalDataAndAlgorithm"}
+    return request
