@@ -228,6 +228,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
                          workers=settings.job_workers, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     tuner = Tuner(db, Children(db, jobs))
+    jobs.watch(tuner.wake)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs, images=kit.images, buckets=own_s3, tuning=tuner)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")

@@ -54,6 +54,13 @@ def grid_point(space: SearchSpace, index: int) -> dict[str, Any]:
     return dict(zip(space.names, combination, strict=True))
 
 
+def preload_optimiser() -> None:
+    """Import Optuna now (about a second), so the first Bayesian suggestion does not wait for it."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def _uniform(item: Range, rng: random.Random) -> Any:
     if isinstance(item, CategoricalRange):
         return rng.choice(item.values)

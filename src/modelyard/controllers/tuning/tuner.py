@@ -26,7 +26,7 @@ from modelyard.controllers.tuning.children import TUNING_KIND, Children, history
 from modelyard.desired.tuning import TuningDesired
 from modelyard.jobs.failures import truncate
 from modelyard.jobs.tuning_progress import ACTIVE, Objective, best_summary, child_summary, status_counters
-from modelyard.jobs.tuning_samplers import grid_point, suggest
+from modelyard.jobs.tuning_samplers import grid_point, preload_optimiser, suggest
 from modelyard.jobs.tuning_space import SearchSpace, parse_space
 from modelyard.store.database import Database
 from modelyard.store.patches import Patch, patch_record
@@ -64,7 +64,12 @@ class Tuner:
         """Thread-safe: a tuning job was created or asked to stop."""
         self._wake.set()
 
+    def wake(self, *_: object) -> None:
+        """Thread-safe: something a tuning job waits on happened (a training job ended)."""
+        self._wake.set()
+
     def _loop(self) -> None:
+        preload_optimiser()
         while not self._stopping.is_set():
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
