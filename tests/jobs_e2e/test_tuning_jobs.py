@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import client_for
 from tests.jobs_e2e.jobs_support import BUCKET, ROLE, Stack, put, server_env, sourcedir, stack, training_request
-from tests.support.server import start_server
+from tests.support.server import create_pg_database, drop_pg_database, start_server
 
 QUADRATIC = r'''
 import argparse, os, time
@@ -290,9 +290,16 @@ def test_a_taken_name_is_refused_without_touching_the_first_job(jobs: Stack, sou
 @pytest.mark.slow
 def test_a_tuning_job_goes_on_after_the_server_is_killed(jobs: Stack, source: str, unique: str,
                                                          tmp_path: Path) -> None:
-    name = unique[:28]
-    data_dir = tmp_path / "data"
-    first = start_server(data_dir, env=server_env(jobs.moto))
+    """On PostgreSQL (the other tests run on SQLite): the tuner's queries and guarded writes on both stores."""
+    url, database = create_pg_database()
+    try:
+        run_kill_and_restart(jobs, source, unique[:28], tmp_path / "data", url)
+    finally:
+        drop_pg_database(database)
+
+
+def run_kill_and_restart(jobs: Stack, source: str, name: str, data_dir: Path, url: str) -> None:
+    first = start_server(data_dir, database_url=url, env=server_env(jobs.moto))
     try:
         sm = client_for(first, "sagemaker")
         sm.create_hyper_parameter_tuning_job(**tuning_request(name, source, max_jobs=3, static={"sleep": "2"}))
@@ -304,7 +311,7 @@ def test_a_tuning_job_goes_on_after_the_server_is_killed(jobs: Stack, source: st
         first.process.wait(30)
     finally:
         first.stop()
-    second = start_server(data_dir, env=server_env(jobs.moto))
+    second = start_server(data_dir, database_url=url, env=server_env(jobs.moto))
     try:
         sm = client_for(second, "sagemaker")
         described = wait_tuning(sm, name)
