@@ -21,8 +21,6 @@ CREATE_TUNING_JOB = (
                 "only TargetObjectiveMetricValue is implemented; remove it"),
     Unsupported("HyperParameterTuningJobConfig.TuningJobCompletionCriteria.ConvergenceDetected",
                 "only TargetObjectiveMetricValue is implemented; remove it"),
-    Unsupported("HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds", "a tuning job's own "
-                "runtime limit is not enforced; bound each training job with StoppingCondition instead"),
     Unsupported("TrainingJobDefinitions", "one tuning job tunes one training job definition here; give "
                 "TrainingJobDefinition"),
     Unsupported("Autotune", "Autotune is not implemented; give the ranges in ParameterRanges"),

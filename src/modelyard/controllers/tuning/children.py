@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 from modelyard.arns import sagemaker_arn
-from modelyard.controllers.jobs.controller import RESTARTED, JobController
+from modelyard.controllers.jobs.controller import RESTARTED
 from modelyard.jobs.training_status import first_transition, stopping
 from modelyard.jobs.tuning_progress import Objective
 from modelyard.jobs.tuning_samplers import Observation
 from modelyard.jobs.tuning_space import SearchSpace, format_value
+from modelyard.ports import JobScheduler
 from modelyard.store.database import Database
 from modelyard.store.patches import Patch, patch_record
 from modelyard.store.resources import Record, children_of, get_record, insert_record
@@ -37,7 +38,7 @@ def lost_to_restart(training_job: dict[str, Any]) -> bool:
 class Children:
     """Store access for one server's tuning jobs' training jobs."""
 
-    def __init__(self, db: Database, jobs: JobController) -> None:
+    def __init__(self, db: Database, jobs: JobScheduler) -> None:
         self.db = db
         self.jobs = jobs
 

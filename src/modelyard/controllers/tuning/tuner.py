@@ -6,6 +6,7 @@
                     hyperparameters = static + the strategy's suggestion from the results so far
                     all launched and ended ─► Completed (some objective value) | Failed (none)
                     TargetObjectiveMetricValue reached ─► no more launches, then Completed
+                    ResourceLimits.MaxRuntimeInSeconds passed ─► running jobs stopped, then Completed
         Stopping    stop the running training jobs ─► Stopped once none runs
         always      counters, BestTrainingJob (written only when they change)
 
@@ -107,8 +108,9 @@ class Tuner:
         summaries = [child_summary(j, tuning.name, space.names, objective) for j in jobs]
         best = best_summary(summaries, objective)
         target_reached = _target_reached(config, best, objective)
+        out_of_time = _out_of_time(document, limits)
         status = document[STATUS]
-        if status == "Stopping":
+        if status == "Stopping" or out_of_time:
             for job in running:
                 if job["TrainingJobStatus"] == "InProgress":
                     self.children.stop(tuning, job)
@@ -126,7 +128,7 @@ class Tuner:
         if not running:
             if status == "Stopping":
                 changes.update(_ended(document, "Stopped"))
-            elif target_reached or len(counted) >= limits["MaxNumberOfTrainingJobs"]:
+            elif target_reached or out_of_time or len(counted) >= limits["MaxNumberOfTrainingJobs"]:
                 changes.update(_ended(document, "Completed") if best is not None
                                else _ended(document, "Failed", _no_objective(objective, jobs)))
         self._record(tuning, status, changes)
@@ -171,6 +173,11 @@ def _ended(document: dict[str, Any], status: str, reason: str | None = None) -> 
     if reason:
         changes["FailureReason"] = truncate(reason)
     return changes
+
+
+def _out_of_time(document: dict[str, Any], limits: dict[str, Any]) -> bool:
+    limit = limits.get("MaxRuntimeInSeconds")
+    return limit is not None and time.time() - float(document["CreationTime"]) >= limit
 
 
 def _target_reached(config: dict[str, Any], best: dict[str, Any] | None, objective: Objective) -> bool:
