@@ -34,6 +34,7 @@ from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
 from modelyard.controllers.tuning.children import Children
+from modelyard.controllers.tuning.early_stopping import ObjectiveSeries
 from modelyard.controllers.tuning.tuner import Tuner
 from modelyard.edge.admission import AdmissionGate
 from modelyard.edge.in_workers import in_worker_processes, install
@@ -227,7 +228,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
                                      server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],
                          workers=settings.job_workers, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
-    tuner = Tuner(db, Children(db, jobs))
+    tuner = Tuner(db, Children(db, jobs), ObjectiveSeries(kit.logs))
     jobs.watch(tuner.wake)
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs, images=kit.images, buckets=own_s3, tuning=tuner)

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.controllers.tuning.children import Children
+from modelyard.controllers.tuning.early_stopping import ObjectiveSeries
 from modelyard.controllers.tuning.tuner import Tuner
 from modelyard.desired.tuning import TuningDesired
+from modelyard.logstore import LogStore
 from modelyard.store.database import Database
 from modelyard.store.patches import Patch, patch_record
 from modelyard.store.resources import children_of, get_record, insert_record
@@ -68,7 +70,7 @@ def _children(db: Database, name: str) -> list[dict[str, Any]]:
 def test_a_pass_launches_up_to_the_parallel_limit_from_the_template(tmp_path: Path) -> None:
     db = Database.connect(f"sqlite:///{tmp_path / 'store.db'}")
     scheduler = RecordingScheduler()
-    tuner = Tuner(db, Children(db, scheduler))
+    tuner = Tuner(db, Children(db, scheduler), ObjectiveSeries(LogStore(tmp_path / 'logs')))
     _tuning(db, "tune", created=time.time())
     tuner.pass_once()
     tuner.pass_once()
@@ -86,7 +88,7 @@ def test_a_pass_launches_up_to_the_parallel_limit_from_the_template(tmp_path: Pa
 def test_past_its_runtime_a_tuning_job_stops_its_training_jobs_then_completes(tmp_path: Path) -> None:
     db = Database.connect(f"sqlite:///{tmp_path / 'store.db'}")
     scheduler = RecordingScheduler()
-    tuner = Tuner(db, Children(db, scheduler))
+    tuner = Tuner(db, Children(db, scheduler), ObjectiveSeries(LogStore(tmp_path / 'logs')))
     _tuning(db, "late", created=time.time() - 5)
     tuner.pass_once()
     first = _children(db, "late")

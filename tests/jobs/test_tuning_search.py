@@ -93,3 +93,16 @@ def test_counters_objectives_and_the_best_job() -> None:
     best = best_summary(summaries, objective)
     assert best is not None and best["TrainingJobName"] == "b"
     assert best_summary(summaries, Objective("loss", maximize=True))["TrainingJobName"] == "a"  # type: ignore[index]
+
+
+def test_early_stopping_compares_with_the_median_of_peers_running_averages() -> None:
+    from modelyard.jobs.tuning_early_stop import should_stop
+
+    peers = [[1.0, 0.8, 0.6], [1.2, 1.0, 0.8], [0.9, 0.7]]
+    assert not should_stop([5.0], peers[:1], maximize=False)  # too few finished peers yet
+    assert should_stop([1.2], peers, maximize=False)  # step 1: median of 1.0, 1.2, 0.9 is 1.0
+    assert not should_stop([0.95], peers, maximize=False)
+    assert should_stop([1.0, 0.95, 0.9], peers, maximize=False)  # step 3: averages 0.8, 1.0 -> median 0.9
+    assert not should_stop([1.0, 0.9, 0.85], peers, maximize=False)
+    assert should_stop([0.1], [[0.5], [0.6], [0.7]], maximize=True)
+    assert not should_stop([], peers, maximize=False)

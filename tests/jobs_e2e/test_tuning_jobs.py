@@ -33,6 +33,16 @@ print(f"epoch 1 loss={loss + 10}")
 print(f"final loss={loss}")
 open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write(str(loss))
 '''
+EPOCHS = r'''
+import argparse, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--alpha", type=float, required=True)
+args, _ = parser.parse_known_args()
+for epoch in range(40 if args.alpha > 1 else 3):
+    print(f"epoch {epoch} loss={args.alpha + 1 / (epoch + 1)}", flush=True)
+    time.sleep(0.5 if args.alpha > 1 else 0)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("done")
+'''
 METRICS = [{"Name": "loss", "Regex": r"final loss=([-0-9.e]+)"}]
 TERMINAL = ("Completed", "Failed", "Stopped")
 
@@ -236,8 +246,6 @@ def _bad_requests(name: str, source: str) -> dict[str, tuple[dict[str, Any], str
                              "The Grid strategy searches categorical ranges only"),
         "no budget": (tuning_request(name, source, max_jobs=None), "MaxNumberOfTrainingJobs is required"),
         "hyperband": (tuning_request(name, source, strategy="Hyperband"), "Hyperband"),
-        "early stopping": (tuning_request(name, source, TrainingJobEarlyStoppingType="Auto"),
-                           "TrainingJobEarlyStoppingType is not supported by modelyard yet"),
         "static and tuned": (tuning_request(name, source, static={"alpha": "1"}),
                              "'alpha' is both static (StaticHyperParameters) and tuned"),
         "no definition": (without_definition(), "TrainingJobDefinition is required"),
@@ -358,3 +366,25 @@ def warm_request(name: str, parent: str, source: str) -> dict[str, Any]:
     request["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
                                   "WarmStartType": "IdenticalDataAndAlgorithm"}
     return request
+
+
+@pytest.mark.slow
+def test_early_stopping_stops_a_training_job_worse_than_the_median(jobs: Stack, unique: str) -> None:
+    sm = jobs.client("sagemaker")
+    name = unique[:28]
+    epochs = put(jobs.s3(), f"{unique}/epochs/sourcedir.tar.gz", sourcedir({"quadratic.py": EPOCHS}))
+    ranges = {"CategoricalParameterRanges": [{"Name": "alpha", "Values": ["0", "0.5", "5"]}]}
+    request = tuning_request(name, epochs, strategy="Grid", max_jobs=None, parallel=1, ranges=ranges,
+                             TrainingJobEarlyStoppingType="Auto")
+    request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
+    sm.create_hyper_parameter_tuning_job(**request)
+    described = wait_tuning(sm, name, timeout=120)
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    by_alpha = {c["TunedHyperParameters"]["alpha"]: c for c in children(sm, name)}
+    assert by_alpha["0"]["TrainingJobStatus"] == "Completed" and by_alpha["0.5"]["TrainingJobStatus"] == "Completed"
+    assert by_alpha["5"]["TrainingJobStatus"] == "Stopped"  # 40 epochs of 0.5 s: stopped well before its end
+    stopped = sm.describe_training_job(TrainingJobName=by_alpha["5"]["TrainingJobName"])
+    assert (stopped["TrainingEndTime"] - stopped["TrainingStartTime"]).total_seconds() < 15
+    assert described["TrainingJobStatusCounters"]["Stopped"] == 1
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"alpha": "0"}

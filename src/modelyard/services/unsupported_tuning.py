@@ -1,8 +1,7 @@
 """What CreateHyperParameterTuningJob refuses until implemented (see ``services/unsupported.py``).
 
-Hyperband and early stopping need intermediate objective values reported while a training job runs and a
-scheduler that cuts jobs short on them; modelyard reads only a job's final metrics, so both are refused
-rather than silently run as something else.
+Hyperband needs a resource schedule (epochs per bracket) that cuts training jobs short and resumes the
+promising ones; modelyard does not implement it, so it is refused rather than silently run as something else.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ CREATE_TUNING_JOB = (
                 equals("Hyperband")),
     Unsupported("HyperParameterTuningJobConfig.StrategyConfig", "only the Hyperband strategy reads it, and "
                 "Hyperband is not implemented; remove it"),
-    Unsupported("HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType", "early stopping (Auto) needs "
-                "intermediate objective values, which modelyard does not collect; use Off", equals("Auto")),
     Unsupported("HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving",
                 "only TargetObjectiveMetricValue is implemented; remove it"),
     Unsupported("HyperParameterTuningJobConfig.TuningJobCompletionCriteria.ConvergenceDetected",

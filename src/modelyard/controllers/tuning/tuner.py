@@ -1,7 +1,8 @@
 """The tuner: one thread that drives every active tuning job from the store.
 
     every POLL_SECONDS or on notify():  each InProgress / Stopping tuning job
-        InProgress  launch training jobs while fewer than MaxParallelTrainingJobs run and fewer than
+        InProgress  early stopping (Auto): stop running training jobs worse than their peers' median
+                    launch training jobs while fewer than MaxParallelTrainingJobs run and fewer than
                     MaxNumberOfTrainingJobs were launched (a job lost to a server restart is not counted),
                     hyperparameters = static + the strategy's suggestion from the results so far
                     all launched and ended ─► Completed (some objective value) | Failed (none)
@@ -24,8 +25,10 @@ import time
 from typing import Any
 
 from modelyard.controllers.tuning.children import TUNING_KIND, Children, history, lost_to_restart
+from modelyard.controllers.tuning.early_stopping import ObjectiveSeries
 from modelyard.desired.tuning import TuningDesired
 from modelyard.jobs.failures import truncate
+from modelyard.jobs.tuning_early_stop import should_stop
 from modelyard.jobs.tuning_progress import ACTIVE, Objective, best_summary, child_summary, status_counters
 from modelyard.jobs.tuning_samplers import grid_point, preload_optimiser, suggest
 from modelyard.jobs.tuning_space import SearchSpace, parse_space
@@ -36,15 +39,20 @@ from modelyard.store.resources import Record, records_with_status
 log = logging.getLogger("modelyard.controllers.tuning")
 STATUS = "HyperParameterTuningJobStatus"
 POLL_SECONDS = 0.2
+EARLY_STOP_CHECK_SECONDS = 0.5
 
 
 class Tuner:
     """Drives the tuning jobs of this server (``ports.Reconciler``: ``notify`` wakes it at once)."""
 
-    def __init__(self, db: Database, children: Children, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(self, db: Database, children: Children, series: ObjectiveSeries,
+                 poll_seconds: float = POLL_SECONDS) -> None:
+        """``series`` reads training jobs' intermediate objective values (early stopping)."""
         self.db = db
         self.children = children
+        self.series = series
         self.poll_seconds = poll_seconds
+        self._early_checks: dict[str, float] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,6 +123,8 @@ class Tuner:
                 if job["TrainingJobStatus"] == "InProgress":
                     self.children.stop(tuning, job)
         elif not target_reached:
+            if config.get("TrainingJobEarlyStoppingType") == "Auto":
+                self._stop_early(tuning, objective, jobs, running)
             while len(running) < limits["MaxParallelTrainingJobs"] and len(counted) < limits["MaxNumberOfTrainingJobs"]:
                 values = self._suggest(tuning, desired, space, objective, jobs, counted, limits)
                 job = self.children.launch(tuning, desired.template, space, values, len(jobs) + 1)
@@ -132,6 +142,23 @@ class Tuner:
                 changes.update(_ended(document, "Completed") if best is not None
                                else _ended(document, "Failed", _no_objective(objective, jobs)))
         self._record(tuning, status, changes)
+
+    def _stop_early(self, tuning: Record, objective: Objective, jobs: list[dict[str, Any]],
+                    running: list[dict[str, Any]]) -> None:
+        """Stop the running training jobs whose objective is worse than their finished peers' median."""
+        now = time.monotonic()
+        if now - self._early_checks.get(tuning.arn, 0.0) < EARLY_STOP_CHECK_SECONDS:
+            return
+        self._early_checks[tuning.arn] = now
+        finished = [self.series.values(tuning.account, tuning.region, job, objective.metric) for job in jobs
+                    if job.get("TrainingJobStatus") == "Completed"]
+        for job in running:
+            if job.get("TrainingJobStatus") != "InProgress":
+                continue
+            current = self.series.values(tuning.account, tuning.region, job, objective.metric)
+            if should_stop(current, finished, objective.maximize):
+                log.info("early stopping %s at step %d", job["TrainingJobName"], len(current))
+                self.children.stop(tuning, job)
 
     def _suggest(self, tuning: Record, desired: TuningDesired, space: SearchSpace, objective: Objective,
                  jobs: list[dict[str, Any]], counted: list[dict[str, Any]], limits: dict[str, Any]) -> dict[str, Any]:
