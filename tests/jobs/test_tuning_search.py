@@ -106,3 +106,16 @@ def test_early_stopping_compares_with_the_median_of_peers_running_averages() -> 
     assert not should_stop([1.0, 0.9, 0.85], peers, maximize=False)
     assert should_stop([0.1], [[0.5], [0.6], [0.7]], maximize=True)
     assert not should_stop([], peers, maximize=False)
+
+
+def test_hyperband_halves_at_rungs_and_ends_at_max_resource() -> None:
+    from modelyard.jobs.tuning_early_stop import hyperband_should_stop, rungs
+
+    assert rungs(1, 27) == [1, 3, 9] and rungs(2, 2) == []
+    others = [[0.2, 0.2, 0.2], [0.5, 0.5, 0.5], [0.9, 0.9, 0.9]]
+    assert not hyperband_should_stop([0.1], others[:1], maximize=False, min_resource=1, max_resource=27)
+    assert hyperband_should_stop([0.6], others, maximize=False, min_resource=1, max_resource=27)  # not top 1/3
+    assert not hyperband_should_stop([0.1], others, maximize=False, min_resource=1, max_resource=27)
+    assert not hyperband_should_stop([0.6, 0.5], others, maximize=False, min_resource=3, max_resource=27)
+    assert hyperband_should_stop([0.1] * 27, others, maximize=False, min_resource=1, max_resource=27)
+    assert not hyperband_should_stop([0.95], others, maximize=True, min_resource=1, max_resource=27)

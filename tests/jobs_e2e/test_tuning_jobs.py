@@ -245,7 +245,15 @@ def _bad_requests(name: str, source: str) -> dict[str, tuple[dict[str, Any], str
         "grid of integers": (tuning_request(name, source, strategy="Grid", max_jobs=None),
                              "The Grid strategy searches categorical ranges only"),
         "no budget": (tuning_request(name, source, max_jobs=None), "MaxNumberOfTrainingJobs is required"),
-        "hyperband": (tuning_request(name, source, strategy="Hyperband"), "Hyperband"),
+        "hyperband without epochs": (tuning_request(name, source, strategy="Hyperband"),
+                                     "needs HyperbandStrategyConfig.MaxResource"),
+        "hyperband with early stopping": (tuning_request(name, source, strategy="Hyperband",
+                                                         TrainingJobEarlyStoppingType="Auto"),
+                                          "must be Off with the Hyperband strategy"),
+        "hyperband min above max": (tuning_request(name, source, strategy="Hyperband", StrategyConfig={
+            "HyperbandStrategyConfig": {"MinResource": 9, "MaxResource": 3}}), "MinResource 9 must be"),
+        "strategy config for random": (tuning_request(name, source, StrategyConfig={
+            "HyperbandStrategyConfig": {"MaxResource": 3}}), "read only by the Hyperband strategy"),
         "static and tuned": (tuning_request(name, source, static={"alpha": "1"}),
                              "'alpha' is both static (StaticHyperParameters) and tuned"),
         "no definition": (without_definition(), "TrainingJobDefinition is required"),
@@ -388,3 +396,26 @@ def test_early_stopping_stops_a_training_job_worse_than_the_median(jobs: Stack, 
     assert (stopped["TrainingEndTime"] - stopped["TrainingStartTime"]).total_seconds() < 15
     assert described["TrainingJobStatusCounters"]["Stopped"] == 1
     assert described["BestTrainingJob"]["TunedHyperParameters"] == {"alpha": "0"}
+
+
+@pytest.mark.slow
+def test_hyperband_stops_training_jobs_at_max_resource(jobs: Stack, unique: str) -> None:
+    sm = jobs.client("sagemaker")
+    name = unique[:28]
+    epochs = put(jobs.s3(), f"{unique}/epochs/sourcedir.tar.gz", sourcedir({"quadratic.py": EPOCHS}))
+    ranges = {"CategoricalParameterRanges": [{"Name": "alpha", "Values": ["5", "6"]}]}
+    request = tuning_request(name, epochs, strategy="Hyperband", max_jobs=3, ranges=ranges,
+                             static={"epochs": "4"})
+    request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
+    sm.create_hyper_parameter_tuning_job(**request)
+    described = wait_tuning(sm, name, timeout=120)
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["HyperParameterTuningJobConfig"]["StrategyConfig"] == {
+        "HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 4}}
+    listed = children(sm, name)
+    assert len(listed) == 3 and {c["TrainingJobStatus"] for c in listed} == {"Stopped"}
+    for child in listed:  # 40 epochs of 0.5 s each, cut after the 4th
+        job = sm.describe_training_job(TrainingJobName=child["TrainingJobName"])
+        assert (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds() < 15
+        assert child["ObjectiveStatus"] == "Succeeded"

@@ -13,6 +13,7 @@ from typing import Any
 
 from modelyard.context import RequestContext
 from modelyard.desired.tuning import TuningDesired
+from modelyard.jobs.tuning_early_stop import EPOCH_HYPERPARAMETERS
 from modelyard.jobs.tuning_progress import Objective, child_summary
 from modelyard.jobs.tuning_space import SearchSpace, TuningConfigError, parse_space
 from modelyard.page_tokens import InvalidPageToken, decode_token, encode_token, expect_int
@@ -149,6 +150,39 @@ def _parents(ctx: RequestContext, warm_start: dict[str, Any] | None, objective: 
     return names
 
 
+def _hyperband(config: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any] | None:
+    """The StrategyConfig to record: Hyperband's MinResource and MaxResource (inferred from an epochs
+    hyperparameter, as SageMaker does, when not given)."""
+    strategy_config = config.get("StrategyConfig") or {}
+    if config["Strategy"] != "Hyperband":
+        if strategy_config:
+            raise ValidationException("HyperParameterTuningJobConfig.StrategyConfig is read only by the Hyperband "
+                                      f"strategy; remove it for {config['Strategy']}")
+        return None
+    if config.get("TrainingJobEarlyStoppingType") == "Auto":
+        raise ValidationException("TrainingJobEarlyStoppingType must be Off with the Hyperband strategy, which "
+                                  "stops training jobs itself")
+    hyperband = dict(strategy_config.get("HyperbandStrategyConfig") or {})
+    hyperband.setdefault("MinResource", 1)
+    if hyperband.get("MaxResource") is None:
+        static = definition.get("StaticHyperParameters") or {}
+        for name in EPOCH_HYPERPARAMETERS:
+            if name in static:
+                try:
+                    hyperband["MaxResource"] = int(str(static[name]).strip('"'))
+                except ValueError:
+                    raise ValidationException(f"StaticHyperParameters.{name} '{static[name]}' is not a whole "
+                                              "number of epochs; give HyperbandStrategyConfig.MaxResource") from None
+                break
+        else:
+            raise ValidationException("The Hyperband strategy needs HyperbandStrategyConfig.MaxResource, or a static "
+                                      f"hyperparameter giving the epochs ({', '.join(EPOCH_HYPERPARAMETERS)})")
+    if not 1 <= hyperband["MinResource"] <= hyperband["MaxResource"]:
+        raise ValidationException(f"HyperbandStrategyConfig: MinResource {hyperband['MinResource']} must be at "
+                                  f"least 1 and at most MaxResource {hyperband['MaxResource']}")
+    return {"HyperbandStrategyConfig": hyperband}
+
+
 def _seed(config: dict[str, Any], arn: str) -> int:
     if config.get("RandomSeed") is not None:
         return int(config["RandomSeed"])
@@ -171,6 +205,9 @@ def create_tuning_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str,
     config.update({"HyperParameterTuningJobObjective": objective, "ResourceLimits": _limits(ctx, config, space),
                    "ParameterRanges": config.get("ParameterRanges") or definition.get("HyperParameterRanges"),
                    "TrainingJobEarlyStoppingType": config.get("TrainingJobEarlyStoppingType") or "Off"})
+    strategy_config = _hyperband(config, definition)
+    if strategy_config is not None:
+        config["StrategyConfig"] = strategy_config
     parents = _parents(ctx, request.get("WarmStartConfig"), objective, template)
     document: dict[str, Any] = {
         "HyperParameterTuningJobName": name, "HyperParameterTuningJobArn": arn,

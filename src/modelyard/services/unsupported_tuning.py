@@ -1,19 +1,12 @@
 """What CreateHyperParameterTuningJob refuses until implemented (see ``services/unsupported.py``).
 
-Hyperband needs a resource schedule (epochs per bracket) that cuts training jobs short and resumes the
-promising ones; modelyard does not implement it, so it is refused rather than silently run as something else.
 """
 
 from __future__ import annotations
 
-from modelyard.services.unsupported import Unsupported, equals
+from modelyard.services.unsupported import Unsupported
 
 CREATE_TUNING_JOB = (
-    Unsupported("HyperParameterTuningJobConfig.Strategy", "Hyperband needs intermediate objective values and "
-                "early cuts of training jobs, which modelyard does not do; use Bayesian, Random or Grid",
-                equals("Hyperband")),
-    Unsupported("HyperParameterTuningJobConfig.StrategyConfig", "only the Hyperband strategy reads it, and "
-                "Hyperband is not implemented; remove it"),
     Unsupported("HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving",
                 "only TargetObjectiveMetricValue is implemented; remove it"),
     Unsupported("HyperParameterTuningJobConfig.TuningJobCompletionCriteria.ConvergenceDetected",

@@ -1,7 +1,8 @@
 """The tuner: one thread that drives every active tuning job from the store.
 
     every POLL_SECONDS or on notify():  each InProgress / Stopping tuning job
-        InProgress  early stopping (Auto): stop running training jobs worse than their peers' median
+        InProgress  early stopping (Auto): stop running training jobs worse than their peers' median;
+                    Hyperband: stop those outside the top 1/3 at a rung (random sampling)
                     launch training jobs while fewer than MaxParallelTrainingJobs run and fewer than
                     MaxNumberOfTrainingJobs were launched (a job lost to a server restart is not counted),
                     hyperparameters = static + the strategy's suggestion from the results so far
@@ -28,7 +29,7 @@ from modelyard.controllers.tuning.children import TUNING_KIND, Children, history
 from modelyard.controllers.tuning.early_stopping import ObjectiveSeries
 from modelyard.desired.tuning import TuningDesired
 from modelyard.jobs.failures import truncate
-from modelyard.jobs.tuning_early_stop import should_stop
+from modelyard.jobs.tuning_early_stop import hyperband_should_stop, should_stop
 from modelyard.jobs.tuning_progress import ACTIVE, Objective, best_summary, child_summary, status_counters
 from modelyard.jobs.tuning_samplers import grid_point, preload_optimiser, suggest
 from modelyard.jobs.tuning_space import SearchSpace, parse_space
@@ -123,7 +124,7 @@ class Tuner:
                 if job["TrainingJobStatus"] == "InProgress":
                     self.children.stop(tuning, job)
         elif not target_reached:
-            if config.get("TrainingJobEarlyStoppingType") == "Auto":
+            if config.get("TrainingJobEarlyStoppingType") == "Auto" or config["Strategy"] == "Hyperband":
                 self._stop_early(tuning, objective, jobs, running)
             while len(running) < limits["MaxParallelTrainingJobs"] and len(counted) < limits["MaxNumberOfTrainingJobs"]:
                 values = self._suggest(tuning, desired, space, objective, jobs, counted, limits)
@@ -145,19 +146,29 @@ class Tuner:
 
     def _stop_early(self, tuning: Record, objective: Objective, jobs: list[dict[str, Any]],
                     running: list[dict[str, Any]]) -> None:
-        """Stop the running training jobs whose objective is worse than their finished peers' median."""
+        """Stop the running training jobs that early stopping (Auto: worse than the completed jobs' median) or
+        Hyperband (outside the top 1/eta at a rung, or at MaxResource) says to stop."""
         now = time.monotonic()
         if now - self._early_checks.get(tuning.arn, 0.0) < EARLY_STOP_CHECK_SECONDS:
             return
         self._early_checks[tuning.arn] = now
-        finished = [self.series.values(tuning.account, tuning.region, job, objective.metric) for job in jobs
-                    if job.get("TrainingJobStatus") == "Completed"]
+        hyperband = (tuning.document["HyperParameterTuningJobConfig"].get("StrategyConfig") or {}).get(
+            "HyperbandStrategyConfig")
+        series = {job["TrainingJobName"]: self.series.values(tuning.account, tuning.region, job, objective.metric)
+                  for job in jobs if job.get("TrainingJobStatus") in ("Completed", "Stopped", "InProgress")}
+        finished = [series[job["TrainingJobName"]] for job in jobs if job.get("TrainingJobStatus") == "Completed"]
         for job in running:
             if job.get("TrainingJobStatus") != "InProgress":
                 continue
-            current = self.series.values(tuning.account, tuning.region, job, objective.metric)
-            if should_stop(current, finished, objective.maximize):
-                log.info("early stopping %s at step %d", job["TrainingJobName"], len(current))
+            current = series[job["TrainingJobName"]]
+            if hyperband:
+                others = [values for name, values in series.items() if name != job["TrainingJobName"]]
+                stop = hyperband_should_stop(current, others, objective.maximize, int(hyperband["MinResource"]),
+                                             int(hyperband["MaxResource"]))
+            else:
+                stop = should_stop(current, finished, objective.maximize)
+            if stop:
+                log.info("stopping %s early at step %d", job["TrainingJobName"], len(current))
                 self.children.stop(tuning, job)
 
     def _suggest(self, tuning: Record, desired: TuningDesired, space: SearchSpace, objective: Objective,
