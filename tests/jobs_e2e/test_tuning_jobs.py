@@ -244,6 +244,9 @@ def _bad_requests(name: str, source: str) -> dict[str, tuple[dict[str, Any], str
         "too parallel": (tuning_request(name, source, parallel=5), "MODELYARD_JOB_WORKERS"),
         "grid of integers": (tuning_request(name, source, strategy="Grid", max_jobs=None),
                              "The Grid strategy searches categorical ranges only"),
+        "grid too big": (tuning_request(name, source, strategy="Grid", max_jobs=None, ranges=_ranges(Categorical=[
+            {"Name": f"p{i}", "Values": [str(v) for v in range(10)]} for i in range(3)])),
+            "The grid has 1000 combinations"),
         "no budget": (tuning_request(name, source, max_jobs=None), "MaxNumberOfTrainingJobs is required"),
         "hyperband without epochs": (tuning_request(name, source, strategy="Hyperband"),
                                      "needs HyperbandStrategyConfig.MaxResource"),

@@ -88,6 +88,10 @@ def _limits(ctx: RequestContext, config: dict[str, Any], space: SearchSpace) -> 
         if not space.categorical_only:
             raise ValidationException("The Grid strategy searches categorical ranges only; give every range as "
                                       "CategoricalParameterRanges or use Bayesian or Random")
+        if total is None and space.grid_size() > MAX_TRAINING_JOBS:
+            raise ValidationException(f"The grid has {space.grid_size()} combinations, more than the "
+                                      f"{MAX_TRAINING_JOBS} training jobs a tuning job may run; give fewer values "
+                                      "or a MaxNumberOfTrainingJobs that caps it")
         limits["MaxNumberOfTrainingJobs"] = min(space.grid_size(), total or MAX_TRAINING_JOBS)
     elif total is None:
         raise ValidationException(f"ResourceLimits.MaxNumberOfTrainingJobs is required for the {config['Strategy']} "
