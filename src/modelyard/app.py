@@ -35,6 +35,9 @@ from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
+from modelyard.controllers.tuning.children import Children
+from modelyard.controllers.tuning.early_stopping import ObjectiveSeries
+from modelyard.controllers.tuning.tuner import Tuner
 from modelyard.edge import prometheus
 from modelyard.edge.admission import AdmissionGate
 from modelyard.edge.in_workers import in_worker_processes, install
@@ -84,7 +87,6 @@ log = logging.getLogger("modelyard.server")
 CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
-JOB_WORKERS = 4
 STOP_GRACE_SECONDS = 30.0
 
 
@@ -242,11 +244,13 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools, metrics.buffer), ProcessingRunner(kit.job_tools)],
-                         workers=JOB_WORKERS, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
+                         workers=settings.job_workers, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
+    tuner = Tuner(db, Children(db, jobs), ObjectiveSeries(kit.logs))
+    jobs.watch(tuner.wake)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     metrics.samplers.append(InstanceUsageSampler(endpoints.running_instances))
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics)
+                     jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics, tuning=tuner)
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
     page_tokens.use_secret(token_key)
@@ -279,7 +283,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
     alarms = AlarmEvaluator(db, settings.metrics)
-    for controller in (metrics, alarms, endpoints, transforms, jobs):
+    for controller in (metrics, alarms, endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
     return app

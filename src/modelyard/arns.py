@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Resource types whose ARNs AWS lower-cases.
-_LOWERCASED = frozenset({"endpoint", "endpoint-config", "training-job", "processing-job", "transform-job"})
+_LOWERCASED = frozenset({"endpoint", "endpoint-config", "training-job", "processing-job", "transform-job",
+                         "hyper-parameter-tuning-job"})
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ class AppState:
     """The server's own S3, when it serves ``s3://`` itself (no external S3 configured)."""
     metrics: MetricsHub | None = None
     """CloudWatch metrics (None in control worker processes, which serve no CloudWatch call)."""
+    tuning: Reconciler | None = None
+    """The tuner (hyperparameter tuning jobs); None where no tuner runs (control workers)."""
 
 
 @dataclass(slots=True)

@@ -102,6 +102,9 @@ class Settings:
     file_roots: tuple[Path, ...] = ()
     data_limits: DataLimits = field(default_factory=DataLimits)
     restart_reset_seconds: float = 300.0
+    job_workers: int = 4
+    """How many training and processing jobs run at once (the rest queue); a tuning job's
+    MaxParallelTrainingJobs may not exceed it."""
     edge: EdgeLimits = field(default_factory=EdgeLimits)
     capture: CaptureLimits = field(default_factory=CaptureLimits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
@@ -245,6 +248,7 @@ _ENV_FIELDS = {
     "MODELYARD_FILE_URIS": ("file_uris", choice(FILE_URI_MODES)),
     "MODELYARD_FILE_ROOTS": ("file_roots", PATHS),
     "MODELYARD_RESTART_RESET_SECONDS": ("restart_reset_seconds", number(0.0, above=False)),
+    "MODELYARD_JOB_WORKERS": ("job_workers", COUNT),
 }
 
 _LIMIT_ENV = {

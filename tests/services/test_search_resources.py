@@ -88,7 +88,7 @@ def test_model_records_are_model_dashboard_records(hosted):  # type: ignore[no-u
     assert code(err) == "ValidationException" and "'ModelName' is not a searchable property of Model" in message(err)
 
 
-@pytest.mark.parametrize("resource", ["HyperParameterTuningJob", "Experiment", "ExperimentTrial", "Pipeline",
+@pytest.mark.parametrize("resource", ["Experiment", "ExperimentTrial", "Pipeline",
                                       "FeatureGroup", "Project"])
 def test_types_modelyard_does_not_store_answer_empty(sm, resource):  # type: ignore[no-untyped-def]
     response = sm.search(Resource=resource)

@@ -18,6 +18,7 @@ SERVICE_MODULES = (
     "modelyard.services.cloudwatch_metrics",
     "modelyard.services.cloudwatch_alarms",
     "modelyard.services.identity",
+    "modelyard.services.tuning_jobs",
 )
 
 

@@ -3,12 +3,13 @@
 A search record has the botocore shape ``SearchRecord.<member>`` names for the type::
 
     TrainingJob        -> TrainingJob (DescribeTrainingJob's members + Tags)
+    HyperParameterTuningJob -> HyperParameterTuningJob (DescribeHyperParameterTuningJob's members + Tags)
     Endpoint           -> Endpoint (DescribeEndpoint's members + Tags)
     ModelPackage(Group)-> ModelPackage(Group) (Describe* members + Tags)
     Model              -> ModelDashboardModel: {"Model": DescribeModel + Tags,
                           "Endpoints": [endpoints whose config serves it], "LastBatchTransformJob": ...}
 
-Every other ``ResourceType`` (HyperParameterTuningJob, Experiment, Pipeline, ...) names something
+Every other ``ResourceType`` (Experiment, Pipeline, ...) names something
 modelyard does not store: its expression is still checked against its shape, and the answer is empty,
 as AWS answers for an account without such resources.
 """
@@ -26,6 +27,7 @@ from modelyard.services.models import MODEL
 from modelyard.services.registry.names import GROUP, PACKAGE
 from modelyard.services.training_jobs import KIND as TRAINING_JOB
 from modelyard.services.transform_jobs import TRANSFORM_JOB
+from modelyard.services.tuning_jobs import KIND as TUNING_JOB
 from modelyard.store.resources import Record
 from modelyard.store.search_scan import Scan, scan_records
 
@@ -91,6 +93,9 @@ SEARCHABLE = {
                               status_property="TrainingJobStatus"),
     "Endpoint": Searchable(ENDPOINT, "Endpoint", "LastModifiedTime", name_property="EndpointName",
                            status_property="EndpointStatus"),
+    "HyperParameterTuningJob": Searchable(TUNING_JOB, "HyperParameterTuningJob", "LastModifiedTime",
+                                          name_property="HyperParameterTuningJobName",
+                                          status_property="HyperParameterTuningJobStatus"),
     "Model": Searchable(MODEL, "ModelDashboardModel", "Model.CreationTime", name_property="Model.ModelName",
                         root=("Model",), links=_model_links),
 }

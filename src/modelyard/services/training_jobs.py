@@ -111,11 +111,9 @@ def _locations(document: dict[str, Any]) -> list[tuple[str, str | None]]:
              submit_directory(document.get("HyperParameters"), document.get("Environment")))]
 
 
-@operation("sagemaker", "CreateTrainingJob")
-def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Record a training job as InProgress; it runs in the background."""
-    name = request["TrainingJobName"]
-    arn = arn_for(ctx, KIND, name)
+def training_document(ctx: RequestContext, request: dict[str, Any], name: str, arn: str) -> dict[str, Any]:
+    """The checked document of a new training job from a CreateTrainingJob-shaped request (also how a
+    tuning job checks its TrainingJobDefinition and makes the template of its training jobs)."""
     algorithm = _algorithm(request)
     refuse_unsupported(request, CREATE_TRAINING_JOB)
     refuse_unrunnable_image(ctx, algorithm.get("TrainingImage"), "AlgorithmSpecification.TrainingImage")
@@ -131,7 +129,18 @@ def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[st
         "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
     }
     document.update({key: request[key] for key in _ECHOED if key in request and key not in document})
+    if "OutputDataConfig" in document:
+        document["OutputDataConfig"] = {"KmsKeyId": "", **document["OutputDataConfig"]}
     check_locations(ctx, _locations(document))
+    return document
+
+
+@operation("sagemaker", "CreateTrainingJob")
+def create_training_job(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Record a training job as InProgress; it runs in the background."""
+    name = request["TrainingJobName"]
+    arn = arn_for(ctx, KIND, name)
+    document = training_document(ctx, request, name, arn)
     insert_job(ctx, request, KIND, name, arn, document, "training")
     return {"TrainingJobArn": arn}
 

@@ -272,3 +272,18 @@ def records_of_kind(conn: Connection, kind: str) -> list[Record]:
     """Every resource of a kind across accounts and regions (controllers use this at start-up)."""
     rows = conn.execute(select(resources).where(resources.c.kind == kind).order_by(resources.c.id)).all()
     return [row_to_record(row) for row in rows]
+
+
+def children_of(conn: Connection, account: str, region: str, kind: str, parent: str) -> list[Record]:
+    """Every resource of a kind with this parent, oldest first."""
+    rows = conn.execute(select(resources).where(
+        resources.c.account == account, resources.c.region == region, resources.c.kind == kind,
+        resources.c.parent == parent).order_by(resources.c.created_at, resources.c.id)).all()
+    return [row_to_record(row) for row in rows]
+
+
+def records_with_status(conn: Connection, kind: str, statuses: Sequence[str]) -> list[Record]:
+    """Every resource of a kind whose status column is one of ``statuses``, across accounts and regions."""
+    rows = conn.execute(select(resources).where(resources.c.kind == kind, resources.c.status.in_(list(statuses)))
+                        .order_by(resources.c.id)).all()
+    return [row_to_record(row) for row in rows]

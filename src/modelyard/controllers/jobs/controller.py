@@ -176,6 +176,7 @@ class JobController:
         self._running: dict[tuple[str, ResourceKey], JobRun] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._watchers: list[Callable[[str, ResourceKey], None]] = []
 
     async def start(self) -> None:
         """Settle jobs an earlier server process left running, then start the workers."""
@@ -210,6 +211,10 @@ class JobController:
             for record in leftovers:
                 self._end(runner, ResourceKey(record.account, record.region, record.name), "Failed",
                           truncate(RESTARTED), now)
+
+    def watch(self, callback: Callable[[str, ResourceKey], None]) -> None:
+        """Call ``callback(kind, key)`` in the worker thread each time a job's run ends (the tuner's wake-up)."""
+        self._watchers.append(callback)
 
     def notify(self, kind: str, account: str, region: str, name: str) -> None:
         """Thread-safe: a job was created; run it when a worker is free."""
@@ -249,6 +254,8 @@ class JobController:
             finally:
                 with self._lock:
                     self._queued.discard((runner.kind, key))
+                for callback in self._watchers:
+                    callback(runner.kind, key)
 
     def _run(self, runner: JobRunner, key: ResourceKey) -> None:
         with self.db.session() as conn:

@@ -1,0 +1,1 @@
+"""Hyperparameter tuning jobs: the tuner that launches, watches and stops their training jobs."""
