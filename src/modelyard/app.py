@@ -221,7 +221,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
-                                   server_paths=server_paths, captures=captures)
+                                   server_paths=server_paths, captures=captures, multi_model=settings.multi_model)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools), ProcessingRunner(kit.job_tools)],

@@ -20,6 +20,7 @@ from typing import Any
 from modelyard.context import RequestContext
 from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
+from modelyard.hosting.model_targets import checked_target
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.settings import Limits
 from modelyard.wire.errors import (
@@ -44,6 +45,8 @@ class InvokeEndpoint:
         """Route one call in the caller's account and region and map the instance's answer to SageMaker's."""
         routes = self._endpoint(ctx, params["EndpointName"])
         variant = self._variant(routes, params.get("TargetVariant"))
+        if variant.multi_model:
+            checked_target(params.get("TargetModel"), routes.name)
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
         reply = await self._call(routes, variant, invocation)
@@ -91,7 +94,8 @@ class InvokeEndpoint:
         timeout = self.limits.invoke_timeout_seconds
         failed: InstanceClient | None = None
         for _ in range(2):
-            instance = variant.pick()
+            instance = variant.pick_for(invocation.target_model) if variant.multi_model and \
+                invocation.target_model else variant.pick()
             if instance is None:
                 break
             try:

@@ -1,0 +1,50 @@
+"""One model loaded on a multi-model instance: its process, its artifact's fingerprint and its use."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from modelyard.controllers.launcher import Instance
+from modelyard.controllers.preparation import PreparedContainer
+from modelyard.wire.errors import ModelError
+
+
+@dataclass
+class LoadedModel:
+    """A TargetModel served from memory by its own sandboxed toolkit process."""
+
+    target: str
+    fingerprint: str
+    prepared: PreparedContainer
+    instance: Instance
+    load_seconds: float
+    memory_bytes: int = 0
+    loaded_at: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.monotonic)
+    checked_at: float = field(default_factory=time.monotonic)
+    in_flight: int = 0
+    hits: int = 0
+
+    def touch(self) -> None:
+        """Mark a use now (least-recently-used order and the idle TTL)."""
+        self.last_used = time.monotonic()
+
+    def alive(self) -> bool:
+        """Whether its process still runs."""
+        return self.instance.process.poll() is None
+
+
+@dataclass
+class ModelRecord:
+    """What an instance remembers of a model across loads: counts, and the last failed load."""
+
+    loads: int = 0
+    unloads: int = 0
+    hits: int = 0
+    misses: int = 0
+    last_load_seconds: float | None = None
+    failures: int = 0
+    failed_fingerprint: str | None = None
+    failed_error: ModelError | None = None
+    retry_at: float = 0.0
