@@ -18,7 +18,7 @@ IDLE_SECONDS = 20.0
 def mme_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The multi-model test server."""
     server = start_server(tmp_path_factory.mktemp("mme"), env={
-        "MODELYARD_INVOKE_TIMEOUT_SECONDS": "8", "MODELYARD_MME_MEMORY_BUDGET_BYTES": str(MEMORY_BUDGET),
+        "MODELYARD_INVOKE_TIMEOUT_SECONDS": "4", "MODELYARD_MME_MEMORY_BUDGET_BYTES": str(MEMORY_BUDGET),
         "MODELYARD_MME_REVALIDATE_SECONDS": "0", "MODELYARD_MME_IDLE_SECONDS": str(IDLE_SECONDS),
         "MODELYARD_MME_RETRY_MAX_SECONDS": "1"})
     yield server
