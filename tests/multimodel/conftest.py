@@ -11,7 +11,7 @@ from tests.conftest import client_for
 from tests.support.server import ServerProcess, start_server
 
 MEMORY_BUDGET = 400 * 1024 * 1024
-IDLE_SECONDS = 20.0
+IDLE_SECONDS = 5.0
 
 
 @pytest.fixture(scope="session")
