@@ -66,3 +66,14 @@ def test_without_target_model_is_a_validation_error(sm, runtime, tmp_path, uniqu
     deploy_multi_model(sm, unique, f"file://{prefix}/")
     with pytest.raises(runtime.exceptions.ValidationError, match="TargetModel"):
         runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=json.dumps({}))
+
+
+def test_calls_go_to_the_instance_that_holds_the_model(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    for name in ("m1", "m2"):
+        shutil.copy(echo_model(tmp_path / name, name), prefix / f"{name}.tar.gz")
+    deploy_multi_model(sm, unique, f"file://{prefix}/", count=2)
+    assert sm.describe_endpoint(EndpointName=unique)["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    for target in ("m1.tar.gz", "m2.tar.gz"):
+        assert len({invoke(runtime, unique, target)["process"] for _ in range(8)}) == 1

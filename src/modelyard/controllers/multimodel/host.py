@@ -102,9 +102,9 @@ class ModelHost:
         self._spawn(self._sweep())
 
     def holds(self, target: str) -> bool:
-        """Whether ``target`` is loaded here."""
+        """Whether ``target`` is loaded or loading here."""
         model = self.models.get(target)
-        return model is not None and model.alive()
+        return target in self._loading or (model is not None and model.alive())
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Load ``invocation.target_model`` if needed (waiting at most ``timeout``), then call it."""
