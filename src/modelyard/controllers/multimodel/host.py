@@ -19,6 +19,7 @@ the router sends it calls like any instance, preferring instances that hold the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
@@ -37,6 +38,7 @@ from modelyard.controllers.multimodel.metrics import HostMetrics
 from modelyard.controllers.preparation import ArtifactUnusable, EnvironmentUnbuildable, PreparedContainer, Preparer
 from modelyard.hosting.instances import Ending, Invocation, Reply
 from modelyard.hosting.model_targets import checked_target
+from modelyard.log_groups import MODEL_SNAPSHOT_MARK, MODEL_SNAPSHOT_SUFFIX, deployment_group
 from modelyard.runtime.limits import DEFAULT_MEMORY, limits_for
 from modelyard.runtime.resident import resident_bytes
 from modelyard.settings import MultiModelLimits
@@ -47,6 +49,7 @@ log = logging.getLogger("modelyard.controllers.multimodel")
 SWEEP_SECONDS = 1.0
 MEASURE_SECONDS = 5.0
 UNLOAD_GRACE_SECONDS = 2.0
+SNAPSHOT_SECONDS = 2.0
 _UNSAFE_STREAM = re.compile(r"[^A-Za-z0-9._/#=+-]")
 
 
@@ -91,7 +94,10 @@ class ModelHost:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self.log_stream = f"{setup.variant}/{self.host_id}"
-        self._writer = launcher.logs.scoped(setup.account, setup.region).writer(setup.log_group, self.log_stream)
+        logs = launcher.logs.scoped(setup.account, setup.region)
+        self._writer = logs.writer(setup.log_group, self.log_stream)
+        self._snapshots = logs.writer(deployment_group(setup.endpoint), self.log_stream + MODEL_SNAPSHOT_SUFFIX)
+        self._shown: str | None = None
 
     # the InstanceClient protocol
 
@@ -143,9 +149,19 @@ class ModelHost:
         await asyncio.gather(*self._tasks, *self._loading.values(), return_exceptions=True)
         await asyncio.gather(*(self._unload(m, "the instance is stopping") for m in list(self.models.values())),
                              return_exceptions=True)
+        self._snapshot(stopped=True)
         self._writer.close()
+        self._snapshots.close()
 
     # what is loaded
+
+    def _snapshot(self, *, stopped: bool = False) -> None:
+        """Write ``describe()`` to the instance's snapshot stream when it changed (``modelyard endpoints
+        --models`` reads the last one)."""
+        shown = json.dumps({**self.describe(), "Variant": self.setup.variant, "Stopped": stopped}, sort_keys=True)
+        if shown != self._shown:
+            self._shown = shown
+            self._snapshots.write_line(MODEL_SNAPSHOT_MARK + shown)
 
     def describe(self) -> dict[str, Any]:
         """The instance's models, their counts and load times, and its metrics (for ``modelyard``'s view)."""
@@ -344,7 +360,8 @@ class ModelHost:
 
     async def _sweep(self) -> None:
         """Unload idle and dead models; re-measure memory now and then and unload past the budget."""
-        measured = time.monotonic()
+        measured = shown = time.monotonic()
+        self._snapshot()
         while True:
             await asyncio.sleep(_sweep_interval(self.setup.limits.idle_seconds))
             for model in idle(list(self.models.values()), self.setup.limits.idle_seconds):
@@ -356,6 +373,9 @@ class ModelHost:
                 for model in list(self.models.values()):
                     model.memory_bytes = await asyncio.to_thread(resident_bytes, model.instance.process)
                 await self._make_room()
+            if time.monotonic() - shown >= SNAPSHOT_SECONDS:
+                shown = time.monotonic()
+                self._snapshot()
 
     # helpers
 
@@ -388,6 +408,8 @@ class ModelHost:
     def _note(self, text: str) -> None:
         log.info("endpoint %s %s: %s", self.setup.endpoint, self.host_id, text)
         self._writer.write_line(f"modelyard: {text}")
+        if not self._closed:
+            self._snapshot()
 
 
 def _sweep_interval(idle_seconds: float | None) -> float:
