@@ -1,0 +1,50 @@
+"""CreateModel and CreateEndpoint for multi-model containers: what is accepted and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.hosting.models import GENERIC_IMAGE, wait_for_status
+from tests.hosting.test_byoc import ECHO_SERVE, image_dir, register
+from tests.multimodel.models import deploy_multi_model
+
+ROLE = "arn:aws:iam::000000000000:role/modelyard"
+
+
+@pytest.mark.parametrize(("container", "says"), [
+    ({"Image": GENERIC_IMAGE, "ModelDataUrl": "s3://b/m.tar.gz", "MultiModelConfig": {"ModelCacheSetting": "Disabled"}},
+     "MultiModelConfig applies to a multi-model container only"),
+    ({"Image": GENERIC_IMAGE, "Mode": "MultiModel"}, "needs ModelDataUrl"),
+])
+def test_create_model_refuses(sm, unique, container, says):  # type: ignore[no-untyped-def]
+    with pytest.raises(sm.exceptions.ClientError) as caught:
+        sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert says in caught.value.response["Error"]["Message"]
+
+
+def test_describe_model_shows_the_multi_model_container(sm, tmp_path, unique):  # type: ignore[no-untyped-def]
+    sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": GENERIC_IMAGE, "ModelDataUrl": f"file://{tmp_path}/", "Mode": "MultiModel",
+        "MultiModelConfig": {"ModelCacheSetting": "Disabled"}})
+    container = sm.describe_model(ModelName=unique)["PrimaryContainer"]
+    assert container["Mode"] == "MultiModel" and container["MultiModelConfig"] == {"ModelCacheSetting": "Disabled"}
+
+
+def test_a_bring_your_own_multi_model_container_fails_the_endpoint_clearly(  # type: ignore[no-untyped-def]
+        mme_server, sm, tmp_path, unique):
+    image = f"{unique}.dkr.ecr.us-east-1.amazonaws.com/byoc-mme:1"
+    register(mme_server, image, image_dir(tmp_path / "image", serve=ECHO_SERVE))
+    sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": image, "ModelDataUrl": f"file://{tmp_path}/", "Mode": "MultiModel"})
+    sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": unique, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName=unique, EndpointConfigName=unique)
+    described = wait_for_status(sm, unique)
+    assert described["EndpointStatus"] == "Failed"
+    assert "bring-your-own multi-model containers" in described["FailureReason"]
+
+
+def test_an_empty_prefix_deploys(sm, tmp_path, unique):  # type: ignore[no-untyped-def]
+    (tmp_path / "empty").mkdir()
+    assert deploy_multi_model(sm, unique, f"file://{tmp_path}/empty/")["EndpointStatus"] == "InService"
