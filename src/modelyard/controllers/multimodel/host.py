@@ -216,18 +216,21 @@ class ModelHost:
     async def _unchanged(self, model: LoadedModel) -> bool:
         """Whether the model's artifact is still what was loaded (checked at most every
         ``revalidate_seconds``; an artifact deleted meanwhile keeps being served, as SageMaker does)."""
+        if model.stale:
+            return False
         now = time.monotonic()
         if now - model.checked_at < self.setup.limits.revalidate_seconds:
             return True
+        model.checked_at = now
         try:
             fingerprint = await asyncio.to_thread(self.preparer.cache.fingerprint, self._uri(model.target))
         except StorageError:
             return True
-        model.checked_at = time.monotonic()
         if fingerprint != model.fingerprint:
-            self._note(f"model {model.target} changed at its source; loading it again")
-            return False
-        return True
+            if not model.stale:
+                self._note(f"model {model.target} changed at its source; loading it again")
+            model.stale = True
+        return not model.stale
 
     async def _load(self, target: str, record: ModelRecord) -> LoadedModel:
         started = time.monotonic()

@@ -25,6 +25,8 @@ class LoadedModel:
     checked_at: float = field(default_factory=time.monotonic)
     in_flight: int = 0
     hits: int = 0
+    stale: bool = False
+    """Its artifact changed at the source: calls wait for the new version."""
 
     def touch(self) -> None:
         """Mark a use now (least-recently-used order and the idle TTL)."""
