@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from modelyard.controllers.endpoints.plans import PlanError
+from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.eviction import idle, over_budget
 from modelyard.controllers.multimodel.loaded import LoadedModel, ModelRecord
@@ -263,7 +263,7 @@ class ModelHost:
 
     async def _bring_up(self, target: str, uri: str, started: float) -> LoadedModel:
         try:
-            prepared = await asyncio.to_thread(self.preparer.prepare, replace(self.setup.base.plan, model_data_url=uri))
+            prepared = await self._prepare(replace(self.setup.base.plan, model_data_url=uri))
         except ArtifactUnusable as exc:
             raise RuntimeValidationError(f"TargetModel {target} cannot be loaded: {exc}. Upload a model.tar.gz "
                                          "with the model files at its root (and code/inference.py)") from None
@@ -295,6 +295,20 @@ class ModelHost:
         else:
             self._spawn(self._make_room(keep=target))
         return model
+
+    async def _prepare(self, plan: ContainerPlan) -> PreparedContainer:
+        """``Preparer.prepare`` in a worker thread; a load cancelled meanwhile (the endpoint is deleted)
+        gives the preparation back when the thread ends."""
+        work = asyncio.ensure_future(asyncio.to_thread(self.preparer.prepare, plan))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            work.add_done_callback(self._give_back)
+            raise
+
+    def _give_back(self, work: asyncio.Future[PreparedContainer]) -> None:
+        if not work.cancelled() and work.exception() is None:
+            self._spawn(asyncio.to_thread(self.preparer.release, work.result()))
 
     async def _start(self, target: str, prepared: PreparedContainer) -> Instance:
         setup = self.setup
