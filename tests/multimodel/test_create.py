@@ -31,7 +31,7 @@ def test_describe_model_shows_the_multi_model_container(sm, tmp_path, unique):  
     assert container["Mode"] == "MultiModel" and container["MultiModelConfig"] == {"ModelCacheSetting": "Disabled"}
 
 
-def test_a_bring_your_own_multi_model_container_fails_the_endpoint_clearly(  # type: ignore[no-untyped-def]
+def test_a_bring_your_own_image_without_the_contract_fails_the_endpoint_clearly(  # type: ignore[no-untyped-def]
         mme_server, sm, tmp_path, unique):
     image = f"{unique}.dkr.ecr.us-east-1.amazonaws.com/byoc-mme:1"
     register(mme_server, image, image_dir(tmp_path / "image", serve=ECHO_SERVE))
@@ -42,7 +42,8 @@ def test_a_bring_your_own_multi_model_container_fails_the_endpoint_clearly(  # t
     sm.create_endpoint(EndpointName=unique, EndpointConfigName=unique)
     described = wait_for_status(sm, unique)
     assert described["EndpointStatus"] == "Failed"
-    assert "bring-your-own multi-model containers" in described["FailureReason"]
+    assert "does not declare SageMaker's multi-model container contract" in described["FailureReason"]
+    assert "SAGEMAKER_MULTI_MODEL=true" in described["FailureReason"]
 
 
 def test_an_empty_prefix_deploys(sm, tmp_path, unique):  # type: ignore[no-untyped-def]

@@ -303,10 +303,15 @@ class EndpointController(KeyedReconciler):
             setup = host_setup(key.account, key.region, key.name, variant.plan, variant.prepared,
                                self._log_group_arn(key.region, key.account, key.name), self.multi_model,
                                self.limits.health_check_timeout_seconds)
-            for _ in range(count):
-                host = ModelHost(setup, self.preparer, self.launcher)
+            hosts = [ModelHost(setup, self.preparer, self.launcher) for _ in range(count)]
+            try:
+                await asyncio.gather(*(h.ready() for h in hosts))
+            except BaseException:
+                await asyncio.gather(*(h.close() for h in hosts), return_exceptions=True)
+                raise
+            for host in hosts:
                 host.start()
-                variant.hosts.append(host)
+            variant.hosts.extend(hosts)
             return
         started = await asyncio.gather(*(self._start(key, variant) for _ in range(count)),
                                        return_exceptions=True)

@@ -2,7 +2,7 @@
 
 Deploying prepares only the variant's image and base environment (each model's artifact and
 requirements are prepared when it is first invoked, by ``controllers.multimodel.host.ModelHost``),
-and refuses what cannot serve several models yet: a bring-your-own image.
+and refuses a bring-your-own image that does not declare the multi-model container contract.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan
+from modelyard.controllers.multimodel.contract import MULTI_MODEL_ENV, supports_multi_model
 from modelyard.controllers.multimodel.host import HostSetup
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.log_groups import endpoint_group
@@ -24,11 +25,12 @@ def prepare_base(preparer: Preparer, plan: VariantPlan, progress: Callable[[str]
         raise PlanError(f"Model {plan.model_name} is a multi-model model without a ModelDataUrl: give the S3 "
                         "prefix (or file:// directory) its models are stored under")
     prepared = preparer.prepare(replace(container, model_data_url=None), progress=progress)
-    if prepared.image.kind != "toolkit":
+    if prepared.image.kind != "toolkit" and not (supports_multi_model(prepared.image.env)
+                                                 or supports_multi_model(container.environment)):
         preparer.release(prepared)
-        raise PlanError(f"Model {plan.model_name}: multi-model endpoints run modelyard's framework images only; "
-                        f"bring-your-own multi-model containers (image {container.image}) are not supported yet. "
-                        "Use a framework image, or Mode SingleModel")
+        raise PlanError(f"Model {plan.model_name}: image {container.image} does not declare SageMaker's multi-model "
+                        f"container contract; set {MULTI_MODEL_ENV}=true in its modelyard-image.json env (or in the "
+                        "container's Environment) if it serves POST /models, or use Mode SingleModel")
     return prepared
 
 

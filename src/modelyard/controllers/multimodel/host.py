@@ -32,15 +32,16 @@ from urllib.parse import quote
 
 from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
+from modelyard.controllers.multimodel.contract import ContractContainer, LoadRefused
 from modelyard.controllers.multimodel.eviction import idle, over_budget
 from modelyard.controllers.multimodel.loaded import LoadedModel, ModelRecord
 from modelyard.controllers.multimodel.metrics import HostMetrics
+from modelyard.controllers.multimodel.servers import ModelServer, OwnProcess
 from modelyard.controllers.preparation import ArtifactUnusable, EnvironmentUnbuildable, PreparedContainer, Preparer
 from modelyard.hosting.instances import Ending, Invocation, Reply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.log_groups import MODEL_SNAPSHOT_MARK, MODEL_SNAPSHOT_SUFFIX, deployment_group
 from modelyard.runtime.limits import DEFAULT_MEMORY, limits_for
-from modelyard.runtime.resident import resident_bytes
 from modelyard.settings import MultiModelLimits
 from modelyard.storage.errors import ArtifactNotFoundError, StorageError
 from modelyard.wire.errors import ModelError, ModelNotReadyException, RuntimeValidationError, ServiceError
@@ -48,7 +49,6 @@ from modelyard.wire.errors import ModelError, ModelNotReadyException, RuntimeVal
 log = logging.getLogger("modelyard.controllers.multimodel")
 SWEEP_SECONDS = 1.0
 MEASURE_SECONDS = 5.0
-UNLOAD_GRACE_SECONDS = 2.0
 SNAPSHOT_SECONDS = 2.0
 _UNSAFE_STREAM = re.compile(r"[^A-Za-z0-9._/#=+-]")
 
@@ -91,6 +91,8 @@ class ModelHost:
         self.budget = setup.limits.memory_budget_bytes or limits_for(setup.instance_type).memory_bytes \
             or DEFAULT_MEMORY
         self._loading: dict[str, asyncio.Task[LoadedModel]] = {}
+        self.contract = None if setup.base.image.kind == "toolkit" else \
+            ContractContainer(setup, launcher, preparer, self.host_id, self._note)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self.log_stream = f"{setup.variant}/{self.host_id}"
@@ -123,7 +125,7 @@ class ModelHost:
             model.in_flight += 1
             model.touch()
             try:
-                return await model.instance.client.invoke(invocation, max(deadline - loop.time(), 0.001))
+                return await model.server.invoke(invocation, max(deadline - loop.time(), 0.001))
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 raise await self._lost(model) from None
             finally:
@@ -141,6 +143,12 @@ class ModelHost:
         """Multi-model endpoints have no batch-transform execution parameters."""
         return None
 
+    async def ready(self) -> None:
+        """Return once the instance can load models: at once, or when its bring-your-own multi-model
+        container answers /ping (raises ``InstanceFailed`` if it cannot start)."""
+        if self.contract is not None:
+            await self.contract.ensure()
+
     async def close(self) -> None:
         """Stop loading and unload every model."""
         self._closed = True
@@ -149,6 +157,8 @@ class ModelHost:
         await asyncio.gather(*self._tasks, *self._loading.values(), return_exceptions=True)
         await asyncio.gather(*(self._unload(m, "the instance is stopping") for m in list(self.models.values())),
                              return_exceptions=True)
+        if self.contract is not None:
+            await self.contract.close()
         self._snapshot(stopped=True)
         self._writer.close()
         self._snapshots.close()
@@ -240,7 +250,7 @@ class ModelHost:
                 and time.monotonic() < record.retry_at:
             raise ModelError(record.failed_error.message, **record.failed_error.fields)
         try:
-            model = await self._bring_up(target, uri, started)
+            model = await self._bring_up(target, uri, fingerprint, started)
         except ModelError as exc:
             record.failures += 1
             record.failed_fingerprint, record.failed_error = fingerprint, exc
@@ -261,28 +271,23 @@ class ModelHost:
         except StorageError as exc:
             raise RuntimeValidationError(f"Failed to download model data for TargetModel {target}: {exc}") from None
 
-    async def _bring_up(self, target: str, uri: str, started: float) -> LoadedModel:
-        try:
-            prepared = await self._prepare(replace(self.setup.base.plan, model_data_url=uri))
-        except ArtifactUnusable as exc:
-            raise RuntimeValidationError(f"TargetModel {target} cannot be loaded: {exc}. Upload a model.tar.gz "
-                                         "with the model files at its root (and code/inference.py)") from None
-        except EnvironmentUnbuildable as exc:
-            raise self._failure(target, 400, f"{exc}. Fix code/requirements.txt in {target}") from None
-        except PlanError as exc:
-            raise self._failure(target, 500, str(exc)) from None
-        downloaded = time.monotonic()
-        self.metrics.timing("ModelDownloadingTime", downloaded - started)
-        try:
-            await self._make_room(keep=target)
-            instance = await self._start(target, prepared)
-        except BaseException:
-            await asyncio.to_thread(self.preparer.release, prepared)
-            raise
-        memory = await asyncio.to_thread(resident_bytes, instance.process)
-        model = LoadedModel(target, prepared.content.split("\n")[0], prepared, instance,
-                            time.monotonic() - started, memory)
-        self.metrics.timing("ModelLoadingTime", time.monotonic() - downloaded)
+    async def _bring_up(self, target: str, uri: str, fingerprint: str, started: float) -> LoadedModel:
+        if self.contract is not None:
+            server: ModelServer = await self._register(target, uri, fingerprint, started)
+        else:
+            prepared = await self._prepared(target, uri)
+            self.metrics.timing("ModelDownloadingTime", time.monotonic() - started)
+            fingerprint = prepared.content.split("\n")[0]
+            try:
+                await self._make_room(keep=target)
+                instance = await self._start(target, prepared)
+            except BaseException:
+                await asyncio.to_thread(self.preparer.release, prepared)
+                raise
+            server = OwnProcess(instance, prepared, self.launcher, self.preparer)
+        memory = await asyncio.to_thread(server.memory_bytes)
+        model = LoadedModel(target, fingerprint, server, time.monotonic() - started, memory)
+        self.metrics.timing("ModelLoadingTime", model.load_seconds)
         old = self.models.get(target)
         self.models[target] = model
         self.metrics.loaded_model_count = len(self.models)
@@ -295,6 +300,34 @@ class ModelHost:
         else:
             self._spawn(self._make_room(keep=target))
         return model
+
+    async def _prepared(self, target: str, uri: str) -> PreparedContainer:
+        try:
+            return await self._prepare(replace(self.setup.base.plan, model_data_url=uri))
+        except ArtifactUnusable as exc:
+            raise _unusable(target, exc) from None
+        except EnvironmentUnbuildable as exc:
+            raise self._failure(target, 400, f"{exc}. Fix code/requirements.txt in {target}") from None
+        except PlanError as exc:
+            raise self._failure(target, 500, str(exc)) from None
+
+    async def _register(self, target: str, uri: str, fingerprint: str, started: float) -> ModelServer:
+        """Load ``target`` into the instance's bring-your-own multi-model container."""
+        assert self.contract is not None
+        try:
+            artifact = await asyncio.to_thread(self.preparer.cache.fetch_model, uri)
+        except StorageError as exc:
+            raise _unusable(target, exc) from None
+        self.metrics.timing("ModelDownloadingTime", time.monotonic() - started)
+        try:
+            await self._make_room(keep=target)
+            return await self.contract.load(target, fingerprint, artifact, self._unload_oldest)
+        except LoadRefused as exc:
+            await asyncio.to_thread(self.preparer.cache.release, artifact)
+            raise self._failure(target, exc.status, exc.message) from None
+        except BaseException:
+            await asyncio.to_thread(self.preparer.cache.release, artifact)
+            raise
 
     async def _prepare(self, plan: ContainerPlan) -> PreparedContainer:
         """``Preparer.prepare`` in a worker thread; a load cancelled meanwhile (the endpoint is deleted)
@@ -337,11 +370,7 @@ class ModelHost:
     async def _lost(self, model: LoadedModel) -> ServiceError:
         """The model's process dropped the call: unload it (the next call loads it again)."""
         await asyncio.sleep(0.1)
-        reason = "it closed the connection"
-        if not model.alive():
-            ending = model.instance.client.ended() if model.instance.client.ended else None
-            reason = ending.limit if ending is not None and ending.limit else \
-                self.launcher.failure_reason(model.instance)
+        reason = "it closed the connection" if model.alive() else model.server.ended_reason()
         await self._unload(model, f"its process failed ({reason})")
         return self._failure(model.target, 500, f"its process stopped while handling the call: {reason}; "
                              "the next call loads it again")
@@ -359,17 +388,22 @@ class ModelHost:
         for model in over_budget(models, self.budget, incoming, keep=keep):
             await self._unload(model, f"the instance's memory budget ({self.budget // (1 << 20)} MiB) is full")
 
+    async def _unload_oldest(self) -> bool:
+        """Unload the least recently used idle model (a container answered 507); whether there was one."""
+        chosen = over_budget(self.models.values(), 0)
+        if chosen:
+            await self._unload(chosen[0], "the container is out of resources (507)")
+        return bool(chosen)
+
     async def _unload(self, model: LoadedModel, why: str) -> None:
         if self.models.get(model.target) is model:
             del self.models[model.target]
-        elif model.instance.stopping:
+        if model.unloading:
             return
+        model.unloading = True
         self.metrics.loaded_model_count = len(self.models)
         started = time.monotonic()
-        model.instance.stopping = True
-        await model.instance.client.close()
-        await asyncio.to_thread(self.launcher.stop, model.instance, UNLOAD_GRACE_SECONDS)
-        await asyncio.to_thread(self.preparer.release, model.prepared)
+        await model.server.stop()
         record = self.records.setdefault(model.target, ModelRecord())
         record.unloads += 1
         self.metrics.timing("ModelUnloadingTime", time.monotonic() - started)
@@ -388,7 +422,7 @@ class ModelHost:
             if time.monotonic() - measured >= MEASURE_SECONDS:
                 measured = time.monotonic()
                 for model in list(self.models.values()):
-                    model.memory_bytes = await asyncio.to_thread(resident_bytes, model.instance.process)
+                    model.memory_bytes = await asyncio.to_thread(model.server.memory_bytes)
                 await self._make_room()
             if time.monotonic() - shown >= SNAPSHOT_SECONDS:
                 shown = time.monotonic()
@@ -427,6 +461,11 @@ class ModelHost:
         self._writer.write_line(f"modelyard: {text}")
         if not self._closed:
             self._snapshot()
+
+
+def _unusable(target: str, exc: Exception) -> RuntimeValidationError:
+    return RuntimeValidationError(f"TargetModel {target} cannot be loaded: {exc}. Upload a model.tar.gz with the "
+                                  "model files at its root (and code/inference.py)")
 
 
 def _sweep_interval(idle_seconds: float | None) -> float:

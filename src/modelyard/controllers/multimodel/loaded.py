@@ -1,23 +1,21 @@
-"""One model loaded on a multi-model instance: its process, its artifact's fingerprint and its use."""
+"""One model loaded on a multi-model instance: how it is served, its artifact's fingerprint and its use."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-from modelyard.controllers.launcher import Instance
-from modelyard.controllers.preparation import PreparedContainer
+from modelyard.controllers.multimodel.servers import ModelServer
 from modelyard.wire.errors import ModelError
 
 
 @dataclass
 class LoadedModel:
-    """A TargetModel served from memory by its own sandboxed toolkit process."""
+    """A TargetModel served from memory."""
 
     target: str
     fingerprint: str
-    prepared: PreparedContainer
-    instance: Instance
+    server: ModelServer
     load_seconds: float
     memory_bytes: int = 0
     loaded_at: float = field(default_factory=time.time)
@@ -26,6 +24,7 @@ class LoadedModel:
     in_flight: int = 0
     hits: int = 0
     stale: bool = False
+    unloading: bool = False
     """Its artifact changed at the source: calls wait for the new version."""
 
     def touch(self) -> None:
@@ -33,8 +32,8 @@ class LoadedModel:
         self.last_used = time.monotonic()
 
     def alive(self) -> bool:
-        """Whether its process still runs."""
-        return self.instance.process.poll() is None
+        """Whether it can still answer."""
+        return self.server.alive()
 
 
 @dataclass
