@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,37 @@ def test_one_container_serves_several_models_through_the_contract(  # type: igno
     with pytest.raises(runtime.exceptions.ValidationError):
         runtime.invoke_endpoint(EndpointName=unique, TargetModel="missing.tar.gz", Body=json.dumps({"x": [1]}),
                                 ContentType="application/json")
+
+
+@pytest.mark.slow
+def test_the_seed_mms_container_serves_two_models_in_multi_model_mode(  # type: ignore[no-untyped-def]
+        mme_server, sm, runtime, tmp_path, unique):
+    from tests.hosting.test_byoc import EXAMPLE, expected_recommendations, pack_example_model
+
+    image = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/realtime-inference-endpoint:{unique}"
+    register(mme_server, image, EXAMPLE / "image")
+    prefix = tmp_path / "prefix"
+    (prefix / "team").mkdir(parents=True)
+    artifact = pack_example_model(tmp_path)
+    shutil.copy(artifact, prefix / "first.tar.gz")
+    shutil.copy(artifact, prefix / "team" / "second.tar.gz")
+    sourcedir = tmp_path / "sourcedir.tar.gz"
+    with tarfile.open(sourcedir, "w:gz") as tar:
+        for child in sorted((EXAMPLE / "model" / "code").iterdir()):
+            if child.name != "__pycache__":
+                tar.add(child, arcname=child.name)
+    # as on SageMaker, sagemaker-inference in multi-model mode imports the handler module from the
+    # container's own path, not from each model: the code comes once, as the SDK ships it
+    sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": image, "ModelDataUrl": f"file://{prefix}/", "Mode": "MultiModel",
+        "Environment": {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": f"file://{sourcedir}", "PYTHONPATH": "/opt/ml/code"}})
+    sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": unique, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName=unique, EndpointConfigName=unique)
+    described = wait_for_status(sm, unique, timeout=600)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    for target in ("first.tar.gz", "team/second.tar.gz"):
+        answer = invoke(runtime, unique, target, {"user_id": "114521", "k": 3}, timeout=300)
+        assert answer == {"user_id": "114521", "recommendations": expected_recommendations("114521", 3)}
+    sm.delete_endpoint(EndpointName=unique)
