@@ -273,10 +273,12 @@ class ModelHost:
 
     async def _bring_up(self, target: str, uri: str, fingerprint: str, started: float) -> LoadedModel:
         if self.contract is not None:
-            server: ModelServer = await self._register(target, uri, fingerprint, started)
+            artifact = await self._fetched(target, uri)
+            download = self._downloaded(started)
+            server: ModelServer = await self._register(target, fingerprint, artifact)
         else:
             prepared = await self._prepared(target, uri)
-            self.metrics.timing("ModelDownloadingTime", time.monotonic() - started)
+            download = self._downloaded(started)
             fingerprint = prepared.content.split("\n")[0]
             try:
                 await self._make_room(keep=target)
@@ -287,7 +289,7 @@ class ModelHost:
             server = OwnProcess(instance, prepared, self.launcher, self.preparer)
         memory = await asyncio.to_thread(server.memory_bytes)
         model = LoadedModel(target, fingerprint, server, time.monotonic() - started, memory)
-        self.metrics.timing("ModelLoadingTime", model.load_seconds)
+        self.metrics.timing("ModelLoadingTime", model.load_seconds - download)
         old = self.models.get(target)
         self.models[target] = model
         self.metrics.loaded_model_count = len(self.models)
@@ -301,6 +303,11 @@ class ModelHost:
             self._spawn(self._make_room(keep=target))
         return model
 
+    def _downloaded(self, started: float) -> float:
+        seconds = time.monotonic() - started
+        self.metrics.timing("ModelDownloadingTime", seconds)
+        return seconds
+
     async def _prepared(self, target: str, uri: str) -> PreparedContainer:
         try:
             return await self._prepare(replace(self.setup.base.plan, model_data_url=uri))
@@ -311,14 +318,15 @@ class ModelHost:
         except PlanError as exc:
             raise self._failure(target, 500, str(exc)) from None
 
-    async def _register(self, target: str, uri: str, fingerprint: str, started: float) -> ModelServer:
-        """Load ``target`` into the instance's bring-your-own multi-model container."""
-        assert self.contract is not None
+    async def _fetched(self, target: str, uri: str) -> Path:
         try:
-            artifact = await asyncio.to_thread(self.preparer.cache.fetch_model, uri)
+            return await asyncio.to_thread(self.preparer.cache.fetch_model, uri)
         except StorageError as exc:
             raise _unusable(target, exc) from None
-        self.metrics.timing("ModelDownloadingTime", time.monotonic() - started)
+
+    async def _register(self, target: str, fingerprint: str, artifact: Path) -> ModelServer:
+        """Load ``target`` (unpacked at ``artifact``) into the instance's bring-your-own multi-model container."""
+        assert self.contract is not None
         try:
             await self._make_room(keep=target)
             return await self.contract.load(target, fingerprint, artifact, self._unload_oldest)
