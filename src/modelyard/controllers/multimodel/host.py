@@ -50,6 +50,7 @@ log = logging.getLogger("modelyard.controllers.multimodel")
 SWEEP_SECONDS = 1.0
 MEASURE_SECONDS = 5.0
 SNAPSHOT_SECONDS = 2.0
+DRAIN_SECONDS = 10.0
 _UNSAFE_STREAM = re.compile(r"[^A-Za-z0-9._/#=+-]")
 
 
@@ -149,9 +150,12 @@ class ModelHost:
         if self.contract is not None:
             await self.contract.ensure()
 
-    async def close(self) -> None:
-        """Stop loading and unload every model."""
+    async def close(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Let calls in flight finish (at most ``drain_seconds``), then stop loading and unload every model."""
         self._closed = True
+        deadline = time.monotonic() + drain_seconds
+        while self.outstanding and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         for task in list(self._tasks) + list(self._loading.values()):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._loading.values(), return_exceptions=True)
