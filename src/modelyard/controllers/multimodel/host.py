@@ -10,8 +10,10 @@
 A caller waits for a load at most its invocation timeout, then gets ``ModelNotReadyException`` while
 the load goes on. A load that fails answers ``ModelError`` naming the model and the process's last
 log line, and is retried by a later call (at once if the artifact changed, else after a pause that
-doubles with each failure). Each model runs in a process of its own, so models with conflicting
-requirements live side by side and unloading a model (stopping its process) really returns its memory.
+doubles with each failure). On a framework image each model runs in a toolkit process of its own
+(``servers.OwnProcess``), so models with conflicting requirements live side by side and unloading a model
+(stopping its process) really returns its memory; a bring-your-own image that declares the multi-model
+contract runs one container per instance instead, and models are added to it (``contract``).
 The instance is a ``hosting.instances.InstanceClient`` and a ``hosting.model_targets.ModelHolder``:
 the router sends it calls like any instance, preferring instances that hold the model.
 """
@@ -76,7 +78,7 @@ class HostSetup:
 
 
 class ModelHost:
-    """Serves the models of one multi-model instance, one sandboxed toolkit process per loaded model."""
+    """Serves the models of one multi-model instance (a toolkit process per model, or one contract container)."""
 
     def __init__(self, setup: HostSetup, preparer: Preparer, launcher: Launcher) -> None:
         self.setup = setup
