@@ -24,6 +24,8 @@ class Limits:
     invoke_body_bytes: int = 6_291_456
     invoke_timeout_seconds: float = 60.0
     health_check_timeout_seconds: float = 240.0
+    serverless_idle_seconds: float = 600.0
+    serverless_max_instances: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
 FileUriMode = Literal["any", "allow-list", "off"]
@@ -248,6 +250,8 @@ _LIMIT_ENV = {
     "MODELYARD_INVOKE_MAX_BYTES": ("invoke_body_bytes", BYTES),
     "MODELYARD_HEALTH_CHECK_TIMEOUT_SECONDS": ("health_check_timeout_seconds", SECONDS),
     "MODELYARD_CONTROL_MAX_BYTES": ("control_body_bytes", BYTES),
+    "MODELYARD_SERVERLESS_IDLE_SECONDS": ("serverless_idle_seconds", SECONDS),
+    "MODELYARD_SERVERLESS_MAX_INSTANCES": ("serverless_max_instances", COUNT),
 }
 
 _DATA_LIMIT_ENV = {

@@ -64,7 +64,17 @@ def scaler_model(directory: Path, scale: float = 2.0, requirements: str | None =
 
 def instance_pids(instance_id: str) -> list[int]:
     """Host pids of an instance's processes (sandbox included), found by its MODELYARD_INSTANCE_ID."""
-    marker = f"MODELYARD_INSTANCE_ID={instance_id}".encode()
+    return pids_with_env("MODELYARD_INSTANCE_ID", instance_id)
+
+
+def endpoint_pids(endpoint: str) -> list[int]:
+    """Host pids of every instance process of an endpoint, found by their MODELYARD_ENDPOINT."""
+    return pids_with_env("MODELYARD_ENDPOINT", endpoint)
+
+
+def pids_with_env(variable: str, value: str) -> list[int]:
+    """Host pids of the processes whose environment sets ``variable`` to ``value``."""
+    marker = f"{variable}={value}".encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

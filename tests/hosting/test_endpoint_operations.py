@@ -216,8 +216,13 @@ def test_server_restart_brings_endpoints_back(tmp_path, unique):  # type: ignore
     server = start_server(data_dir)
     try:
         sm, runtime = client_for(server, "sagemaker"), client_for(server, "sagemaker-runtime")
-        deploy(sm, unique, str(scaler_model(tmp_path, scale=7.0)), count=2)
+        deploy(sm, unique, str(scaler_model(tmp_path, scale=7.0)), count=3)
         assert predict(runtime, unique, {"x": [1]})["y"] == [7.0]
+        sm.update_endpoint_weights_and_capacities(EndpointName=unique, DesiredWeightsAndCapacities=[
+            {"VariantName": "AllTraffic", "DesiredInstanceCount": 2}])
+        time.sleep(0.2)
+        described = wait_for_status(sm, unique, ("InService",))
+        assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2, "the capacity update was lost"
     finally:
         server.stop()
     server = start_server(data_dir)
@@ -232,6 +237,6 @@ def test_server_restart_brings_endpoints_back(tmp_path, unique):  # type: ignore
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
         described = wait_for_status(sm, unique, ("InService",))
-        assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+        assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2, "the capacity update was lost"
     finally:
         server.stop()

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from modelyard.runtime.cgroups import cgroup_tree
 from tests.conftest import client_for
-from tests.hosting.models import deploy, package, scaler_model
+from tests.hosting.models import deploy, endpoint_pids, package, scaler_model
 from tests.support.server import ServerProcess, start_server
 
 HUNGRY = '''
@@ -67,19 +67,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
                           env={"MODELYARD_MEMORY_LIMIT_MB": "400", "MODELYARD_CPU_LIMIT": "1"})
     yield server
     server.stop()
-
-
-def _endpoint_pids(name: str) -> list[int]:
-    marker = f"MODELYARD_ENDPOINT={name}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def _groups(pid: int) -> dict[str, Path]:
@@ -135,7 +122,7 @@ def test_a_busy_model_gets_one_core_and_its_group_goes_with_it(server: ServerPro
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     assert "limits (cgroup" in _log_text(server, name), "the instance's log names the mechanism"
     _invoke(runtime, name, {"spin": 3})
-    pids = _endpoint_pids(name)
+    pids = endpoint_pids(name)
     assert pids, "the instance runs"
     groups = _groups(pids[0])
     container_groups = [path for path in groups.values() if "/modelyard/" in str(path)]
@@ -158,7 +145,7 @@ def test_workers_over_the_memory_limit_fail_alone_with_a_model_error(server: Ser
     described = deploy(sm, name, f"file://{package(tmp_path / 'pool', {'code/inference.py': HUNGRY})}",
                        env={"SAGEMAKER_MODEL_SERVER_WORKERS": "3"})
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
-    pids = _endpoint_pids(name)
+    pids = endpoint_pids(name)
     container_groups = [path for path in _groups(pids[0]).values() if "/modelyard/" in str(path)]
 
     with pytest.raises(ClientError) as info:

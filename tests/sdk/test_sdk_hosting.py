@@ -104,3 +104,32 @@ predictor.delete_endpoint()
     assert described["ModelApprovalStatus"] == "Approved"  # ModelPackage.deploy approves it itself
     container = described["InferenceSpecification"]["Containers"][0]
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+
+@pytest.mark.slow
+def test_serverless_deploy_predict_delete(sdk_stack: SdkStack, tmp_path: Path, examples: Path, unique: str) -> None:
+    recommender = examples / "recommender"
+    script = upload_vectors(recommender) + f'''
+import json
+import sagemaker
+from sagemaker.serverless import ServerlessInferenceConfig
+
+model = sagemaker.Model(image_uri="modelyard/python:3.11", model_data=model_data, role="{ROLE}",
+                        entry_point="inference.py", source_dir="{recommender / 'model' / 'code'}",
+                        predictor_cls=sagemaker.predictor.Predictor, sagemaker_session=session)
+predictor = model.deploy(serverless_inference_config=ServerlessInferenceConfig(memory_size_in_mb=2048,
+                                                                               max_concurrency=2),
+                         endpoint_name="{unique}", wait=True)
+variant = session.sagemaker_client.describe_endpoint(EndpointName="{unique}")["ProductionVariants"][0]
+print("CONFIG", json.dumps(variant["CurrentServerlessConfig"]))
+response = predictor.predict(json.dumps({{"user_id": "114521", "k": 2}}),
+                             initial_args={{"ContentType": "application/json"}})
+print("RESULT", json.dumps(json.loads(response)))
+predictor.delete_endpoint()
+print("DELETED")
+'''
+    output = check(sdk_stack.run(script, tmp_path))
+    assert json.loads(output.split("CONFIG ", 1)[1].splitlines()[0]) == {"MemorySizeInMB": 2048, "MaxConcurrency": 2}
+    result = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
+    assert len(result["recommendations"]) == 2
+    assert "DELETED" in output

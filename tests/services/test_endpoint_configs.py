@@ -109,22 +109,31 @@ def test_variant_models_must_exist(sm_any, unique):  # type: ignore[no-untyped-d
     assert code(error_of(sm_any.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
 
 
-def test_serverless_variant_is_refused_until_implemented(sm, unique):  # type: ignore[no-untyped-def]
+def test_serverless_variant_is_stored_as_given(sm, unique):  # type: ignore[no-untyped-def]
     model = new_model(sm, unique)
-    err = error_of(
-        sm.create_endpoint_config,
-        EndpointConfigName=unique,
-        ProductionVariants=[
-            serverless(
-                model,
-                memory=6144,
-                ServerlessConfig={"MemorySizeInMB": 6144, "MaxConcurrency": 200, "ProvisionedConcurrency": 2},
-            )
-        ],
-    )
-    assert code(err) == "ValidationException"
-    assert message(err).startswith("ProductionVariants[0].ServerlessConfig is not supported by modelyard yet")
-    assert "InstanceType and InitialInstanceCount" in message(err)
+    config = {"MemorySizeInMB": 6144, "MaxConcurrency": 200, "ProvisionedConcurrency": 2}
+    sm.create_endpoint_config(EndpointConfigName=unique,
+                              ProductionVariants=[serverless(model, memory=6144, ServerlessConfig=config)])
+    described = sm.describe_endpoint_config(EndpointConfigName=unique)
+    assert described["ProductionVariants"][0]["ServerlessConfig"] == config
+
+
+def test_serverless_refuses_what_serverless_endpoints_cannot_host(sm, unique):  # type: ignore[no-untyped-def]
+    model = new_model(sm, unique)
+    isolated = f"{unique}-iso"
+    sm.create_model(ModelName=isolated, PrimaryContainer={"Image": "modelyard/python:3.11"},
+                    EnableNetworkIsolation=True)
+    capture = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bucket/prefix",
+               "CaptureOptions": [{"CaptureMode": "Input"}]}
+    cases = [
+        ({"ProductionVariants": [serverless(model, "A"), serverless(model, "B")]}, "exactly one ProductionVariant"),
+        ({"ProductionVariants": [serverless(model)], "DataCaptureConfig": capture}, "DataCaptureConfig is not "
+         "supported for serverless"),
+        ({"ProductionVariants": [serverless(isolated)]}, "do not support network isolation"),
+    ]
+    for extra, expected in cases:
+        err = error_of(sm.create_endpoint_config, EndpointConfigName=unique, **extra)
+        assert code(err) == "ValidationException" and expected in message(err), message(err)
     assert code(error_of(sm.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
 
 

@@ -27,7 +27,6 @@ def assert_refused(err: Any, member: str) -> None:
     assert message(err).startswith(f"{member} {NOT_YET}: "), message(err)
 
 
-SERVERLESS = {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
 CAPTURE = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bucket/prefix",
            "CaptureOptions": [{"CaptureMode": "Input"}]}
 
@@ -41,8 +40,6 @@ CAPTURE = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bu
     ({}, {"MetricsConfig": {"EnableEnhancedMetrics": True}}, "MetricsConfig"),
     ({}, {"EnableNetworkIsolation": True}, "EnableNetworkIsolation"),
     ({}, {"VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}}, "VpcConfig"),
-    ({"ServerlessConfig": SERVERLESS, "InstanceType": None, "InitialInstanceCount": None}, {},
-     "ProductionVariants[0].ServerlessConfig"),
     ({"AcceleratorType": "ml.eia2.medium"}, {}, "ProductionVariants[0].AcceleratorType"),
     ({"CoreDumpConfig": {"DestinationS3Uri": "s3://dump-bucket/x"}}, {}, "ProductionVariants[0].CoreDumpConfig"),
     ({"EnableSSMAccess": True}, {}, "ProductionVariants[0].EnableSSMAccess"),
@@ -134,9 +131,6 @@ def test_model_package_with_two_containers_is_refused(sm, unique):  # type: igno
      "RetainAllVariantProperties"),
     ("update_endpoint", {"EndpointConfigName": "any", "ExcludeRetainedVariantProperties": [
         {"VariantPropertyType": "DesiredWeight"}]}, "ExcludeRetainedVariantProperties"),
-    ("update_endpoint_weights_and_capacities", {"DesiredWeightsAndCapacities": [
-        {"VariantName": "AllTraffic", "ServerlessUpdateConfig": {"MaxConcurrency": 2}}]},
-     "DesiredWeightsAndCapacities[0].ServerlessUpdateConfig"),
 ])
 def test_endpoint_calls_refuse(sm, unique, operation, params, member):  # type: ignore[no-untyped-def]
     err = error_of(getattr(sm, operation), EndpointName=unique, **params)

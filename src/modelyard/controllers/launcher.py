@@ -110,18 +110,19 @@ class Launcher:
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
               network_isolated: bool, log_group: str, instance_type: str | None = None, *,
-              account: str, volume_gb: int | None = None, stream: str | None = None,
-              extra_env: dict[str, str] | None = None) -> Instance:
+              account: str, volume_gb: int | None = None, memory_mb: int | None = None,
+              stream: str | None = None, extra_env: dict[str, str] | None = None) -> Instance:
         """Start an instance process (blocking; call from a worker thread) with the limits of
-        ``instance_type`` and a disk budget of ``volume_gb`` (see ``runtime.limits``); its output goes to
-        ``stream`` (default ``<variant>/<instance-id>``), ``extra_env`` is added to its environment."""
+        ``instance_type`` (or ``memory_mb``: a serverless variant's memory) and a disk budget of
+        ``volume_gb`` (see ``runtime.limits``); its output goes to ``stream`` (default
+        ``<variant>/<instance-id>``), ``extra_env`` is added to its environment."""
         instance_id = f"i-{secrets.token_hex(8)}"
         directory = self.data_dir / "instances" / region / endpoint / instance_id
         opt_ml = directory / "opt_ml"
         (opt_ml / "model").mkdir(parents=True, exist_ok=True)
         spec = ContainerSpec(argv=[], opt_ml=opt_ml, network_isolated=network_isolated,
                              name=f"{endpoint}/{variant}/{instance_id}", capture_output=True,
-                             limits=limits_for(instance_type, volume_gb))
+                             limits=limits_for(instance_type, volume_gb, memory_mb=memory_mb))
         env = dict(prepared.plan.environment)
         model_inside = str(opt_ml / "model")
         if prepared.model_dir is not None:
@@ -171,7 +172,8 @@ class Launcher:
                 writer.write_line(f"modelyard: sandbox is off ({self.backend.sandbox_problem}); "
                                   "running as a plain process")
             else:
-                writer.write_line(f"modelyard: {instance_type or 'unknown instance type'}: "
+                kind = f"serverless, {memory_mb} MB" if memory_mb else instance_type or "unknown instance type"
+                writer.write_line(f"modelyard: {kind}: "
                                   f"{self.backend.describe_limits(spec.limits)}")
             process = self.backend.start(spec)
         except BaseException:

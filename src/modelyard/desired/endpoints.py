@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VariantOverride = dict[str, float]
-"""``DesiredWeight`` and/or ``DesiredInstanceCount`` of one variant."""
+"""``DesiredWeight`` and/or ``DesiredInstanceCount`` of one variant (``MaxConcurrency`` and/or
+``ProvisionedConcurrency`` for a serverless one)."""
 
 
 @dataclass(frozen=True)

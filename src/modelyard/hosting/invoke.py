@@ -2,6 +2,7 @@
 
     (pipeline: route, body <= 6 MB, authenticate, account/region, decode headers)
       -> InvokeEndpoint.__call__: router (account, region, name) -> variant (weight | TargetVariant)
+      -> serverless: admit under MaxConcurrency (else ThrottlingException), cold-start on demand
       -> least-outstanding instance -> one frame to the instance (timeout 60 s)
       -> the model's body, or ModelError (424)
       -> a capturing endpoint: sample, and queue the call for its capture writer (never waits)
@@ -22,13 +23,16 @@ from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
+from modelyard.hosting.serverless import SERVERLESS_PAYLOAD_BYTES, ServerlessGate
 from modelyard.settings import Limits
 from modelyard.wire.errors import (
     ModelError,
+    ModelNotReadyException,
     NotImplementedOperation,
     RequestTooLarge,
     RuntimeValidationError,
     ServiceUnavailable,
+    ThrottlingException,
 )
 
 END_WAIT_SECONDS = 1.0
@@ -49,8 +53,15 @@ class InvokeEndpoint:
             checked_target(params.get("TargetModel"), routes.name)
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
-        reply = await self._call(routes, variant, invocation)
-        limit = self.limits.invoke_body_bytes
+        gate = variant.serverless
+        if gate is None:
+            reply = await self._call(routes, variant, invocation)
+            limit = self.limits.invoke_body_bytes
+        else:
+            limit = min(SERVERLESS_PAYLOAD_BYTES, self.limits.invoke_body_bytes)
+            if len(invocation.body) > limit:
+                raise payload_too_large(len(invocation.body), limit)
+            reply = await self._call_serverless(routes, variant, gate, invocation)
         if reply.status >= 400:
             raise _model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"))
         if len(reply.body) > limit:
@@ -86,6 +97,27 @@ class InvokeEndpoint:
         if variant is None:
             raise ServiceUnavailable(f"Endpoint {routes.name} has no healthy instance right now; retry shortly")
         return variant
+
+    async def _call_serverless(self, routes: EndpointRoutes, variant: VariantRoutes, gate: ServerlessGate,
+                               invocation: Invocation) -> Reply:
+        """Admit the call under MaxConcurrency, start capacity on demand, wait for a cold start."""
+        if not gate.admit():
+            raise ThrottlingException(
+                f"Endpoint {routes.name} is already handling its MaxConcurrency of "
+                f"{gate.shape.max_concurrency} concurrent invocations; retry with backoff or raise MaxConcurrency")
+        try:
+            gate.want_capacity(busy=all(instance.outstanding for instance in variant.instances))
+            if not variant.instances:
+                timeout = self.limits.invoke_timeout_seconds
+                if not await gate.wait_for_instance(timeout):
+                    raise ModelNotReadyException(
+                        f"Endpoint {routes.name} is starting an instance for this call (serverless cold start) "
+                        f"and it was not ready within {timeout:g} seconds; retry shortly")
+                if gate.failure is not None and not variant.instances:
+                    raise _model_error(routes, variant, 500, gate.failure)
+            return await self._call(routes, variant, invocation)
+        finally:
+            gate.leave()
 
     async def _call(self, routes: EndpointRoutes, variant: VariantRoutes, invocation: Invocation) -> Reply:
         """One retry on another pick when an instance drops the call. An instance killed meanwhile for

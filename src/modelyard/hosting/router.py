@@ -2,7 +2,8 @@
 
 The controller publishes a new ``EndpointRoutes`` whenever instances change; the invoke path only
 reads it (no SQL, no locks): pick a variant by weight or ``TargetVariant``, then the instance with
-the fewest outstanding requests; a capturing deployment's routes carry its capture sink.
+the fewest outstanding requests (a serverless variant may have none yet: its gate starts one); a
+capturing deployment's routes carry its capture sink.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import cast
 from modelyard.hosting.capture.sink import CaptureSink
 from modelyard.hosting.instances import InstanceClient
 from modelyard.hosting.model_targets import ModelHolder
+from modelyard.hosting.serverless import ServerlessGate
 
 SPREAD_OUTSTANDING = 4
 
@@ -30,6 +32,7 @@ class VariantRoutes:
     log_streams: list[str] = field(default_factory=list)
     multi_model: bool = False
     """A multi-model variant: every call names a TargetModel, its instances are ``ModelHolder``s."""
+    serverless: ServerlessGate | None = None
 
     _turn: int = 0
 
@@ -82,7 +85,7 @@ class EndpointRoutes:
 
     def reweigh(self) -> None:
         """Recompute the traffic split after weights or instances change."""
-        self._order = [v for v in self.variants.values() if v.weight > 0 and v.instances]
+        self._order = [v for v in self.variants.values() if v.weight > 0 and (v.instances or v.serverless)]
         total, self._cumulative = 0.0, []
         for variant in self._order:
             total += variant.weight

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,8 +42,13 @@ class ContainerProcess:
         name: str,
         sandboxed: bool,
         sandbox_info: dict[str, int] | None = None,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
+        """``on_exit`` runs once, when the container is first seen to have ended (e.g. a uid lease's
+        release)."""
         self._popen = popen
+        self._on_exit = on_exit
+        self._exit_lock = threading.Lock()
         self.name = name
         self.sandboxed = sandboxed
         self.pid = popen.pid
@@ -59,6 +65,11 @@ class ContainerProcess:
         code = self._popen.returncode
         if code is None:
             return None
+        if self._on_exit is not None:
+            with self._exit_lock:
+                ended, self._on_exit = self._on_exit, None
+            if ended is not None:
+                ended()
         return 128 - code if code < 0 else code
 
     def poll(self) -> int | None:

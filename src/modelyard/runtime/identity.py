@@ -5,9 +5,10 @@ caller's, so under a root server a namespaced process would still be host uid 0 
 (it could read root's 0600 files, the database included).
 
 - **server runs as root**: bwrap sets up the mounts and namespaces as root, then ``setpriv`` (util-linux)
-  switches to a host uid of its own (``SANDBOX_UID_BASE`` + a hash of the container's directory, so
-  RLIMIT_NPROC counts per container), clears supplementary groups, empties the bounding, inheritable
-  and ambient capability sets and sets no-new-privileges before exec. The bwrap monitor that stays
+  switches to a host uid of its own, leased for the container's directory (``uid_leases``: no two
+  live containers of different directories share one, so RLIMIT_NPROC counts per container), clears
+  supplementary groups, empties the bounding, inheritable and ambient capability sets and sets
+  no-new-privileges before exec. The bwrap monitor that stays
   pid 1 in the sandbox is root and so neither traceable nor killable from inside.
 - **server runs as a normal user**: bwrap's own user namespace (``--unshare-user``), the server's uid,
   ``--cap-drop ALL`` and ``--disable-userns`` (no nested namespace to regain capabilities in);
@@ -17,11 +18,10 @@ caller's, so under a root server a namespaced process would still be host uid 0 
 from __future__ import annotations
 
 import os
-import zlib
 from dataclasses import dataclass
 
-SANDBOX_UID_BASE = 200_000
-SANDBOX_UID_SPAN = 60_000
+from modelyard.runtime.uid_leases import LEASES
+
 SETPRIV = "/usr/bin/setpriv"
 
 
@@ -49,8 +49,15 @@ class Identity:
 
 
 def identity_for(key: str) -> Identity:
-    """The identity of the container keyed by ``key`` (its /opt/ml directory)."""
+    """The identity of the container keyed by ``key`` (its /opt/ml directory); under a root server its
+    uid is leased (``uid_leases.LEASES``) until ``release_identity(key)``."""
     if os.geteuid() != 0:
         return Identity(os.getuid(), os.getgid(), switch=False)
-    uid = SANDBOX_UID_BASE + zlib.crc32(key.encode()) % SANDBOX_UID_SPAN
+    uid = LEASES.acquire(key)
     return Identity(uid, uid, switch=True)
+
+
+def release_identity(key: str) -> None:
+    """The container keyed by ``key`` has ended: give back its leased uid (nothing for a normal user)."""
+    if os.geteuid() == 0:
+        LEASES.release(key)

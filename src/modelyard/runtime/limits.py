@@ -127,11 +127,15 @@ def size_text(value: int | None) -> str:
     return f"{value // MIB} MiB"
 
 
-def limits_for(instance_type: str | None, volume_gb: int | None = None) -> Limits:
+def limits_for(instance_type: str | None, volume_gb: int | None = None, *, memory_mb: int | None = None) -> Limits:
     """The limits of an instance of ``instance_type`` with a storage volume of ``volume_gb`` (memory
-    and vCPUs from the tables or the defaults; see the module's docstring for the overrides)."""
+    and vCPUs from the tables or the defaults; see the module's docstring for the overrides).
+    ``memory_mb`` is a memory size the user chose (a serverless variant's): it replaces the type's,
+    within ``MODELYARD_MEMORY_LIMIT_MB`` when that is set."""
     override = os.environ.get("MODELYARD_MEMORY_LIMIT_MB")
-    if override:
+    if memory_mb is not None:
+        memory = min(memory_mb, int(override)) * MIB if override else memory_mb * MIB
+    elif override:
         memory = int(override) * MIB
     else:
         fallback = int(os.environ.get("MODELYARD_DEFAULT_MEMORY_MB", DEFAULT_MEMORY // MIB)) * MIB

@@ -37,7 +37,7 @@ from typing import IO, Any
 from modelyard.runtime.cgroups import CGROUP_MODES, CgroupError, CgroupTree, ContainerGroup, cgroup_tree, join_group
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError, SandboxUnavailableError
-from modelyard.runtime.identity import identity_for
+from modelyard.runtime.identity import Identity, identity_for, release_identity
 from modelyard.runtime.limits import Limits
 from modelyard.runtime.priority import lower_priority
 from modelyard.runtime.program_paths import environment_paths, program_paths
@@ -52,6 +52,7 @@ from modelyard.runtime.sandbox import (
     writable_problem,
 )
 from modelyard.runtime.spawner import run_in_spawner
+from modelyard.runtime.uid_leases import UidLeaseError
 from modelyard.runtime.usernet import RESOLV_CONF, UserNetworkError, find_slirp4netns, start_user_network
 from modelyard.runtime.view import group_text, passwd_text
 from modelyard.runtime.watchdog import LimitWatch
@@ -213,8 +214,22 @@ class ProcessBackend:
         self, spec: ContainerSpec, env: dict[str, str], workdir: Path, stdout: IO[bytes] | None,
         stderr: IO[bytes] | None,
     ) -> ContainerProcess:  # fmt: skip
+        key = str(Path(spec.opt_ml).absolute())
+        try:
+            identity = identity_for(key)
+        except UidLeaseError as exc:
+            raise ContainerStartError(f"{spec.name}: {exc}") from None
+        try:
+            return self._start_as(spec, env, workdir, stdout, stderr, identity, key)
+        except BaseException:
+            release_identity(key)
+            raise
+
+    def _start_as(
+        self, spec: ContainerSpec, env: dict[str, str], workdir: Path, stdout: IO[bytes] | None,
+        stderr: IO[bytes] | None, identity: Identity, key: str,
+    ) -> ContainerProcess:  # fmt: skip
         assert self.bwrap is not None
-        identity = identity_for(str(Path(spec.opt_ml).absolute()))
         if identity.switch:
             _hand_over([Path(spec.opt_ml), *(Path(m.host) for m in spec.mounts() if m.writable)], identity.uid)
         group = self._new_group(spec)
@@ -263,7 +278,8 @@ class ProcessBackend:
         if user_network:
             assert block_write is not None and exit_read is not None
             info = self._network_up(spec, info, block_write, exit_read)
-        process = ContainerProcess(popen, name=spec.name, sandboxed=True, sandbox_info=info)
+        process = ContainerProcess(popen, name=spec.name, sandboxed=True, sandbox_info=info,
+                                   on_exit=lambda: release_identity(key))
         _watch(process, spec, group)
         if info is None:
             code = process.wait(5.0)

@@ -11,8 +11,9 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-from modelyard.s3.catalog import Catalog, ObjectRecord
+from modelyard.s3.catalog import Catalog
 from modelyard.s3.errors import InvalidArgument
+from modelyard.store.s3_rows import ObjectRecord
 
 SCAN_BATCH = 1000
 

@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from modelyard.s3.blobs import BlobFiles
-from modelyard.s3.catalog import Catalog, ObjectRecord
+from modelyard.s3.catalog import Catalog
 from modelyard.s3.errors import NoSuchBucket, NoSuchKey, S3Error
 from modelyard.s3.listing import list_keys
 from modelyard.storage.atomic import atomic_path
 from modelyard.storage.backend import ObjectInfo
 from modelyard.storage.errors import ArtifactNotFoundError, StorageError
 from modelyard.storage.uris import Location
+from modelyard.store.s3_rows import ObjectRecord
 
 CHUNK = 1 << 20
 _PAGE = 1000

@@ -21,11 +21,12 @@ from urllib.parse import quote, quote_plus, unquote
 from modelyard.context import RequestContext
 from modelyard.s3 import errors
 from modelyard.s3.blobs import BlobFiles, TempBlob, receive
-from modelyard.s3.catalog import Catalog, ObjectRecord, Part, Upload
+from modelyard.s3.catalog import Catalog
 from modelyard.s3.digests import Digests, declared_checksums
 from modelyard.s3.listing import decode_token, encode_token, list_keys
 from modelyard.s3.names import check_bucket_name, check_key
 from modelyard.store.errors import DuplicateKey, StoreUnavailable
+from modelyard.store.s3_rows import ObjectRecord, Part, Upload
 from modelyard.wire.rest_xml import STATUS
 from modelyard.wire.streams import STREAMED_BODY, FileBody, RequestStream
 

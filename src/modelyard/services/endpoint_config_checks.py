@@ -80,6 +80,10 @@ def check_variants(production: list[dict[str, Any]], shadow: list[dict[str, Any]
     if len(serverless) > 1:
         raise ValidationException(
             "An endpoint configuration cannot mix serverless and instance-based variants")
+    if serverless == {True} and (len(production) > 1 or shadow):
+        raise ValidationException(
+            "A serverless endpoint configuration has exactly one ProductionVariant (no further or shadow "
+            "variants); create one endpoint per serverless model")
     if shadow and (len(production) != 1 or len(shadow) != 1):
         raise ValidationException(
             "With ShadowProductionVariants, specify exactly one ProductionVariant and one "
@@ -124,3 +128,31 @@ def check_data_capture(config: dict[str, Any] | None) -> None:
     if "InputAndOutput" in modes and len(modes) > 1:
         raise ValidationException(
             "DataCaptureConfig.CaptureOptions: InputAndOutput already covers Input and Output")
+
+
+def is_serverless(production: list[dict[str, Any]]) -> bool:
+    """Whether the configuration's variants are serverless (they are all or none)."""
+    return any("ServerlessConfig" in variant for variant in production)
+
+
+def check_serverless_features(request: dict[str, Any]) -> None:
+    """Refuse what serverless endpoints do not support: data capture (models are checked apart)."""
+    capture = request.get("DataCaptureConfig")
+    if is_serverless(request["ProductionVariants"]) and capture and capture.get("EnableCapture", True):
+        raise ValidationException("DataCaptureConfig is not supported for serverless endpoints; remove it or use "
+                                  "an instance-based variant")
+
+
+def check_serverless_model(model: dict[str, Any], variant: str) -> None:
+    """Refuse a model a serverless variant cannot host: several containers, multi-model, network isolation."""
+    containers = model.get("Containers") or ([model["PrimaryContainer"]] if model.get("PrimaryContainer") else [])
+    where = f'Serverless variant "{variant}": model "{model.get("ModelName")}"'
+    if len(containers) > 1:
+        raise ValidationException(f"{where} is an inference pipeline of {len(containers)} containers; serverless "
+                                  "endpoints host single-container models only")
+    if any(container.get("Mode") == "MultiModel" for container in containers):
+        raise ValidationException(f"{where} is a multi-model model; serverless endpoints do not support "
+                                  "multi-model endpoints")
+    if model.get("EnableNetworkIsolation"):
+        raise ValidationException(f"{where} has EnableNetworkIsolation; serverless endpoints do not support "
+                                  "network isolation")

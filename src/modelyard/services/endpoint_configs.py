@@ -20,7 +20,13 @@ from modelyard.services.common import (
 )
 from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
-from modelyard.services.endpoint_config_checks import check_async, check_data_capture, check_variants
+from modelyard.services.endpoint_config_checks import (
+    check_async,
+    check_data_capture,
+    check_serverless_features,
+    check_serverless_model,
+    check_variants,
+)
 from modelyard.services.models import MODEL
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import CREATE_ENDPOINT_CONFIG
@@ -53,8 +59,11 @@ def _variant(variant: dict[str, Any]) -> dict[str, Any]:
 def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str, Any]]) -> None:
     for variant in variants:
         name = variant["ModelName"]
-        if get_record(conn, ctx.account, ctx.region, MODEL, name) is None:
+        model = get_record(conn, ctx.account, ctx.region, MODEL, name)
+        if model is None:
             raise could_not_find("model", name)
+        if "ServerlessConfig" in variant:
+            check_serverless_model(model.document, variant["VariantName"])
 
 
 @operation("sagemaker", "CreateEndpointConfig")
@@ -67,6 +76,7 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     check_async(request.get("AsyncInferenceConfig"), production)
     capture = request.get("DataCaptureConfig")
     check_data_capture(capture)
+    check_serverless_features(request)
     if capture:
         check_locations(ctx, [("DataCaptureConfig.DestinationS3Uri", capture["DestinationS3Uri"])])
     refuse_unsupported(request, CREATE_ENDPOINT_CONFIG)

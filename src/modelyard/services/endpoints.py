@@ -25,6 +25,7 @@ from modelyard.services.common import (
     validation_missing,
 )
 from modelyard.services.dispatch import operation
+from modelyard.services.endpoint_config_checks import is_serverless
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_hosting import (
     CREATE_ENDPOINT,
@@ -33,7 +34,7 @@ from modelyard.services.unsupported_hosting import (
 )
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.patches import Patch, patch_record
-from modelyard.store.resources import Record
+from modelyard.store.resources import Record, get_record
 from modelyard.wire.errors import ValidationException
 
 ENDPOINT = "endpoint"
@@ -123,6 +124,12 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
         record = find_endpoint(conn, ctx, request["EndpointName"])
         _require_in_service(record, "update")
         config = _find_config(conn, ctx, request["EndpointConfigName"])
+        current = get_record(conn, ctx.account, ctx.region, ENDPOINT_CONFIG, record.document["EndpointConfigName"])
+        if current is not None and not is_serverless(current.document["ProductionVariants"]) and is_serverless(
+                config.document["ProductionVariants"]):
+            raise ValidationException(
+                f'Endpoint "{record.name}" runs instance-based variants and cannot be updated to the serverless '
+                f'endpoint configuration "{config.name}"; create a new endpoint for it')
         _patch(conn, record, change, ctx.now)
     notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
@@ -135,7 +142,10 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
 
     def change(current: Record) -> Patch:
         _require_in_service(current, "update")
-        known = {v["VariantName"] for v in current.document.get("ProductionVariants", [])}
+        summaries = current.document.get("ProductionVariants", [])
+        known = {v["VariantName"] for v in summaries}
+        serverless = {v["VariantName"]: v.get("DesiredServerlessConfig") or v.get("CurrentServerlessConfig")
+                      for v in summaries}
         desired = EndpointDesired.from_json(current.desired or {})
         weights = dict(desired.weights)
         for wanted in request["DesiredWeightsAndCapacities"]:
@@ -144,9 +154,19 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
                 raise ValidationException(
                     f'The variant name(s) "{variant}" is/are not present in endpoint "{current.name}"; '
                     f"its variants are {sorted(known)}")
-            if "DesiredWeight" not in wanted and "DesiredInstanceCount" not in wanted:
-                raise ValidationException(f"Give DesiredWeight or DesiredInstanceCount for variant {variant}")
+            if "DesiredInstanceCount" in wanted and serverless.get(variant):
+                raise ValidationException(
+                    f'Variant "{variant}" is serverless and has no instances to count; change its concurrency '
+                    "with ServerlessUpdateConfig")
+            if "ServerlessUpdateConfig" in wanted and not serverless.get(variant):
+                raise ValidationException(f'Variant "{variant}" is not serverless; remove ServerlessUpdateConfig '
+                                          "or change DesiredInstanceCount")
+            if not {"DesiredWeight", "DesiredInstanceCount", "ServerlessUpdateConfig"} & set(wanted):
+                raise ValidationException(f"Give DesiredWeight, DesiredInstanceCount or ServerlessUpdateConfig for "
+                                          f"variant {variant}")
             changed = {k: wanted[k] for k in ("DesiredWeight", "DesiredInstanceCount") if k in wanted}
+            changed.update(_serverless_change(wanted.get("ServerlessUpdateConfig"), serverless.get(variant),
+                                              {**weights.get(variant, {}), **changed}, variant))
             weights[variant] = {**weights.get(variant, {}), **changed}
         return Patch({"EndpointStatus": "Updating"}, desired=desired.with_weights(weights).to_json())
 
@@ -155,6 +175,26 @@ def update_endpoint_weights_and_capacities(ctx: RequestContext, request: dict[st
         _patch(conn, record, change, ctx.now)
     notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}
+
+
+def _serverless_change(update: dict[str, Any] | None, shown: dict[str, Any] | None, overrides: dict[str, Any],
+                       variant: str) -> dict[str, int]:
+    """The concurrency overrides a ServerlessUpdateConfig asks for, checked against the variant's config."""
+    if not update or not shown:
+        return {}
+    changed: dict[str, int] = {key: int(update[key]) for key in ("MaxConcurrency", "ProvisionedConcurrency")
+                               if key in update}
+    if not changed:
+        raise ValidationException(f"ServerlessUpdateConfig of variant {variant} needs MaxConcurrency and/or "
+                                  "ProvisionedConcurrency")
+    merged: dict[str, Any] = dict(shown)
+    merged.update({k: overrides[k] for k in ("MaxConcurrency", "ProvisionedConcurrency") if k in overrides})
+    merged.update(changed)
+    provisioned, maximum = merged.get("ProvisionedConcurrency"), merged["MaxConcurrency"]
+    if provisioned is not None and provisioned > maximum:
+        raise ValidationException(f"ServerlessUpdateConfig of variant {variant}: ProvisionedConcurrency "
+                                  f"({provisioned}) cannot exceed MaxConcurrency ({maximum})")
+    return changed
 
 
 @operation("sagemaker", "DeleteEndpoint")

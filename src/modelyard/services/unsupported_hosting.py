@@ -49,8 +49,6 @@ def _variant(member: str, advice: str, active: Activity = present) -> Unsupporte
 
 
 _VARIANTS = (
-    _variant("ServerlessConfig", "serverless inference is not implemented; give InstanceType and "
-             "InitialInstanceCount for an instance-based variant"),
     _variant("AcceleratorType", "there are no Elastic Inference accelerators; remove AcceleratorType"),
     _variant("CoreDumpConfig", "modelyard does not collect core dumps; remove CoreDumpConfig"),
     _variant("EnableSSMAccess", "there is no SSM agent to connect to; read the instances' output with "
@@ -97,10 +95,7 @@ UPDATE_ENDPOINT = (
                 "RetainAllVariantProperties); remove it"),
 )
 
-UPDATE_WEIGHTS_AND_CAPACITIES = (
-    Unsupported("DesiredWeightsAndCapacities[].ServerlessUpdateConfig", "there are no serverless variants; "
-                "change DesiredWeight or DesiredInstanceCount"),
-)
+UPDATE_WEIGHTS_AND_CAPACITIES = ()
 
 def check_single_container(resolved: list[dict[str, Any]]) -> None:
     """Refuse a model whose model package brings several containers (no multi-container hosting yet)."""

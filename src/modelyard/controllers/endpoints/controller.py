@@ -6,6 +6,7 @@
         Updating (config)   -> start the new deployment, healthy first, then switch traffic and stop the old
         Updating (weights)  -> scale variants in place and reweigh
     supervise()  ──► an instance that exits on its own is replaced while the others keep serving
+    serverless   ──► instances start on demand (the gate asks), idle ones above ProvisionedConcurrency stop
 
 Desired state lives beside the endpoint document (``EndpointDesired``: config and weight overrides).
 Every transition is written back with ``patch_record``, guarded by the status the pass started from,
@@ -37,6 +38,7 @@ from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.capture.writer import CaptureWriter
 from modelyard.hosting.instances import InstanceClient
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
+from modelyard.hosting.serverless import ServerlessGate
 from modelyard.log_groups import deployment_group, endpoint_group
 from modelyard.runtime.errors import RuntimeLayerError
 from modelyard.settings import Limits, MultiModelLimits
@@ -62,6 +64,8 @@ class VariantDeployment:
     prepared: PreparedContainer
     instances: list[Instance] = field(default_factory=list)
     deployed_at: float = field(default_factory=time.time)
+    gate: ServerlessGate | None = None
+    """A serverless variant's admission and cold starts (None for instance-based variants)."""
     hosts: list[ModelHost] = field(default_factory=list)
     """A multi-model variant's instances (it has no ``instances`` of its own)."""
 
@@ -212,7 +216,7 @@ class EndpointController(KeyedReconciler):
              "ProductionVariants": self._summaries(deployment), "FailureReason": None,
              "DataCaptureConfig": capture_summary(deployment.capture_document,
                                                   started=deployment.capture is not None)},
-            desired=EndpointDesired(desired_state(record).config).to_json()), record.status)
+            desired=desired_state(record).to_json()), record.status)
         routes = self.router.get(*key)
         if written and routes is not None:
             routes.status = "InService"
@@ -247,7 +251,7 @@ class EndpointController(KeyedReconciler):
                     raise PlanError(f"Variant {plan.name}: modelyard runs single-container models only for now "
                                     f"(model {plan.model_name} has {len(plan.containers)} containers)")
                 prepared = await asyncio.to_thread(self._prepare_logged, key, plan)
-                new.variants[plan.name] = VariantDeployment(plan, prepared)
+                new.variants[plan.name] = self._variant_deployment(key, plan, prepared)
             await asyncio.gather(*(self._grow(key, record, v, v.plan.instance_count)
                                    for v in new.variants.values()))
             if capture_config is not None and self.captures is not None:
@@ -259,6 +263,36 @@ class EndpointController(KeyedReconciler):
         self._publish(key, record, new)
         if old is not None:
             await self._stop_all(old)
+
+    def _variant_deployment(self, key: ResourceKey, plan: VariantPlan,
+                            prepared: PreparedContainer) -> VariantDeployment:
+        variant = VariantDeployment(plan, prepared)
+        if plan.serverless is not None:
+            variant.gate = ServerlessGate(plan.serverless, self.limits.serverless_max_instances,
+                                          lambda: self.spawn(self._start_on_demand(key, variant)), clock=self.clock)
+        return variant
+
+    async def _start_on_demand(self, key: ResourceKey, variant: VariantDeployment) -> None:
+        """Start one more instance of a serverless variant because calls are waiting for capacity."""
+        gate = variant.gate
+        assert gate is not None
+        began = self.clock()
+        try:
+            instance = await self._start(key, variant)
+        except Exception as exc:
+            reason = self.server_paths.neutral(str(exc) or type(exc).__name__)
+            log.warning("endpoint %s: serverless instance failed to start: %s", key.name, reason)
+            gate.start_failed(f"The serverless instance could not start: {reason}")
+            return
+        current = self.deployments.get(key)
+        if current is None or variant not in current.variants.values():
+            gate.start_failed("The endpoint's configuration changed while its instance started; retry")
+            await self._stop(instance, grace=1.0)
+            return
+        gate.started(self.clock() - began)
+        instance.writer.write_line(f"modelyard: serverless cold start took {self.clock() - began:.2f} s")
+        variant.instances.append(instance)
+        self._republish(key)
 
     def _prepare_logged(self, key: ResourceKey, plan: VariantPlan) -> PreparedContainer:
         """Prepare a variant's container, logging the steps (environment build ...) to its deployment log.
@@ -283,6 +317,8 @@ class EndpointController(KeyedReconciler):
         for plan in plans:
             variant = current.variants[plan.name]
             variant.plan = plan
+            if variant.gate is not None and plan.serverless is not None:
+                variant.gate.reshape(plan.serverless, self.limits.serverless_max_instances)
             missing = plan.instance_count - variant.instance_count()
             if missing > 0:
                 await self._grow(key, record, variant, missing)
@@ -291,7 +327,7 @@ class EndpointController(KeyedReconciler):
                 del variant.hosts[missing:]
                 self._publish(key, record, current)
                 await asyncio.gather(*(h.close() for h in surplus_hosts))
-            elif missing < 0:
+            elif missing < 0 and variant.gate is None:
                 surplus = variant.instances[missing:]
                 del variant.instances[missing:]
                 self._publish(key, record, current)
@@ -322,10 +358,12 @@ class EndpointController(KeyedReconciler):
             raise errors[0]
 
     async def _start(self, key: ResourceKey, variant: VariantDeployment) -> Instance:
+        serverless = variant.plan.serverless
         instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
                                            variant.prepared, variant.plan.network_isolation,
                                            endpoint_group(key.name), variant.plan.instance_type,
-                                           account=key.account, volume_gb=variant.plan.volume_size_gb)
+                                           account=key.account, volume_gb=variant.plan.volume_size_gb,
+                                           memory_mb=serverless.memory_mb if serverless else None)
         try:
             await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:
@@ -367,8 +405,12 @@ class EndpointController(KeyedReconciler):
         return log_group_arn(region, account, endpoint_group(name))
 
     def _publish(self, key: ResourceKey, record: Record, deployment: Deployment) -> None:
-        variants = {name: VariantRoutes(name, v.plan.weight, v.clients(), multi_model=v.multi_model)
+        variants = {name: VariantRoutes(name, v.plan.weight, v.clients(), multi_model=v.multi_model,
+                                        serverless=v.gate)
                     for name, v in deployment.variants.items()}
+        for variant in deployment.variants.values():
+            if variant.gate is not None:
+                variant.gate.set_instances(len(variants[variant.plan.name].instances))
         status = record.status if record.status in ("InService", "Updating") else "InService"
         sink = deployment.capture.sink if deployment.capture is not None else None
         self.router.publish(key.account, key.region, EndpointRoutes(record.name, record.arn,
@@ -377,13 +419,21 @@ class EndpointController(KeyedReconciler):
 
     @staticmethod
     def _summaries(deployment: Deployment) -> list[dict[str, Any]]:
-        return [{
-            "VariantName": name,
-            "DeployedImages": [{"SpecifiedImage": v.prepared.plan.image, "ResolvedImage": v.prepared.image.uri,
-                                "ResolutionTime": v.deployed_at}],
-            "CurrentWeight": v.plan.weight, "DesiredWeight": v.plan.weight,
-            "CurrentInstanceCount": v.instance_count(), "DesiredInstanceCount": v.plan.instance_count,
-        } for name, v in deployment.variants.items()]
+        summaries = []
+        for name, v in deployment.variants.items():
+            summary: dict[str, Any] = {
+                "VariantName": name,
+                "DeployedImages": [{"SpecifiedImage": v.prepared.plan.image, "ResolvedImage": v.prepared.image.uri,
+                                    "ResolutionTime": v.deployed_at}],
+                "CurrentWeight": v.plan.weight, "DesiredWeight": v.plan.weight,
+            }
+            if v.plan.serverless is not None:
+                shown = v.plan.serverless.document()
+                summary.update(CurrentServerlessConfig=shown, DesiredServerlessConfig=shown)
+            else:
+                summary.update(CurrentInstanceCount=v.instance_count(), DesiredInstanceCount=v.plan.instance_count)
+            summaries.append(summary)
+        return summaries
 
     # supervision
 
@@ -392,6 +442,8 @@ class EndpointController(KeyedReconciler):
             await asyncio.sleep(SUPERVISE_INTERVAL)
             for key, deployment in list(self.deployments.items()):
                 for variant in deployment.variants.values():
+                    if variant.gate is not None:
+                        self._retire_idle(key, variant, variant.gate)
                     for instance in list(variant.instances):
                         if instance.stopping:
                             continue
@@ -400,6 +452,21 @@ class EndpointController(KeyedReconciler):
                         elif instance.client.timeouts and instance.instance_id not in self._health_checks:
                             self._health_checks.add(instance.instance_id)
                             self.spawn(self._check_after_timeout(instance))
+
+    def _retire_idle(self, key: ResourceKey, variant: VariantDeployment, gate: ServerlessGate) -> None:
+        """Stop a serverless variant's instances beyond its provisioned ones once it has been idle for the
+        idle time (``MODELYARD_SERVERLESS_IDLE_SECONDS``): an idle endpoint holds no process."""
+        surplus = len(variant.instances) - variant.plan.instance_count
+        if surplus <= 0 or gate.starting or gate.idle_for() < self.limits.serverless_idle_seconds:
+            return
+        retired = [i for i in variant.instances if not i.client.outstanding][:surplus]
+        for instance in retired:
+            variant.instances.remove(instance)
+            instance.writer.write_line(f"modelyard: serverless instance idle for "
+                                       f"{self.limits.serverless_idle_seconds:g} s; stopping it")
+        self._republish(key)
+        for instance in retired:
+            self.spawn(self._stop(instance, grace=2.0))
 
     async def _check_after_timeout(self, instance: Instance) -> None:
         """An instance that let an invocation time out and no longer answers /ping is stopped; the next
@@ -422,6 +489,10 @@ class EndpointController(KeyedReconciler):
                                    "starting a replacement")
         variant.instances.remove(instance)
         self._republish(key)
+        if variant.gate is not None and len(variant.instances) >= variant.plan.instance_count:
+            self._healthy_since.pop(instance.instance_id, None)
+            self.spawn(self._stop(instance, grace=0.1))
+            return
         healthy_since = self._healthy_since.pop(instance.instance_id, None)
         healthy = 0.0 if healthy_since is None else self.clock() - healthy_since
         instance.restarts = self.backoff.restarts_so_far(instance.restarts, healthy)
@@ -451,5 +522,8 @@ class EndpointController(KeyedReconciler):
             return
         for name, variant in deployment.variants.items():
             if name in routes.variants:
-                routes.variants[name].instances = variant.clients()
+                live = variant.clients()
+                routes.variants[name].instances = live
+                if variant.gate is not None:
+                    variant.gate.set_instances(len(live))
         routes.reweigh()

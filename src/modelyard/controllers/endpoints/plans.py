@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.desired.endpoints import EndpointDesired
+from modelyard.hosting.serverless import ServerlessShape
 from modelyard.model_documents import model_containers
 from modelyard.store.resources import Record, get_record
 
@@ -39,16 +40,19 @@ class VariantPlan:
     model_name: str
     weight: float
     instance_count: int
+    """Instances to run; for a serverless variant, those kept warm (ProvisionedConcurrency)."""
     instance_type: str | None
     containers: tuple[ContainerPlan, ...]
     network_isolation: bool
     volume_size_gb: int | None = None
+    serverless: ServerlessShape | None = None
 
     @property
     def fingerprint(self) -> str:
         """Identity of what the variant's instances run (not how many or how much traffic)."""
-        payload = json.dumps([self.model_name, [c.__dict__ for c in self.containers], self.network_isolation],
-                             sort_keys=True)
+        memory = self.serverless.memory_mb if self.serverless else None
+        payload = json.dumps([self.model_name, [c.__dict__ for c in self.containers], self.network_isolation,
+                              memory], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -60,6 +64,14 @@ def _container(raw: dict[str, Any]) -> ContainerPlan:
     return ContainerPlan(image, data, dict(raw.get("Environment") or {}), raw.get("ContainerHostname"),
                          raw.get("Mode") or "SingleModel",
                          (raw.get("MultiModelConfig") or {}).get("ModelCacheSetting") or "Enabled")
+
+
+def _serverless(config: dict[str, Any] | None, override: dict[str, float]) -> ServerlessShape | None:
+    if not config:
+        return None
+    merged = {**config, **{k: v for k, v in override.items() if k in ("MaxConcurrency", "ProvisionedConcurrency")}}
+    return ServerlessShape(int(merged["MemorySizeInMB"]), int(merged["MaxConcurrency"]),
+                           int(merged.get("ProvisionedConcurrency") or 0))
 
 
 def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) -> list[VariantPlan]:
@@ -76,17 +88,16 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
         containers = tuple(_container(c) for c in model_containers(model))
         if not containers:
             raise PlanError(f"Model {model.name} has no container to run")
-        if "ServerlessConfig" in variant:
-            raise PlanError(f"Variant {variant['VariantName']} is serverless; modelyard does not run serverless "
-                            "variants yet: use an endpoint configuration with InstanceType and InitialInstanceCount")
         override = overrides.get(variant["VariantName"], {})
+        serverless = _serverless(variant.get("ServerlessConfig"), override)
+        count = serverless.provisioned if serverless else int(
+            override.get("DesiredInstanceCount", variant["InitialInstanceCount"]))
         plans.append(VariantPlan(
             name=variant["VariantName"], model_name=model.name,
             weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),
-            instance_count=int(override.get("DesiredInstanceCount", variant["InitialInstanceCount"])),
-            instance_type=variant.get("InstanceType"), containers=containers,
+            instance_count=count, instance_type=variant.get("InstanceType"), containers=containers,
             network_isolation=bool(model.document.get("EnableNetworkIsolation")),
-            volume_size_gb=variant.get("VolumeSizeInGB")))
+            volume_size_gb=variant.get("VolumeSizeInGB"), serverless=serverless))
     if not plans:
         raise PlanError(f"Endpoint configuration {config_name} has no production variant")
     return plans
