@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hosting.models import GENERIC_IMAGE, wait_for_status
+from tests.hosting.models import GENERIC_IMAGE, deploy, wait_for_status
 from tests.hosting.test_byoc import ECHO_SERVE, image_dir, register
 from tests.multimodel.models import deploy_multi_model
 
@@ -49,3 +49,16 @@ def test_a_bring_your_own_image_without_the_contract_fails_the_endpoint_clearly(
 def test_an_empty_prefix_deploys(sm, tmp_path, unique):  # type: ignore[no-untyped-def]
     (tmp_path / "empty").mkdir()
     assert deploy_multi_model(sm, unique, f"file://{tmp_path}/empty/")["EndpointStatus"] == "InService"
+
+
+def test_target_model_on_a_single_model_endpoint_is_a_validation_error(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    from tests.multimodel.models import echo_model
+
+    artifact = echo_model(tmp_path / "single", "single")
+    described = deploy(sm, unique, f"file://{artifact}")
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    with pytest.raises(runtime.exceptions.ValidationError, match="not a multi-model endpoint"):
+        runtime.invoke_endpoint(EndpointName=unique, TargetModel="m.tar.gz", ContentType="application/json",
+                                Body=b'{"x": [1]}')
+    reply = runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=b'{"x": [1]}')
+    assert b"single" in reply["Body"].read()

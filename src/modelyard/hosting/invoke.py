@@ -51,6 +51,9 @@ class InvokeEndpoint:
         variant = self._variant(routes, params.get("TargetVariant"))
         if variant.multi_model:
             checked_target(params.get("TargetModel"), routes.name)
+        elif params.get("TargetModel"):
+            raise RuntimeValidationError(f"Endpoint {routes.name} is not a multi-model endpoint and does not support "
+                                         "target model header; omit TargetModel, or deploy a Mode MultiModel model")
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
         gate = variant.serverless
