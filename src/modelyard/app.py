@@ -240,7 +240,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     metrics = MetricsHub(db, settings.metrics)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
-                                   server_paths=server_paths, captures=captures, metrics=metrics.buffer)
+                                   server_paths=server_paths, captures=captures, metrics=metrics.buffer,
+                                   multi_model=settings.multi_model)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
                                      server_paths=server_paths)
     jobs = JobController(db, [TrainingRunner(kit.job_tools, metrics.buffer), ProcessingRunner(kit.job_tools)],

@@ -27,3 +27,9 @@ def endpoint_group(endpoint: str) -> str:
 def deployment_group(endpoint: str) -> str:
     """The group of modelyard's deployment log of an endpoint."""
     return f"{MODELYARD_PREFIX}Endpoints/{endpoint}"
+
+
+MODEL_SNAPSHOT_SUFFIX = "/models"
+"""In an endpoint's deployment group, the stream ``<variant>/<instance>/models`` of a multi-model
+instance holds snapshots of its loaded models, each a line ``MODEL_SNAPSHOT_MARK`` + JSON."""
+MODEL_SNAPSHOT_MARK = "modelyard-models: "

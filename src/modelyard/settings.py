@@ -86,6 +86,18 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class MultiModelLimits:
+    """Multi-model endpoints: each instance's memory budget for loaded models (None: the instance type's
+    memory), how long a model may stay idle before it is unloaded (None: no limit), how often a loaded
+    model's artifact is checked for a change, and the longest pause before a failed load is retried."""
+
+    memory_budget_bytes: int | None = None
+    idle_seconds: float | None = None
+    revalidate_seconds: float = 1.0
+    retry_max_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know about its configuration."""
 
@@ -108,6 +120,7 @@ class Settings:
     edge: EdgeLimits = field(default_factory=EdgeLimits)
     capture: CaptureLimits = field(default_factory=CaptureLimits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    multi_model: MultiModelLimits = field(default_factory=MultiModelLimits)
 
     @property
     def resolved_database_url(self) -> str:
@@ -298,6 +311,13 @@ _METRICS_ENV = {
     "MODELYARD_ENDPOINT_METRICS": ("endpoint_metrics", SWITCH),
 }
 
+_MULTI_MODEL_ENV = {
+    "MODELYARD_MME_MEMORY_BUDGET_BYTES": ("memory_budget_bytes", BYTES),
+    "MODELYARD_MME_IDLE_SECONDS": ("idle_seconds", SECONDS),
+    "MODELYARD_MME_REVALIDATE_SECONDS": ("revalidate_seconds", number(0.0, above=False)),
+    "MODELYARD_MME_RETRY_MAX_SECONDS": ("retry_max_seconds", number(0.0, above=False)),
+}
+
 # Read where they are used (``runtime.limits``), checked here so that a bad value stops the server at
 # start rather than failing a deployment later.
 CHECKED_AT_START = {
@@ -333,7 +353,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
                         ("edge", _overridden(EdgeLimits(), _EDGE_ENV, env)),
                         ("data_limits", _overridden(DataLimits(), _DATA_LIMIT_ENV, env)),
                         ("capture", _overridden(CaptureLimits(), _CAPTURE_ENV, env)),
-                        ("metrics", _overridden(MetricsSettings(), _METRICS_ENV, env))):
+                        ("metrics", _overridden(MetricsSettings(), _METRICS_ENV, env)),
+                        ("multi_model", _overridden(MultiModelLimits(), _MULTI_MODEL_ENV, env))):
         if group is not None:
             values[name] = group
     for variable, kind in CHECKED_AT_START.items():

@@ -65,7 +65,7 @@ class FakeLauncher:
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
               network_isolation: bool, log_group: str, instance_type: str | None = None, *,
-              account: str, volume_gb: int | None = None) -> Instance:
+              account: str, volume_gb: int | None = None, memory_mb: int | None = None) -> Instance:
         if self.on_start is not None:
             self.on_start()
         instance_id = f"{prepared.plan.image}#{next(self._ids)}"

@@ -91,9 +91,6 @@ def test_inactive_values_are_accepted(sm, unique):  # type: ignore[no-untyped-de
       "InferenceExecutionConfig": {"Mode": "Direct"}}, "Containers"),
     ({"Containers": [container(ContainerHostname="a")], "InferenceExecutionConfig": {"Mode": "Direct"}},
      "InferenceExecutionConfig.Mode"),
-    ({"PrimaryContainer": container(Mode="MultiModel")}, "PrimaryContainer.Mode"),
-    ({"PrimaryContainer": container(MultiModelConfig={"ModelCacheSetting": "Disabled"})},
-     "PrimaryContainer.MultiModelConfig"),
     ({"Containers": [container(ImageConfig={"RepositoryAccessMode": "Vpc"})]}, "Containers[0].ImageConfig"),
     ({"PrimaryContainer": container(AdditionalModelDataSources=[{"ChannelName": "draft", "S3DataSource": {
         "S3Uri": "s3://b/draft/", "S3DataType": "S3Prefix", "CompressionType": "None"}}])},

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from modelyard.cli.connection import Connection, connection_options, error_code, pages
+from modelyard.cli.loaded_models import MODEL_COLUMNS, instance_snapshots, model_rows
 from modelyard.cli.output import err, json_option, print_json, print_table, status_style
 
 JOB_LISTS = (
@@ -18,11 +19,21 @@ NEWEST_FIRST = {"SortBy": "CreationTime", "SortOrder": "Descending"}
 
 
 @click.command()
+@click.option("--models", "show_models", is_flag=True,
+              help="Show the models each multi-model instance holds, with load, unload and hit counts.")
 @json_option
 @connection_options
-def endpoints(as_json: bool, conn: Connection) -> None:
-    """List endpoints with their status."""
+def endpoints(show_models: bool, as_json: bool, conn: Connection) -> None:
+    """List endpoints with their status (``--models``: the models loaded on multi-model endpoints)."""
     items = list(pages(conn.sagemaker.list_endpoints, "Endpoints", **NEWEST_FIRST))
+    if show_models:
+        snapshots = [s for e in items for s in instance_snapshots(conn, e["EndpointName"])]
+        if as_json:
+            print_json(snapshots)
+            return
+        print_table("Multi-model instances", MODEL_COLUMNS, model_rows(snapshots),
+                    "no multi-model endpoint has loaded a model yet")
+        return
     if as_json:
         print_json(items)
         return

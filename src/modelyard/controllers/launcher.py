@@ -110,10 +110,12 @@ class Launcher:
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
               network_isolated: bool, log_group: str, instance_type: str | None = None, *,
-              account: str, volume_gb: int | None = None, memory_mb: int | None = None) -> Instance:
+              account: str, volume_gb: int | None = None, memory_mb: int | None = None,
+              stream: str | None = None, extra_env: dict[str, str] | None = None) -> Instance:
         """Start an instance process (blocking; call from a worker thread) with the limits of
         ``instance_type`` (or ``memory_mb``: a serverless variant's memory) and a disk budget of
-        ``volume_gb`` (see ``runtime.limits``)."""
+        ``volume_gb`` (see ``runtime.limits``); its output goes to ``stream`` (default
+        ``<variant>/<instance-id>``), ``extra_env`` is added to its environment."""
         instance_id = f"i-{secrets.token_hex(8)}"
         directory = self.data_dir / "instances" / region / endpoint / instance_id
         opt_ml = directory / "opt_ml"
@@ -139,7 +141,7 @@ class Launcher:
         env.update(prepared.environment.env_vars())
         env.update({"SAGEMAKER_MODEL_DIR": model_inside, "SM_MODEL_DIR": model_inside,
                     "SAGEMAKER_REGION": region, "AWS_REGION": region,
-                    "MODELYARD_ENDPOINT": endpoint, "MODELYARD_INSTANCE_ID": instance_id})
+                    "MODELYARD_ENDPOINT": endpoint, "MODELYARD_INSTANCE_ID": instance_id, **(extra_env or {})})
         reveal_host_paths(spec, prepared.environment.path, image.directory)
         socket_dir, port = None, None
         if image.kind == "toolkit":
@@ -160,7 +162,7 @@ class Launcher:
                 reveal_host_paths(spec, bridge)
                 client = HttpInstance(port, unix_socket=str(socket_dir / "http.sock"))
         spec.env = env
-        stream = f"{variant}/{instance_id}"
+        stream = stream or f"{variant}/{instance_id}"
         try:
             spec.argv = prepared.environment.command(image.command("serve"))
             if image.kind != "toolkit" and socket_dir is not None and port is not None:

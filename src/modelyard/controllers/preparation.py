@@ -38,6 +38,14 @@ class PreparedContainer:
     """The fingerprints of the artifacts it was prepared from."""
 
 
+class ArtifactUnusable(PlanError):
+    """The model artifact could not be fetched or unpacked (missing, not an archive, over a limit)."""
+
+
+class EnvironmentUnbuildable(PlanError):
+    """The model's environment could not be built (its requirements cannot be installed)."""
+
+
 def _key(plan: ContainerPlan, content: str) -> str:
     return repr((plan.image, plan.model_data_url, sorted(plan.environment.items()), content))
 
@@ -108,7 +116,7 @@ class Preparer:
         try:
             return "\n".join(self.cache.fingerprint(uri) for uri in uris)
         except StorageError as exc:
-            raise PlanError(f"Could not fetch the model artifact: {exc}") from None
+            raise ArtifactUnusable(f"Could not fetch the model artifact: {exc}") from None
 
     def _prepare(self, plan: ContainerPlan, content: str, progress,  # type: ignore[no-untyped-def]
                  leases: list[Path]) -> PreparedContainer:
@@ -120,14 +128,14 @@ class Preparer:
             model_dir = self._fetch(plan.model_data_url, leases) if plan.model_data_url else None
             code_dir = self._code_dir(plan, model_dir, leases)
         except StorageError as exc:
-            raise PlanError(f"Could not fetch the model artifact: {exc}") from None
+            raise ArtifactUnusable(f"Could not fetch the model artifact: {exc}") from None
         requirements = None
         if code_dir is not None and (code_dir / "requirements.txt").is_file():
             requirements = (code_dir / "requirements.txt").read_text()
         try:
             environment = self.builder.ensure(image, requirements, progress=progress)
         except EnvironmentBuildError as exc:
-            raise PlanError(f"Could not build the model's environment: {exc}") from None
+            raise EnvironmentUnbuildable(f"Could not build the model's environment: {exc}") from None
         external = None if code_dir is None or (model_dir and model_dir in code_dir.parents) else code_dir
         return PreparedContainer(plan, image, environment, model_dir, external or code_dir, content)
 

@@ -31,8 +31,9 @@ class HttpInstance:
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
 
-    async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
-        """POST /invocations with SageMaker's headers."""
+    async def invoke(self, invocation: Invocation, timeout: float, path: str = "/invocations") -> Reply:
+        """POST /invocations (or ``path``: a multi-model container's ``/models/{name}/invoke``) with
+        SageMaker's headers."""
         headers = {"Content-Type": invocation.content_type or "application/octet-stream"}
         if invocation.accept:
             headers["Accept"] = invocation.accept
@@ -44,7 +45,7 @@ class HttpInstance:
             headers["X-Amzn-SageMaker-Target-Model"] = invocation.target_model
         self.outstanding += 1
         try:
-            async with self._client().post(f"{self.base}/invocations", data=invocation.body, headers=headers,
+            async with self._client().post(f"{self.base}{path}", data=invocation.body, headers=headers,
                                            timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 body = await response.read()
                 return Reply(response.status, body, response.headers.get("Content-Type"),
@@ -53,6 +54,16 @@ class HttpInstance:
             raise OSError(str(exc)) from exc
         finally:
             self.outstanding -= 1
+
+    async def request(self, method: str, path: str, document: object | None, timeout: float) -> Reply:
+        """Any other call of the container contract (``POST /models`` with a JSON ``document``,
+        ``DELETE /models/{name}`` …); raises OSError when the container cannot be reached."""
+        try:
+            async with self._client().request(method, f"{self.base}{path}", json=document,
+                                              timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                return Reply(response.status, await response.read(), response.headers.get("Content-Type"))
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise OSError(f"{method} {path}: {exc or type(exc).__name__}") from exc
 
     async def ping(self, timeout: float) -> bool:
         """GET /ping answers 200."""

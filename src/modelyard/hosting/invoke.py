@@ -22,6 +22,7 @@ from typing import Any
 from modelyard.context import RequestContext
 from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
+from modelyard.hosting.model_targets import checked_target
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.hosting.serverless import SERVERLESS_PAYLOAD_BYTES, ServerlessGate
 from modelyard.metrics.endpoint_meter import CLIENT_ERROR, OK, SERVER_ERROR, EndpointMeter
@@ -80,6 +81,11 @@ class InvokeEndpoint:
     async def _answer(self, routes: EndpointRoutes, variant: VariantRoutes,
                       params: dict[str, Any]) -> tuple[dict[str, Any], float]:
         """The result and the model's share of the time (from sending the call to its reply)."""
+        if variant.multi_model:
+            checked_target(params.get("TargetModel"), routes.name)
+        elif params.get("TargetModel"):
+            raise RuntimeValidationError(f"Endpoint {routes.name} is not a multi-model endpoint and does not support "
+                                         "target model header; omit TargetModel, or deploy a Mode MultiModel model")
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
         gate = variant.serverless
@@ -163,7 +169,8 @@ class InvokeEndpoint:
         timeout = self.limits.invoke_timeout_seconds
         failed: InstanceClient | None = None
         for _ in range(2):
-            instance = variant.pick()
+            instance = variant.pick_for(invocation.target_model) if variant.multi_model and \
+                invocation.target_model else variant.pick()
             if instance is None:
                 break
             try:

@@ -12,10 +12,14 @@ import bisect
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from modelyard.hosting.capture.sink import CaptureSink
 from modelyard.hosting.instances import InstanceClient
+from modelyard.hosting.model_targets import ModelHolder
 from modelyard.hosting.serverless import ServerlessGate
+
+SPREAD_OUTSTANDING = 4
 
 
 @dataclass
@@ -26,6 +30,8 @@ class VariantRoutes:
     weight: float
     instances: list[InstanceClient] = field(default_factory=list)
     log_streams: list[str] = field(default_factory=list)
+    multi_model: bool = False
+    """A multi-model variant: every call names a TargetModel, its instances are ``ModelHolder``s."""
     serverless: ServerlessGate | None = None
 
     _turn: int = 0
@@ -42,6 +48,21 @@ class VariantRoutes:
             candidate = instances[(start + offset) % count]
             if candidate.outstanding < best.outstanding:
                 best = candidate
+        return best
+
+
+    def pick_for(self, target: str) -> InstanceClient | None:
+        """For a multi-model variant: the least busy instance that already holds ``target``, unless every
+        holder has ``SPREAD_OUTSTANDING`` calls in flight and some instance is idle (a hot model is then
+        loaded on one more instance); no holder: the usual pick."""
+        holders = [i for i in self.instances if cast(ModelHolder, i).holds(target)]
+        if not holders:
+            return self.pick()
+        best = min(holders, key=lambda i: i.outstanding)
+        if best.outstanding >= SPREAD_OUTSTANDING and len(holders) < len(self.instances):
+            idle = [i for i in self.instances if i.outstanding == 0]
+            if idle:
+                return idle[0]
         return best
 
 

@@ -84,6 +84,17 @@ def _check_container(container: dict[str, Any], index: int) -> None:
         raise ValidationException(f"{where}: InferenceSpecificationName requires ModelPackageName")
     if "ModelDataUrl" in container and "ModelDataSource" in container:
         raise ValidationException(f"{where}: specify ModelDataUrl or ModelDataSource, not both")
+    _check_multi_model(container, where, has_package)
+
+
+def _check_multi_model(container: dict[str, Any], where: str, has_package: bool) -> None:
+    multi = container.get("Mode") == "MultiModel"
+    if "MultiModelConfig" in container and not multi:
+        raise ValidationException(f"{where}: MultiModelConfig applies to a multi-model container only; set Mode "
+                                  "MultiModel or remove MultiModelConfig")
+    if multi and not has_package and not (container.get("ModelDataUrl") or container.get("ModelDataSource")):
+        raise ValidationException(f"{where}: a MultiModel container needs ModelDataUrl, the S3 prefix (or file:// "
+                                  "directory) its model artifacts are stored under, ending with '/'")
 
 
 def _check_execution(containers: list[dict[str, Any]], mode: str | None) -> None:

@@ -21,9 +21,6 @@ _DEPLOYMENT = ("modelyard replaces a configuration all at once: the new instance
 
 def _container_rules(prefix: str) -> tuple[Unsupported, ...]:
     return (
-        Unsupported(f"{prefix}.Mode", "multi-model endpoints are not implemented; use Mode SingleModel with one "
-                    "model artifact", equals("MultiModel")),
-        Unsupported(f"{prefix}.MultiModelConfig", "multi-model endpoints are not implemented; remove it"),
         Unsupported(f"{prefix}.ImageConfig", "images are resolved by modelyard's image catalogue, not pulled "
                     "from a private registry; remove ImageConfig (register your own image with "
                     "`modelyard images register`)",

@@ -25,8 +25,10 @@ from typing import Any
 
 from modelyard.arns import log_group_arn
 from modelyard.controllers.endpoints.backoff import RestartBackoff
+from modelyard.controllers.endpoints.multi_model import host_setup, prepare_base
 from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, endpoint_capture, plan_variants
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
+from modelyard.controllers.multimodel.host import ModelHost
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
@@ -34,6 +36,7 @@ from modelyard.desired.capture import CaptureConfig, capture_summary
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.capture.writer import CaptureWriter
+from modelyard.hosting.instances import InstanceClient
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.hosting.serverless import ServerlessGate
 from modelyard.log_groups import deployment_group, endpoint_group
@@ -42,7 +45,7 @@ from modelyard.metrics.endpoint_meter import ENDPOINT_NAMESPACE
 from modelyard.metrics.instance_usage import RunningInstance
 from modelyard.metrics.series import SeriesKey
 from modelyard.runtime.errors import RuntimeLayerError
-from modelyard.settings import Limits
+from modelyard.settings import Limits, MultiModelLimits
 from modelyard.storage.errors import StorageError
 from modelyard.store.database import Database
 from modelyard.store.patches import Patch, patch_record
@@ -67,6 +70,21 @@ class VariantDeployment:
     deployed_at: float = field(default_factory=time.time)
     gate: ServerlessGate | None = None
     """A serverless variant's admission and cold starts (None for instance-based variants)."""
+    hosts: list[ModelHost] = field(default_factory=list)
+    """A multi-model variant's instances (it has no ``instances`` of its own)."""
+
+    @property
+    def multi_model(self) -> bool:
+        """Whether the variant serves a multi-model container."""
+        return self.plan.containers[0].mode == "MultiModel"
+
+    def clients(self) -> list[InstanceClient]:
+        """What the router sends this variant's calls to."""
+        return [*(i.client for i in self.instances if not i.stopping), *self.hosts]
+
+    def instance_count(self) -> int:
+        """How many instances run."""
+        return len(self.instances) + len(self.hosts)
 
 
 @dataclass
@@ -94,11 +112,12 @@ class EndpointController(KeyedReconciler):
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  server_paths: ServerPaths | None = None, captures: CaptureService | None = None,
-                 metrics: MetricBuffer | None = None) -> None:
+                 metrics: MetricBuffer | None = None, multi_model: MultiModelLimits | None = None) -> None:
         """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests;
         ``server_paths`` keeps host paths of the server's own files out of FailureReasons; ``captures``
         starts the data capture of deployments whose config asks for it; ``metrics`` receives each
-        instance's ModelSetupTime."""
+        instance's ModelSetupTime; ``multi_model`` sets the memory budget, idle TTL and checks of
+        multi-model instances."""
         super().__init__(log)
         self.backoff = backoff or RestartBackoff()
         self.server_paths = server_paths or ServerPaths(None)
@@ -113,6 +132,7 @@ class EndpointController(KeyedReconciler):
         self.launcher = launcher
         self.captures = captures
         self.metrics = metrics
+        self.multi_model = multi_model or MultiModelLimits()
         self.deployments: dict[ResourceKey, Deployment] = {}
         self._supervisor: asyncio.Task[None] | None = None
 
@@ -250,8 +270,6 @@ class EndpointController(KeyedReconciler):
                 if len(plan.containers) > 1:
                     raise PlanError(f"Variant {plan.name}: modelyard runs single-container models only for now "
                                     f"(model {plan.model_name} has {len(plan.containers)} containers)")
-                if plan.containers[0].mode == "MultiModel":
-                    raise PlanError(f"Variant {plan.name}: multi-model endpoints are not supported yet")
                 prepared = await asyncio.to_thread(self._prepare_logged, key, plan)
                 new.variants[plan.name] = self._variant_deployment(key, plan, prepared)
             await asyncio.gather(*(self._grow(key, record, v, v.plan.instance_count)
@@ -307,7 +325,8 @@ class EndpointController(KeyedReconciler):
                                                                         plan.name) as writer:
             writer.write_line(f"modelyard: preparing model {plan.model_name} (image {container.image})")
             try:
-                prepared = self.preparer.prepare(container, progress=writer.write_line)
+                prepared = prepare_base(self.preparer, plan, writer.write_line) if container.mode == "MultiModel" \
+                    else self.preparer.prepare(container, progress=writer.write_line)
             except PlanError as exc:
                 writer.write_line(f"modelyard: preparation failed: {self.server_paths.neutral(str(exc))}")
                 raise
@@ -320,9 +339,14 @@ class EndpointController(KeyedReconciler):
             variant.plan = plan
             if variant.gate is not None and plan.serverless is not None:
                 variant.gate.reshape(plan.serverless, self.limits.serverless_max_instances)
-            missing = plan.instance_count - len(variant.instances)
+            missing = plan.instance_count - variant.instance_count()
             if missing > 0:
                 await self._grow(key, record, variant, missing)
+            elif missing < 0 and variant.multi_model:
+                surplus_hosts = variant.hosts[missing:]
+                del variant.hosts[missing:]
+                self._publish(key, record, current)
+                await asyncio.gather(*(h.close() for h in surplus_hosts))
             elif missing < 0 and variant.gate is None:
                 surplus = variant.instances[missing:]
                 del variant.instances[missing:]
@@ -331,6 +355,20 @@ class EndpointController(KeyedReconciler):
         self._publish(key, record, current)
 
     async def _grow(self, key: ResourceKey, record: Record, variant: VariantDeployment, count: int) -> None:
+        if variant.multi_model:
+            setup = host_setup(key.account, key.region, key.name, variant.plan, variant.prepared,
+                               self._log_group_arn(key.region, key.account, key.name), self.multi_model,
+                               self.limits.health_check_timeout_seconds)
+            hosts = [ModelHost(setup, self.preparer, self.launcher) for _ in range(count)]
+            try:
+                await asyncio.gather(*(h.ready() for h in hosts))
+            except BaseException:
+                await asyncio.gather(*(h.close() for h in hosts), return_exceptions=True)
+                raise
+            for host in hosts:
+                host.start()
+            variant.hosts.extend(hosts)
+            return
         started = await asyncio.gather(*(self._start(key, variant) for _ in range(count)),
                                        return_exceptions=True)
         good = [i for i in started if isinstance(i, Instance)]
@@ -374,7 +412,9 @@ class EndpointController(KeyedReconciler):
         """Stop a deployment that is over, give back its prepared containers, and store what it captured
         (waiting at most ``flush`` seconds for the destination)."""
         instances = [i for v in deployment.variants.values() for i in v.instances]
-        await asyncio.gather(*(self._stop(i, grace) for i in instances), return_exceptions=True)
+        hosts = [h for v in deployment.variants.values() for h in v.hosts]
+        await asyncio.gather(*(self._stop(i, grace) for i in instances), *(h.close() for h in hosts),
+                             return_exceptions=True)
         for variant in deployment.variants.values():
             self.preparer.release(variant.prepared)
         if deployment.capture is not None:
@@ -391,7 +431,7 @@ class EndpointController(KeyedReconciler):
         return log_group_arn(region, account, endpoint_group(name))
 
     def _publish(self, key: ResourceKey, record: Record, deployment: Deployment) -> None:
-        variants = {name: VariantRoutes(name, v.plan.weight, [i.client for i in v.instances if not i.stopping],
+        variants = {name: VariantRoutes(name, v.plan.weight, v.clients(), multi_model=v.multi_model,
                                         serverless=v.gate)
                     for name, v in deployment.variants.items()}
         for variant in deployment.variants.values():
@@ -417,7 +457,7 @@ class EndpointController(KeyedReconciler):
                 shown = v.plan.serverless.document()
                 summary.update(CurrentServerlessConfig=shown, DesiredServerlessConfig=shown)
             else:
-                summary.update(CurrentInstanceCount=len(v.instances), DesiredInstanceCount=v.plan.instance_count)
+                summary.update(CurrentInstanceCount=v.instance_count(), DesiredInstanceCount=v.plan.instance_count)
             summaries.append(summary)
         return summaries
 
@@ -508,7 +548,7 @@ class EndpointController(KeyedReconciler):
             return
         for name, variant in deployment.variants.items():
             if name in routes.variants:
-                live = [i.client for i in variant.instances if not i.stopping]
+                live = variant.clients()
                 routes.variants[name].instances = live
                 if variant.gate is not None:
                     variant.gate.set_instances(len(live))

@@ -28,6 +28,8 @@ class ContainerPlan:
     environment: dict[str, str] = field(default_factory=dict)
     hostname: str | None = None
     mode: str = "SingleModel"
+    model_cache: str = "Enabled"
+    """MultiModelConfig.ModelCacheSetting of a multi-model container."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def _container(raw: dict[str, Any]) -> ContainerPlan:
         raise PlanError("A container of the model has no Image")
     data = raw.get("ModelDataUrl") or ((raw.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
     return ContainerPlan(image, data, dict(raw.get("Environment") or {}), raw.get("ContainerHostname"),
-                         raw.get("Mode") or "SingleModel")
+                         raw.get("Mode") or "SingleModel",
+                         (raw.get("MultiModelConfig") or {}).get("ModelCacheSetting") or "Enabled")
 
 
 def _serverless(config: dict[str, Any] | None, override: dict[str, float]) -> ServerlessShape | None:

@@ -1,0 +1,1 @@
+"""Multi-model endpoints: instances that load TargetModels on demand (``host.ModelHost``)."""

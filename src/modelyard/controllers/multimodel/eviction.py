@@ -1,0 +1,33 @@
+"""Which loaded models to unload: least recently used first, never one with a call in flight."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from modelyard.controllers.multimodel.loaded import LoadedModel
+
+
+def over_budget(models: Iterable[LoadedModel], budget: int, incoming: int = 0,
+                keep: str | None = None) -> list[LoadedModel]:
+    """The models to unload, oldest use first, so that what stays plus ``incoming`` bytes fits in
+    ``budget`` (as far as idle models allow); ``keep`` is never chosen."""
+    loaded = list(models)
+    total = sum(m.memory_bytes for m in loaded) + incoming
+    chosen = []
+    for model in sorted(loaded, key=lambda m: m.last_used):
+        if total <= budget:
+            break
+        if model.target == keep or model.in_flight:
+            continue
+        chosen.append(model)
+        total -= model.memory_bytes
+    return chosen
+
+
+def idle(models: Iterable[LoadedModel], idle_seconds: float | None, now: float | None = None) -> list[LoadedModel]:
+    """The models unused for longer than ``idle_seconds`` (none when it is None)."""
+    if idle_seconds is None:
+        return []
+    now = time.monotonic() if now is None else now
+    return [m for m in models if not m.in_flight and now - m.last_used > idle_seconds]

@@ -1,0 +1,79 @@
+"""A multi-model endpoint serves every model under its prefix, each loaded on first call."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.multimodel.models import deploy_multi_model, echo_model, invoke
+
+
+def test_models_under_an_s3_prefix_load_on_first_call_and_stay(sm, runtime, s3, tmp_path, unique):  # type: ignore[no-untyped-def]
+    s3.create_bucket(Bucket=unique)
+    for name in ("m1", "m2"):
+        s3.upload_file(str(echo_model(tmp_path / name, name, scale=3)), unique, f"models/a/b/{name}.tar.gz")
+    described = deploy_multi_model(sm, unique, f"s3://{unique}/models/")
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+
+    first = invoke(runtime, unique, "a/b/m1.tar.gz", {"x": [1, 2]})
+    assert first["name"] == "m1" and first["y"] == [3, 6]
+    again = invoke(runtime, unique, "a/b/m1.tar.gz")
+    assert again["process"] == first["process"]
+    other = invoke(runtime, unique, "a/b/m2.tar.gz")
+    assert other["name"] == "m2" and other["process"] != first["process"]
+
+    s3.upload_file(str(echo_model(tmp_path / "m3", "m3")), unique, "models/m3.tar.gz")
+    assert invoke(runtime, unique, "m3.tar.gz")["name"] == "m3"
+
+
+def test_a_changed_artifact_is_loaded_again(sm, runtime, s3, tmp_path, unique):  # type: ignore[no-untyped-def]
+    s3.create_bucket(Bucket=unique)
+    s3.upload_file(str(echo_model(tmp_path / "v1", "v1")), unique, "p/m.tar.gz")
+    deploy_multi_model(sm, unique, f"s3://{unique}/p/")
+    assert invoke(runtime, unique, "m.tar.gz")["name"] == "v1"
+    s3.upload_file(str(echo_model(tmp_path / "v2", "v2")), unique, "p/m.tar.gz")
+    assert invoke(runtime, unique, "m.tar.gz")["name"] == "v2"
+
+
+def test_file_prefix_and_conflicting_requirements_side_by_side(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    for name, pin in (("old", "six==1.16.0"), ("new", "six==1.17.0"), ("same", "six==1.16.0")):
+        shutil.copy(echo_model(tmp_path / name, name, requirements=pin + "\n"), prefix / f"{name}.tar.gz")
+    deploy_multi_model(sm, unique, f"file://{prefix}/")
+    assert invoke(runtime, unique, "old.tar.gz")["six"] == "1.16.0"
+    assert invoke(runtime, unique, "new.tar.gz")["six"] == "1.17.0"
+    assert invoke(runtime, unique, "same.tar.gz")["six"] == "1.16.0"
+    assert invoke(runtime, unique, "old.tar.gz")["six"] == "1.16.0"
+
+
+def test_concurrent_first_calls_share_one_load(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    shutil.copy(echo_model(tmp_path / "slow", "slow", load_sleep=1.0), prefix / "slow.tar.gz")
+    deploy_multi_model(sm, unique, f"file://{prefix}/")
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: invoke(runtime, unique, "slow.tar.gz"), range(40)))
+    assert len({a["process"] for a in answers}) == 1
+
+
+def test_without_target_model_is_a_validation_error(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    deploy_multi_model(sm, unique, f"file://{prefix}/")
+    with pytest.raises(runtime.exceptions.ValidationError, match="TargetModel"):
+        runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=json.dumps({}))
+
+
+def test_calls_go_to_the_instance_that_holds_the_model(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    for name in ("m1", "m2"):
+        shutil.copy(echo_model(tmp_path / name, name), prefix / f"{name}.tar.gz")
+    deploy_multi_model(sm, unique, f"file://{prefix}/", count=2)
+    assert sm.describe_endpoint(EndpointName=unique)["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    for target in ("m1.tar.gz", "m2.tar.gz"):
+        assert len({invoke(runtime, unique, target)["process"] for _ in range(8)}) == 1
