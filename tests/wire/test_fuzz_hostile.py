@@ -10,22 +10,37 @@ import base64
 import http.client
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from modelyard.app import service_table
+from modelyard.hosting.router import Router
 from modelyard.services.catalog import load_services
 from modelyard.services.dispatch import implemented
+from modelyard.settings import Settings
+from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.spec import service_model
 from tests.support.server import ServerProcess
 from tests.support.snapshot import store_snapshot
 from tests.wire.test_fuzz import value_for
 
 load_services()
-TARGETS = {"sagemaker": "SageMaker", "logs": "Logs_20140328"}
-OPERATIONS = [(service, name) for service in TARGETS for name in sorted(implemented(service))]
+
+
+def _json_services() -> dict[str, JsonProtocol]:
+    """Every service the server speaks over AWS JSON (1.0 or 1.1), by name, as the composition root builds it."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        table = service_table(Router(), Settings(), executor)
+    return {service.name: service.protocol for service in table.services
+            if isinstance(service.protocol, JsonProtocol)}
+
+
+JSON_SERVICES = _json_services()
+OPERATIONS = [(service, name) for service in JSON_SERVICES for name in sorted(implemented(service))]
 TOKEN_MEMBERS = ("NextToken", "nextToken", "nextForwardToken", "nextBackwardToken")
 
 
@@ -70,6 +85,11 @@ ODD_REGIONS = ["x" * 40, "us-east-1" + "1" * 30, "US-EAST-1", "../../etc", "us e
                "us-east-1'; DROP TABLE resources; --", "1", "-", "us-east-1\t"]
 
 
+def _headers(service: str, name: str) -> dict[str, str]:
+    protocol = JSON_SERVICES[service]
+    return {"X-Amz-Target": f"{protocol.target_prefix}.{name}", "Content-Type": protocol.content_type}
+
+
 def _post(server: ServerProcess, headers: dict[str, str], body: bytes, path: str = "/") -> tuple[int, bytes]:
     host, port = server.url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -97,8 +117,7 @@ def unchanged(any_server: ServerProcess) -> Iterator[ServerProcess]:
 def test_hostile_bodies_to_every_operation_get_a_4xx(unchanged: ServerProcess) -> None:
     for service, name in OPERATIONS:
         for label, body in HOSTILE_BODIES.items():
-            headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}", "Content-Type": "application/x-amz-json-1.1"}
-            status, answer = _post(unchanged, headers, body)
+            status, answer = _post(unchanged, _headers(service, name), body)
             _assert_aws_4xx(status, answer, (service, name, label))
 
 
@@ -110,9 +129,7 @@ def test_forged_page_tokens_get_a_4xx(unchanged: ServerProcess) -> None:
             for token in FORGED_TOKENS:
                 extra = {"Resource": "ModelPackage"} if name == "Search" else {}
                 body = json.dumps({member: token, **extra}).encode()
-                headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}",
-                           "Content-Type": "application/x-amz-json-1.1"}
-                status, answer = _post(unchanged, headers, body)
+                status, answer = _post(unchanged, _headers(service, name), body)
                 _assert_aws_4xx(status, answer, (service, name, member, token[:40]))
 
 
@@ -124,8 +141,7 @@ def _authorization(region: str, service: str) -> str:
 def test_odd_regions_in_the_credential_scope_get_a_4xx(unchanged: ServerProcess) -> None:
     for region in ODD_REGIONS:
         for service, name in OPERATIONS:
-            headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}", "Content-Type": "application/x-amz-json-1.1",
-                       "Authorization": _authorization(region, service)}
+            headers = {**_headers(service, name), "Authorization": _authorization(region, service)}
             status, answer = _post(unchanged, headers, b"{}")
             _assert_aws_4xx(status, answer, (service, name, region))
         headers = {"Content-Type": "text/csv", "Authorization": _authorization(region, "sagemaker")}
@@ -160,8 +176,7 @@ def test_shape_typed_inputs_to_every_service_never_get_a_5xx(any_server: ServerP
     service, name = data.draw(st.sampled_from(OPERATIONS))
     shape = service_model(service).operation_model(name).input_shape
     params = data.draw(value_for(shape)) if shape is not None else {}
-    headers = {"X-Amz-Target": f"{TARGETS[service]}.{name}", "Content-Type": "application/x-amz-json-1.1"}
-    status, answer = _post(any_server, headers, json.dumps(params).encode())
+    status, answer = _post(any_server, _headers(service, name), json.dumps(params).encode())
     assert status < 500, (service, name, params, answer[:300])
     if status >= 400:
         _assert_aws_4xx(status, answer, (service, name))
