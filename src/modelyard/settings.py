@@ -88,6 +88,9 @@ class Settings:
     restart_reset_seconds: float = 300.0
     edge: EdgeLimits = field(default_factory=EdgeLimits)
     capture: CaptureLimits = field(default_factory=CaptureLimits)
+    sns_endpoint_url: str | None = None
+    """Where asynchronous-inference notifications are published: ``AWS_ENDPOINT_URL_SNS``, else
+    ``AWS_ENDPOINT_URL``; None refuses ``NotificationConfig``."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -305,6 +308,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
             values[name] = group
     for variable, kind in CHECKED_AT_START.items():
         env_value(env, variable, kind)
+    values["sns_endpoint_url"] = env.get("AWS_ENDPOINT_URL_SNS") or env.get("AWS_ENDPOINT_URL") or None
     known = {f.name for f in fields(Settings)}
     values.update({k: v for k, v in overrides.items() if v is not None and k in known})
     settings = Settings(**values)  # type: ignore[arg-type]

@@ -33,15 +33,7 @@ class HttpInstance:
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """POST /invocations with SageMaker's headers."""
-        headers = {"Content-Type": invocation.content_type or "application/octet-stream"}
-        if invocation.accept:
-            headers["Accept"] = invocation.accept
-        if invocation.custom_attributes:
-            headers["X-Amzn-SageMaker-Custom-Attributes"] = invocation.custom_attributes
-        if invocation.inference_id:
-            headers["X-Amzn-SageMaker-Inference-Id"] = invocation.inference_id
-        if invocation.target_model:
-            headers["X-Amzn-SageMaker-Target-Model"] = invocation.target_model
+        headers = _headers(invocation)
         self.outstanding += 1
         try:
             async with self._client().post(f"{self.base}/invocations", data=invocation.body, headers=headers,
@@ -49,6 +41,25 @@ class HttpInstance:
                 body = await response.read()
                 return Reply(response.status, body, response.headers.get("Content-Type"),
                              response.headers.get("X-Amzn-SageMaker-Custom-Attributes"))
+        except aiohttp.ClientConnectionError as exc:
+            raise OSError(str(exc)) from exc
+        finally:
+            self.outstanding -= 1
+
+    async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
+                          timeout: float) -> Reply:
+        """POST /invocations with the file ``body_path`` as the body, the answer written to ``reply_path``."""
+        self.outstanding += 1
+        try:
+            with open(body_path, "rb") as body:
+                async with self._client().post(f"{self.base}/invocations", data=body,
+                                               headers=_headers(invocation),
+                                               timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                    with open(reply_path, "wb") as sink:
+                        async for chunk in response.content.iter_chunked(1 << 20):
+                            await asyncio.to_thread(sink.write, chunk)
+                    return Reply(response.status, b"", response.headers.get("Content-Type"),
+                                 response.headers.get("X-Amzn-SageMaker-Custom-Attributes"))
         except aiohttp.ClientConnectionError as exc:
             raise OSError(str(exc)) from exc
         finally:
@@ -77,3 +88,17 @@ class HttpInstance:
         """Close the HTTP session."""
         if self._session is not None:
             await self._session.close()
+
+
+def _headers(invocation: Invocation) -> dict[str, str]:
+    """SageMaker's request headers for an invocation."""
+    headers = {"Content-Type": invocation.content_type or "application/octet-stream"}
+    if invocation.accept:
+        headers["Accept"] = invocation.accept
+    if invocation.custom_attributes:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = invocation.custom_attributes
+    if invocation.inference_id:
+        headers["X-Amzn-SageMaker-Inference-Id"] = invocation.inference_id
+    if invocation.target_model:
+        headers["X-Amzn-SageMaker-Target-Model"] = invocation.target_model
+    return headers

@@ -57,6 +57,11 @@ class InstanceClient(Protocol):
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation; raises asyncio.TimeoutError or OSError."""
 
+    async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
+                          timeout: float) -> Reply:
+        """Send one invocation whose body is the file ``body_path``, writing the answer's body to
+        ``reply_path`` (neither held whole in memory); the Reply's body is empty. Raises like ``invoke``."""
+
     async def ping(self, timeout: float) -> bool:
         """Whether the instance answers its health check."""
 
@@ -115,6 +120,30 @@ class FramedInstance:
         return Reply(int(header.get("status", 500)), body, header.get("content_type"),
                      header.get("custom_attributes"))
 
+    async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
+                          timeout: float) -> Reply:
+        """Stream an invocation frame from ``body_path`` and its reply frame's body into ``reply_path``."""
+        header = {"op": "invoke", "content_type": invocation.content_type, "accept": invocation.accept,
+                  "custom_attributes": invocation.custom_attributes, "inference_id": invocation.inference_id,
+                  "target_model": invocation.target_model}
+        self.outstanding += 1
+        reader, writer = await self._connection()
+        try:
+            async def exchange() -> dict[str, object]:
+                await framing.write_frame_from_file(writer, header, body_path)
+                return await framing.read_frame_into(reader, reply_path)
+
+            answer = await asyncio.wait_for(exchange(), timeout)
+        except BaseException:
+            writer.close()
+            raise
+        finally:
+            self.outstanding -= 1
+        self._release((reader, writer))
+        status = answer.get("status", 500)
+        return Reply(status if isinstance(status, int) else 500, b"", _text(answer.get("content_type")),
+                     _text(answer.get("custom_attributes")))
+
     async def ping(self, timeout: float) -> bool:
         """Send a ping frame."""
         try:
@@ -135,3 +164,7 @@ class FramedInstance:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -42,7 +42,11 @@ class InvokeEndpoint:
 
     async def __call__(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Route one call in the caller's account and region and map the instance's answer to SageMaker's."""
-        routes = self._endpoint(ctx, params["EndpointName"])
+        routes = endpoint_routes(self.router, ctx, params["EndpointName"])
+        if routes.asynchronous is not None:
+            raise RuntimeValidationError(
+                f"Endpoint {routes.name} is an asynchronous inference endpoint; invoke it with "
+                "InvokeEndpointAsync (InputLocation in S3), not InvokeEndpoint")
         variant = self._variant(routes, params.get("TargetVariant"))
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
@@ -60,16 +64,6 @@ class InvokeEndpoint:
                                         invocation.body, content_type, reply.body))
         return {"Body": reply.body, "ContentType": content_type,
                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}
-
-    def _endpoint(self, ctx: RequestContext, name: str) -> EndpointRoutes:
-        routes = self.router.get(ctx.account, ctx.region, name)
-        if routes is None:
-            raise RuntimeValidationError(f"Endpoint {name} of account {ctx.account} not found.")
-        if routes.status not in ("InService", "Updating"):
-            raise RuntimeValidationError(
-                f"Endpoint {name} of account {ctx.account} is {routes.status}; "
-                "it can be invoked once it is InService.")
-        return routes
 
     def _variant(self, routes: EndpointRoutes, target: str | None) -> VariantRoutes:
         if target:
@@ -112,6 +106,19 @@ class InvokeEndpoint:
                                f"handling the invocation: it was {ending.limit}")
         raise ServiceUnavailable(f"The instance serving {routes.name} closed the connection; "
                                  "it is being restarted, retry shortly")
+
+
+def endpoint_routes(router: Router, ctx: RequestContext, name: str) -> EndpointRoutes:
+    """The caller's endpoint as the invoke path sees it; ValidationError when it is unknown or not in
+    service."""
+    routes = router.get(ctx.account, ctx.region, name)
+    if routes is None:
+        raise RuntimeValidationError(f"Endpoint {name} of account {ctx.account} not found.")
+    if routes.status not in ("InService", "Updating"):
+        raise RuntimeValidationError(
+            f"Endpoint {name} of account {ctx.account} is {routes.status}; "
+            "it can be invoked once it is InService.")
+    return routes
 
 
 async def _ending(instance: InstanceClient) -> Ending | None:

@@ -30,7 +30,8 @@ from modelyard.wire.errors import ValidationException
 
 ENDPOINT_CONFIG = "endpoint-config"
 
-_COPIED = ("KmsKeyId", "DataCaptureConfig", "ExecutionRoleArn", "EnableNetworkIsolation", "MetricsConfig")
+_COPIED = ("KmsKeyId", "DataCaptureConfig", "AsyncInferenceConfig", "ExecutionRoleArn", "EnableNetworkIsolation",
+           "MetricsConfig")
 
 
 def endpoint_config_arn(ctx: RequestContext, name: str) -> str:
@@ -64,7 +65,12 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     production = request["ProductionVariants"]
     shadow = request.get("ShadowProductionVariants") or []
     check_variants(production, shadow)
-    check_async(request.get("AsyncInferenceConfig"), production)
+    asynchronous = request.get("AsyncInferenceConfig")
+    check_async(asynchronous, production, notifications_enabled=bool(ctx.settings.sns_endpoint_url))
+    if asynchronous:
+        output = asynchronous["OutputConfig"]
+        check_locations(ctx, [("AsyncInferenceConfig.OutputConfig.S3OutputPath", output.get("S3OutputPath")),
+                              ("AsyncInferenceConfig.OutputConfig.S3FailurePath", output.get("S3FailurePath"))])
     capture = request.get("DataCaptureConfig")
     check_data_capture(capture)
     if capture:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import struct
 from typing import Any
 
@@ -160,6 +161,52 @@ async def write_frame(writer: asyncio.StreamWriter, header: dict[str, Any],
     for part in frame_parts(header, body):
         writer.write(part)
     await writer.drain()
+
+
+FILE_CHUNK = 1 << 20
+
+
+async def write_frame_from_file(writer: asyncio.StreamWriter, header: dict[str, Any], path: str) -> None:
+    """Write one frame whose body is the file at ``path``, a megabyte at a time (never whole in memory)."""
+    size = os.path.getsize(path)
+    raw_header = encode_header(header)
+    check_lengths(len(raw_header), size)
+    writer.write(PREFIX.pack(len(raw_header), size) + raw_header)
+    with open(path, "rb") as source:
+        sent = 0
+        while sent < size:
+            chunk = await asyncio.to_thread(source.read, min(FILE_CHUNK, size - sent))
+            if not chunk:
+                raise OSError(f"{path} ended {size - sent} bytes early")
+            sent += len(chunk)
+            writer.write(chunk)
+            await writer.drain()
+    await writer.drain()
+
+
+async def read_frame_into(reader: asyncio.StreamReader, path: str) -> dict[str, Any]:
+    """Read one frame, writing its body to the file at ``path`` a megabyte at a time; its header.
+
+    Raises ConnectionError when the peer closes the connection before the frame starts."""
+    try:
+        prefix = await reader.readexactly(PREFIX_SIZE)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise ConnectionResetError("connection closed before a response frame") from None
+        raise FrameError("stream ended inside a frame prefix") from None
+    header_len, body_len = PREFIX.unpack(prefix)
+    check_lengths(header_len, body_len)
+    try:
+        header = decode_header(await reader.readexactly(header_len))
+        with open(path, "wb") as sink:
+            left = body_len
+            while left:
+                chunk = await reader.readexactly(min(FILE_CHUNK, left))
+                left -= len(chunk)
+                await asyncio.to_thread(sink.write, chunk)
+    except asyncio.IncompleteReadError:
+        raise FrameError("stream ended inside a frame") from None
+    return header
 
 
 async def call(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, header: dict[str, Any],

@@ -46,7 +46,7 @@ class RestRoute:
         for header, member in self.header_members.items():
             value = headers.get(header)
             if value is not None:
-                params[member] = value
+                params[member] = _header_value(self.operation.input_shape.members[member].type_name, value)
         for key, member in self.query_members.items():
             if key in query:
                 params[member] = query[key]
@@ -76,6 +76,16 @@ class RestRoute:
         headers.append((b"content-type", b"application/json"))
         status = int(self.operation.http.get("responseCode", 200))
         return status, headers, json.dumps(document).encode()
+
+
+def _header_value(type_name: str, text: str) -> Any:
+    """A header's text as its member's type: integer members are parsed (a malformed one stays text, and
+    validation names it)."""
+    if type_name in ("integer", "long"):
+        stripped = text.strip()
+        if stripped.lstrip("-").isdigit() and len(stripped) <= 20:
+            return int(stripped)
+    return text
 
 
 def _route(operation: OperationModel) -> RestRoute:
