@@ -46,6 +46,7 @@ from modelyard.hosting.asynchronous.notifications import Notifier
 from modelyard.hosting.asynchronous.submit import InvokeEndpointAsync
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
+from modelyard.hosting.streaming import InvokeEndpointWithResponseStream
 from modelyard.logstore import LogStore
 from modelyard.runtime.cgroups import CgroupError, CgroupTree
 from modelyard.runtime.environments import EnvironmentBuilder
@@ -178,7 +179,9 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
     operations the server process adds (InvokeEndpointAsync, which needs the drainer); without it the
     table still names them, for the coverage table."""
     limits, edge = settings.limits, settings.edge
-    runtime: dict[str, OperationHandler] = {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits)}
+    runtime: dict[str, OperationHandler] = {
+        "InvokeEndpoint": invoke.InvokeEndpoint(router, limits),
+        "InvokeEndpointWithResponseStream": InvokeEndpointWithResponseStream(router, limits)}
     runtime.update(runtime_extra if runtime_extra is not None else _async_placeholder(router, settings))
 
     def gate() -> AdmissionGate:

@@ -4,11 +4,11 @@ or (a sandboxed container in its own network namespace) through the unix socket 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
-from modelyard.hosting.instances import Ending, Invocation, Reply
+from modelyard.hosting.instances import Ending, Invocation, Reply, StreamedReply, StreamFailure
 
 
 class HttpInstance:
@@ -63,6 +63,44 @@ class HttpInstance:
         except aiohttp.ClientConnectionError as exc:
             raise OSError(str(exc)) from exc
         finally:
+            self.outstanding -= 1
+
+    async def invoke_stream(self, invocation: Invocation, timeout: float) -> StreamedReply:
+        """POST /invocations and read the answer as it arrives (chunked HTTP: each chunk a part)."""
+        self.outstanding += 1
+        try:
+            response = await self._client().post(
+                f"{self.base}/invocations", data=invocation.body, headers=_headers(invocation),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout))
+        except aiohttp.ClientConnectionError as exc:
+            self.outstanding -= 1
+            raise OSError(str(exc)) from exc
+        except BaseException:
+            self.outstanding -= 1
+            raise
+        content_type = response.headers.get("Content-Type")
+        attributes = response.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        if response.status >= 400:
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+                self.outstanding -= 1
+            return StreamedReply(response.status, content_type, attributes, body)
+        return StreamedReply(response.status, content_type, attributes, parts=self._parts(response))
+
+    async def _parts(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.content.iter_any():
+                if chunk:
+                    yield chunk
+        except asyncio.TimeoutError:
+            raise StreamFailure("ModelInvocationTimeExceeded", "The container sent no part of its response "
+                                "within the invocation timeout") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise StreamFailure("StreamBroken", f"The connection to the container broke: {exc}") from None
+        finally:
+            response.close()
             self.outstanding -= 1
 
     async def ping(self, timeout: float) -> bool:

@@ -47,15 +47,15 @@ class InvokeEndpoint:
             raise RuntimeValidationError(
                 f"Endpoint {routes.name} is an asynchronous inference endpoint; invoke it with "
                 "InvokeEndpointAsync (InputLocation in S3), not InvokeEndpoint")
-        variant = self._variant(routes, params.get("TargetVariant"))
+        variant = pick_variant(routes, params.get("TargetVariant"))
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
         reply = await self._call(routes, variant, invocation)
         limit = self.limits.invoke_body_bytes
         if reply.status >= 400:
-            raise _model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"))
+            raise model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"))
         if len(reply.body) > limit:
-            raise _model_error(routes, variant, 500,
+            raise model_error(routes, variant, 500,
                                f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes")
         content_type = reply.content_type or "application/json"
         capture = routes.capture
@@ -64,19 +64,6 @@ class InvokeEndpoint:
                                         invocation.body, content_type, reply.body))
         return {"Body": reply.body, "ContentType": content_type,
                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}
-
-    def _variant(self, routes: EndpointRoutes, target: str | None) -> VariantRoutes:
-        if target:
-            variant = routes.variants.get(target)
-            if variant is None:
-                raise RuntimeValidationError(
-                    f"Variant {target} not found for endpoint {routes.name}; its variants are "
-                    f"{sorted(routes.variants)}")
-            return variant
-        variant = routes.pick_variant()
-        if variant is None:
-            raise ServiceUnavailable(f"Endpoint {routes.name} has no healthy instance right now; retry shortly")
-        return variant
 
     async def _call(self, routes: EndpointRoutes, variant: VariantRoutes, invocation: Invocation) -> Reply:
         """One retry on another pick when an instance drops the call. An instance killed meanwhile for
@@ -92,7 +79,7 @@ class InvokeEndpoint:
                 return await instance.invoke(invocation, timeout)
             except asyncio.TimeoutError:
                 instance.timeouts += 1
-                raise _model_error(routes, variant, 0, (
+                raise model_error(routes, variant, 0, (
                     f"Your invocation timed out while waiting for a response from container primary after "
                     f"{timeout:g} seconds")) from None
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
@@ -102,10 +89,26 @@ class InvokeEndpoint:
                                      "instance right now; retry shortly")
         ending = await _ending(failed)
         if ending is not None and ending.limit is not None:
-            raise _model_error(routes, variant, 500, f"The instance serving {routes.name} stopped while "
+            raise model_error(routes, variant, 500, f"The instance serving {routes.name} stopped while "
                                f"handling the invocation: it was {ending.limit}")
         raise ServiceUnavailable(f"The instance serving {routes.name} closed the connection; "
                                  "it is being restarted, retry shortly")
+
+
+def pick_variant(routes: EndpointRoutes, target: str | None) -> VariantRoutes:
+    """``TargetVariant`` (ValidationError when unknown), else a variant by weight (ServiceUnavailable
+    when none has an instance)."""
+    if target:
+        variant = routes.variants.get(target)
+        if variant is None:
+            raise RuntimeValidationError(
+                f"Variant {target} not found for endpoint {routes.name}; its variants are "
+                f"{sorted(routes.variants)}")
+        return variant
+    variant = routes.pick_variant()
+    if variant is None:
+        raise ServiceUnavailable(f"Endpoint {routes.name} has no healthy instance right now; retry shortly")
+    return variant
 
 
 def endpoint_routes(router: Router, ctx: RequestContext, name: str) -> EndpointRoutes:
@@ -136,7 +139,8 @@ async def _ending(instance: InstanceClient) -> Ending | None:
     return None
 
 
-def _model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str) -> ModelError:
+def model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str) -> ModelError:
+    """SageMaker's ModelError (424) for a container's error answer."""
     kind = "client" if 400 <= status < 500 else "server"
     text = (f'Received {kind} error ({status}) from primary with message "{message}". '
             f"See {routes.log_group_arn} for more information.")

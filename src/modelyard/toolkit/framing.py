@@ -7,9 +7,15 @@ Every message, in either direction::
     +----------------+----------------+-----------------------+------------------+
 
 Request header: ``{"op": "invoke" | "ping" | "execution-parameters", "content_type", "accept",
-"custom_attributes", "inference_id", "target_model"}`` (strings or null).
+"custom_attributes", "inference_id", "target_model"}`` (strings or null), and ``"stream": true`` for
+an invocation whose answer may come in parts.
 Response header: ``{"status": int, "content_type", "custom_attributes"}``; for status >= 400 the
 body is a UTF-8 error message. One request is in flight per connection at a time.
+
+A streamed answer is several frames: ``{"stream": "start", "status", "content_type",
+"custom_attributes"}``, then ``{"stream": "part"}`` with each part as the body, then ``{"stream":
+"end", "status"}`` or ``{"stream": "error", "status"}`` with the error message as the body. A
+``stream`` request whose handler returns plain bytes is answered with one ordinary frame.
 
 Pure standard library, shared by both sides: ``FrameParser`` (incremental, for protocols),
 ``read_frame``/``write_frame`` (asyncio streams) and the client helper ``call``.
@@ -32,6 +38,12 @@ OP_INVOKE = "invoke"
 OP_PING = "ping"
 OP_EXECUTION_PARAMETERS = "execution-parameters"
 OPS = (OP_INVOKE, OP_PING, OP_EXECUTION_PARAMETERS)
+
+STREAM = "stream"
+STREAM_START = "start"
+STREAM_PART = "part"
+STREAM_END = "end"
+STREAM_ERROR = "error"
 
 _SMALL_BODY = 256 * 1024
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -93,6 +105,20 @@ def response_header(status: int, content_type: str | None = None,
                     custom_attributes: str | None = None) -> dict[str, Any]:
     """A response header with every field present."""
     return {"status": status, "content_type": content_type, "custom_attributes": custom_attributes}
+
+
+def stream_start_header(status: int, content_type: str | None, custom_attributes: str | None) -> dict[str, Any]:
+    """The first frame of a streamed answer."""
+    return {STREAM: STREAM_START, "status": status, "content_type": content_type,
+            "custom_attributes": custom_attributes}
+
+
+PART_HEADER: dict[str, Any] = {STREAM: STREAM_PART}
+
+
+def stream_end_header(status: int) -> dict[str, Any]:
+    """The last frame of a streamed answer: ``end``, or ``error`` (the body its message) for status >= 400."""
+    return {STREAM: STREAM_END if status < 400 else STREAM_ERROR, "status": status}
 
 
 class FrameParser:

@@ -19,9 +19,11 @@ from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel
 
+from modelyard.wire import eventstream
 from modelyard.wire.errors import ServiceError, UnknownOperationException
 from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
 from modelyard.wire.spec import service_model
+from modelyard.wire.streams import StreamedBody
 from modelyard.wire.validation import validate_input
 
 
@@ -67,6 +69,9 @@ class RestRoute:
                 headers.append((header, str(value).encode("latin-1", "replace")))
         if self.response_payload is not None:
             body = result.get(self.response_payload) or b""
+            if isinstance(body, StreamedBody):
+                headers.append((b"content-type", eventstream.CONTENT_TYPE.encode()))
+                return 200, headers, body
             if isinstance(body, str):
                 body = body.encode()
             return 200, headers, body

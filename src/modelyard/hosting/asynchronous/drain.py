@@ -195,14 +195,16 @@ class AsyncDrainer:
                         request.inference_id)
             return "Invocations"
         input_path = Path(request.input_location) if request.inline else body_path
+        content_type = request.content_type
         if not request.inline:
-            problem = await asyncio.to_thread(self._fetch, request.input_location, body_path)
+            problem, stored_type = await asyncio.to_thread(self._fetch, request.input_location, body_path)
             if problem:
                 return await self._fail(routes, request, problem)
+            content_type = content_type or stored_type
         instance = _pick(self.router.get(item.account, item.region, item.endpoint) or routes)
         if instance is None:
             return "retry"
-        invocation = Invocation(b"", request.content_type, request.accept, request.custom_attributes,
+        invocation = Invocation(b"", content_type, request.accept, request.custom_attributes,
                                 request.inference_id)
         try:
             reply = await instance.invoke_file(invocation, str(input_path), str(reply_path), request.timeout_seconds)
@@ -236,16 +238,18 @@ class AsyncDrainer:
                         return True
         return False
 
-    def _fetch(self, location: str, dest: Path) -> str | None:
-        """Copy the input to ``dest``; a sentence saying why not, or None."""
+    def _fetch(self, location: str, dest: Path) -> tuple[str | None, str | None]:
+        """Copy the input to ``dest``: a sentence saying why not (or None), and the object's Content-Type
+        (the request's ContentType when it has none, as the SDK's AsyncPredictor sends none)."""
         try:
-            size = self.objects.stat(location).size
-            if size > MAX_INPUT_BYTES:
-                return f"the input at {location} has {size} bytes; asynchronous inputs are limited to 1 GB"
+            info = self.objects.stat(location)
+            if info.size > MAX_INPUT_BYTES:
+                return (f"the input at {location} has {info.size} bytes; asynchronous inputs are limited to "
+                        "1 GB"), None
             self.objects.download(location, dest)
         except StorageError as exc:
-            return f"could not read the input at {location}: {exc}"
-        return None
+            return f"could not read the input at {location}: {exc}", None
+        return None, info.content_type
 
     async def _fail(self, routes: EndpointRoutes, request: AsyncRequest, message: str) -> str:
         """Store the failure (when the endpoint has an S3FailurePath) and notify; the counter to add to."""
