@@ -3,8 +3,11 @@ S3, the request options, and SageMaker's refusals."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from tests.asynchronous.conftest import AsyncSetup
 from tests.asynchronous.support import deploy_async, object_exists, wait_for_object
-from tests.hosting.models import deploy
+from tests.hosting.models import deploy, package
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +121,30 @@ def test_realtime_and_async_calls_refused_on_the_other_kind(async_setup: AsyncSe
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     assert "not an asynchronous inference endpoint" in refused.value.response["Error"]["Message"]
     sm.delete_endpoint(EndpointName=unique)
+
+
+SIZER = '''
+import hashlib
+
+def model_fn(model_dir):
+    return None
+
+def input_fn(body, content_type):
+    return body if isinstance(body, bytes) else body.encode()
+
+def predict_fn(data, model):
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+'''
+
+
+def test_a_payload_beyond_the_realtime_limit(async_setup: AsyncSetup, tmp_path: Path) -> None:
+    """24 MB, four times the real-time limit, reaches the model whole (streamed through files)."""
+    model = package(tmp_path / "sizer", {"code/inference.py": SIZER})
+    described = deploy_async(async_setup.client("sagemaker"), "sizer", str(model),
+                             {"S3OutputPath": f"s3://{async_setup.bucket}/sizes"})
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    payload = os.urandom(24 * 1024 * 1024)
+    location = _put(async_setup, "in/large.bin", payload)
+    answer = _invoke(async_setup, "sizer", InputLocation=location, ContentType="application/octet-stream")
+    output = json.loads(wait_for_object(async_setup.client("s3"), answer["OutputLocation"]))
+    assert output == {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}

@@ -116,3 +116,73 @@ def test_unknown_endpoint_is_a_validation_error(runtime: Any) -> None:
     with pytest.raises(ClientError) as refused:
         runtime.invoke_endpoint_with_response_stream(EndpointName="no-such-streamer", Body=b"{}")
     assert refused.value.response["Error"]["Code"] == "ValidationError"
+
+
+CHUNKED_SERVE = '''#!/usr/bin/env python3
+"""A bring-your-own container that answers /invocations with chunked HTTP, one chunk per token."""
+import json, os, socket, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for index in range(request["n"]):
+            if request.get("break_at") == index:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            data = f"chunk{index} ".encode()
+            self.wfile.write(f"{len(data):x}\\r\\n".encode() + data + b"\\r\\n")
+            self.wfile.flush()
+            time.sleep(request.get("delay", 0))
+        self.wfile.write(b"0\\r\\n\\r\\n")
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["SAGEMAKER_BIND_TO_PORT"])), Handler).serve_forever()
+'''
+CHUNKED_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byoc-chunked:1"
+
+
+@pytest.fixture(scope="module")
+def chunked_endpoint(hosting_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from modelyard.runtime.images import ImageRegistry
+
+    image = tmp_path_factory.mktemp("chunked-image")
+    (image / "serve").write_text(CHUNKED_SERVE)
+    (image / "serve").chmod(0o755)
+    ImageRegistry(hosting_server.data_dir / "images").register(CHUNKED_IMAGE, image)
+    model = package(tmp_path_factory.mktemp("chunked-model"), {"weights.txt": "none"})
+    described = deploy(client_for(hosting_server, "sagemaker"), "chunked", f"file://{model}", image=CHUNKED_IMAGE)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    return "chunked"
+
+
+def test_bring_your_own_container_streams_chunked_http(runtime: Any, chunked_endpoint: str) -> None:
+    _, parts = _stream(runtime, chunked_endpoint, {"n": 4, "delay": 0.3})
+    assert b"".join(body for _, body in parts) == b"chunk0 chunk1 chunk2 chunk3 "
+    assert len(parts) >= 3 and parts[-1][0] - parts[0][0] > 0.5, parts
+    answer = runtime.invoke_endpoint_with_response_stream(EndpointName=chunked_endpoint,
+                                                          Body=json.dumps({"n": 4, "break_at": 2}).encode())
+    received = b""
+    with pytest.raises(EventStreamError) as broken:
+        for event in answer["Body"]:
+            received += event["PayloadPart"]["Bytes"]
+    assert received == b"chunk0 chunk1 "
+    assert broken.value.response["Error"]["Code"] == "ModelStreamError"
+    assert "StreamBroken" in broken.value.response["Error"]["Message"]
