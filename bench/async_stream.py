@@ -72,7 +72,8 @@ def package(directory: Path) -> Path:
 
 
 def deploy(sm: Any, name: str, model_data: str, asynchronous: dict[str, Any] | None = None) -> None:
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE, "ModelDataUrl": model_data})
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": model_data})
     extra = {"AsyncInferenceConfig": asynchronous} if asynchronous else {}
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
@@ -123,7 +124,7 @@ def stream_times(runtime: Any, streams: int, parts: int) -> tuple[float, float]:
             EndpointName="bench-rt", ContentType="application/json", Body=json.dumps({"parts": parts}).encode())
         first = None
         received = 0
-        for event in answer["Body"]:
+        for _event in answer["Body"]:
             first = first if first is not None else time.perf_counter() - started
             received += 1
         if received == 0 or first is None:
@@ -152,7 +153,8 @@ def main() -> None:
         realtime = realtime_rate(runtime, args.requests, args.clients)
         drained = drain_rate(runtime, s3, args.requests, args.clients)
         first, total = stream_times(runtime, args.streams, args.parts)
-        print(f"real-time InvokeEndpoint      {realtime:10.1f} req/s ({args.requests} requests, {args.clients} clients)")
+        print(f"real-time InvokeEndpoint      {realtime:10.1f} req/s "
+              f"({args.requests} requests, {args.clients} clients)")
         print(f"async drain (submit -> stored) {drained:10.1f} req/s   ratio {drained / realtime:.2f} (aim >= 0.8)")
         print(f"stream of {args.parts} parts: first part {first * 1000:.1f} ms, whole answer {total * 1000:.1f} ms, "
               f"ratio {first / total:.3f}")
