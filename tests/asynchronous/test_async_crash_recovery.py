@@ -44,9 +44,12 @@ def test_requests_survive_a_crash(async_setup: AsyncSetup) -> None:
     restarted = start_server(server.data_dir, env={"MODELYARD_INVOKE_TIMEOUT_SECONDS": "5"})
     async_setup.server = restarted
     s3 = client_for(restarted, "s3")
+    late = client_for(restarted, "sagemaker-runtime").invoke_endpoint_async(
+        EndpointName="durable", ContentType="application/json", Body=b'{"x": [100]}', InferenceId="d-late")
     answers = {index: json.loads(wait_for_object(s3, outputs[index], 120)) for index in range(REQUESTS - 1)}
     assert [answers[i]["y"] for i in range(REQUESTS - 1)] == [[2.0 * i] for i in range(REQUESTS - 1)]
     assert answers[0] == first, "an answer stored before the crash was written again"
+    assert json.loads(wait_for_object(s3, late["OutputLocation"], 60))["y"] == [200.0]
     time.sleep(1.0)
     assert not object_exists(s3, outputs[REQUESTS - 1]), "an expired request was answered"
     assert "expired after its RequestTTLSeconds" in restarted.log()

@@ -118,10 +118,10 @@ class EndpointController(KeyedReconciler):
     async def start(self) -> None:
         """Recover every stored endpoint and start supervising."""
         self.attach()
-        records = await asyncio.to_thread(self._all_endpoints)
-        for record in records:
+        records = await asyncio.to_thread(self._recovered_endpoints)
+        for record, asynchronous in records:
             if record.status in ("InService", "Updating", "Creating"):
-                self.router.publish(record.account, record.region, self._placeholder(record))
+                self.router.publish(record.account, record.region, self._placeholder(record, asynchronous))
             self.schedule(ResourceKey(record.account, record.region, record.name))
         self._supervisor = asyncio.create_task(self._supervise())
 
@@ -136,9 +136,18 @@ class EndpointController(KeyedReconciler):
 
     # store access (blocking, run in threads)
 
-    def _all_endpoints(self) -> list[Record]:
+    def _recovered_endpoints(self) -> list[tuple[Record, AsyncInference | None]]:
+        """Every stored endpoint with its AsyncInferenceConfig, so an async endpoint's placeholder routes
+        already refuse real-time calls (and take queued ones) while it restarts."""
         with self.db.session() as conn:
-            return records_of_kind(conn, "endpoint")
+            found = []
+            for record in records_of_kind(conn, "endpoint"):
+                try:
+                    asynchronous = endpoint_async(conn, record, desired_state(record))
+                except PlanError:
+                    asynchronous = None
+                found.append((record, asynchronous))
+            return found
 
     def _get(self, key: ResourceKey) -> Record | None:
         with self.db.session() as conn:
@@ -327,9 +336,9 @@ class EndpointController(KeyedReconciler):
 
     # routing and descriptions
 
-    def _placeholder(self, record: Record) -> EndpointRoutes:
+    def _placeholder(self, record: Record, asynchronous: AsyncInference | None = None) -> EndpointRoutes:
         return EndpointRoutes(record.name, record.arn, self._log_group_arn(record.region, record.account, record.name),
-                              {}, status=record.status or "Creating")
+                              {}, status=record.status or "Creating", asynchronous=asynchronous)
 
     @staticmethod
     def _log_group_arn(region: str, account: str, name: str) -> str:
