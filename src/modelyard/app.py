@@ -256,8 +256,9 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     s3 = S3Service(s3_catalog, s3_files, executor)
     backlog = Backlog()
     notifier = Notifier(settings.sns_endpoint_url) if settings.sns_endpoint_url else None
-    drainer = AsyncDrainer(db, router, kit.objects, backlog, settings.data_dir / "async" / "work", notifier)
-    async_invoke = InvokeEndpointAsync(router, backlog, settings.data_dir / "async" / "inline", drainer.wake)
+    inline_dir = settings.data_dir / "async" / "inline"
+    drainer = AsyncDrainer(db, router, kit.objects, backlog, settings.data_dir / "async" / "work", notifier, inline_dir)
+    async_invoke = InvokeEndpointAsync(router, backlog, inline_dir, drainer.wake)
     pipeline = Pipeline(service_table(router, settings, executor, workers, s3,
                                       {"InvokeEndpointAsync": async_invoke}), authenticator, state)
     app = ModelyardApp(pipeline)

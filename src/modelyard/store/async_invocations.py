@@ -102,3 +102,12 @@ def release_async_invocation(conn: Connection, invocation_id: str) -> None:
     """Put a claimed request back in the queue (no instance could take it now)."""
     c = async_invocations.c
     conn.execute(update(async_invocations).where(c.id == invocation_id).values(state=QUEUED))
+
+
+def expired_queued(conn: Connection, now: float, limit: int) -> list[tuple[str, str, str, str, str]]:
+    """``(id, account, region, endpoint, inference_id)`` of up to ``limit`` queued requests whose TTL
+    passed, whatever their endpoint's state."""
+    c = async_invocations.c
+    rows = conn.execute(select(c.id, c.account, c.region, c.endpoint, c.inference_id)
+                        .where(c.state == QUEUED, c.expires_at <= now).limit(limit)).all()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]

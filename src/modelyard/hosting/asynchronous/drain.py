@@ -34,6 +34,7 @@ from modelyard.store.async_invocations import (
     claim_async_invocation,
     delete_async_invocation,
     endpoints_with_queued,
+    expired_queued,
     oldest_queued,
     release_async_invocation,
     requeue_running,
@@ -43,6 +44,7 @@ from modelyard.store.database import Database
 log = logging.getLogger("modelyard.async")
 
 POLL_SECONDS = 0.5
+EXPIRY_SWEEP_SECONDS = 5.0
 MAX_ATTEMPTS = 3
 MAX_INPUT_BYTES = 1 << 30
 ERROR_EXCERPT_BYTES = 64 * 1024
@@ -52,8 +54,11 @@ class AsyncDrainer:
     """Claims queued requests while their endpoints have free slots and answers them."""
 
     def __init__(self, db: Database, router: Router, objects: ObjectStore, backlog: Backlog, work_dir: Path,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, inline_dir: Path | None = None) -> None:
+        """``work_dir`` holds inputs and answers while they run; ``inline_dir`` the inline bodies that
+        ``InvokeEndpointAsync`` stored (named by the row's id), removed when their request expires."""
         self.db = db
+        self.inline_dir = inline_dir
         self.router = router
         self.objects = objects
         self.backlog = backlog
@@ -105,14 +110,29 @@ class AsyncDrainer:
             return oldest_queued(conn, account, region, endpoint, 1_000_000)
 
     async def _run(self) -> None:
+        swept = 0.0
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
+                if time.monotonic() - swept > EXPIRY_SWEEP_SECONDS:
+                    swept = time.monotonic()
+                    await asyncio.to_thread(self._expire)
                 await self._fill()
             except Exception:
                 log.exception("async inference: the drainer failed to read the queue; retrying")
+
+    def _expire(self) -> None:
+        """Drop queued requests past their TTL, also those of endpoints that cannot run them (failed,
+        deleted)."""
+        with self.db.session(write=True) as conn:
+            for invocation_id, account, region, endpoint, inference_id in expired_queued(conn, time.time(), 1000):
+                delete_async_invocation(conn, invocation_id)
+                self._forget_inline(invocation_id)
+                self.backlog.removed((account, region, endpoint), invocation_id, "ExpiredRequests")
+                log.warning("async inference %s on %s expired after its RequestTTLSeconds; dropped",
+                            inference_id, endpoint)
 
     async def _fill(self) -> None:
         endpoints = await asyncio.to_thread(self._endpoints)
@@ -143,6 +163,7 @@ class AsyncDrainer:
             for item in oldest_queued(conn, *key, limit):
                 if item.expires_at <= now:
                     delete_async_invocation(conn, item.id)
+                    self._forget_inline(item.id)
                     self.backlog.removed(key, item.id, "ExpiredRequests")
                     log.warning("async inference %s on %s expired after its RequestTTLSeconds; dropped",
                                 item.inference_id, key[2])
@@ -150,6 +171,10 @@ class AsyncDrainer:
                 if claim_async_invocation(conn, item.id):
                     claimed.append(item)
         return claimed
+
+    def _forget_inline(self, invocation_id: str) -> None:
+        if self.inline_dir is not None:
+            (self.inline_dir / invocation_id).unlink(missing_ok=True)
 
     def _finish(self, item: QueuedInvocation, request: AsyncRequest) -> None:
         with self.db.session(write=True) as conn:
