@@ -98,7 +98,7 @@ def realtime_rate(runtime: Any, requests: int, clients: int) -> float:
     return requests / (time.perf_counter() - started)
 
 
-def drain_rate(runtime: Any, s3: Any, requests: int, clients: int) -> float:
+def drain_rate(runtime: Any, s3: Any, requests: int, clients: int) -> tuple[float, float]:
     body = json.dumps({"x": [1, 2, 3]}).encode()
 
     def submit(index: int) -> None:
@@ -108,11 +108,12 @@ def drain_rate(runtime: Any, s3: Any, requests: int, clients: int) -> float:
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(submit, range(requests)))
+    submitted = requests / (time.perf_counter() - started)
     paginator = s3.get_paginator("list_objects_v2")
     while True:
         count = sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=BUCKET, Prefix="out/"))
         if count >= requests:
-            return requests / (time.perf_counter() - started)
+            return submitted, requests / (time.perf_counter() - started)
         time.sleep(0.2)
 
 
@@ -151,10 +152,11 @@ def main() -> None:
         deploy(sm, "bench-async", model, {"OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/out"},
                                           "ClientConfig": {"MaxConcurrentInvocationsPerInstance": args.clients}})
         realtime = realtime_rate(runtime, args.requests, args.clients)
-        drained = drain_rate(runtime, s3, args.requests, args.clients)
+        submitted, drained = drain_rate(runtime, s3, args.requests, args.clients)
         first, total = stream_times(runtime, args.streams, args.parts)
         print(f"real-time InvokeEndpoint      {realtime:10.1f} req/s "
               f"({args.requests} requests, {args.clients} clients)")
+        print(f"async submit (202 answers)    {submitted:10.1f} req/s")
         print(f"async drain (submit -> stored) {drained:10.1f} req/s   ratio {drained / realtime:.2f} (aim >= 0.8)")
         print(f"stream of {args.parts} parts: first part {first * 1000:.1f} ms, whole answer {total * 1000:.1f} ms, "
               f"ratio {first / total:.3f}")

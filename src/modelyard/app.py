@@ -182,7 +182,7 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
     runtime: dict[str, OperationHandler] = {
         "InvokeEndpoint": invoke.InvokeEndpoint(router, limits),
         "InvokeEndpointWithResponseStream": InvokeEndpointWithResponseStream(router, limits)}
-    runtime.update(runtime_extra if runtime_extra is not None else _async_placeholder(router, settings))
+    runtime.update(runtime_extra if runtime_extra is not None else _async_placeholder(router))
 
     def gate() -> AdmissionGate:
         return AdmissionGate(edge.control_concurrency, edge.control_queue, workers or executor,
@@ -207,10 +207,9 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
     ])
 
 
-def _async_placeholder(router: Router, settings: Settings) -> dict[str, OperationHandler]:
+def _async_placeholder(router: Router) -> dict[str, OperationHandler]:
     """InvokeEndpointAsync with nothing behind it (the coverage table; tests of the edge alone)."""
-    return {"InvokeEndpointAsync": InvokeEndpointAsync(router, Backlog(), settings.data_dir / "async" / "inline",
-                                                       lambda: None)}
+    return {"InvokeEndpointAsync": InvokeEndpointAsync(router, Backlog(), lambda: None)}
 
 
 def build_authenticator(settings: Settings, db: Database, secret: bytes) -> Authenticator:
@@ -256,9 +255,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     s3 = S3Service(s3_catalog, s3_files, executor)
     backlog = Backlog()
     notifier = Notifier(settings.sns_endpoint_url) if settings.sns_endpoint_url else None
-    inline_dir = settings.data_dir / "async" / "inline"
-    drainer = AsyncDrainer(db, router, kit.objects, backlog, settings.data_dir / "async" / "work", notifier, inline_dir)
-    async_invoke = InvokeEndpointAsync(router, backlog, inline_dir, drainer.wake)
+    drainer = AsyncDrainer(db, router, kit.objects, backlog, settings.data_dir / "async" / "work", notifier)
+    async_invoke = InvokeEndpointAsync(router, backlog, drainer.wake)
     pipeline = Pipeline(service_table(router, settings, executor, workers, s3,
                                       {"InvokeEndpointAsync": async_invoke}), authenticator, state)
     app = ModelyardApp(pipeline)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from modelyard.store.tables import async_invocations
 
@@ -32,17 +32,8 @@ class QueuedInvocation:
     received_at: float
     expires_at: float
     request: str
-
-
-@dataclass(frozen=True)
-class EndpointBacklog:
-    """How many requests wait (or run) for one endpoint, and since when the oldest."""
-
-    account: str
-    region: str
-    endpoint: str
-    size: int
-    oldest: float
+    body: bytes | None = None
+    """An inline request body (None when the input is in S3)."""
 
 
 def insert_async_invocation(conn: Connection, item: QueuedInvocation) -> None:
@@ -50,7 +41,7 @@ def insert_async_invocation(conn: Connection, item: QueuedInvocation) -> None:
     conn.execute(insert(async_invocations).values(
         id=item.id, account=item.account, region=item.region, endpoint=item.endpoint,
         inference_id=item.inference_id, state=QUEUED, attempts=item.attempts, received_at=item.received_at,
-        expires_at=item.expires_at, request=item.request))
+        expires_at=item.expires_at, request=item.request, body=item.body))
 
 
 def endpoints_with_queued(conn: Connection) -> Sequence[tuple[str, str, str]]:
@@ -65,10 +56,17 @@ def oldest_queued(conn: Connection, account: str, region: str, endpoint: str, li
     c = async_invocations.c
     rows = conn.execute(
         select(c.id, c.account, c.region, c.endpoint, c.inference_id, c.attempts, c.received_at, c.expires_at,
-               c.request)
+               c.request, c.body)
         .where(c.state == QUEUED, c.account == account, c.region == region, c.endpoint == endpoint)
         .order_by(c.received_at, c.id).limit(limit)).all()
     return [QueuedInvocation(*row) for row in rows]
+
+
+def queued_arrivals(conn: Connection) -> list[tuple[str, str, str, str, float]]:
+    """``(id, account, region, endpoint, received_at)`` of every stored request (for the backlog figures)."""
+    c = async_invocations.c
+    rows = conn.execute(select(c.id, c.account, c.region, c.endpoint, c.received_at)).all()
+    return [(r[0], r[1], r[2], r[3], float(r[4])) for r in rows]
 
 
 def claim_async_invocation(conn: Connection, invocation_id: str) -> bool:
@@ -88,14 +86,6 @@ def requeue_running(conn: Connection) -> int:
     """Put every running request back in the queue (start-up: their server died); how many."""
     c = async_invocations.c
     return int(conn.execute(update(async_invocations).where(c.state == RUNNING).values(state=QUEUED)).rowcount)
-
-
-def backlog_by_endpoint(conn: Connection) -> list[EndpointBacklog]:
-    """Every endpoint's stored requests: count and the oldest's arrival time."""
-    c = async_invocations.c
-    rows = conn.execute(select(c.account, c.region, c.endpoint, func.count(), func.min(c.received_at))
-                        .group_by(c.account, c.region, c.endpoint)).all()
-    return [EndpointBacklog(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows]
 
 
 def release_async_invocation(conn: Connection, invocation_id: str) -> None:

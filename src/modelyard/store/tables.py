@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -151,7 +152,9 @@ async_invocations = Table(
     Column("received_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("request", Text, nullable=False),
+    Column("body", LargeBinary),
     Index("ix_async_invocations_queue", "state", "received_at"),
 )
 """The asynchronous-inference queue: ``state`` is ``queued`` or ``running`` (a row is deleted once its
-answer is stored); ``request`` the JSON of ``hosting.asynchronous.requests.AsyncRequest``."""
+answer is stored); ``request`` the JSON of ``hosting.asynchronous.requests.AsyncRequest``; ``body`` an
+inline request body (at most 128,000 bytes), stored with the row so that both are kept or neither."""

@@ -30,12 +30,12 @@ from modelyard.storage import ObjectStore
 from modelyard.storage.errors import StorageError
 from modelyard.store.async_invocations import (
     QueuedInvocation,
-    backlog_by_endpoint,
     claim_async_invocation,
     delete_async_invocation,
     endpoints_with_queued,
     expired_queued,
     oldest_queued,
+    queued_arrivals,
     release_async_invocation,
     requeue_running,
 )
@@ -54,11 +54,9 @@ class AsyncDrainer:
     """Claims queued requests while their endpoints have free slots and answers them."""
 
     def __init__(self, db: Database, router: Router, objects: ObjectStore, backlog: Backlog, work_dir: Path,
-                 notifier: Notifier | None = None, inline_dir: Path | None = None) -> None:
-        """``work_dir`` holds inputs and answers while they run; ``inline_dir`` the inline bodies that
-        ``InvokeEndpointAsync`` stored (named by the row's id), removed when their request expires."""
+                 notifier: Notifier | None = None) -> None:
+        """``work_dir`` holds inputs and answers while they run."""
         self.db = db
-        self.inline_dir = inline_dir
         self.router = router
         self.objects = objects
         self.backlog = backlog
@@ -76,12 +74,11 @@ class AsyncDrainer:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.work_dir.glob("*.part"):
             leftover.unlink(missing_ok=True)
-        requeued, backlog = await asyncio.to_thread(self._recover)
+        requeued, arrivals = await asyncio.to_thread(self._recover)
         if requeued:
             log.warning("async inference: %d request(s) claimed before the last stop are queued again", requeued)
-        for entry in backlog:
-            for item in await asyncio.to_thread(self._all_of, entry.account, entry.region, entry.endpoint):
-                self.backlog.added((item.account, item.region, item.endpoint), item.id, item.received_at)
+        for invocation_id, account, region, endpoint, received_at in arrivals:
+            self.backlog.added((account, region, endpoint), invocation_id, received_at)
         self._loop_task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -99,15 +96,11 @@ class AsyncDrainer:
 
     # the queue
 
-    def _recover(self) -> tuple[int, list]:  # type: ignore[type-arg]
+    def _recover(self) -> tuple[int, list[tuple[str, str, str, str, float]]]:
         with self.db.session(write=True) as conn:
             requeued = requeue_running(conn)
         with self.db.session() as conn:
-            return requeued, backlog_by_endpoint(conn)
-
-    def _all_of(self, account: str, region: str, endpoint: str) -> list[QueuedInvocation]:
-        with self.db.session() as conn:
-            return oldest_queued(conn, account, region, endpoint, 1_000_000)
+            return requeued, queued_arrivals(conn)
 
     async def _run(self) -> None:
         swept = 0.0
@@ -129,7 +122,6 @@ class AsyncDrainer:
         with self.db.session(write=True) as conn:
             for invocation_id, account, region, endpoint, inference_id in expired_queued(conn, time.time(), 1000):
                 delete_async_invocation(conn, invocation_id)
-                self._forget_inline(invocation_id)
                 self.backlog.removed((account, region, endpoint), invocation_id, "ExpiredRequests")
                 log.warning("async inference %s on %s expired after its RequestTTLSeconds; dropped",
                             inference_id, endpoint)
@@ -163,7 +155,6 @@ class AsyncDrainer:
             for item in oldest_queued(conn, *key, limit):
                 if item.expires_at <= now:
                     delete_async_invocation(conn, item.id)
-                    self._forget_inline(item.id)
                     self.backlog.removed(key, item.id, "ExpiredRequests")
                     log.warning("async inference %s on %s expired after its RequestTTLSeconds; dropped",
                                 item.inference_id, key[2])
@@ -172,15 +163,9 @@ class AsyncDrainer:
                     claimed.append(item)
         return claimed
 
-    def _forget_inline(self, invocation_id: str) -> None:
-        if self.inline_dir is not None:
-            (self.inline_dir / invocation_id).unlink(missing_ok=True)
-
-    def _finish(self, item: QueuedInvocation, request: AsyncRequest) -> None:
+    def _finish(self, item: QueuedInvocation) -> None:
         with self.db.session(write=True) as conn:
             delete_async_invocation(conn, item.id)
-        if request.inline:
-            Path(request.input_location).unlink(missing_ok=True)
 
     def _release(self, item: QueuedInvocation) -> None:
         with self.db.session(write=True) as conn:
@@ -209,7 +194,7 @@ class AsyncDrainer:
         if outcome == "retry":
             await asyncio.to_thread(self._release, item)
             return
-        await asyncio.to_thread(self._finish, item, request)
+        await asyncio.to_thread(self._finish, item)
         self.backlog.removed(key, item.id, outcome)
 
     async def _attempt(self, routes: EndpointRoutes, item: QueuedInvocation, request: AsyncRequest,
@@ -219,9 +204,10 @@ class AsyncDrainer:
             log.warning("async inference %s: its answer was stored before the last stop; not run again",
                         request.inference_id)
             return "Invocations"
-        input_path = Path(request.input_location) if request.inline else body_path
         content_type = request.content_type
-        if not request.inline:
+        if request.inline:
+            await asyncio.to_thread(body_path.write_bytes, item.body or b"")
+        else:
             problem, stored_type = await asyncio.to_thread(self._fetch, request.input_location, body_path)
             if problem:
                 return await self._fail(routes, request, problem)
@@ -232,7 +218,7 @@ class AsyncDrainer:
         invocation = Invocation(b"", content_type, request.accept, request.custom_attributes,
                                 request.inference_id)
         try:
-            reply = await instance.invoke_file(invocation, str(input_path), str(reply_path), request.timeout_seconds)
+            reply = await instance.invoke_file(invocation, str(body_path), str(reply_path), request.timeout_seconds)
         except asyncio.TimeoutError:
             instance.timeouts += 1
             return await self._fail(routes, request, (

@@ -18,7 +18,7 @@ class AsyncRequest:
 
     inference_id: str
     input_location: str
-    """The caller's ``s3://``/``file://`` input, or the server's own file holding an inline body."""
+    """The caller's ``s3://`` input ("" for an inline body, which is stored with the queue row)."""
     inline: bool
     output_location: str
     failure_location: str | None

@@ -1,18 +1,16 @@
 """sagemaker-runtime's InvokeEndpointAsync: check, store the request durably, answer 202 at once.
 
-    InputLocation (s3://, in a bucket the caller may read) xor an inline Body (<= 128,000 bytes, kept in
-    a file under the server's data dir) -> async_invocations row -> wake the drainer ->
+    InputLocation (s3://, in a bucket the caller may read) xor an inline Body (<= 128,000 bytes, stored
+    in the same row) -> async_invocations row -> wake the drainer ->
     202 {InferenceId} + X-Amzn-SageMaker-OutputLocation [+ -FailureLocation]
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from modelyard.context import RequestContext
@@ -36,10 +34,9 @@ from modelyard.wire.errors import RuntimeValidationError
 class InvokeEndpointAsync:
     """The InvokeEndpointAsync operation: a durable queue entry per accepted request."""
 
-    def __init__(self, router: Router, backlog: Backlog, inline_dir: Path, wake: Callable[[], None]) -> None:
+    def __init__(self, router: Router, backlog: Backlog, wake: Callable[[], None]) -> None:
         self.router = router
         self.backlog = backlog
-        self.inline_dir = inline_dir
         self.wake = wake
 
     async def __call__(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +63,7 @@ class InvokeEndpointAsync:
         ttl = int(params.get("RequestTTLSeconds") or DEFAULT_TTL_SECONDS)
         extension, filename = params.get("S3OutputPathExtension"), params.get("Filename")
         request = AsyncRequest(
-            inference_id=inference_id, input_location=location or str(self.inline_dir / invocation_id),
-            inline=not location,
+            inference_id=inference_id, input_location=location or "", inline=not location,
             output_location=output_location(config.output_path, inference_id, extension, filename),
             failure_location=failure_location(config.failure_path, inference_id, extension, filename),
             content_type=params.get("ContentType"), accept=params.get("Accept"),
@@ -75,8 +71,8 @@ class InvokeEndpointAsync:
             timeout_seconds=int(params.get("InvocationTimeoutSeconds") or DEFAULT_INVOCATION_TIMEOUT_SECONDS),
             received_at=now, expires_at=now + ttl)
         queued = QueuedInvocation(invocation_id, ctx.account, ctx.region, routes.name, inference_id, 0, now,
-                                  now + ttl, request.to_json())
-        await asyncio.to_thread(self._store, ctx, queued, body)
+                                  now + ttl, request.to_json(), body or None)
+        await asyncio.to_thread(self._store, ctx, queued)
         self.backlog.added((ctx.account, ctx.region, routes.name), invocation_id, now)
         self.wake()
         return {"InferenceId": inference_id, "OutputLocation": request.output_location,
@@ -98,13 +94,7 @@ class InvokeEndpointAsync:
                 raise RuntimeValidationError(
                     f"InputLocation names bucket {parsed.bucket}, which belongs to another account (AccessDenied)")
 
-    def _store(self, ctx: RequestContext, queued: QueuedInvocation, body: bytes) -> None:
-        if body:
-            self.inline_dir.mkdir(parents=True, exist_ok=True)
-            path = self.inline_dir / queued.id
-            with open(path, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
+    @staticmethod
+    def _store(ctx: RequestContext, queued: QueuedInvocation) -> None:
         with ctx.db.session(write=True) as conn:
             insert_async_invocation(conn, queued)

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.Float, nullable=False),
         sa.Column("expires_at", sa.Float, nullable=False),
         sa.Column("request", sa.Text, nullable=False),
+        sa.Column("body", sa.LargeBinary),
     )
     op.create_index("ix_async_invocations_queue", "async_invocations", ["state", "received_at"])
 
