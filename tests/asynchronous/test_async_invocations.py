@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from tests.asynchronous.conftest import AsyncSetup
 from tests.asynchronous.support import deploy_async, object_exists, wait_for_object
-from tests.hosting.models import deploy, package
+from tests.hosting.models import deploy, package, wait_for_status
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +148,51 @@ def test_a_payload_beyond_the_realtime_limit(async_setup: AsyncSetup, tmp_path: 
     answer = _invoke(async_setup, "sizer", InputLocation=location, ContentType="application/octet-stream")
     output = json.loads(wait_for_object(async_setup.client("s3"), answer["OutputLocation"]))
     assert output == {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+
+
+COUNTER = '''
+import fcntl, json, os, time
+
+STATE = "/tmp/concurrency.json"
+
+def model_fn(model_dir):
+    return None
+
+def _update(change):
+    with open(STATE + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(STATE) as handle:
+                state = json.load(handle)
+        except (OSError, ValueError):
+            state = {"now": 0, "most": 0}
+        state["now"] += change
+        state["most"] = max(state["most"], state["now"])
+        with open(STATE, "w") as handle:
+            json.dump(state, handle)
+        return state
+
+def predict_fn(data, model):
+    _update(1)
+    time.sleep(0.4)
+    return _update(-1)
+'''
+
+
+def test_max_concurrent_invocations_per_instance(async_setup: AsyncSetup, tmp_path: Path) -> None:
+    """Four worker processes could run four requests at once; the endpoint allows two."""
+    sm = async_setup.client("sagemaker")
+    model = package(tmp_path / "counter", {"code/inference.py": COUNTER})
+    sm.create_model(ModelName="counter", ExecutionRoleArn="arn:aws:iam::000000000000:role/modelyard",
+                    PrimaryContainer={"Image": "modelyard/python:3.11", "ModelDataUrl": str(model),
+                                      "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "4"}})
+    sm.create_endpoint_config(EndpointConfigName="counter", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "counter", "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large"}], AsyncInferenceConfig={
+        "OutputConfig": {"S3OutputPath": f"s3://{async_setup.bucket}/counted"},
+        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 2}})
+    sm.create_endpoint(EndpointName="counter", EndpointConfigName="counter")
+    assert wait_for_status(sm, "counter")["EndpointStatus"] == "InService"
+    outputs = [_invoke(async_setup, "counter", Body=b'{"n": 1}')["OutputLocation"] for _ in range(6)]
+    seen = [json.loads(wait_for_object(async_setup.client("s3"), uri, 60))["most"] for uri in outputs]
+    assert max(seen) == 2, seen
