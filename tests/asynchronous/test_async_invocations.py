@@ -114,6 +114,10 @@ def test_realtime_and_async_calls_refused_on_the_other_kind(async_setup: AsyncSe
         runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json", Body=b'{"x": [1]}')
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     assert "InvokeEndpointAsync" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as refused:
+        runtime.invoke_endpoint_with_response_stream(EndpointName=endpoint, ContentType="application/json",
+                                                     Body=b'{"x": [1]}')
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
     sm = async_setup.client("sagemaker")
     assert deploy(sm, unique, str(async_setup.model))["EndpointStatus"] == "InService"
     with pytest.raises(ClientError) as refused:
