@@ -1,7 +1,8 @@
 """Deploy the streaming text generator and read its tokens with boto3's EventStream as they arrive.
 
     pack model/ -> CreateModel -> CreateEndpointConfig -> CreateEndpoint -> InvokeEndpointWithResponseStream
-    -> for event in response["Body"]: event["PayloadPart"]["Bytes"] -> clean up
+    -> for event in response["Body"]: event["PayloadPart"]["Bytes"]
+    -> the same with the sagemaker SDK's Predictor.predict_stream (when installed) -> clean up
 
 Run it against a modelyard server after `eval "$(modelyard env)"`:
 
@@ -45,6 +46,18 @@ def wait_in_service(sm, name: str, timeout: float = 300) -> dict:  # type: ignor
         time.sleep(1)
 
 
+def sdk_stream(name: str) -> str:
+    """The same stream through the sagemaker SDK's ``Predictor.predict_stream`` (if it is installed)."""
+    try:
+        from sagemaker.iterators import ByteIterator
+        from sagemaker.predictor import Predictor
+        from sagemaker.serializers import JSONSerializer
+    except ImportError:
+        return "not installed"
+    predictor = Predictor(name, serializer=JSONSerializer())
+    return "".join(part.decode() for part in predictor.predict_stream({"delay": 0}, iterator=ByteIterator)).strip()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default=f"tokens-{uuid.uuid4().hex[:6]}")
@@ -78,11 +91,12 @@ def main() -> int:
         total = time.monotonic() - started
         print()
         print(f"2. {len(tokens)} tokens; first after {first:.2f} s, all after {total:.2f} s")
+        print(f"3. with the sagemaker SDK: {sdk_stream(args.name)}")
     finally:
         sm.delete_endpoint(EndpointName=args.name)
         sm.delete_endpoint_config(EndpointConfigName=args.name)
         sm.delete_model(ModelName=args.name)
-        print(f"3. deleted endpoint {args.name}")
+        print(f"4. deleted endpoint {args.name}")
     return 0
 
 

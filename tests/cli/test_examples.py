@@ -66,12 +66,13 @@ def test_streaming_tokens_script_with_modelyard_env(cli_server: ServerProcess, t
     done = subprocess.run(["bash", "-c", f'eval "$({env_command})" && {script}'], env=clean_environment(),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.splitlines()
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("sagemaker.config")]
     assert lines[0].endswith("InService")
     assert lines[1].strip() == "the yard keeps every model in its own sandbox and streams each token as it comes"
     first, last = _times(lines[2])
     assert lines[2].startswith("2. 16 tokens") and last - first > 1.0, lines[2]
-    assert lines[3].startswith("3. deleted endpoint")
+    assert lines[3] == "3. with the sagemaker SDK: " + lines[1].strip()
+    assert lines[4].startswith("4. deleted endpoint")
 
 
 def _times(line: str) -> tuple[float, float]:
