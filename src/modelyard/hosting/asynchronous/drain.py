@@ -44,6 +44,7 @@ from modelyard.store.database import Database
 log = logging.getLogger("modelyard.async")
 
 POLL_SECONDS = 0.5
+RETRY_DELAY_SECONDS = 0.5
 EXPIRY_SWEEP_SECONDS = 5.0
 MAX_ATTEMPTS = 3
 MAX_INPUT_BYTES = 1 << 30
@@ -89,6 +90,12 @@ class AsyncDrainer:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+
+    def backlog_figures(self, account: str, region: str, endpoint: str) -> dict[str, float]:
+        """An endpoint's backlog figures now (``Backlog.figures`` with its current instance count)."""
+        routes = self.router.get(account, region, endpoint)
+        instances = 0 if routes is None else sum(len(v.instances) for v in routes.variants.values())
+        return self.backlog.figures((account, region, endpoint), instances)
 
     def wake(self) -> None:
         """Look at the queue now (a request arrived, or an instance came up)."""
@@ -192,7 +199,9 @@ class AsyncDrainer:
             reply_path.unlink(missing_ok=True)
             self.wake()
         if outcome == "retry":
+            await asyncio.sleep(RETRY_DELAY_SECONDS)
             await asyncio.to_thread(self._release, item)
+            self.wake()
             return
         await asyncio.to_thread(self._finish, item)
         self.backlog.removed(key, item.id, outcome)
