@@ -4,6 +4,7 @@
                 LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
                 ProcessBackend -> Preparer, Launcher, JobTools, Router, CaptureService
              -> EndpointController, TransformController, JobController
+             -> async inference: Backlog, Notifier (when an SNS endpoint is set), AsyncDrainer
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
              -> AppState (what operation handlers see)
              -> ServiceTable (sagemaker, logs: JSON 1.1; sagemaker-runtime: rest-json) -> Pipeline

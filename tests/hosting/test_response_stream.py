@@ -186,3 +186,14 @@ def test_bring_your_own_container_streams_chunked_http(runtime: Any, chunked_end
     assert received == b"chunk0 chunk1 "
     assert broken.value.response["Error"]["Code"] == "ModelStreamError"
     assert "StreamBroken" in broken.value.response["Error"]["Message"]
+
+
+def test_a_silent_model_mid_stream_is_model_invocation_time_exceeded(runtime: Any, pooled_streamer: str) -> None:
+    """The hosting server's invoke timeout is 3 s: a part that takes 4 s ends the stream."""
+    answer = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=pooled_streamer, ContentType="application/json", Body=json.dumps({"n": 2, "delay": 4}).encode())
+    with pytest.raises(EventStreamError) as broken:
+        for _ in answer["Body"]:
+            pass
+    assert broken.value.response["Error"]["Code"] == "ModelStreamError"
+    assert "ModelInvocationTimeExceeded" in broken.value.response["Error"]["Message"]

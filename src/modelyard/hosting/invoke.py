@@ -6,7 +6,8 @@
       -> the model's body, or ModelError (424)
       -> a capturing endpoint: sample, and queue the call for its capture writer (never waits)
 
-Errors follow SageMaker: unknown or not-InService endpoint and unknown variant are ``ValidationError``;
+Errors follow SageMaker: unknown or not-InService endpoint, an asynchronous endpoint (it takes only
+InvokeEndpointAsync) and unknown variant are ``ValidationError``;
 a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessage``, ``LogStreamArn``.
 """
 
