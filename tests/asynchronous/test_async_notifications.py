@@ -1,5 +1,6 @@
 """Asynchronous outcomes told through SNS (moto's standalone server, read through a subscribed SQS
-queue), a publish that fails without failing the inference, and an output path that cannot be written."""
+queue), a publish that fails without failing the inference, an output path that cannot be written, and
+queued requests dropped with their deleted endpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 from tests.asynchronous.conftest import AsyncSetup
 from tests.asynchronous.support import deploy_async, object_exists, wait_for_object
@@ -94,3 +96,29 @@ def test_output_path_not_writable_is_a_failure(async_setup: AsyncSetup) -> None:
     message = wait_for_object(async_setup.client("s3"), answer["FailureLocation"]).decode()
     assert "could not write the output to s3://no-such-bucket-here/out/" in message
     assert not object_exists(async_setup.client("s3"), answer["OutputLocation"])
+
+
+def test_queued_requests_go_with_their_deleted_endpoint(async_setup: AsyncSetup) -> None:
+    sm = async_setup.client("sagemaker")
+    described = deploy_async(sm, "short-lived", str(async_setup.model),
+                             {"S3OutputPath": f"s3://{async_setup.bucket}/s"},
+                             client_config={"MaxConcurrentInvocationsPerInstance": 1})
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    runtime = async_setup.client("sagemaker-runtime")
+    for _ in range(4):
+        runtime.invoke_endpoint_async(EndpointName="short-lived", ContentType="application/json",
+                                      Body=b'{"x": [1], "sleep": 1}')
+    sm.delete_endpoint(EndpointName="short-lived")
+    engine = sqlalchemy.create_engine(async_setup.server.database_url)
+    deadline = time.monotonic() + 20
+    left = -1
+    while time.monotonic() < deadline:
+        with engine.begin() as conn:
+            left = conn.execute(sqlalchemy.text(
+                "SELECT count(*) FROM async_invocations WHERE endpoint = 'short-lived'")).scalar()
+        if left == 0:
+            break
+        time.sleep(0.2)
+    engine.dispose()
+    assert left == 0
+    assert "endpoint short-lived was deleted" in async_setup.server.log()

@@ -101,3 +101,10 @@ def expired_queued(conn: Connection, now: float, limit: int) -> list[tuple[str, 
     rows = conn.execute(select(c.id, c.account, c.region, c.endpoint, c.inference_id)
                         .where(c.state == QUEUED, c.expires_at <= now).limit(limit)).all()
     return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def queued_ids(conn: Connection, account: str, region: str, endpoint: str) -> list[str]:
+    """The ids of one endpoint's queued requests."""
+    c = async_invocations.c
+    return list(conn.execute(select(c.id).where(c.state == QUEUED, c.account == account, c.region == region,
+                                                c.endpoint == endpoint)).scalars())

@@ -36,10 +36,12 @@ from modelyard.store.async_invocations import (
     expired_queued,
     oldest_queued,
     queued_arrivals,
+    queued_ids,
     release_async_invocation,
     requeue_running,
 )
 from modelyard.store.database import Database
+from modelyard.store.resources import get_record
 
 log = logging.getLogger("modelyard.async")
 
@@ -124,9 +126,19 @@ class AsyncDrainer:
                 log.exception("async inference: the drainer failed to read the queue; retrying")
 
     def _expire(self) -> None:
-        """Drop queued requests past their TTL, also those of endpoints that cannot run them (failed,
-        deleted)."""
+        """Drop queued requests past their TTL, also those of endpoints that cannot run them (failed),
+        and every queued request of an endpoint that was deleted."""
         with self.db.session(write=True) as conn:
+            for account, region, endpoint in endpoints_with_queued(conn):
+                if self.router.get(account, region, endpoint) is not None or get_record(
+                        conn, account, region, "endpoint", endpoint) is not None:
+                    continue
+                dropped = queued_ids(conn, account, region, endpoint)
+                for invocation_id in dropped:
+                    delete_async_invocation(conn, invocation_id)
+                    self.backlog.removed((account, region, endpoint), invocation_id, "DroppedWithEndpoint")
+                log.warning("async inference: endpoint %s was deleted; its %d queued request(s) are dropped",
+                            endpoint, len(dropped))
             for invocation_id, account, region, endpoint, inference_id in expired_queued(conn, time.time(), 1000):
                 delete_async_invocation(conn, invocation_id)
                 self.backlog.removed((account, region, endpoint), invocation_id, "ExpiredRequests")
