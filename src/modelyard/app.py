@@ -4,6 +4,7 @@
                 LogStore, ImageRegistry, EnvironmentBuilder, ObjectStore, ArtifactCache,
                 ProcessBackend -> Preparer, Launcher, JobTools, Router, CaptureService
              -> EndpointController, TransformController, JobController
+             -> async inference: Backlog, Notifier (when an SNS endpoint is set), AsyncDrainer
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
              -> AppState (what operation handlers see)
              -> MetricsHub (CloudWatch metrics: buffer, endpoint meter, flush loop)
@@ -46,8 +47,13 @@ from modelyard.edge.services import OperationHandler, Service, ServiceTable
 from modelyard.edge.threaded import SyncHandler, in_thread_pool
 from modelyard.edge.worker_pool import WorkerPool
 from modelyard.hosting import invoke
+from modelyard.hosting.asynchronous.backlog import Backlog
+from modelyard.hosting.asynchronous.drain import AsyncDrainer
+from modelyard.hosting.asynchronous.notifications import Notifier
+from modelyard.hosting.asynchronous.submit import InvokeEndpointAsync
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.router import Router
+from modelyard.hosting.streaming import InvokeEndpointWithResponseStream
 from modelyard.logstore import LogStore
 from modelyard.metrics.alarm_evaluator import AlarmEvaluator
 from modelyard.metrics.endpoint_meter import EndpointMeter
@@ -178,10 +184,17 @@ def control_handlers(service: str, executor: ThreadPoolExecutor,
 
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
                   workers: Executor | None = None, s3: S3Service | None = None,
-                  meter: EndpointMeter | None = None) -> ServiceTable:
+                  meter: EndpointMeter | None = None,
+                  runtime_extra: dict[str, OperationHandler] | None = None) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers (S3's when
-    ``s3`` is given; the coverage table lists them without a store); invocations counted by ``meter``."""
+    ``s3`` is given; the coverage table lists them without a store); invocations counted by ``meter``.
+    ``runtime_extra``: the runtime operations the server process adds (InvokeEndpointAsync, which needs
+    the drainer); without it the table still names them, for the coverage table."""
     limits, edge = settings.limits, settings.edge
+    runtime: dict[str, OperationHandler] = {
+        "InvokeEndpoint": invoke.InvokeEndpoint(router, limits, meter),
+        "InvokeEndpointWithResponseStream": InvokeEndpointWithResponseStream(router, limits)}
+    runtime.update(runtime_extra if runtime_extra is not None else _async_placeholder(router))
 
     def gate() -> AdmissionGate:
         return AdmissionGate(edge.control_concurrency, edge.control_queue, workers or executor,
@@ -207,10 +220,15 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
                                uri_as_sent=True),
                 streamed=STREAMED, stream_limit=MAX_PUT_BYTES, body_transform=body_decoder),
         Service("sagemaker-runtime", RestJsonProtocol("sagemaker-runtime", "/endpoints/", RuntimeValidationError),
-                limits.invoke_body_bytes, {"InvokeEndpoint": invoke.InvokeEndpoint(router, limits, meter)},
+                limits.invoke_body_bytes, runtime,
                 too_large=invoke.payload_too_large, internal_error=invoke.routing_failed,
                 not_implemented=invoke.not_implemented, auth=AuthRules("sagemaker", error_status=403)),
     ])
+
+
+def _async_placeholder(router: Router) -> dict[str, OperationHandler]:
+    """InvokeEndpointAsync with nothing behind it (the coverage table; tests of the edge alone)."""
+    return {"InvokeEndpointAsync": InvokeEndpointAsync(router, Backlog(), lambda: None)}
 
 
 def build_authenticator(settings: Settings, db: Database, secret: bytes) -> Authenticator:
@@ -260,7 +278,12 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
         authenticator = build_authenticator(settings, db, secret)
     s3 = S3Service(s3_catalog, s3_files, executor)
     meter = metrics.meter if settings.metrics.endpoint_metrics else None
-    pipeline = Pipeline(service_table(router, settings, executor, workers, s3, meter), authenticator, state)
+    backlog = Backlog()
+    notifier = Notifier(settings.sns_endpoint_url) if settings.sns_endpoint_url else None
+    drainer = AsyncDrainer(db, router, kit.objects, backlog, settings.data_dir / "async" / "work", notifier)
+    async_invoke = InvokeEndpointAsync(router, backlog, drainer.wake)
+    pipeline = Pipeline(service_table(router, settings, executor, workers, s3, meter,
+                                      {"InvokeEndpointAsync": async_invoke}), authenticator, state)
     app = ModelyardApp(pipeline)
     app.routes.append((prometheus.claims, prometheus.PrometheusEndpoint(db, settings, authenticator)))
 
@@ -287,4 +310,6 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     for controller in (metrics, alarms, endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
+    app.on_startup.append(drainer.start)
+    app.on_shutdown.append(drainer.stop)
     return app

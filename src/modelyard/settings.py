@@ -121,6 +121,9 @@ class Settings:
     capture: CaptureLimits = field(default_factory=CaptureLimits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     multi_model: MultiModelLimits = field(default_factory=MultiModelLimits)
+    sns_endpoint_url: str | None = None
+    """Where asynchronous-inference notifications are published: ``AWS_ENDPOINT_URL_SNS``, else
+    ``AWS_ENDPOINT_URL``; None refuses ``NotificationConfig``."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -359,6 +362,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
             values[name] = group
     for variable, kind in CHECKED_AT_START.items():
         env_value(env, variable, kind)
+    values["sns_endpoint_url"] = env.get("AWS_ENDPOINT_URL_SNS") or env.get("AWS_ENDPOINT_URL") or None
     known = {f.name for f in fields(Settings)}
     values.update({k: v for k, v in overrides.items() if v is not None and k in known})
     settings = Settings(**values)  # type: ignore[arg-type]

@@ -56,3 +56,25 @@ def test_registry_flow_script_with_modelyard_env(cli_server: ServerProcess, tmp_
     assert "InService" in lines[4]
     assert json.loads(lines[5].split(": ", 1)[1]) == {"predictions": [0.5, 5.5], "version": "v1"}
     assert lines[6].startswith("7. deleted endpoint")
+
+
+def test_streaming_tokens_script_with_modelyard_env(cli_server: ServerProcess, tmp_path: Path, unique: str) -> None:
+    env_command = shlex.join([sys.executable, "-m", "modelyard", "env", "--endpoint-url", cli_server.url,
+                              "--data-dir", str(cli_server.data_dir)])
+    script = shlex.join([sys.executable, str(EXAMPLES / "streaming-tokens" / "stream_tokens.py"), "--name",
+                         f"tokens-{unique}", "--artifacts", str(tmp_path)])
+    done = subprocess.run(["bash", "-c", f'eval "$({env_command})" && {script}'], env=clean_environment(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("sagemaker.config")]
+    assert lines[0].endswith("InService")
+    assert lines[1].strip() == "the yard keeps every model in its own sandbox and streams each token as it comes"
+    first, last = _times(lines[2])
+    assert lines[2].startswith("2. 16 tokens") and last - first > 1.0, lines[2]
+    assert lines[3] == "3. with the sagemaker SDK: " + lines[1].strip()
+    assert lines[4].startswith("4. deleted endpoint")
+
+
+def _times(line: str) -> tuple[float, float]:
+    first, rest = line.split("first after ")[1].split(" s, all after ")
+    return float(first), float(rest.split(" s")[0])

@@ -233,14 +233,26 @@ def test_async_inference_config(sm, unique):  # type: ignore[no-untyped-def]
         "OutputConfig": {"S3OutputPath": "s3://my-bucket/async-out/", "S3FailurePath": "s3://my-bucket/f/"},
         "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
     }
-    refused = error_of(
+    sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[variant(model)],
+                              AsyncInferenceConfig=config)
+    assert sm.describe_endpoint_config(EndpointConfigName=unique)["AsyncInferenceConfig"] == config
+    notified = error_of(
         sm.create_endpoint_config,
-        EndpointConfigName=unique,
+        EndpointConfigName=f"{unique}-n",
+        ProductionVariants=[variant(model)],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://ok-bucket/x", "NotificationConfig": {
+            "SuccessTopic": "arn:aws:sns:us-east-1:000000000000:done"}}},
+    )
+    assert code(notified) == "ValidationException" and "no SNS endpoint" in message(notified)
+    captured = error_of(
+        sm.create_endpoint_config,
+        EndpointConfigName=f"{unique}-c",
         ProductionVariants=[variant(model)],
         AsyncInferenceConfig=config,
+        DataCaptureConfig={"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bucket/prefix",
+                           "CaptureOptions": [{"CaptureMode": "Input"}]},
     )
-    assert code(refused) == "ValidationException"
-    assert message(refused).startswith("AsyncInferenceConfig is not supported by modelyard yet")
+    assert code(captured) == "ValidationException" and "asynchronous endpoints" in message(captured)
     for output, expected in (
         ({}, "S3OutputPath is required"),
         ({"S3OutputPath": "s3://B_/x"}, "is not a valid S3 URI"),

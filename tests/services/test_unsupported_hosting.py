@@ -33,7 +33,11 @@ CAPTURE = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bu
 
 @pytest.mark.parametrize(("variant_extra", "config_extra", "member"), [
     ({}, {"DataCaptureConfig": {**CAPTURE, "KmsKeyId": "alias/capture"}}, "DataCaptureConfig.KmsKeyId"),
-    ({}, {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://out-bucket/x"}}}, "AsyncInferenceConfig"),
+    ({}, {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://out-bucket/x", "KmsKeyId": "k"}}},
+     "AsyncInferenceConfig.OutputConfig.KmsKeyId"),
+    ({}, {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://out-bucket/x", "NotificationConfig": {
+        "IncludeInferenceResponseIn": ["SUCCESS_NOTIFICATION_TOPIC"]}}}},
+     "AsyncInferenceConfig.OutputConfig.NotificationConfig.IncludeInferenceResponseIn"),
     ({}, {"ShadowProductionVariants": "shadow"}, "ShadowProductionVariants"),
     ({}, {"ExplainerConfig": {"ClarifyExplainerConfig": {"ShapConfig": {"ShapBaselineConfig": {
         "ShapBaseline": "1,2"}}}}}, "ExplainerConfig"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +38,28 @@ class Invocation:
     target_model: str | None = None
 
 
+class StreamFailure(Exception):
+    """A streamed answer that broke after it began: ``code`` is SageMaker's ModelStreamError code
+    (``ModelInvocationTimeExceeded``, ``StreamBroken``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StreamedReply:
+    """An instance's answer to a streaming invocation: one whole ``body`` (a handler that returned
+    bytes, or an error), or ``parts`` as the model produces them (raising StreamFailure)."""
+
+    status: int
+    content_type: str | None
+    custom_attributes: str | None
+    body: bytes = b""
+    parts: AsyncIterator[bytes] | None = None
+
+
 @dataclass(frozen=True)
 class Ending:
     """How an instance's container ended: ``limit`` says which limit killed it (a sentence), if one did."""
@@ -56,6 +78,15 @@ class InstanceClient(Protocol):
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation; raises asyncio.TimeoutError or OSError."""
+
+    async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
+                          timeout: float) -> Reply:
+        """Send one invocation whose body is the file ``body_path``, writing the answer's body to
+        ``reply_path`` (neither held whole in memory); the Reply's body is empty. Raises like ``invoke``."""
+
+    async def invoke_stream(self, invocation: Invocation, timeout: float) -> StreamedReply:
+        """Send one invocation whose answer may come in parts; ``timeout`` bounds the wait for the first
+        byte and between parts. Raises like ``invoke`` before the answer begins."""
 
     async def ping(self, timeout: float) -> bool:
         """Whether the instance answers its health check."""
@@ -115,6 +146,87 @@ class FramedInstance:
         return Reply(int(header.get("status", 500)), body, header.get("content_type"),
                      header.get("custom_attributes"))
 
+    async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
+                          timeout: float) -> Reply:
+        """Stream an invocation frame from ``body_path`` and its reply frame's body into ``reply_path``."""
+        header = {"op": "invoke", "content_type": invocation.content_type, "accept": invocation.accept,
+                  "custom_attributes": invocation.custom_attributes, "inference_id": invocation.inference_id,
+                  "target_model": invocation.target_model}
+        self.outstanding += 1
+        reader, writer = await self._connection()
+        try:
+            async def exchange() -> dict[str, object]:
+                await framing.write_frame_from_file(writer, header, body_path)
+                return await framing.read_frame_into(reader, reply_path)
+
+            answer = await asyncio.wait_for(exchange(), timeout)
+        except BaseException:
+            writer.close()
+            raise
+        finally:
+            self.outstanding -= 1
+        self._release((reader, writer))
+        status = answer.get("status", 500)
+        return Reply(status if isinstance(status, int) else 500, b"", _text(answer.get("content_type")),
+                     _text(answer.get("custom_attributes")))
+
+    async def invoke_stream(self, invocation: Invocation, timeout: float) -> StreamedReply:
+        """Send a ``stream`` invocation frame; the first reply frame says whether parts follow."""
+        header = {"op": "invoke", "content_type": invocation.content_type, "accept": invocation.accept,
+                  "custom_attributes": invocation.custom_attributes, "inference_id": invocation.inference_id,
+                  "target_model": invocation.target_model, framing.STREAM: True}
+        self.outstanding += 1
+        conn = await self._connection()
+        try:
+            await framing.write_frame(conn[1], header, invocation.body)
+            first = await asyncio.wait_for(framing.read_frame(conn[0]), timeout)
+            if first is None:
+                raise ConnectionResetError("connection closed before a response frame")
+        except BaseException:
+            conn[1].close()
+            self.outstanding -= 1
+            raise
+        answer, body = first
+        status = answer.get("status", 500)
+        status = status if isinstance(status, int) else 500
+        content_type, attributes = _text(answer.get("content_type")), _text(answer.get("custom_attributes"))
+        if answer.get(framing.STREAM) != framing.STREAM_START:
+            self.outstanding -= 1
+            self._release(conn)
+            return StreamedReply(status, content_type, attributes, body)
+        return StreamedReply(status, content_type, attributes, parts=self._parts(conn, timeout))
+
+    async def _parts(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                     timeout: float) -> AsyncIterator[bytes]:
+        finished = False
+        try:
+            while True:
+                try:
+                    frame = await asyncio.wait_for(framing.read_frame(conn[0]), timeout)
+                except asyncio.TimeoutError:
+                    raise StreamFailure("ModelInvocationTimeExceeded", (
+                        f"The model sent no part of its response for {timeout:g} seconds")) from None
+                except (OSError, asyncio.IncompleteReadError, framing.FrameError) as exc:
+                    raise StreamFailure("StreamBroken", f"The connection to the model broke: {exc}") from None
+                if frame is None:
+                    raise StreamFailure("StreamBroken", "The model closed the connection mid-stream")
+                header, body = frame
+                if header.get(framing.STREAM) == framing.STREAM_PART:
+                    yield body
+                    continue
+                finished = True
+                status = header.get("status", 500)
+                if isinstance(status, int) and status < 400:
+                    return
+                raise StreamFailure("StreamBroken", "The model failed mid-stream: "
+                                    + body.decode("utf-8", "replace"))
+        finally:
+            self.outstanding -= 1
+            if finished:
+                self._release(conn)
+            else:
+                conn[1].close()
+
     async def ping(self, timeout: float) -> bool:
         """Send a ping frame."""
         try:
@@ -135,3 +247,7 @@ class FramedInstance:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -8,7 +8,8 @@
       -> a capturing endpoint: sample, and queue the call for its capture writer (never waits)
       -> the endpoint meter counts the call (outcome, model and overhead latency; in memory only)
 
-Errors follow SageMaker: unknown or not-InService endpoint and unknown variant are ``ValidationError``;
+Errors follow SageMaker: unknown or not-InService endpoint, an asynchronous endpoint (it takes only
+InvokeEndpointAsync) and unknown variant are ``ValidationError``;
 a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessage``, ``LogStreamArn``.
 """
 
@@ -53,18 +54,22 @@ class InvokeEndpoint:
         """Route one call in the caller's account and region and map the instance's answer to SageMaker's;
         a routed call is counted in the endpoint's metrics (outcome and latencies)."""
         started = time.perf_counter()
-        routes = self._endpoint(ctx, params["EndpointName"])
-        variant = self._variant(routes, params.get("TargetVariant"))
+        routes = endpoint_routes(self.router, ctx, params["EndpointName"])
+        if routes.asynchronous is not None:
+            raise RuntimeValidationError(
+                f"Endpoint {routes.name} is an asynchronous inference endpoint; invoke it with "
+                "InvokeEndpointAsync (InputLocation in S3), not InvokeEndpoint")
+        variant = pick_variant(routes, params.get("TargetVariant"))
         meter = self.meter
         if meter is None:
             return (await self._answer(routes, variant, params))[0]
-        outcome, model_error, model_seconds = OK, False, None
+        outcome, failed_in_model, model_seconds = OK, False, None
         try:
             result, model_seconds = await self._answer(routes, variant, params)
             return result
         except ModelError as error:
             original = error.fields.get("OriginalStatusCode", 0)
-            outcome, model_error = (CLIENT_ERROR if 400 <= original < 500 else SERVER_ERROR), True
+            outcome, failed_in_model = (CLIENT_ERROR if 400 <= original < 500 else SERVER_ERROR), True
             model_seconds = error.model_seconds
             raise
         except ServiceError as error:
@@ -76,7 +81,7 @@ class InvokeEndpoint:
         finally:
             overhead = time.perf_counter() - started - (model_seconds or 0.0)
             meter.record(ctx.account, ctx.region, routes.name, variant.name, len(variant.instances), model_seconds,
-                         overhead, outcome, model_error)
+                         overhead, outcome, failed_in_model)
 
     async def _answer(self, routes: EndpointRoutes, variant: VariantRoutes,
                       params: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -105,11 +110,11 @@ class InvokeEndpoint:
             raise
         model_seconds = time.perf_counter() - sent
         if reply.status >= 400:
-            raise _model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds)
+            raise model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds)
         if len(reply.body) > limit:
-            raise _model_error(routes, variant, 500,
-                               f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes",
-                               model_seconds)
+            raise model_error(routes, variant, 500,
+                              f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes",
+                              model_seconds)
         content_type = reply.content_type or "application/json"
         capture = routes.capture
         if capture is not None and capture.sampled():
@@ -117,29 +122,6 @@ class InvokeEndpoint:
                                         invocation.body, content_type, reply.body))
         return ({"Body": reply.body, "ContentType": content_type,
                  "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds)
-
-    def _endpoint(self, ctx: RequestContext, name: str) -> EndpointRoutes:
-        routes = self.router.get(ctx.account, ctx.region, name)
-        if routes is None:
-            raise RuntimeValidationError(f"Endpoint {name} of account {ctx.account} not found.")
-        if routes.status not in ("InService", "Updating"):
-            raise RuntimeValidationError(
-                f"Endpoint {name} of account {ctx.account} is {routes.status}; "
-                "it can be invoked once it is InService.")
-        return routes
-
-    def _variant(self, routes: EndpointRoutes, target: str | None) -> VariantRoutes:
-        if target:
-            variant = routes.variants.get(target)
-            if variant is None:
-                raise RuntimeValidationError(
-                    f"Variant {target} not found for endpoint {routes.name}; its variants are "
-                    f"{sorted(routes.variants)}")
-            return variant
-        variant = routes.pick_variant()
-        if variant is None:
-            raise ServiceUnavailable(f"Endpoint {routes.name} has no healthy instance right now; retry shortly")
-        return variant
 
     async def _call_serverless(self, routes: EndpointRoutes, variant: VariantRoutes, gate: ServerlessGate,
                                invocation: Invocation) -> Reply:
@@ -157,7 +139,7 @@ class InvokeEndpoint:
                         f"Endpoint {routes.name} is starting an instance for this call (serverless cold start) "
                         f"and it was not ready within {timeout:g} seconds; retry shortly")
                 if gate.failure is not None and not variant.instances:
-                    raise _model_error(routes, variant, 500, gate.failure)
+                    raise model_error(routes, variant, 500, gate.failure)
             return await self._call(routes, variant, invocation)
         finally:
             gate.leave()
@@ -177,7 +159,7 @@ class InvokeEndpoint:
                 return await instance.invoke(invocation, timeout)
             except asyncio.TimeoutError:
                 instance.timeouts += 1
-                raise _model_error(routes, variant, 0, (
+                raise model_error(routes, variant, 0, (
                     f"Your invocation timed out while waiting for a response from container primary after "
                     f"{timeout:g} seconds")) from None
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
@@ -187,10 +169,39 @@ class InvokeEndpoint:
                                      "instance right now; retry shortly")
         ending = await _ending(failed)
         if ending is not None and ending.limit is not None:
-            raise _model_error(routes, variant, 500, f"The instance serving {routes.name} stopped while "
-                               f"handling the invocation: it was {ending.limit}")
+            raise model_error(routes, variant, 500, f"The instance serving {routes.name} stopped while "
+                              f"handling the invocation: it was {ending.limit}")
         raise ServiceUnavailable(f"The instance serving {routes.name} closed the connection; "
                                  "it is being restarted, retry shortly")
+
+
+def pick_variant(routes: EndpointRoutes, target: str | None) -> VariantRoutes:
+    """``TargetVariant`` (ValidationError when unknown), else a variant by weight (ServiceUnavailable
+    when none has an instance)."""
+    if target:
+        variant = routes.variants.get(target)
+        if variant is None:
+            raise RuntimeValidationError(
+                f"Variant {target} not found for endpoint {routes.name}; its variants are "
+                f"{sorted(routes.variants)}")
+        return variant
+    variant = routes.pick_variant()
+    if variant is None:
+        raise ServiceUnavailable(f"Endpoint {routes.name} has no healthy instance right now; retry shortly")
+    return variant
+
+
+def endpoint_routes(router: Router, ctx: RequestContext, name: str) -> EndpointRoutes:
+    """The caller's endpoint as the invoke path sees it; ValidationError when it is unknown or not in
+    service."""
+    routes = router.get(ctx.account, ctx.region, name)
+    if routes is None:
+        raise RuntimeValidationError(f"Endpoint {name} of account {ctx.account} not found.")
+    if routes.status not in ("InService", "Updating"):
+        raise RuntimeValidationError(
+            f"Endpoint {name} of account {ctx.account} is {routes.status}; "
+            "it can be invoked once it is InService.")
+    return routes
 
 
 async def _ending(instance: InstanceClient) -> Ending | None:
@@ -208,8 +219,10 @@ async def _ending(instance: InstanceClient) -> Ending | None:
     return None
 
 
-def _model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str,
-                 model_seconds: float | None = None) -> ModelError:
+def model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str,
+                model_seconds: float | None = None) -> ModelError:
+    """SageMaker's ModelError (424) for a container's error answer (``model_seconds``: how long the
+    container had the call, for the endpoint's metrics)."""
     kind = "client" if 400 <= status < 500 else "server"
     text = (f'Received {kind} error ({status}) from primary with message "{message}". '
             f"See {routes.log_group_arn} for more information.")

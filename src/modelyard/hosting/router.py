@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+from modelyard.desired.async_inference import AsyncInference
 from modelyard.hosting.capture.sink import CaptureSink
 from modelyard.hosting.instances import InstanceClient
 from modelyard.hosting.model_targets import ModelHolder
@@ -76,6 +77,8 @@ class EndpointRoutes:
     variants: dict[str, VariantRoutes]
     status: str = "InService"
     capture: CaptureSink | None = None
+    asynchronous: AsyncInference | None = None
+    """Set for an asynchronous endpoint, which takes only InvokeEndpointAsync."""
     draw: Callable[[], float] = field(default=random.random, repr=False, compare=False)
     _cumulative: list[float] = field(default_factory=list, repr=False)
     _order: list[VariantRoutes] = field(default_factory=list, repr=False)

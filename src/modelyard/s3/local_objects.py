@@ -90,7 +90,8 @@ class LocalS3Backend:
         """Size and ETag of one object."""
         with _errors(loc, "HeadObject"):
             record = self._record(loc)
-        return ObjectInfo(uri=loc.uri, key=loc.key, size=record.size, etag=record.etag, relative=loc.name)
+        return ObjectInfo(uri=loc.uri, key=loc.key, size=record.size, etag=record.etag, relative=loc.name,
+                          content_type=record.content_type)
 
     def exists(self, loc: Location) -> bool:
         """True if the object exists, or (for a prefix) any object lies below it."""

@@ -90,11 +90,18 @@ def check_variants(production: list[dict[str, Any]], shadow: list[dict[str, Any]
             f"ShadowProductionVariant (got {len(production)} and {len(shadow)})")
 
 
-def check_async(config: dict[str, Any] | None, production: list[dict[str, Any]]) -> None:
-    """AsyncInferenceConfig needs an S3 output path and instance-based variants."""
+def check_async(config: dict[str, Any] | None, production: list[dict[str, Any]],
+                notifications_enabled: bool = True) -> None:
+    """AsyncInferenceConfig needs an S3 output path and instance-based variants; a NotificationConfig
+    needs an SNS endpoint (``notifications_enabled``)."""
     if config is None:
         return
     output = config["OutputConfig"]
+    notification = output.get("NotificationConfig") or {}
+    if (notification.get("SuccessTopic") or notification.get("ErrorTopic")) and not notifications_enabled:
+        raise ValidationException(
+            "AsyncInferenceConfig.OutputConfig.NotificationConfig: this server has no SNS endpoint to publish "
+            "to; start it with AWS_ENDPOINT_URL_SNS (or AWS_ENDPOINT_URL) set, or remove NotificationConfig")
     if not output.get("S3OutputPath"):
         raise ValidationException("AsyncInferenceConfig.OutputConfig.S3OutputPath is required")
     check_s3_uri(output["S3OutputPath"], "AsyncInferenceConfig.OutputConfig.S3OutputPath")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.context import RequestContext
+from modelyard.model_documents import model_containers
 from modelyard.services.common import (
     arn_for,
     could_not_find,
@@ -36,7 +37,8 @@ from modelyard.wire.errors import ValidationException
 
 ENDPOINT_CONFIG = "endpoint-config"
 
-_COPIED = ("KmsKeyId", "DataCaptureConfig", "ExecutionRoleArn", "EnableNetworkIsolation", "MetricsConfig")
+_COPIED = ("KmsKeyId", "DataCaptureConfig", "AsyncInferenceConfig", "ExecutionRoleArn", "EnableNetworkIsolation",
+           "MetricsConfig")
 
 
 def endpoint_config_arn(ctx: RequestContext, name: str) -> str:
@@ -56,7 +58,8 @@ def _variant(variant: dict[str, Any]) -> dict[str, Any]:
     return {**variant, "InitialVariantWeight": float(variant.get("InitialVariantWeight", 1.0))}
 
 
-def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str, Any]]) -> None:
+def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str, Any]], *,
+                  asynchronous: bool) -> None:
     for variant in variants:
         name = variant["ModelName"]
         model = get_record(conn, ctx.account, ctx.region, MODEL, name)
@@ -64,6 +67,9 @@ def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str
             raise could_not_find("model", name)
         if "ServerlessConfig" in variant:
             check_serverless_model(model.document, variant["VariantName"])
+        if asynchronous and any(c.get("Mode") == "MultiModel" for c in model_containers(model)):
+            raise ValidationException(f'Model "{name}" is a multi-model model; asynchronous inference endpoints '
+                                      "host single-model models only: remove AsyncInferenceConfig")
 
 
 @operation("sagemaker", "CreateEndpointConfig")
@@ -73,7 +79,15 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     production = request["ProductionVariants"]
     shadow = request.get("ShadowProductionVariants") or []
     check_variants(production, shadow)
-    check_async(request.get("AsyncInferenceConfig"), production)
+    asynchronous = request.get("AsyncInferenceConfig")
+    check_async(asynchronous, production, notifications_enabled=bool(ctx.settings.sns_endpoint_url))
+    if asynchronous and request.get("DataCaptureConfig"):
+        raise ValidationException("DataCaptureConfig is not supported by modelyard yet on asynchronous endpoints "
+                                  "(AsyncInferenceConfig): only real-time invocations are captured; remove one of them")
+    if asynchronous:
+        output = asynchronous["OutputConfig"]
+        check_locations(ctx, [("AsyncInferenceConfig.OutputConfig.S3OutputPath", output.get("S3OutputPath")),
+                              ("AsyncInferenceConfig.OutputConfig.S3FailurePath", output.get("S3FailurePath"))])
     capture = request.get("DataCaptureConfig")
     check_data_capture(capture)
     check_serverless_features(request)
@@ -92,7 +106,7 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     document.update({key: request[key] for key in _COPIED if key in request})
     try:
         with ctx.db.session(write=True) as conn:
-            _check_models(conn, ctx, production + shadow)
+            _check_models(conn, ctx, production + shadow, asynchronous="AsyncInferenceConfig" in request)
             insert_tagged(conn, ctx, ENDPOINT_CONFIG, name, arn, document, request.get("Tags"))
     except DuplicateKey:
         raise ValidationException(f'Cannot create already existing endpoint configuration "{arn}".') from None

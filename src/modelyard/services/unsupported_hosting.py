@@ -71,8 +71,11 @@ _VARIANTS = (
 CREATE_ENDPOINT_CONFIG = (
     Unsupported("DataCaptureConfig.KmsKeyId", "captured data is written without KMS encryption (modelyard has "
                 "no KMS); remove KmsKeyId, and use a bucket with default encryption if you need it"),
-    Unsupported("AsyncInferenceConfig", "asynchronous inference (InvokeEndpointAsync) is not implemented; remove "
-                "it for a real-time endpoint"),
+    Unsupported("AsyncInferenceConfig.OutputConfig.KmsKeyId", "asynchronous outputs are written without KMS "
+                "encryption (modelyard has no KMS); remove KmsKeyId"),
+    Unsupported("AsyncInferenceConfig.OutputConfig.NotificationConfig.IncludeInferenceResponseIn",
+                "notifications carry the output's location, not the response itself; read it from "
+                "S3OutputPath and remove IncludeInferenceResponseIn", lambda value: bool(value)),
     Unsupported("ShadowProductionVariants", "shadow testing is not implemented; deploy the shadow model as a "
                 "second ProductionVariant with a small InitialVariantWeight, or as its own endpoint"),
     Unsupported("ExplainerConfig", "online explanations (SageMaker Clarify) are not implemented; remove it"),

@@ -24,6 +24,8 @@ class ObjectInfo:
     size: int
     etag: str
     relative: str = ""
+    content_type: str | None = None
+    """The object's Content-Type, where ``stat`` knows it (S3 objects)."""
 
 
 class Backend(Protocol):

@@ -107,6 +107,7 @@ class S3Backend:
             size=int(head.get("ContentLength", 0)),
             etag=str(head.get("ETag", "")).strip('"'),
             relative=loc.name,
+            content_type=head.get("ContentType"),
         )
 
     def exists(self, loc: Location) -> bool:

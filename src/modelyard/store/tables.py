@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -179,3 +180,22 @@ metric_alarms = Table(
     Column("updated_at", Float, nullable=False),
 )
 """Metric alarms as DescribeAlarms shows them (``document``), with their state for filtering."""
+async_invocations = Table(
+    "async_invocations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("endpoint", String(63), nullable=False),
+    Column("inference_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("request", Text, nullable=False),
+    Column("body", LargeBinary),
+    Index("ix_async_invocations_queue", "state", "received_at"),
+)
+"""The asynchronous-inference queue: ``state`` is ``queued`` or ``running`` (a row is deleted once its
+answer is stored); ``request`` the JSON of ``hosting.asynchronous.requests.AsyncRequest``; ``body`` an
+inline request body (at most 128,000 bytes), stored with the row so that both are kept or neither."""

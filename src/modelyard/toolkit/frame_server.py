@@ -4,6 +4,8 @@
 
     data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
                                   └► invoke: HandlerThread ─► response frame (then next frame)
+                                    (a "stream" invoke whose handler yields parts: start, part … end/error
+                                     frames, written as the parts are produced)
     bad frame ─► 400 frame (when the transport is still writable) ─► close
     connection lost with an invocation in flight ─► the service abandons it (frees a stuck worker)
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections import deque
 from typing import Any
 
@@ -65,7 +68,11 @@ class FrameProtocol(asyncio.Protocol):
         op = header.get("op")
         if op == framing.OP_INVOKE:
             self._busy = True
-            self._service.invoke(self._loop, body, frame_headers(header), self._on_response)
+            if header.get(framing.STREAM):
+                self._service.invoke(self._loop, body, frame_headers(header), self._on_response,
+                                     FrameSink(self, self._loop))
+            else:
+                self._service.invoke(self._loop, body, frame_headers(header), self._on_response)
         elif op == framing.OP_PING:
             self._send(self._service.ping())
         elif op == framing.OP_EXECUTION_PARAMETERS:
@@ -85,12 +92,19 @@ class FrameProtocol(asyncio.Protocol):
             self._dispatch(header, body)
 
     def _send(self, response: Response) -> None:
-        transport = self._transport
-        if transport is None:
+        if response.streamed:
+            self.write_frame(framing.stream_end_header(response.status), response.body)
             return
         header = {"status": response.status, "content_type": response.content_type,
                   "custom_attributes": response.custom_attributes}
-        for part in framing.frame_parts(header, response.body):
+        self.write_frame(header, response.body)
+
+    def write_frame(self, header: dict[str, Any], body: bytes) -> None:
+        """Write one frame, if the connection is still open."""
+        transport = self._transport
+        if transport is None:
+            return
+        for part in framing.frame_parts(header, body):
             transport.write(part)
 
     def _reject(self, message: str) -> None:
@@ -100,3 +114,27 @@ class FrameProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+
+class FrameSink:
+    """A streamed answer's frames on one connection; safe to call from the handler thread (the frames
+    are written on the loop, in order, before the final answer that the runner reports after them)."""
+
+    def __init__(self, protocol: FrameProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        self._protocol = protocol
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def start(self, status: int, content_type: str | None, custom_attributes: str | None) -> None:
+        """Write the start frame."""
+        self._emit(framing.stream_start_header(status, content_type, custom_attributes), b"")
+
+    def part(self, data: bytes) -> None:
+        """Write one part frame."""
+        self._emit(framing.PART_HEADER, data)
+
+    def _emit(self, header: dict[str, Any], body: bytes) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._protocol.write_frame(header, body)
+        else:
+            self._loop.call_soon_threadsafe(self._protocol.write_frame, header, body)

@@ -7,9 +7,15 @@ Every message, in either direction::
     +----------------+----------------+-----------------------+------------------+
 
 Request header: ``{"op": "invoke" | "ping" | "execution-parameters", "content_type", "accept",
-"custom_attributes", "inference_id", "target_model"}`` (strings or null).
+"custom_attributes", "inference_id", "target_model"}`` (strings or null), and ``"stream": true`` for
+an invocation whose answer may come in parts.
 Response header: ``{"status": int, "content_type", "custom_attributes"}``; for status >= 400 the
 body is a UTF-8 error message. One request is in flight per connection at a time.
+
+A streamed answer is several frames: ``{"stream": "start", "status", "content_type",
+"custom_attributes"}``, then ``{"stream": "part"}`` with each part as the body, then ``{"stream":
+"end", "status"}`` or ``{"stream": "error", "status"}`` with the error message as the body. A
+``stream`` request whose handler returns plain bytes is answered with one ordinary frame.
 
 Pure standard library, shared by both sides: ``FrameParser`` (incremental, for protocols),
 ``read_frame``/``write_frame`` (asyncio streams) and the client helper ``call``.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import struct
 from typing import Any
 
@@ -31,6 +38,12 @@ OP_INVOKE = "invoke"
 OP_PING = "ping"
 OP_EXECUTION_PARAMETERS = "execution-parameters"
 OPS = (OP_INVOKE, OP_PING, OP_EXECUTION_PARAMETERS)
+
+STREAM = "stream"
+STREAM_START = "start"
+STREAM_PART = "part"
+STREAM_END = "end"
+STREAM_ERROR = "error"
 
 _SMALL_BODY = 256 * 1024
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -92,6 +105,20 @@ def response_header(status: int, content_type: str | None = None,
                     custom_attributes: str | None = None) -> dict[str, Any]:
     """A response header with every field present."""
     return {"status": status, "content_type": content_type, "custom_attributes": custom_attributes}
+
+
+def stream_start_header(status: int, content_type: str | None, custom_attributes: str | None) -> dict[str, Any]:
+    """The first frame of a streamed answer."""
+    return {STREAM: STREAM_START, "status": status, "content_type": content_type,
+            "custom_attributes": custom_attributes}
+
+
+PART_HEADER: dict[str, Any] = {STREAM: STREAM_PART}
+
+
+def stream_end_header(status: int) -> dict[str, Any]:
+    """The last frame of a streamed answer: ``end``, or ``error`` (the body its message) for status >= 400."""
+    return {STREAM: STREAM_END if status < 400 else STREAM_ERROR, "status": status}
 
 
 class FrameParser:
@@ -160,6 +187,52 @@ async def write_frame(writer: asyncio.StreamWriter, header: dict[str, Any],
     for part in frame_parts(header, body):
         writer.write(part)
     await writer.drain()
+
+
+FILE_CHUNK = 1 << 20
+
+
+async def write_frame_from_file(writer: asyncio.StreamWriter, header: dict[str, Any], path: str) -> None:
+    """Write one frame whose body is the file at ``path``, a megabyte at a time (never whole in memory)."""
+    size = os.path.getsize(path)
+    raw_header = encode_header(header)
+    check_lengths(len(raw_header), size)
+    writer.write(PREFIX.pack(len(raw_header), size) + raw_header)
+    with open(path, "rb") as source:
+        sent = 0
+        while sent < size:
+            chunk = await asyncio.to_thread(source.read, min(FILE_CHUNK, size - sent))
+            if not chunk:
+                raise OSError(f"{path} ended {size - sent} bytes early")
+            sent += len(chunk)
+            writer.write(chunk)
+            await writer.drain()
+    await writer.drain()
+
+
+async def read_frame_into(reader: asyncio.StreamReader, path: str) -> dict[str, Any]:
+    """Read one frame, writing its body to the file at ``path`` a megabyte at a time; its header.
+
+    Raises ConnectionError when the peer closes the connection before the frame starts."""
+    try:
+        prefix = await reader.readexactly(PREFIX_SIZE)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise ConnectionResetError("connection closed before a response frame") from None
+        raise FrameError("stream ended inside a frame prefix") from None
+    header_len, body_len = PREFIX.unpack(prefix)
+    check_lengths(header_len, body_len)
+    try:
+        header = decode_header(await reader.readexactly(header_len))
+        with open(path, "wb") as sink:
+            left = body_len
+            while left:
+                chunk = await reader.readexactly(min(FILE_CHUNK, left))
+                left -= len(chunk)
+                await asyncio.to_thread(sink.write, chunk)
+    except asyncio.IncompleteReadError:
+        raise FrameError("stream ended inside a frame") from None
+    return header
 
 
 async def call(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, header: dict[str, Any],

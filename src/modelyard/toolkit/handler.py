@@ -5,11 +5,14 @@
     <code_dir>/<program>  ──import──►  model_fn, input_fn, predict_fn, output_fn | transform_fn
                                          (missing ones -> defaults; transform_fn with any of the
                                           three others -> HandlerContractError)
-    invoke(body, content_type, accept, headers)
+    invoke(body, content_type, accept, headers[, stream])
         accept "*/*" or missing -> default accept;  json/csv bodies decoded to str
         transform_fn(model, data, content_type, accept[, context])
             or output_fn(predict_fn(input_fn(data, content_type), model), accept)
         -> Response(status, body bytes, content_type, custom_attributes)
+        a generator or iterator result (from predict_fn with the default output_fn, output_fn or
+        transform_fn): with a ``stream`` sink each part goes to it as it is produced; without one the
+        parts are joined into one body
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import os
 import sys
 import traceback
 import types
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from modelyard.toolkit import content_types, defaults
 from modelyard.toolkit.context import (
@@ -47,16 +51,33 @@ and the toolkit module that does it as their container does."""
 
 
 class Response:
-    """What one invocation answers."""
+    """What one invocation answers. ``streamed``: its parts already went to the request's stream sink,
+    and ``status``/``body`` say how the stream ended (200, or the error raised mid-stream)."""
 
-    __slots__ = ("status", "body", "content_type", "custom_attributes")
+    __slots__ = ("status", "body", "content_type", "custom_attributes", "streamed")
 
     def __init__(self, status: int, body: bytes, content_type: str | None = None,
-                 custom_attributes: str | None = None) -> None:
+                 custom_attributes: str | None = None, streamed: bool = False) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
         self.custom_attributes = custom_attributes
+        self.streamed = streamed
+
+
+class PartSink(Protocol):
+    """Where a streaming invocation's parts go, from the thread running user code."""
+
+    def start(self, status: int, content_type: str | None, custom_attributes: str | None) -> None:
+        """The answer begins (before its first part)."""
+
+    def part(self, data: bytes) -> None:
+        """One part of the answer."""
+
+
+def is_stream(result: Any) -> bool:
+    """Whether a hook's result is a generator or iterator of parts (not bytes, str, a list or a dict)."""
+    return isinstance(result, Iterator) and not isinstance(result, (bytes, str, bytearray, memoryview))
 
     def __repr__(self) -> str:
         return f"Response({self.status}, {self.body[:80]!r}, {self.content_type!r})"
@@ -135,8 +156,9 @@ class Handler:
             importlib.import_module("numpy")
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None,
-               headers: Headers) -> Response:
-        """Run one request through the hooks; never raises (errors become a Response)."""
+               headers: Headers, stream: PartSink | None = None) -> Response:
+        """Run one request through the hooks; never raises (errors become a Response). A result that is
+        a generator goes part by part to ``stream`` when there is one."""
         if not accept or accept == content_types.ANY:
             accept = self.default_accept
         processor = RequestProcessor(headers)
@@ -147,14 +169,37 @@ class Handler:
                 result = self.transform_fn(context, self.model, data, content_type, accept)
             else:
                 result = self._default_transform(context, data, content_type, accept)
-            return _response(result, accept, processor)
+            response = _response(result, accept, processor)
+            if is_stream(response.body) and stream is None:
+                response.body = b"".join(as_bytes(part) for part in response.body)
         except Exception as exc:  # noqa: BLE001 - user code may raise anything
             return failure(exc)
+        if stream is None or not is_stream(response.body):
+            return response
+        return _send_parts(response, stream)
 
     def _default_transform(self, context: Context, data: Any, content_type: str | None, accept: str) -> Any:
         decoded = self.input_fn(context, data, content_type)
         prediction = self.predict_fn(context, decoded, self.model)
+        if is_stream(prediction) and self.output_fn.is_default:
+            return prediction
         return self.output_fn(context, prediction, accept)
+
+
+def _send_parts(response: Response, stream: PartSink) -> Response:
+    """Iterate a streaming result into ``stream``; the Response says how it ended."""
+    parts: Iterator[Any] = response.body  # type: ignore[assignment]
+    stream.start(response.status, response.content_type, response.custom_attributes)
+    try:
+        for part in parts:
+            data = as_bytes(part)
+            if data:
+                stream.part(data)
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+        ended = failure(exc)
+        ended.streamed = True
+        return ended
+    return Response(response.status, b"", response.content_type, response.custom_attributes, streamed=True)
 
 
 def failure(exc: BaseException) -> Response:
@@ -176,6 +221,8 @@ def _response(result: Any, accept: str, processor: RequestProcessor) -> Response
         result, content_type = result[0], result[1]
     status = processor.get_response_status_code()
     attributes = processor.get_response_header(CUSTOM_ATTRIBUTES)
+    if is_stream(result):
+        return Response(status, result, content_type, attributes)
     return Response(status, as_bytes(result), content_type, attributes)
 
 

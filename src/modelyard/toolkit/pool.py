@@ -29,7 +29,7 @@ from pathlib import Path
 from modelyard.toolkit import framing
 from modelyard.toolkit.context import Headers
 from modelyard.toolkit.environment import ToolkitSettings
-from modelyard.toolkit.handler import Response
+from modelyard.toolkit.handler import PartSink, Response
 from modelyard.toolkit.routes import PING_OK
 
 _SRC = str(Path(__file__).resolve().parents[2])
@@ -45,6 +45,7 @@ class Worker(asyncio.Protocol):
         self.process = process
         self.ready: asyncio.Future[bool] = pool.loop.create_future()
         self.current: Done | None = None
+        self.stream: PartSink | None = None
         self.transport: asyncio.Transport | None = None
         self._parser = framing.FrameParser()
 
@@ -63,10 +64,21 @@ class Worker(asyncio.Protocol):
                 self.ready.set_result(header.get("op") == "ready")
                 if self.ready.result():
                     self.pool.worker_idle(self)
+                continue
+            kind = header.get(framing.STREAM)
+            stream = self.stream
+            if kind == framing.STREAM_START and stream is not None:
+                stream.start(int(header.get("status", 200)), header.get("content_type"),
+                             header.get("custom_attributes"))
+            elif kind == framing.STREAM_PART and stream is not None:
+                stream.part(body)
             else:
+                self.stream = None
                 self.pool.worker_answered(self, Response(int(header.get("status", 500)), body,
                                                          header.get("content_type"),
-                                                         header.get("custom_attributes")))
+                                                         header.get("custom_attributes"),
+                                                         streamed=kind in (framing.STREAM_END,
+                                                                           framing.STREAM_ERROR)))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -74,10 +86,11 @@ class Worker(asyncio.Protocol):
             self.ready.set_result(False)
         self.pool.worker_lost(self)
 
-    def send(self, body: bytes, headers: Headers, done: Done) -> None:
-        """Hand one request to this (idle) worker."""
+    def send(self, body: bytes, headers: Headers, done: Done, stream: PartSink | None = None) -> None:
+        """Hand one request to this (idle) worker (its parts to ``stream``, when given)."""
         self.current = done
-        header = {"op": framing.OP_INVOKE, "headers": dict(headers)}
+        self.stream = stream
+        header = {"op": framing.OP_INVOKE, "headers": dict(headers), framing.STREAM: stream is not None}
         for part in framing.frame_parts(header, body):
             self.transport.write(part)  # type: ignore[union-attr]
 
@@ -91,7 +104,7 @@ class WorkerPool:
         self.workers: set[Worker] = set()
         self.stopping = False
         self._idle: deque[Worker] = deque()
-        self._queue: deque[tuple[bytes, Headers, Done]] = deque()
+        self._queue: deque[tuple[bytes, Headers, Done, PartSink | None]] = deque()
         self._pending = 0
         self._failures = 0
         self._started = False
@@ -129,8 +142,8 @@ class WorkerPool:
     def worker_idle(self, worker: Worker) -> None:
         """A worker finished loading or answering: give it the next request."""
         if self._queue:
-            body, headers, done = self._queue.popleft()
-            worker.send(body, headers, done)
+            body, headers, done, stream = self._queue.popleft()
+            worker.send(body, headers, done, stream)
         else:
             self._idle.append(worker)
 
@@ -174,13 +187,14 @@ class WorkerPool:
         """The batch-transform execution parameters."""
         return self._parameters
 
-    def invoke(self, loop: asyncio.AbstractEventLoop, body: bytes, headers: Headers, done: Done) -> None:
+    def invoke(self, loop: asyncio.AbstractEventLoop, body: bytes, headers: Headers, done: Done,
+               stream: PartSink | None = None) -> None:
         """Send to an idle worker, or queue in arrival order."""
         self._pending += 1
         if self._idle:
-            self._idle.popleft().send(body, headers, done)
+            self._idle.popleft().send(body, headers, done, stream)
         else:
-            self._queue.append((body, headers, done))
+            self._queue.append((body, headers, done, stream))
 
     def abandon(self, done: Done) -> None:
         """The caller of the request reporting to ``done`` is gone: unqueue it, or recycle its worker."""

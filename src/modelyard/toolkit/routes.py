@@ -15,7 +15,7 @@ from modelyard.toolkit.context import (
     TARGET_MODEL,
     Headers,
 )
-from modelyard.toolkit.handler import Handler, Response, failure
+from modelyard.toolkit.handler import Handler, PartSink, Response, failure
 from modelyard.toolkit.runner import Call, HandlerThread
 
 PING_OK = Response(200, b"", None)
@@ -49,14 +49,16 @@ class Service:
         return self._parameters
 
     def invoke(self, loop: asyncio.AbstractEventLoop, body: bytes, headers: Headers,
-               done: Callable[[Response], None]) -> None:
-        """Queue an invocation on the handler thread; ``done(response)`` is called on ``loop``."""
+               done: Callable[[Response], None], stream: PartSink | None = None) -> None:
+        """Queue an invocation on the handler thread; ``done(response)`` is called on ``loop``. A
+        generator result goes to ``stream`` part by part (called from the handler thread)."""
         def finish(result: object) -> None:
             self._calls.pop(done, None)
             done(result if isinstance(result, Response) else failure(result))  # type: ignore[arg-type]
 
         self._calls[done] = self.runner.submit(loop, self.handler.invoke,
-                                               (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers),
+                                               (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers,
+                                                stream),
                                                finish)
 
     def abandon(self, done: Callable[[Response], None]) -> None:

@@ -49,6 +49,23 @@ def run(fd: int, settings: ToolkitSettings) -> int:
             return 0
         for header, body in parser.feed(data):
             headers = _headers(header)
-            response = handler.invoke(body, headers.get("Content-Type"), headers.get("Accept"), headers)
-            sock.sendall(b"".join(framing.frame_parts(framing.response_header(
-                response.status, response.content_type, response.custom_attributes), response.body)))
+            stream = SocketSink(sock) if header.get(framing.STREAM) else None
+            response = handler.invoke(body, headers.get("Content-Type"), headers.get("Accept"), headers, stream)
+            reply = (framing.stream_end_header(response.status) if response.streamed else
+                     framing.response_header(response.status, response.content_type, response.custom_attributes))
+            sock.sendall(b"".join(framing.frame_parts(reply, response.body)))
+
+
+class SocketSink:
+    """A streamed answer's start and part frames, sent to the parent as the handler yields them."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def start(self, status: int, content_type: str | None, custom_attributes: str | None) -> None:
+        """Send the start frame."""
+        self._sock.sendall(framing.encode_frame(framing.stream_start_header(status, content_type, custom_attributes)))
+
+    def part(self, data: bytes) -> None:
+        """Send one part frame."""
+        self._sock.sendall(framing.encode_frame(framing.PART_HEADER, data))

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modelyard.wire.streams import FileBody
+    from modelyard.wire.streams import StreamedBody
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -39,9 +39,9 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes | FileBody) -> None:
-    """Send a response: a complete body with its length, or a streamed ``FileBody`` (whose headers
-    carry its content-length) chunk by chunk."""
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes | StreamedBody) -> None:
+    """Send a response: a complete body with its length, or a streamed body (a ``FileBody``, whose
+    headers carry its content-length, or an event stream, sent chunked) chunk by chunk."""
     if isinstance(body, bytes):
         if not any(name == b"content-length" for name, _ in headers):
             headers = [*headers, (b"content-length", str(len(body)).encode())]

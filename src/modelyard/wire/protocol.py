@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelyard.wire.errors import ServiceError
-from modelyard.wire.streams import FileBody
+from modelyard.wire.streams import StreamedBody
 
 Headers = list[tuple[bytes, bytes]]
-Response = tuple[int, Headers, bytes | FileBody]
-"""Status, headers and body of an HTTP response: the whole body, or a file streamed out (S3 GetObject)."""
+Response = tuple[int, Headers, bytes | StreamedBody]
+"""Status, headers and body of an HTTP response: the whole body, or one streamed out (a file for S3
+GetObject, an event stream for InvokeEndpointWithResponseStream)."""
 
 REQUEST_ID_HEADER = b"x-amzn-requestid"
 

@@ -19,9 +19,11 @@ from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel
 
+from modelyard.wire import eventstream
 from modelyard.wire.errors import ServiceError, UnknownOperationException
 from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
 from modelyard.wire.spec import service_model
+from modelyard.wire.streams import StreamedBody
 from modelyard.wire.validation import validate_input
 
 
@@ -46,7 +48,7 @@ class RestRoute:
         for header, member in self.header_members.items():
             value = headers.get(header)
             if value is not None:
-                params[member] = value
+                params[member] = _header_value(self.operation.input_shape.members[member].type_name, value)
         for key, member in self.query_members.items():
             if key in query:
                 params[member] = query[key]
@@ -67,6 +69,9 @@ class RestRoute:
                 headers.append((header, str(value).encode("latin-1", "replace")))
         if self.response_payload is not None:
             body = result.get(self.response_payload) or b""
+            if isinstance(body, StreamedBody):
+                headers.append((b"content-type", eventstream.CONTENT_TYPE.encode()))
+                return 200, headers, body
             if isinstance(body, str):
                 body = body.encode()
             return 200, headers, body
@@ -76,6 +81,16 @@ class RestRoute:
         headers.append((b"content-type", b"application/json"))
         status = int(self.operation.http.get("responseCode", 200))
         return status, headers, json.dumps(document).encode()
+
+
+def _header_value(type_name: str, text: str) -> Any:
+    """A header's text as its member's type: integer members are parsed (a malformed one stays text, and
+    validation names it)."""
+    if type_name in ("integer", "long"):
+        stripped = text.strip()
+        if stripped.lstrip("-").isdigit() and len(stripped) <= 20:
+            return int(stripped)
+    return text
 
 
 def _route(operation: OperationModel) -> RestRoute:

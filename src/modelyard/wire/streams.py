@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive
 
@@ -77,6 +77,20 @@ class RequestStream:
                 return
 
 
+@runtime_checkable
+class StreamedBody(Protocol):
+    """A response body sent chunk by chunk (a file, an event stream); ``close`` runs once it is sent or
+    abandoned."""
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The bytes, in order."""
+        ...
+
+    def close(self) -> None:
+        """Release what the body holds (idempotent)."""
+        ...
+
+
 class FileBody:
     """``length`` bytes of an open file from ``start``, read in a worker thread a megabyte at a time.
 
@@ -108,4 +122,5 @@ class FileBody:
             self.fd = -1
 
 
-__all__ = ["STREAMED_BODY", "BodyTooLarge", "BodyTransform", "ClientDisconnected", "FileBody", "RequestStream"]
+__all__ = ["STREAMED_BODY", "BodyTooLarge", "BodyTransform", "ClientDisconnected", "FileBody", "RequestStream",
+           "StreamedBody"]

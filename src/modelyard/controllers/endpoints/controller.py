@@ -26,12 +26,19 @@ from typing import Any
 from modelyard.arns import log_group_arn
 from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.multi_model import host_setup, prepare_base
-from modelyard.controllers.endpoints.plans import PlanError, VariantPlan, endpoint_capture, plan_variants
+from modelyard.controllers.endpoints.plans import (
+    PlanError,
+    VariantPlan,
+    endpoint_async,
+    endpoint_capture,
+    plan_variants,
+)
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.host import ModelHost
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
+from modelyard.desired.async_inference import AsyncInference
 from modelyard.desired.capture import CaptureConfig, capture_summary
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.capture.service import CaptureService
@@ -95,6 +102,7 @@ class Deployment:
     variants: dict[str, VariantDeployment]
     capture_document: dict[str, Any] | None = None
     capture: CaptureWriter | None = None
+    asynchronous: AsyncInference | None = None
 
 
 def desired_state(record: Record) -> EndpointDesired:
@@ -141,10 +149,10 @@ class EndpointController(KeyedReconciler):
     async def start(self) -> None:
         """Recover every stored endpoint and start supervising."""
         self.attach()
-        records = await asyncio.to_thread(self._all_endpoints)
-        for record in records:
+        records = await asyncio.to_thread(self._recovered_endpoints)
+        for record, asynchronous in records:
             if record.status in ("InService", "Updating", "Creating"):
-                self.router.publish(record.account, record.region, self._placeholder(record))
+                self.router.publish(record.account, record.region, self._placeholder(record, asynchronous))
             self.schedule(ResourceKey(record.account, record.region, record.name))
         self._supervisor = asyncio.create_task(self._supervise())
 
@@ -173,18 +181,28 @@ class EndpointController(KeyedReconciler):
 
     # store access (blocking, run in threads)
 
-    def _all_endpoints(self) -> list[Record]:
+    def _recovered_endpoints(self) -> list[tuple[Record, AsyncInference | None]]:
+        """Every stored endpoint with its AsyncInferenceConfig, so an async endpoint's placeholder routes
+        already refuse real-time calls (and take queued ones) while it restarts."""
         with self.db.session() as conn:
-            return records_of_kind(conn, "endpoint")
+            found = []
+            for record in records_of_kind(conn, "endpoint"):
+                try:
+                    asynchronous = endpoint_async(conn, record, desired_state(record))
+                except PlanError:
+                    asynchronous = None
+                found.append((record, asynchronous))
+            return found
 
     def _get(self, key: ResourceKey) -> Record | None:
         with self.db.session() as conn:
             return get_record(conn, key.account, key.region, KIND, key.name)
 
-    def _plans(self, record: Record) -> tuple[list[VariantPlan], dict[str, Any] | None]:
+    def _plans(self, record: Record) -> tuple[list[VariantPlan], dict[str, Any] | None, AsyncInference | None]:
         with self.db.session() as conn:
             desired = desired_state(record)
-            return plan_variants(conn, record, desired), endpoint_capture(conn, record, desired)
+            return (plan_variants(conn, record, desired), endpoint_capture(conn, record, desired),
+                    endpoint_async(conn, record, desired))
 
     def _write(self, key: ResourceKey, patch: Patch, expect: str | None) -> bool:
         """Apply ``patch`` if the endpoint is still in status ``expect``; whether it was written."""
@@ -216,11 +234,11 @@ class EndpointController(KeyedReconciler):
         if record.status == "Failed":
             return
         try:
-            plans, capture = await asyncio.to_thread(self._plans, record)
+            plans, capture, asynchronous = await asyncio.to_thread(self._plans, record)
             if current is None or current.config != desired_state(record).config or any(
                     name not in current.variants or current.variants[name].plan.fingerprint != p.fingerprint
                     for name, p in ((p.name, p) for p in plans)):
-                await self._replace(key, record, plans, current, capture)
+                await self._replace(key, record, plans, current, capture, asynchronous)
             else:
                 await self._scale(key, record, current, plans)
         except (PlanError, InstanceFailed, RuntimeLayerError, StorageError) as exc:
@@ -260,8 +278,9 @@ class EndpointController(KeyedReconciler):
                                                          "DataCaptureConfig": stopped}), record.status)
 
     async def _replace(self, key: ResourceKey, record: Record, plans: list[VariantPlan],
-                       old: Deployment | None, capture: dict[str, Any] | None = None) -> None:
-        new = Deployment(desired_state(record).config, {}, capture)
+                       old: Deployment | None, capture: dict[str, Any] | None = None,
+                       asynchronous: AsyncInference | None = None) -> None:
+        new = Deployment(desired_state(record).config, {}, capture, asynchronous=asynchronous)
         capture_config = CaptureConfig.from_document(capture)
         if capture_config is not None and self.captures is None:
             raise PlanError("This server was started without data capture; remove DataCaptureConfig")
@@ -422,9 +441,9 @@ class EndpointController(KeyedReconciler):
 
     # routing and descriptions
 
-    def _placeholder(self, record: Record) -> EndpointRoutes:
+    def _placeholder(self, record: Record, asynchronous: AsyncInference | None = None) -> EndpointRoutes:
         return EndpointRoutes(record.name, record.arn, self._log_group_arn(record.region, record.account, record.name),
-                              {}, status=record.status or "Creating")
+                              {}, status=record.status or "Creating", asynchronous=asynchronous)
 
     @staticmethod
     def _log_group_arn(region: str, account: str, name: str) -> str:
@@ -441,7 +460,8 @@ class EndpointController(KeyedReconciler):
         sink = deployment.capture.sink if deployment.capture is not None else None
         self.router.publish(key.account, key.region, EndpointRoutes(record.name, record.arn,
                                                        self._log_group_arn(key.region, key.account, key.name),
-                                                       variants, status, capture=sink))
+                                                       variants, status, capture=sink,
+                                                       asynchronous=deployment.asynchronous))
 
     @staticmethod
     def _summaries(deployment: Deployment) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.desired.async_inference import AsyncInference
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.serverless import ServerlessShape
 from modelyard.model_documents import model_containers
@@ -110,3 +111,11 @@ def endpoint_capture(conn: Connection, endpoint: Record, desired: EndpointDesire
         raise PlanError(f'Could not find endpoint configuration "{desired.config}".')
     capture = config.document.get("DataCaptureConfig")
     return dict(capture) if capture else None
+
+
+def endpoint_async(conn: Connection, endpoint: Record, desired: EndpointDesired) -> AsyncInference | None:
+    """The desired config's ``AsyncInferenceConfig`` (None for a real-time endpoint)."""
+    config = get_record(conn, endpoint.account, endpoint.region, "endpoint-config", desired.config)
+    if config is None:
+        raise PlanError(f'Could not find endpoint configuration "{desired.config}".')
+    return AsyncInference.from_document(config.document.get("AsyncInferenceConfig"))

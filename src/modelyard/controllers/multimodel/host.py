@@ -40,7 +40,7 @@ from modelyard.controllers.multimodel.loaded import LoadedModel, ModelRecord
 from modelyard.controllers.multimodel.metrics import HostMetrics
 from modelyard.controllers.multimodel.servers import ModelServer, OwnProcess
 from modelyard.controllers.preparation import ArtifactUnusable, EnvironmentUnbuildable, PreparedContainer, Preparer
-from modelyard.hosting.instances import Ending, Invocation, Reply
+from modelyard.hosting.instances import Ending, Invocation, Reply, StreamedReply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.log_groups import MODEL_SNAPSHOT_MARK, MODEL_SNAPSHOT_SUFFIX, deployment_group
 from modelyard.runtime.limits import DEFAULT_MEMORY, limits_for
@@ -137,6 +137,18 @@ class ModelHost:
                     self._spawn(self._unload(model, "ModelCacheSetting is Disabled"))
         finally:
             self.outstanding -= 1
+
+    async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
+                          timeout: float) -> Reply:
+        """Asynchronous invocations are not served by multi-model endpoints (refused at
+        CreateEndpointConfig; this guards a config stored before that check)."""
+        raise RuntimeValidationError(f"Endpoint {self.setup.endpoint} is a multi-model endpoint, which does not "
+                                     "support asynchronous inference")
+
+    async def invoke_stream(self, invocation: Invocation, timeout: float) -> StreamedReply:
+        """Response streaming is not served by multi-model endpoints."""
+        raise RuntimeValidationError(f"Endpoint {self.setup.endpoint} is a multi-model endpoint, which does not "
+                                     "support InvokeEndpointWithResponseStream; use InvokeEndpoint")
 
     async def ping(self, timeout: float) -> bool:
         """A multi-model instance is healthy while it runs; each model's process is checked on use."""
