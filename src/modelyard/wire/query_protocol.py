@@ -23,13 +23,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape
 
 from modelyard.wire.errors import SerializationException, ServiceError, UnknownOperationException
 from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, NamedInBody, OperationCall, Response
+from modelyard.wire.query_strings import first_values
 from modelyard.wire.spec import operation_model, service_model
 from modelyard.wire.validation import validate_input
 
@@ -43,11 +43,7 @@ ERROR_CODES = {"ValidationException": "ValidationError", "SerializationException
 
 def form(body: bytes | str) -> dict[str, str]:
     """A form-encoded body (or query string) as a dictionary; the first value of a repeated name wins."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    values: dict[str, str] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
-        values.setdefault(name, value)
-    return values
+    return first_values(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
 
 
 def _scalar(shape: Shape, text: str, where: str) -> Any:

@@ -27,13 +27,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape, StructureShape
 
 from modelyard.wire.errors import ServiceError, UnknownOperationException
+from modelyard.wire.query_strings import first_values
 from modelyard.wire.spec import service_model
 from modelyard.wire.streams import FileBody
 from modelyard.wire.validation import validate_input
@@ -163,12 +164,7 @@ def _kind(found: Target, path: str) -> str:
 
 def parse_query(query_string: bytes) -> dict[str, str]:
     """The query string as a dictionary (the first value of each name; bare names map to "")."""
-    if not query_string:
-        return {}
-    params: dict[str, str] = {}
-    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
-        params.setdefault(name, value)
-    return params
+    return first_values(query_string.decode("latin-1")) if query_string else {}
 
 
 # --- decoding --------------------------------------------------------------------------------------
