@@ -16,8 +16,9 @@ a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from modelyard.context import RequestContext
@@ -99,16 +100,14 @@ class InvokeEndpoint:
             limit = min(SERVERLESS_PAYLOAD_BYTES, limit)
             if len(invocation.body) > limit:
                 raise payload_too_large(len(invocation.body), limit)
-        sent = time.perf_counter()
-        try:
-            if gate is None:
+        async with self._serverless_slot(routes, variant, gate):
+            sent = time.perf_counter()
+            try:
                 reply = await self._call(routes, variant, invocation)
-            else:
-                reply = await self._call_serverless(routes, variant, gate, invocation)
-        except ModelError as error:
-            error.model_seconds = time.perf_counter() - sent
-            raise
-        model_seconds = time.perf_counter() - sent
+            except ModelError as error:
+                error.model_seconds = time.perf_counter() - sent
+                raise
+            model_seconds = time.perf_counter() - sent
         if reply.status >= 400:
             raise model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds)
         if len(reply.body) > limit:
@@ -123,9 +122,14 @@ class InvokeEndpoint:
         return ({"Body": reply.body, "ContentType": content_type,
                  "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds)
 
-    async def _call_serverless(self, routes: EndpointRoutes, variant: VariantRoutes, gate: ServerlessGate,
-                               invocation: Invocation) -> Reply:
-        """Admit the call under MaxConcurrency, start capacity on demand, wait for a cold start."""
+    @contextlib.asynccontextmanager
+    async def _serverless_slot(self, routes: EndpointRoutes, variant: VariantRoutes,
+                               gate: ServerlessGate | None) -> AsyncIterator[None]:
+        """For a serverless variant: admit the call under MaxConcurrency, start capacity on demand and wait
+        for a cold start (overhead, not model time, as SageMaker counts it); nothing for other variants."""
+        if gate is None:
+            yield
+            return
         if not gate.admit():
             raise ThrottlingException(
                 f"Endpoint {routes.name} is already handling its MaxConcurrency of "
@@ -140,7 +144,7 @@ class InvokeEndpoint:
                         f"and it was not ready within {timeout:g} seconds; retry shortly")
                 if gate.failure is not None and not variant.instances:
                     raise model_error(routes, variant, 500, gate.failure)
-            return await self._call(routes, variant, invocation)
+            yield
         finally:
             gate.leave()
 
