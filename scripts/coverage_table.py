@@ -20,12 +20,18 @@ from modelyard.wire.spec import service_model, source, vendored_services
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "IMPLEMENTATION_COVERAGE.md"
 
 
+SPOKEN = {"JsonProtocol": "json", "RestJsonProtocol": "rest-json", "RestXmlProtocol": "rest-xml",
+          "QueryProtocol": "query"}
+"""The protocol each wire class speaks (a model may list several; this is the one served)."""
+
+
 def render() -> str:
     """The coverage table as Markdown."""
     load_services()
     with ThreadPoolExecutor(max_workers=1) as executor:
-        served = {service.name: set(service.operations) for service in
-                  service_table(Router(), Settings(), executor).services}
+        services = service_table(Router(), Settings(), executor).services
+    served = {service.name: set(service.operations) for service in services}
+    spoken = {service.name: SPOKEN.get(type(service.protocol).__name__, "?") for service in services}
 
     lines = ["# Implementation coverage", "",
              "Generated from the vendored service models by `scripts/coverage_table.py`; do not edit by hand.", ""]
@@ -33,7 +39,8 @@ def render() -> str:
         model = service_model(service)
         names = sorted(model.operation_names)
         done = served.get(service, set())
-        lines += [f"## {service} ({model.metadata.get('protocol')}, botocore {source()['botocore']}): "
+        lines += [f"## {service} ({spoken.get(service, model.metadata.get('protocol'))}, "
+                  f"botocore {source()['botocore']}): "
                   f"{len(done & set(names))} of {len(names)} implemented", ""]
         lines += [f"- [{'x' if name in done else ' '}] {name}" for name in names]
         lines.append("")
