@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -94,6 +95,16 @@ class ServerProcess:
         return derive(load_server_secret(self.data_dir, create=False), PAGE_TOKEN_LABEL)
 
 
+_STARTED: list[ServerProcess] = []
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Stop every server a test started and did not stop (no server outlives the test run)."""
+    for server in _STARTED:
+        server.stop()
+
+
 def start_server(data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None,
                  port: int | None = None, timeout: float = 60.0) -> ServerProcess:
     """Start a server on a free port and wait until it answers its health check."""
@@ -111,6 +122,7 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict[str,
     url = f"http://127.0.0.1:{port}"
     server = ServerProcess(process, url, data_dir, log_path,
                            database_url or f"sqlite:///{data_dir / 'modelyard.db'}")
+    _STARTED.append(server)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
