@@ -209,3 +209,65 @@ def test_query_protocol_requests_are_told_what_is_served(any_server: ServerProce
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400 and b"query-protocol" in caught.value.read()
+
+
+def test_get_metric_data_agrees_with_get_metric_statistics_across_periods_units_and_pages(
+        cw: Any, unique: str) -> None:
+    """GetMetricData sums basic statistics in the database and reads percentiles from each minute's
+    histogram; GetMetricStatistics folds minutes in Python. Both must give the same numbers."""
+    namespace, end = f"App/{unique}", _now().replace(second=0)
+    start = end - dt.timedelta(minutes=12)
+    data = []
+    for endpoint in ("a", "b"):
+        dims = [{"Name": "Endpoint", "Value": endpoint}]
+        for minute in range(12):
+            at = start + dt.timedelta(minutes=minute, seconds=10)
+            values = [float(minute * 10 + k + (5 if endpoint == "b" else 0)) for k in range(1, 8)]
+            data.append({"MetricName": "Latency", "Dimensions": dims, "Timestamp": at, "Values": values,
+                         "Unit": "Milliseconds"})
+            if minute % 3 == 0:
+                data.append({"MetricName": "Latency", "Dimensions": dims, "Timestamp": at, "Value": 1000.0,
+                             "Unit": "Seconds"})
+    cw.put_metric_data(Namespace=namespace, MetricData=data)
+    metric = {"Namespace": namespace, "MetricName": "Latency"}
+    eventually(lambda: len(cw.get_metric_statistics(
+        **metric, Dimensions=[{"Name": "Endpoint", "Value": "b"}], StartTime=start, EndTime=end, Period=60,
+        Statistics=["SampleCount"])["Datapoints"]) == 12, timeout=20)
+    stats = ["SampleCount", "Sum", "Average", "Minimum", "Maximum", "p50", "p99", "p0", "p100"]
+    for period in (60, 180, 300):
+        for unit in (None, "Milliseconds", "Seconds"):
+            for endpoint in ("a", "b"):
+                dims = [{"Name": "Endpoint", "Value": endpoint}]
+                with_unit = {"Unit": unit} if unit else {}
+                expected = {}
+                for stat in stats:
+                    kind = "ExtendedStatistics" if stat.startswith("p") else "Statistics"
+                    for point in cw.get_metric_statistics(**metric, Dimensions=dims, StartTime=start, EndTime=end,
+                                                          Period=period, **{kind: [stat]}, **with_unit)["Datapoints"]:
+                        value = point["ExtendedStatistics"][stat] if kind == "ExtendedStatistics" else point[stat]
+                        expected[(stat, point["Timestamp"].timestamp())] = value
+                queries = [{"Id": f"q{index}", "ReturnData": True, "MetricStat": {
+                    "Metric": {**metric, "Dimensions": dims}, "Period": period, "Stat": stat, **with_unit}}
+                    for index, stat in enumerate(stats)]
+                queries.insert(2, {"Id": "hidden", "ReturnData": False, "MetricStat": queries[0]["MetricStat"]})
+                got: dict[tuple[str, float], float] = {}
+                token, pages = None, 0
+                while True:
+                    page = cw.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end,
+                                              ScanBy="TimestampAscending", MaxDatapoints=7,
+                                              **({"NextToken": token} if token else {}))
+                    pages += 1
+                    for result in page["MetricDataResults"]:
+                        assert result["Id"] != "hidden"
+                        assert result["Timestamps"] == sorted(result["Timestamps"])
+                        stat = stats[int(result["Id"][1:])]
+                        for at, value in zip(result["Timestamps"], result["Values"], strict=True):
+                            assert (stat, at.timestamp()) not in got
+                            got[(stat, at.timestamp())] = value
+                    token = page.get("NextToken")
+                    if not token:
+                        break
+                assert pages >= 2
+                assert got.keys() == expected.keys(), (period, unit, endpoint)
+                for key, value in expected.items():
+                    assert got[key] == pytest.approx(value, rel=1e-9), (period, unit, endpoint, key)

@@ -29,19 +29,23 @@ class Statistic:
 
     def of(self, aggregate: Aggregate) -> float | None:
         """The statistic's value over ``aggregate``; None when it cannot be computed."""
-        if aggregate.count <= 0:
-            return None
         if self.percent is not None:
-            return aggregate.percentile(self.percent)
+            return aggregate.percentile(self.percent) if aggregate.count > 0 else None
+        return self.of_totals(aggregate.count, aggregate.total, aggregate.minimum, aggregate.maximum)
+
+    def of_totals(self, count: float, total: float, minimum: float, maximum: float) -> float | None:
+        """A basic statistic's value from summed samples; None without samples (or for a percentile)."""
+        if count <= 0 or self.percent is not None:
+            return None
         if self.name == "SampleCount":
-            return aggregate.count
+            return count
         if self.name == "Sum":
-            return aggregate.total
+            return total
         if self.name == "Average":
-            return aggregate.total / aggregate.count
+            return total / count
         if self.name == "Minimum":
-            return aggregate.minimum
-        return aggregate.maximum
+            return minimum
+        return maximum
 
 
 def parse_statistic(name: str, *, extended: bool | None = None) -> Statistic:

@@ -8,11 +8,12 @@ reads come from the stored one-minute aggregates.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from modelyard.context import RequestContext
 from modelyard.metrics.aggregate import Aggregate
+from modelyard.metrics.histogram import encoded_percentile
 from modelyard.metrics.hub import MetricsHub, aggregates_of
 from modelyard.metrics.series import (
     NO_UNIT,
@@ -220,7 +221,9 @@ def _fold(rows: Iterable[stored.PointRow], first: int, period: int,
 
 @operation("cloudwatch", "GetMetricData")
 def get_metric_data(ctx: RequestContext, request: Request) -> Result:
-    """MetricStat queries (metric math expressions are refused), paged by MaxDatapoints."""
+    """MetricStat queries (metric math expressions are refused), paged by MaxDatapoints: the store is read
+    once for the queries from the page's first on, and a query's points are computed only when the page
+    reaches it."""
     queries = request["MetricDataQueries"]
     start, end = request["StartTime"], request["EndTime"]
     check_range(start, end)
@@ -230,14 +233,13 @@ def get_metric_data(ctx: RequestContext, request: Request) -> Result:
     descending = request.get("ScanBy", "TimestampDescending") == "TimestampDescending"
     limit = request.get("MaxDatapoints") or GET_DATA_LIMIT
     position = _data_position(request.get("NextToken"))
+    wanted = [(index, query) for index, query in enumerate(queries)
+              if index >= position[0] and query.get("ReturnData") is not False]
     results: list[Result] = []
     budget = limit
     next_position: list[int] | None = None
-    answered = _all_query_points(ctx, queries, start, end, descending)
-    for index, query in enumerate(queries):
-        if index < position[0] or query.get("ReturnData") is False:
-            continue
-        points = answered[index]
+    answered = _query_points(ctx, [query for _, query in wanted], start, end, descending)
+    for (index, query), points in zip(wanted, answered, strict=True):
         skip = position[1] if index == position[0] else 0
         page = points[skip:skip + budget]
         budget -= len(page)
@@ -289,9 +291,11 @@ def _check_queries(ctx: RequestContext, queries: list[Request]) -> None:
         statistic(stat["Stat"], f"{field}.MetricStat.Stat")
 
 
-def _all_query_points(ctx: RequestContext, queries: list[Request], start: float, end: float,
-                      descending: bool) -> list[list[tuple[int, float]]]:
-    """Each query's (period start, value) points: every series read in one query of the store."""
+def _query_points(ctx: RequestContext, queries: list[Request], start: float, end: float,
+                  descending: bool) -> Iterator[list[tuple[int, float]]]:
+    """Each query's (period start, value) points, in query order. Basic statistics are summed per period
+    by the database (one statement per distinct period and unit); percentiles read the minutes'
+    histograms (one statement for all) and are computed query by query as the caller iterates."""
     first, last = _minutes(start, end)
     names: list[stored.SeriesName] = []
     statistics: list[Statistic] = []
@@ -301,22 +305,66 @@ def _all_query_points(ctx: RequestContext, queries: list[Request], start: float,
                                             metric.get("MetricName", ""),
                                             _dimensions(metric.get("Dimensions"), "MetricStat.Metric.Dimensions"))))
         statistics.append(statistic(query["MetricStat"]["Stat"], "MetricStat.Stat"))
-    histograms = any(stat.percent is not None for stat in statistics)
+    totals: dict[tuple[int, str | None], dict[int, list[stored.PeriodTotals]]] = {}
+    minutes: dict[int, list[stored.PointRow]] = {}
     with ctx.db.session() as conn:
         ids = stored.series_ids(conn, names)
-        rows = stored.points_between(conn, sorted(set(ids.values())), first, last, histograms=histograms) if ids else []
-    by_series: dict[int, list[stored.PointRow]] = {}
-    for row in rows:
-        by_series.setdefault(row.series_id, []).append(row)
-    answered = []
+        basic: dict[tuple[int, str | None], set[int]] = {}
+        percentile_ids: set[int] = set()
+        for query, name, stat in zip(queries, names, statistics, strict=True):
+            if name not in ids:
+                continue
+            if stat.percent is None:
+                basic.setdefault((query["MetricStat"]["Period"], query["MetricStat"].get("Unit")), set()).add(ids[name])
+            else:
+                percentile_ids.add(ids[name])
+        for (period, unit), wanted in basic.items():
+            grouped = totals.setdefault((period, unit), {})
+            for row in stored.period_totals(conn, sorted(wanted), first, last, period, unit=unit):
+                grouped.setdefault(row[0], []).append(row)
+        if percentile_ids:
+            for point in stored.points_between(conn, sorted(percentile_ids), first, last):
+                minutes.setdefault(point.series_id, []).append(point)
     for query, name, stat in zip(queries, names, statistics, strict=True):
-        unit = query["MetricStat"].get("Unit")
-        series_rows = [row for row in by_series.get(ids.get(name, -1), []) if unit is None or row.unit == unit]
-        periods = _fold(series_rows, first, query["MetricStat"]["Period"], stat.percent is not None)
-        points = [(slot, value) for slot, (aggregate, _) in periods.items()
-                  if (value := stat.of(aggregate)) is not None]
-        answered.append(sorted(points, reverse=descending))
-    return answered
+        series = ids.get(name, -1)
+        period, unit = query["MetricStat"]["Period"], query["MetricStat"].get("Unit")
+        if stat.percent is None:
+            of_totals = stat.of_totals
+            points = [(row[1], value) for row in totals.get((period, unit), {}).get(series, [])
+                      if (value := of_totals(*row[2:])) is not None]
+        else:
+            rows = [row for row in minutes.get(series, []) if unit is None or row.unit == unit]
+            points = _percentile_points(rows, first, period, stat)
+        yield sorted(points, reverse=descending)
+
+
+def _percentile_points(rows: list[stored.PointRow], first: int, period: int,
+                       stat: Statistic) -> list[tuple[int, float]]:
+    """A percentile per period; a period of one stored minute is read straight from its encoding."""
+    assert stat.percent is not None
+    by_period: dict[int, list[stored.PointRow]] = {}
+    for row in rows:
+        by_period.setdefault(first + (row.minute - first) // period * period, []).append(row)
+    points: list[tuple[int, float]] = []
+    for slot, group in by_period.items():
+        if len(group) == 1:
+            value = _minute_percentile(group[0], stat.percent)
+        else:
+            value = stat.of(_fold(group, first, period, True)[slot][0])
+        if value is not None:
+            points.append((slot, value))
+    return points
+
+
+def _minute_percentile(row: stored.PointRow, percent: float) -> float | None:
+    if row.histogram is None or row.sample_count <= 0:
+        return None
+    if percent >= 100:
+        return row.maximum
+    if percent <= 0:
+        return row.minimum
+    value = encoded_percentile(row.histogram, percent, row.sample_count)
+    return None if value is None else min(max(value, row.minimum), row.maximum)
 
 
 @operation("cloudwatch", "ListMetrics")

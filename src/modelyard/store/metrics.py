@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
 
 from modelyard.store.tables import metric_points, metric_series
 
@@ -127,8 +127,28 @@ def points_between(conn: Connection, ids: Sequence[int], start_minute: int, end_
     query = select(*columns).where(c.series_id.in_(ids), c.minute >= start_minute, c.minute < end_minute)
     if unit is not None:
         query = query.where(c.unit == unit)
-    rows = conn.execute(query.order_by(c.minute))
+    rows = conn.execute(query.order_by(c.minute)).all()
     return [PointRow(*row) if histograms else PointRow(*row, None) for row in rows]  # type: ignore[call-arg]
+
+
+PeriodTotals = tuple[int, int, float, float, float, float]
+"""(series id, period start, sample count, sum, minimum, maximum) of one series' minutes in one period."""
+
+
+def period_totals(conn: Connection, ids: Sequence[int], start_minute: int, end_minute: int, period: int, *,
+                  unit: str | None = None) -> Sequence[PeriodTotals]:
+    """Per series and period (periods aligned on ``start_minute``, minutes in [start_minute,
+    end_minute)): sample count, sum, minimum and maximum, summed by the database. One-minute periods
+    group by the stored minute itself, in the primary key's order."""
+    c = metric_points.c
+    slot = c.minute if period == 60 else (start_minute + (c.minute - start_minute) // period * period)
+    query = (select(c.series_id, slot.label("slot"), func.sum(c.sample_count), func.sum(c.total),
+                    func.min(c.minimum), func.max(c.maximum))
+             .where(c.series_id.in_(ids), c.minute >= start_minute, c.minute < end_minute)
+             .group_by(c.series_id, "slot"))
+    if unit is not None:
+        query = query.where(c.unit == unit)
+    return conn.execute(query).tuples().all()
 
 
 def list_series(conn: Connection, account: str, region: str, *, namespace: str | None, name: str | None,

@@ -13,6 +13,9 @@ from typing import Any
 
 from botocore.model import Shape
 
+_PLAIN = frozenset({"string", "integer", "long", "double", "float", "boolean"})
+"""Scalar shapes whose values are already JSON-ready: a list of them is copied, not walked."""
+
 
 def encode_output(shape: Shape | None, value: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON-ready form of ``value`` restricted to ``shape``'s members."""
@@ -33,6 +36,8 @@ def _encode(shape: Shape, value: Any) -> Any:
         return out
     if kind == "list":
         member = shape.member
+        if member.type_name in _PLAIN:
+            return list(value)
         return [_encode(member, item) for item in value]
     if kind == "map":
         value_shape = shape.value
