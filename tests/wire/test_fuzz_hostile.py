@@ -2,7 +2,10 @@
 JSON nested deeper than any shape, integers past Python's 4,300-digit limit and past every AWS
 range, non-finite numbers, forged paging tokens, Search expressions nested hundreds deep, and
 credential scopes naming odd regions: every answer is an AWS-shaped 4xx and the store is unchanged.
-Shape-typed inputs to every operation of every service never get a 5xx either."""
+Shape-typed inputs to every operation of every service never get a 5xx either.
+
+Every request is signed with the server's admin key (the servers run with authentication on), so it
+reaches the decoders and the operations; an answer that an unsigned request would get fails the test."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from modelyard.services.dispatch import implemented
 from modelyard.settings import Settings
 from modelyard.wire.json_protocol import JsonProtocol
 from modelyard.wire.spec import service_model
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, signed_headers
 from tests.support.snapshot import store_snapshot
 from tests.wire.test_fuzz import value_for
 
@@ -90,9 +93,31 @@ def _headers(service: str, name: str) -> dict[str, str]:
     return {"X-Amz-Target": f"{protocol.target_prefix}.{name}", "Content-Type": protocol.content_type}
 
 
-def _post(server: ServerProcess, headers: dict[str, str], body: bytes, path: str = "/") -> tuple[int, bytes]:
+AUTH_REFUSALS = (b"MissingAuthenticationToken", b"IncompleteSignature", b"InvalidSignatureException",
+                 b"UnrecognizedClientException", b"SignatureDoesNotMatch")
+
+
+def _signing_name(service: str) -> str:
+    model = service_model(service)
+    return str(model.signing_name or model.endpoint_prefix)
+
+
+def _post(server: ServerProcess, headers: dict[str, str], body: bytes, path: str = "/", *,
+          service: str = "sagemaker", region: str = "us-east-1", sign: bool = True) -> tuple[int, bytes]:
+    """POST ``body``, signed with the admin key for ``service`` in ``region`` unless ``sign`` is False;
+    a signed request refused by authentication fails the test (it would not have reached the decoders)."""
     host, port = server.url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    if sign:
+        headers = signed_headers(server, "POST", f"{server.url}{path}", body, headers,
+                                 service=_signing_name(service), region=region)
+    status, answer = _send(host, int(port), path, headers, body)
+    if sign:
+        assert not any(refusal in answer[:200] for refusal in AUTH_REFUSALS), (service, path, answer[:300])
+    return status, answer
+
+
+def _send(host: str, port: int, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(host, port, timeout=60)
     try:
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
@@ -117,7 +142,7 @@ def unchanged(any_server: ServerProcess) -> Iterator[ServerProcess]:
 def test_hostile_bodies_to_every_operation_get_a_4xx(unchanged: ServerProcess) -> None:
     for service, name in OPERATIONS:
         for label, body in HOSTILE_BODIES.items():
-            status, answer = _post(unchanged, _headers(service, name), body)
+            status, answer = _post(unchanged, _headers(service, name), body, service=service)
             _assert_aws_4xx(status, answer, (service, name, label))
 
 
@@ -129,24 +154,27 @@ def test_forged_page_tokens_get_a_4xx(unchanged: ServerProcess) -> None:
             for token in FORGED_TOKENS:
                 extra = {"Resource": "ModelPackage"} if name == "Search" else {}
                 body = json.dumps({member: token, **extra}).encode()
-                status, answer = _post(unchanged, _headers(service, name), body)
+                status, answer = _post(unchanged, _headers(service, name), body, service=service)
                 _assert_aws_4xx(status, answer, (service, name, member, token[:40]))
 
 
-def _authorization(region: str, service: str) -> str:
-    return (f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/{region}/{service}/aws4_request, "
-            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
-
-
 def test_odd_regions_in_the_credential_scope_get_a_4xx(unchanged: ServerProcess) -> None:
+    """Correctly signed for an odd region: refused for the region, whatever the operation."""
     for region in ODD_REGIONS:
         for service, name in OPERATIONS:
-            headers = {**_headers(service, name), "Authorization": _authorization(region, service)}
-            status, answer = _post(unchanged, headers, b"{}")
+            status, answer = _send_signed_for_region(unchanged, _headers(service, name), b"{}", "/", service, region)
             _assert_aws_4xx(status, answer, (service, name, region))
-        headers = {"Content-Type": "text/csv", "Authorization": _authorization(region, "sagemaker")}
-        status, answer = _post(unchanged, headers, b"1,2", "/endpoints/nothing/invocations")
+        status, answer = _send_signed_for_region(unchanged, {"Content-Type": "text/csv"}, b"1,2",
+                                                 "/endpoints/nothing/invocations", "sagemaker", region)
         _assert_aws_4xx(status, answer, ("InvokeEndpoint", region))
+
+
+def _send_signed_for_region(server: ServerProcess, headers: dict[str, str], body: bytes, path: str, service: str,
+                            region: str) -> tuple[int, bytes]:
+    host, port = server.url.removeprefix("http://").split(":")
+    signed = signed_headers(server, "POST", f"{server.url}{path}", body, headers, service=_signing_name(service),
+                            region=region)
+    return _send(host, int(port), path, signed, body)
 
 
 ODD_INVOCATIONS = [
@@ -176,7 +204,7 @@ def test_shape_typed_inputs_to_every_service_never_get_a_5xx(any_server: ServerP
     service, name = data.draw(st.sampled_from(OPERATIONS))
     shape = service_model(service).operation_model(name).input_shape
     params = data.draw(value_for(shape)) if shape is not None else {}
-    status, answer = _post(any_server, _headers(service, name), json.dumps(params).encode())
+    status, answer = _post(any_server, _headers(service, name), json.dumps(params).encode(), service=service)
     assert status < 500, (service, name, params, answer[:300])
     if status >= 400:
         _assert_aws_4xx(status, answer, (service, name))
