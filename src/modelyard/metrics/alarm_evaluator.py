@@ -72,7 +72,7 @@ class AlarmEvaluator:
 
     def _evaluate(self, alarm: stored_alarms.AlarmRow, now: float) -> int:
         document = alarm.document
-        verdict = evaluate(self._values(alarm, now), operator=document["ComparisonOperator"],
+        verdict = evaluate(self.recent_values(alarm, now), operator=document["ComparisonOperator"],
                            threshold=document["Threshold"], datapoints_to_alarm=document["DatapointsToAlarm"],
                            treat_missing=document.get("TreatMissingData", "missing"), period=document["Period"])
         if verdict.state is None or verdict.state == document["StateValue"]:
@@ -86,9 +86,12 @@ class AlarmEvaluator:
                                        transitioned(current.document, verdict, now), now)
         return 1
 
-    def _values(self, alarm: stored_alarms.AlarmRow, now: float) -> list[float | None]:
+    def recent_values(self, alarm: stored_alarms.AlarmRow, now: float,
+                      periods: int | None = None) -> list[float | None]:
+        """The alarm's statistic in each of its last ``periods`` periods (default EvaluationPeriods), oldest
+        first, the current minute included; None where there is no data."""
         document = alarm.document
-        period, count = document["Period"], document["EvaluationPeriods"]
+        period, count = document["Period"], periods or document["EvaluationPeriods"]
         statistic = parse_statistic(document.get("Statistic") or document["ExtendedStatistic"])
         end = int(now // 60) * 60 + 60
         start = end - period * count
@@ -98,8 +101,8 @@ class AlarmEvaluator:
             series_id = stored.series_id(conn, name)
             rows = [] if series_id is None else stored.points_between(
                 conn, [series_id], start, end, unit=document.get("Unit"), histograms=statistic.percent is not None)
-        periods = per_period(((row.minute, aggregate) for row, aggregate in aggregates_of(rows)), start, period)
-        return [statistic.of(periods[slot]) if slot in periods else None
+        slots = per_period(((row.minute, aggregate) for row, aggregate in aggregates_of(rows)), start, period)
+        return [statistic.of(slots[slot]) if slot in slots else None
                 for slot in range(start, end, period)]
 
 
