@@ -143,7 +143,7 @@ class Autoscaler:
             if low <= count <= high:
                 return
             wanted = within(count, low, high)
-            bound = "minimum" if wanted == low else "maximum"
+            bound = "maximum" if count > high else "minimum"
             if self._start(conn, current, endpoint, variant, count, wanted,
                            f"{bound} capacity was set to {wanted}", now):
                 started.add((key.account, key.region, endpoint_name))
