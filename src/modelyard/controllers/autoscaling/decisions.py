@@ -42,12 +42,18 @@ def aggregate(values: Sequence[float], kind: str) -> float | None:
 
 
 def step_for(breach: float, steps: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The step whose interval holds ``breach`` (metric minus threshold): lower bound inclusive, upper
-    bound exclusive (a step above the threshold) or inclusive (below it), as CloudWatch applies them."""
+    """The step whose interval holds ``breach`` (metric minus threshold). Above the threshold a lower bound
+    is inclusive and an upper bound exclusive; below it the other way round (CloudWatch's rule); at the
+    threshold itself a step starting there wins over one ending there."""
     for step in steps:
         lower = step.get("MetricIntervalLowerBound", -math.inf)
         upper = step.get("MetricIntervalUpperBound", math.inf)
-        if lower <= breach < upper or (upper <= 0 and breach == upper):
+        if lower <= breach < upper and lower >= 0 or lower < breach < upper:
+            return step
+    for step in steps:
+        lower = step.get("MetricIntervalLowerBound", -math.inf)
+        upper = step.get("MetricIntervalUpperBound", math.inf)
+        if lower < breach <= upper and upper <= 0:
             return step
     return None
 
