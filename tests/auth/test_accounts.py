@@ -113,8 +113,8 @@ def test_a_key_limited_to_some_actions(auth_server: ServerProcess, make_key: Key
                     make_key(f"scaler-{unique}", "--allow", "application-autoscaling:Describe*"))
     assert scaler.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     scale_denied = error_of(scaler.register_scalable_target, ServiceNamespace="sagemaker", MinCapacity=1,
-                            ResourceId="endpoint/e/variant/v", ScalableDimension="sagemaker:variant:DesiredInstanceCount",
-                            MaxCapacity=2)
+                            MaxCapacity=2, ResourceId="endpoint/e/variant/v",
+                            ScalableDimension="sagemaker:variant:DesiredInstanceCount")
     assert "application-autoscaling:RegisterScalableTarget" in message(scale_denied)
 
 

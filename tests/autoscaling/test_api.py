@@ -149,12 +149,14 @@ STEP = {"AdjustmentType": "ChangeInCapacity", "StepAdjustments": [{"MetricInterv
 @pytest.mark.parametrize(("change", "words"), [
     ({"PolicyType": "PredictiveScaling"}, "Predictive scaling is not supported"),
     ({"PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {
-        "TargetValue": 50.0, "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}},
+        "TargetValue": 50.0,
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}},
      "Unsupported predefined metric type ECSServiceAverageCPUUtilization"),
     ({"PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {
         **TRACKING, "CustomizedMetricSpecification": {"MetricName": "m", "Namespace": "n", "Statistic": "Sum"}}},
      "Exactly one of"),
-    ({"PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {**TRACKING, "TargetValue": 0.0}},
+    ({"PolicyType": "TargetTrackingScaling",
+      "TargetTrackingScalingPolicyConfiguration": {**TRACKING, "TargetValue": 0.0}},
      "TargetValue must be greater than 0"),
     ({"PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {
         "TargetValue": 5.0, "CustomizedMetricSpecification": {"Metrics": [{"Id": "m1", "Expression": "a+b"}]}}},
