@@ -316,8 +316,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
     alarms = AlarmEvaluator(db, settings.metrics)
-    scaler = Autoscaler(db, endpoints, alarms, settings.metrics)
-    for controller in (metrics, alarms, scaler, endpoints, transforms, jobs, tuner):
+    alarms.after_round.append(Autoscaler(db, endpoints, alarms).run_once)
+    for controller in (metrics, alarms, endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
     app.on_startup.append(drainer.start)

@@ -1,4 +1,5 @@
-"""The background task that evaluates every metric alarm every ``alarm_interval_seconds``.
+"""The background task that evaluates every metric alarm every ``alarm_interval_seconds`` (then runs
+what acts on alarm states: ``after_round``, the autoscaler).
 
     every interval, in a thread: each alarm -> its last EvaluationPeriods periods from the stored
     minutes (the current minute included) -> ``alarm_rules.evaluate`` -> a changed state is stored
@@ -11,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.metrics.alarm_rules import Verdict, evaluate
@@ -36,6 +38,8 @@ class AlarmEvaluator:
     def __init__(self, db: Database, settings: MetricsSettings) -> None:
         self.db = db
         self.settings = settings
+        self.after_round: list[Callable[[], object]] = []
+        """Run after each round in its thread (the autoscaler acts on the states just stored)."""
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -53,9 +57,14 @@ class AlarmEvaluator:
         while True:
             await asyncio.sleep(self.settings.alarm_interval_seconds)
             try:
-                await asyncio.to_thread(self.evaluate_all)
+                await asyncio.to_thread(self._round)
             except Exception:
                 log.exception("alarm evaluation failed; retrying at the next interval")
+
+    def _round(self) -> None:
+        self.evaluate_all()
+        for step in self.after_round:
+            step()
 
     def evaluate_all(self, now: float | None = None) -> int:
         """Evaluate every alarm once; how many changed state."""

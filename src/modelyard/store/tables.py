@@ -199,14 +199,18 @@ async_invocations = Table(
 """The asynchronous-inference queue: ``state`` is ``queued`` or ``running`` (a row is deleted once its
 answer is stored); ``request`` the JSON of ``hosting.asynchronous.requests.AsyncRequest``; ``body`` an
 inline request body (at most 128,000 bytes), stored with the row so that both are kept or neither."""
+
+
+def _scalable_target_key() -> list[Column[str]]:
+    return [Column("account", String(12), primary_key=True), Column("region", String(32), primary_key=True),
+            Column("namespace", String(32), primary_key=True), Column("resource_id", String(1600), primary_key=True),
+            Column("dimension", String(128), primary_key=True)]
+
+
 scalable_targets = Table(
     "scalable_targets",
     metadata,
-    Column("account", String(12), primary_key=True),
-    Column("region", String(32), primary_key=True),
-    Column("namespace", String(32), primary_key=True),
-    Column("resource_id", String(1600), primary_key=True),
-    Column("dimension", String(128), primary_key=True),
+    *_scalable_target_key(),
     Column("document", Text, nullable=False),
     Column("scaling", Text, nullable=False),
 )
@@ -215,11 +219,7 @@ the JSON of the autoscaler's state: when the target last scaled out and in, the 
 scaling_policies = Table(
     "scaling_policies",
     metadata,
-    Column("account", String(12), primary_key=True),
-    Column("region", String(32), primary_key=True),
-    Column("namespace", String(32), primary_key=True),
-    Column("resource_id", String(1600), primary_key=True),
-    Column("dimension", String(128), primary_key=True),
+    *_scalable_target_key(),
     Column("name", String(256), primary_key=True),
     Column("arn", String(2048), nullable=False, unique=True),
     Column("document", Text, nullable=False),

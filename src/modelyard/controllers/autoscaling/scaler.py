@@ -1,5 +1,5 @@
-"""The autoscaler: every ``alarm_interval_seconds`` it follows its scaling activities and runs the
-policies that alarms name as actions.
+"""The autoscaler: after each round of the alarm evaluator it follows its scaling activities and runs
+the policies that alarms name as actions.
 
     each target:  its endpoint gone -> target, policies and their alarms deleted
                   activity in progress -> Successful once the endpoint is InService at the count
@@ -16,7 +16,6 @@ either direction. No second activity starts on a target while one is in progress
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -34,7 +33,6 @@ from modelyard.controllers.autoscaling.decisions import (
 )
 from modelyard.metrics.alarm_evaluator import AlarmEvaluator
 from modelyard.ports import Reconciler
-from modelyard.settings import MetricsSettings
 from modelyard.store import alarms as stored_alarms
 from modelyard.store import autoscaling as stored
 from modelyard.store.autoscaling import PolicyRow, TargetKey, TargetRow
@@ -61,34 +59,14 @@ def _variant_of(key: TargetKey) -> tuple[str, str]:
 
 
 class Autoscaler:
-    """Runs scaling policies on endpoint variants; ``run_once`` is one round (blocking)."""
+    """Runs scaling policies on endpoint variants; ``run_once`` is one round (blocking, in the alarm
+    evaluator's thread)."""
 
-    def __init__(self, db: Database, endpoints: Reconciler, alarms: AlarmEvaluator, settings: MetricsSettings) -> None:
+    def __init__(self, db: Database, endpoints: Reconciler, alarms: AlarmEvaluator) -> None:
         """``endpoints`` is told when a variant's desired count changed; ``alarms`` reads alarms' values."""
         self.db = db
         self.endpoints = endpoints
         self.alarms = alarms
-        self.settings = settings
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start the loop."""
-        self._task = asyncio.create_task(self._loop(), name="autoscaler")
-
-    async def stop(self) -> None:
-        """Stop the loop."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.alarm_interval_seconds)
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception:
-                log.exception("autoscaling round failed; retrying at the next interval")
 
     def run_once(self, now: float | None = None) -> int:
         """Follow every target and run every policy an alarm calls for; how many activities started."""
