@@ -200,6 +200,9 @@ def test_step_policy_is_an_alarm_action_and_other_actions_stay_refused(aas: Any,
     cw.put_metric_alarm(**alarm, AlarmActions=[arn])
     [policy] = aas.describe_scaling_policies(ServiceNamespace=NAMESPACE, PolicyNames=["step"])["ScalingPolicies"]
     assert [a["AlarmName"] for a in policy["Alarms"]] == [alarm["AlarmName"]]
+    by_action = cw.describe_alarms(ActionPrefix=arn.split(":scalingPolicy:")[0])["MetricAlarms"]
+    assert alarm["AlarmName"] in [a["AlarmName"] for a in by_action]
+    assert cw.describe_alarms(ActionPrefix="arn:aws:sns:")["MetricAlarms"] == []
     assert cw.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"][0]["AlarmActions"] == [arn]
 
     for action, words in (("arn:aws:sns:us-east-1:000000000000:ops", "SNS"),

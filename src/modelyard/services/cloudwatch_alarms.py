@@ -157,7 +157,8 @@ def _described(document: Result) -> Result:
 
 @operation("cloudwatch", "DescribeAlarms")
 def describe_alarms(ctx: RequestContext, request: Request) -> Result:
-    """Metric alarms by names or name prefix, state and action prefix, by name, MaxRecords a page."""
+    """Metric alarms by names or name prefix, state and action prefix (an action of any state starting
+    with it), by name, MaxRecords a page."""
     names, prefix = request.get("AlarmNames"), request.get("AlarmNamePrefix")
     if names and prefix:
         raise InvalidParameterCombination("AlarmNames and AlarmNamePrefix cannot be specified together.")
@@ -166,11 +167,14 @@ def describe_alarms(ctx: RequestContext, request: Request) -> Result:
         return {"MetricAlarms": [], "CompositeAlarms": []}
     limit = request.get("MaxRecords") or DESCRIBE_PAGE
     after = _position(request.get("NextToken"))
+    action_prefix = request.get("ActionPrefix")
     with ctx.db.session() as conn:
         rows = stored.list_alarms(conn, ctx.account, ctx.region, names=names or None, prefix=prefix,
-                                  state=request.get("StateValue"), after=after, limit=limit + 1)
-    if request.get("ActionPrefix"):
-        rows = []
+                                  state=request.get("StateValue"), after=after,
+                                  limit=None if action_prefix else limit + 1)
+    if action_prefix:
+        rows = [row for row in rows if any(action.startswith(action_prefix)
+                                           for name in ACTIONS for action in row.document.get(name, []))]
     result: Result = {"MetricAlarms": [_described(row.document) for row in rows[:limit]], "CompositeAlarms": []}
     if len(rows) > limit:
         result["NextToken"] = encode_token("cloudwatch-DescribeAlarms", rows[limit - 1].name)
