@@ -64,7 +64,10 @@ class AlarmEvaluator:
     def _round(self) -> None:
         self.evaluate_all()
         for step in self.after_round:
-            step()
+            try:
+                step()
+            except Exception:
+                log.exception("%s after the alarm evaluation failed; retrying at the next interval", step)
 
     def evaluate_all(self, now: float | None = None) -> int:
         """Evaluate every alarm once; how many changed state."""
