@@ -1,6 +1,7 @@
 """Step scaling on a real endpoint: a user's alarm names the policy, the autoscaler changes the
 variant's instance count the way UpdateEndpointWeightsAndCapacities does, records each activity,
-keeps the count within MinCapacity..MaxCapacity, and forgets a deleted endpoint's target."""
+keeps the count within MinCapacity..MaxCapacity, and forgets a deleted endpoint's target (on SQLite
+and PostgreSQL: activities and the autoscaler's state are stored)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def _activities(aas: Any, endpoint: str) -> list[dict[str, Any]]:
         ServiceNamespace=NAMESPACE, ResourceId=resource(endpoint))["ScalingActivities"]
 
 
-def test_an_alarm_runs_its_step_policy_within_the_target_bounds(server: ServerProcess, tmp_path: Path,
+def test_an_alarm_runs_its_step_policy_within_the_target_bounds(any_server: ServerProcess, tmp_path: Path,
                                                                 unique: str) -> None:
-    sm, aas, cw = (client_for(server, name) for name in ("sagemaker", "application-autoscaling", "cloudwatch"))
+    sm, aas, cw = (client_for(any_server, name) for name in ("sagemaker", "application-autoscaling", "cloudwatch"))
     deploy(sm, unique, str(scaler_model(tmp_path)))
     aas.register_scalable_target(**target(unique), MinCapacity=1, MaxCapacity=2)
     arn = aas.put_scaling_policy(PolicyName="queue-depth", **target(unique), StepScalingPolicyConfiguration={
