@@ -8,7 +8,9 @@
              -> server secret (data dir) -> page-token key; access keys -> SigV4Authenticator
              -> AppState (what operation handlers see)
              -> MetricsHub (CloudWatch metrics: buffer, endpoint meter, flush loop)
-             -> ServiceTable (sagemaker, logs: JSON 1.1; cloudwatch: JSON 1.0; sagemaker-runtime: rest-json)
+             -> ServiceTable (sagemaker, logs, application-autoscaling: JSON 1.1; cloudwatch: JSON 1.0;
+                sagemaker-runtime: rest-json)
+             -> AlarmEvaluator, Autoscaler (runs the scaling policies alarms name, through EndpointController)
              -> Pipeline
              -> ModelyardApp (ASGI), with start/stop hooks in dependency order
 """
@@ -26,6 +28,7 @@ from modelyard.auth.authenticator import AnyCredentials, SigV4Authenticator
 from modelyard.auth.keys import KeyRing, KeyStore
 from modelyard.auth.secrets import PAGE_TOKEN_LABEL, SecretBox, derive, load_server_secret
 from modelyard.context import AppState
+from modelyard.controllers.autoscaling.scaler import Autoscaler
 from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.controller import EndpointController
 from modelyard.controllers.jobs.controller import JobController
@@ -48,6 +51,7 @@ from modelyard.edge.threaded import SyncHandler, in_thread_pool
 from modelyard.edge.worker_pool import WorkerPool
 from modelyard.hosting import invoke
 from modelyard.hosting.asynchronous.backlog import Backlog
+from modelyard.hosting.asynchronous.backlog_metrics import BacklogSampler
 from modelyard.hosting.asynchronous.drain import AsyncDrainer
 from modelyard.hosting.asynchronous.notifications import Notifier
 from modelyard.hosting.asynchronous.submit import InvokeEndpointAsync
@@ -208,6 +212,8 @@ def service_table(router: Router, settings: Settings, executor: ThreadPoolExecut
         Service("cloudwatch", JsonProtocol("cloudwatch"), limits.control_body_bytes,
                 control_handlers("cloudwatch", executor, None), gate=gate(),
                 auth=AuthRules("monitoring", action_prefix="cloudwatch")),
+        Service("application-autoscaling", JsonProtocol("application-autoscaling"), limits.control_body_bytes,
+                control_handlers("application-autoscaling", executor, None), gate=gate()),
         Service("sts", QueryProtocol("sts"), limits.control_body_bytes, control_handlers("sts", executor, workers),
                 gate=gate()),
         Service("iam", QueryProtocol("iam"), limits.control_body_bytes, control_handlers("iam", executor, workers),
@@ -282,6 +288,9 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     notifier = Notifier(settings.sns_endpoint_url) if settings.sns_endpoint_url else None
     drainer = AsyncDrainer(db, router, kit.objects, backlog, settings.data_dir / "async" / "work", notifier)
     async_invoke = InvokeEndpointAsync(router, backlog, drainer.wake)
+    metrics.samplers.append(BacklogSampler(
+        lambda: [(account, region, routes.name) for account, region, routes in router.published()
+                 if routes.asynchronous is not None], drainer.backlog_figures))
     pipeline = Pipeline(service_table(router, settings, executor, workers, s3, meter,
                                       {"InvokeEndpointAsync": async_invoke}), authenticator, state)
     app = ModelyardApp(pipeline)
@@ -307,6 +316,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     app.on_startup.append(recover_captures)
     app.on_shutdown += [close_executor, close_db]
     alarms = AlarmEvaluator(db, settings.metrics)
+    alarms.after_round.append(Autoscaler(db, endpoints, alarms).run_once)
     for controller in (metrics, alarms, endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)

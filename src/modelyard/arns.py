@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
 
 # Resource types whose ARNs AWS lower-cases.
@@ -54,3 +56,20 @@ def log_group_arn(region: str, account: str, group: str) -> str:
 def alarm_arn(region: str, account: str, name: str) -> str:
     """A CloudWatch metric alarm's ARN (``arn:aws:cloudwatch:<region>:<account>:alarm:<name>``)."""
     return f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
+
+
+SCALING_POLICY_ARN = re.compile(
+    r"arn:aws:autoscaling:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):scalingPolicy:[0-9a-f-]{36}:"
+    r"resource/(?P<namespace>[a-z-]+)/(?P<resource>.+):policyName/(?P<name>.+)")
+"""An Application Auto Scaling policy's ARN, as alarm actions name it."""
+
+
+def scaling_policy_arn(region: str, account: str, namespace: str, resource_id: str, name: str) -> str:
+    """A new scaling policy's ARN (a fresh id: a policy deleted and put again gets another ARN)."""
+    return (f"arn:aws:autoscaling:{region}:{account}:scalingPolicy:{uuid.uuid4()}:"
+            f"resource/{namespace}/{resource_id}:policyName/{name}")
+
+
+def scalable_target_arn(region: str, account: str) -> str:
+    """A new scalable target's ARN."""
+    return f"arn:aws:application-autoscaling:{region}:{account}:scalable-target/{uuid.uuid4().hex}"

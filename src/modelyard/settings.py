@@ -83,6 +83,10 @@ class MetricsSettings:
     instance_sample_seconds: float = 60.0
     open_scrape: bool = False
     endpoint_metrics: bool = True
+    target_tracking_out_periods: int = 3
+    target_tracking_in_periods: int = 15
+    """The one-minute periods of the alarms a target-tracking scaling policy creates (AWS: 3 to scale
+    out, 15 to scale in)."""
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,8 @@ _METRICS_ENV = {
     "MODELYARD_INSTANCE_METRICS_SECONDS": ("instance_sample_seconds", number(0.0)),
     "MODELYARD_METRICS_OPEN_SCRAPE": ("open_scrape", SWITCH),
     "MODELYARD_ENDPOINT_METRICS": ("endpoint_metrics", SWITCH),
+    "MODELYARD_TARGET_TRACKING_OUT_PERIODS": ("target_tracking_out_periods", COUNT),
+    "MODELYARD_TARGET_TRACKING_IN_PERIODS": ("target_tracking_in_periods", COUNT),
 }
 
 _MULTI_MODEL_ENV = {

@@ -109,6 +109,13 @@ def test_a_key_limited_to_some_actions(auth_server: ServerProcess, make_key: Key
         StartTime=0, EndTime=60)["MetricDataResults"][0]["Id"] == "m"
     watch_denied = error_of(cloudwatch.list_metrics)
     assert "cloudwatch:ListMetrics" in message(watch_denied), "CloudWatch's actions are cloudwatch:*, not monitoring:*"
+    scaler = client(auth_server, "application-autoscaling",
+                    make_key(f"scaler-{unique}", "--allow", "application-autoscaling:Describe*"))
+    assert scaler.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    scale_denied = error_of(scaler.register_scalable_target, ServiceNamespace="sagemaker", MinCapacity=1,
+                            MaxCapacity=2, ResourceId="endpoint/e/variant/v",
+                            ScalableDimension="sagemaker:variant:DesiredInstanceCount")
+    assert "application-autoscaling:RegisterScalableTarget" in message(scale_denied)
 
 
 def test_key_files_are_private(auth_server: ServerProcess) -> None:

@@ -121,3 +121,11 @@ class Router:
     def get(self, account: str, region: str, name: str) -> EndpointRoutes | None:
         """The routes of an endpoint, or None."""
         return self._endpoints.get((account, region, name))
+
+    def published(self) -> list[tuple[str, str, EndpointRoutes]]:
+        """(account, region, routes) of every endpoint (a copy: safe to read from another thread)."""
+        while True:
+            try:
+                return [(account, region, routes) for (account, region, _), routes in list(self._endpoints.items())]
+            except RuntimeError:
+                continue

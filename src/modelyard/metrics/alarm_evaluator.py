@@ -1,4 +1,5 @@
-"""The background task that evaluates every metric alarm every ``alarm_interval_seconds``.
+"""The background task that evaluates every metric alarm every ``alarm_interval_seconds`` (then runs
+what acts on alarm states: ``after_round``, the autoscaler).
 
     every interval, in a thread: each alarm -> its last EvaluationPeriods periods from the stored
     minutes (the current minute included) -> ``alarm_rules.evaluate`` -> a changed state is stored
@@ -11,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.metrics.alarm_rules import Verdict, evaluate
@@ -36,6 +38,8 @@ class AlarmEvaluator:
     def __init__(self, db: Database, settings: MetricsSettings) -> None:
         self.db = db
         self.settings = settings
+        self.after_round: list[Callable[[], object]] = []
+        """Run after each round in its thread (the autoscaler acts on the states just stored)."""
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -53,9 +57,17 @@ class AlarmEvaluator:
         while True:
             await asyncio.sleep(self.settings.alarm_interval_seconds)
             try:
-                await asyncio.to_thread(self.evaluate_all)
+                await asyncio.to_thread(self._round)
             except Exception:
                 log.exception("alarm evaluation failed; retrying at the next interval")
+
+    def _round(self) -> None:
+        self.evaluate_all()
+        for step in self.after_round:
+            try:
+                step()
+            except Exception:
+                log.exception("%s after the alarm evaluation failed; retrying at the next interval", step)
 
     def evaluate_all(self, now: float | None = None) -> int:
         """Evaluate every alarm once; how many changed state."""
@@ -72,7 +84,7 @@ class AlarmEvaluator:
 
     def _evaluate(self, alarm: stored_alarms.AlarmRow, now: float) -> int:
         document = alarm.document
-        verdict = evaluate(self._values(alarm, now), operator=document["ComparisonOperator"],
+        verdict = evaluate(self.recent_values(alarm, now), operator=document["ComparisonOperator"],
                            threshold=document["Threshold"], datapoints_to_alarm=document["DatapointsToAlarm"],
                            treat_missing=document.get("TreatMissingData", "missing"), period=document["Period"])
         if verdict.state is None or verdict.state == document["StateValue"]:
@@ -86,9 +98,12 @@ class AlarmEvaluator:
                                        transitioned(current.document, verdict, now), now)
         return 1
 
-    def _values(self, alarm: stored_alarms.AlarmRow, now: float) -> list[float | None]:
+    def recent_values(self, alarm: stored_alarms.AlarmRow, now: float,
+                      periods: int | None = None) -> list[float | None]:
+        """The alarm's statistic in each of its last ``periods`` periods (default EvaluationPeriods), oldest
+        first, the current minute included; None where there is no data."""
         document = alarm.document
-        period, count = document["Period"], document["EvaluationPeriods"]
+        period, count = document["Period"], periods or document["EvaluationPeriods"]
         statistic = parse_statistic(document.get("Statistic") or document["ExtendedStatistic"])
         end = int(now // 60) * 60 + 60
         start = end - period * count
@@ -98,8 +113,8 @@ class AlarmEvaluator:
             series_id = stored.series_id(conn, name)
             rows = [] if series_id is None else stored.points_between(
                 conn, [series_id], start, end, unit=document.get("Unit"), histograms=statistic.percent is not None)
-        periods = per_period(((row.minute, aggregate) for row, aggregate in aggregates_of(rows)), start, period)
-        return [statistic.of(periods[slot]) if slot in periods else None
+        slots = per_period(((row.minute, aggregate) for row, aggregate in aggregates_of(rows)), start, period)
+        return [statistic.of(slots[slot]) if slot in slots else None
                 for slot in range(start, end, period)]
 
 

@@ -17,6 +17,7 @@ SERVICE_MODULES = (
     "modelyard.services.processing_jobs",
     "modelyard.services.cloudwatch_metrics",
     "modelyard.services.cloudwatch_alarms",
+    "modelyard.services.autoscaling",
     "modelyard.services.identity",
     "modelyard.services.tuning_jobs",
 )

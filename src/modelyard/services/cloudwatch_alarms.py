@@ -1,9 +1,10 @@
 """CloudWatch metric alarms: PutMetricAlarm, DescribeAlarms, DescribeAlarmsForMetric, SetAlarmState,
 DeleteAlarms. ``metrics.alarm_evaluator`` evaluates them in the background.
 
-Refused with a ValidationError naming what is missing: alarm actions (modelyard publishes to no SNS
-topic, Auto Scaling policy or EC2 action yet), metric math alarms (``Metrics``), anomaly detection
-thresholds, high-resolution periods, tags, and the newer PromQL / evaluation-window settings.
+Alarm actions may name Application Auto Scaling policies (``controllers.autoscaling`` runs them while
+the alarm is in the action's state). Refused with a ValidationError naming what is missing: other
+actions (SNS topics, EC2 actions), metric math alarms (``Metrics``), anomaly detection thresholds,
+high-resolution periods, tags, and the newer PromQL / evaluation-window settings.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import json
 import math
 from typing import Any
 
-from modelyard.arns import alarm_arn
+from sqlalchemy import Connection
+
+from modelyard.arns import SCALING_POLICY_ARN, alarm_arn
 from modelyard.context import RequestContext
 from modelyard.metrics.alarm_rules import INSUFFICIENT_DATA, MISSING_DATA, OPERATORS
 from modelyard.metrics.series import dimensions_of, wire_dimensions
@@ -56,34 +59,57 @@ STORED = ("AlarmDescription", "MetricName", "Namespace", "Statistic", "ExtendedS
 @operation("cloudwatch", "PutMetricAlarm")
 def put_metric_alarm(ctx: RequestContext, request: Request) -> Result:
     """Create or replace a metric alarm; a new or replaced alarm starts in INSUFFICIENT_DATA."""
-    _check_alarm(request)
+    document = alarm_document(ctx, request)
+    with ctx.db.session(write=True) as conn:
+        store_alarm(ctx, conn, document)
+    return {}
+
+
+def alarm_document(ctx: RequestContext, request: Request) -> Result:
+    """The checked PutMetricAlarm request as DescribeAlarms shows the alarm (state INSUFFICIENT_DATA)."""
+    _check_alarm(ctx, request)
     document: Result = {name: request[name] for name in STORED if request.get(name) is not None}
+    document.update({name: list(request.get(name) or []) for name in ACTIONS})
     document.update({
         "AlarmName": request["AlarmName"], "AlarmArn": alarm_arn(ctx.region, ctx.account, request["AlarmName"]),
-        "ActionsEnabled": request.get("ActionsEnabled", True), "OKActions": [], "AlarmActions": [],
-        "InsufficientDataActions": [], "Dimensions": wire_dimensions(dimensions_of(request.get("Dimensions"))),
+        "ActionsEnabled": request.get("ActionsEnabled", True),
+        "Dimensions": wire_dimensions(dimensions_of(request.get("Dimensions"))),
         "DatapointsToAlarm": request.get("DatapointsToAlarm") or request["EvaluationPeriods"],
         "TreatMissingData": request.get("TreatMissingData") or "missing",
         "AlarmConfigurationUpdatedTimestamp": ctx.now, "StateValue": INSUFFICIENT_DATA,
         "StateReason": "Unchecked: Initial alarm creation", "StateUpdatedTimestamp": ctx.now,
         "StateTransitionedTimestamp": ctx.now})
-    with ctx.db.session(write=True) as conn:
-        if stored.get_alarm(conn, ctx.account, ctx.region, request["AlarmName"]) is None and (
-                stored.count_alarms(conn, ctx.account, ctx.region) >= MAX_ALARMS):
-            raise CloudWatchLimitExceeded(f"The maximum number of alarms ({MAX_ALARMS}) has been reached.")
-        stored.put_alarm(conn, ctx.account, ctx.region, document, ctx.now)
-    return {}
+    return document
 
 
-def _check_alarm(request: Request) -> None:
+def store_alarm(ctx: RequestContext, conn: Connection, document: Result) -> None:
+    """Create or replace the alarm ``document`` describes, within the account's alarm limit."""
+    if stored.get_alarm(conn, ctx.account, ctx.region, document["AlarmName"]) is None and (
+            stored.count_alarms(conn, ctx.account, ctx.region) >= MAX_ALARMS):
+        raise CloudWatchLimitExceeded(f"The maximum number of alarms ({MAX_ALARMS}) has been reached.")
+    stored.put_alarm(conn, ctx.account, ctx.region, document, ctx.now)
+
+
+def _check_actions(ctx: RequestContext, request: Request) -> None:
+    for name in ACTIONS:
+        for action in request.get(name) or []:
+            policy = SCALING_POLICY_ARN.fullmatch(action)
+            if policy is None:
+                raise CloudWatchValidationError(
+                    f"{name}: {action} is not supported by modelyard yet: alarm actions may name Application Auto "
+                    "Scaling policies (arn:aws:autoscaling:...:scalingPolicy:...); modelyard publishes to no SNS "
+                    "topic and runs no EC2 action.")
+            if (policy["region"], policy["account"]) != (ctx.region, ctx.account):
+                raise CloudWatchValidationError(
+                    f"{name}: the scaling policy {action} is not of this account and region "
+                    f"({ctx.account}, {ctx.region}).")
+
+
+def _check_alarm(ctx: RequestContext, request: Request) -> None:
     for name, message in NOT_SUPPORTED.items():
         if request.get(name):
             raise CloudWatchValidationError(message)
-    for name in ACTIONS:
-        if request.get(name):
-            raise CloudWatchValidationError(
-                f"{name} are not supported by modelyard yet: it publishes to no SNS topic, Auto Scaling policy or "
-                "EC2 action; alarms change state and can be read with DescribeAlarms.")
+    _check_actions(ctx, request)
     for name in ("MetricName", "Namespace", "Period", "EvaluationPeriods", "ComparisonOperator", "Threshold"):
         if request.get(name) is None:
             raise CloudWatchValidationError(f"The parameter {name} is required for a metric alarm.")
@@ -131,7 +157,8 @@ def _described(document: Result) -> Result:
 
 @operation("cloudwatch", "DescribeAlarms")
 def describe_alarms(ctx: RequestContext, request: Request) -> Result:
-    """Metric alarms by names or name prefix, state and action prefix, by name, MaxRecords a page."""
+    """Metric alarms by names or name prefix, state and action prefix (an action of any state starting
+    with it), by name, MaxRecords a page."""
     names, prefix = request.get("AlarmNames"), request.get("AlarmNamePrefix")
     if names and prefix:
         raise InvalidParameterCombination("AlarmNames and AlarmNamePrefix cannot be specified together.")
@@ -140,11 +167,14 @@ def describe_alarms(ctx: RequestContext, request: Request) -> Result:
         return {"MetricAlarms": [], "CompositeAlarms": []}
     limit = request.get("MaxRecords") or DESCRIBE_PAGE
     after = _position(request.get("NextToken"))
+    action_prefix = request.get("ActionPrefix")
     with ctx.db.session() as conn:
         rows = stored.list_alarms(conn, ctx.account, ctx.region, names=names or None, prefix=prefix,
-                                  state=request.get("StateValue"), after=after, limit=limit + 1)
-    if request.get("ActionPrefix"):
-        rows = []
+                                  state=request.get("StateValue"), after=after,
+                                  limit=None if action_prefix else limit + 1)
+    if action_prefix:
+        rows = [row for row in rows if any(action.startswith(action_prefix)
+                                           for name in ACTIONS for action in row.document.get(name, []))]
     result: Result = {"MetricAlarms": [_described(row.document) for row in rows[:limit]], "CompositeAlarms": []}
     if len(rows) > limit:
         result["NextToken"] = encode_token("cloudwatch-DescribeAlarms", rows[limit - 1].name)

@@ -199,3 +199,43 @@ async_invocations = Table(
 """The asynchronous-inference queue: ``state`` is ``queued`` or ``running`` (a row is deleted once its
 answer is stored); ``request`` the JSON of ``hosting.asynchronous.requests.AsyncRequest``; ``body`` an
 inline request body (at most 128,000 bytes), stored with the row so that both are kept or neither."""
+
+
+def _scalable_target_key() -> list[Column[str]]:
+    return [Column("account", String(12), primary_key=True), Column("region", String(32), primary_key=True),
+            Column("namespace", String(32), primary_key=True), Column("resource_id", String(1600), primary_key=True),
+            Column("dimension", String(128), primary_key=True)]
+
+
+scalable_targets = Table(
+    "scalable_targets",
+    metadata,
+    *_scalable_target_key(),
+    Column("document", Text, nullable=False),
+    Column("scaling", Text, nullable=False),
+)
+"""Application Auto Scaling targets as DescribeScalableTargets shows them (``document``); ``scaling``
+the JSON of the autoscaler's state: when the target last scaled out and in, the activity in progress."""
+scaling_policies = Table(
+    "scaling_policies",
+    metadata,
+    *_scalable_target_key(),
+    Column("name", String(256), primary_key=True),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("document", Text, nullable=False),
+)
+"""Scaling policies as DescribeScalingPolicies shows them, found by target and name or by ARN (the
+alarm actions name them)."""
+scaling_activities = Table(
+    "scaling_activities",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("namespace", String(32), nullable=False),
+    Column("resource_id", String(1600), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("document", Text, nullable=False),
+    Index("ix_scaling_activities_target", "account", "region", "namespace", "resource_id", "started_at"),
+)
+"""Scaling activities as DescribeScalingActivities shows them, newest first."""

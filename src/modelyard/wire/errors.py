@@ -202,3 +202,15 @@ class NoSuchEntity(ServiceError):
 
     code = "NoSuchEntity"
     status = 404
+
+
+class ObjectNotFoundException(ServiceError):
+    """Application Auto Scaling's ObjectNotFoundException (a target or policy that does not exist)."""
+
+    code = "ObjectNotFoundException"
+
+
+class InvalidNextTokenException(ServiceError):
+    """Application Auto Scaling's InvalidNextTokenException."""
+
+    code = "InvalidNextTokenException"

@@ -1,0 +1,1 @@
+"""Application Auto Scaling: the autoscaler that runs scaling policies on endpoint variants."""
