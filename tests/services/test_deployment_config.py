@@ -74,6 +74,8 @@ def configs(sm_any: Any, unique: str) -> Iterator[str]:
     ("four", rolling("INSTANCE_COUNT", 3), "MaximumBatchSize 3 instance(s) is 75 % of variant AllTraffic's 4"),
     ("two", rolling("INSTANCE_COUNT", 1), "RollingUpdatePolicy is for endpoints with one production variant"),
     ("renamed", blue_green("ALL_AT_ONCE"), "keeps the endpoint's variant names"),
+    ("four", {"AutoRollbackConfiguration": {"Alarms": [{}]}}, "Every alarm of AutoRollbackConfiguration.Alarms "
+     "needs an AlarmName"),
 ])
 def test_update_endpoint_refuses_bad_deployment_config(sm_any: Any, configs: str, config: str,
                                                        deployment: dict[str, Any], expected: str) -> None:

@@ -65,7 +65,8 @@ class DeploymentPolicy:
     def from_document(cls, document: dict[str, Any] | None) -> DeploymentPolicy:
         """Read a ``DeploymentConfig`` (None or empty: blue/green all at once, no baking, no alarms)."""
         document = document or {}
-        alarms = tuple(a["AlarmName"] for a in (document.get("AutoRollbackConfiguration") or {}).get("Alarms") or [])
+        alarms = tuple(str(a["AlarmName"]) for a in (document.get("AutoRollbackConfiguration") or {}).get("Alarms")
+                       or [] if a.get("AlarmName"))
         rolling = document.get("RollingUpdatePolicy")
         if rolling:
             return cls(ROLLING, "ROLLING", int(rolling["WaitIntervalInSeconds"]),

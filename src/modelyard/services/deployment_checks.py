@@ -22,7 +22,10 @@ _STEP_MEMBER = {"CANARY": "CanarySize", "LINEAR": "LinearStepSize"}
 
 def check_alarms_exist(conn: Connection, ctx: RequestContext, document: dict[str, Any]) -> None:
     """Every AutoRollbackConfiguration alarm must be an alarm of the caller's account and region."""
-    names = [a["AlarmName"] for a in (document.get("AutoRollbackConfiguration") or {}).get("Alarms") or []]
+    alarms = (document.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+    if any(not a.get("AlarmName") for a in alarms):
+        raise ValidationException("Every alarm of AutoRollbackConfiguration.Alarms needs an AlarmName")
+    names = [a["AlarmName"] for a in alarms]
     if not names:
         return
     found = {row.name for row in list_alarms(conn, ctx.account, ctx.region, names=names)}
