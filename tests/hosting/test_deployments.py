@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cloudwatch.conftest import eventually
-from tests.conftest import client_for
+from tests.cloudwatch.conftest import cloudwatch_deleting_alarms, eventually
 from tests.hosting.load import Load
 from tests.hosting.models import GENERIC_IMAGE, deploy, package, scaler_model, wait_for_status
 from tests.support.server import ServerProcess
@@ -31,11 +30,7 @@ def predict_fn(data, model):
 
 @pytest.fixture()
 def cw(hosting_server: ServerProcess, unique: str) -> Iterator[Any]:
-    client = client_for(hosting_server, "cloudwatch")
-    yield client
-    names = [a["AlarmName"] for a in client.describe_alarms(AlarmNamePrefix=unique)["MetricAlarms"]]
-    if names:
-        client.delete_alarms(AlarmNames=names)
+    yield from cloudwatch_deleting_alarms(hosting_server, unique)
 
 
 def new_config(sm: Any, name: str, artifact: Path, count: int = 2,
@@ -85,6 +80,26 @@ def finish(sm: Any, name: str, watch: StatusWatch) -> dict[str, Any]:
     return sm.describe_endpoint(EndpointName=name)  # type: ignore[no-any-return]
 
 
+def update_under_load(sm: Any, server: ServerProcess, name: str, config: str, deployment: dict[str, Any],
+                      ready: Callable[[], object] = lambda: time.sleep(1.0)) -> tuple[Load, StatusWatch, dict[str, Any],
+                                                                                       float]:
+    """UpdateEndpoint to ``config`` while 8 clients invoke throughout (from ``ready()`` until a second after
+    the update ends): the load, the statuses seen, the final description and how long the update took."""
+    with Load(server, name) as load, StatusWatch(sm, name) as watch:
+        ready()
+        began = time.monotonic()
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=config, DeploymentConfig=deployment)
+        described = finish(sm, name, watch)
+        took = time.monotonic() - began
+        time.sleep(1.0)
+    return load, watch, described, took
+
+
+def pending_messages(watch: StatusWatch) -> list[str]:
+    """Every VariantStatus message PendingDeploymentSummary showed."""
+    return [v["VariantStatus"][0]["StatusMessage"] for p in watch.pending for v in p["ProductionVariants"]]
+
+
 def test_linear_blue_green_update_loses_no_call(sm, hosting_server, tmp_path, unique):  # type: ignore[no-untyped-def]
     deploy(sm, unique, str(scaler_model(tmp_path / "v1", scale=1.0)), count=2)
     new_config(sm, unique + "v2", scaler_model(tmp_path / "v2", scale=100.0))
@@ -92,11 +107,7 @@ def test_linear_blue_green_update_loses_no_call(sm, hosting_server, tmp_path, un
         "TrafficRoutingConfiguration": {"Type": "LINEAR", "WaitIntervalInSeconds": 2,
                                         "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}},
         "TerminationWaitInSeconds": 2}}
-    with Load(hosting_server, unique) as load, StatusWatch(sm, unique) as watch:
-        time.sleep(1.0)
-        sm.update_endpoint(EndpointName=unique, EndpointConfigName=unique + "v2", DeploymentConfig=deployment)
-        described = finish(sm, unique, watch)
-        time.sleep(1.0)
+    load, watch, described, _ = update_under_load(sm, hosting_server, unique, unique + "v2", deployment)
     outcomes = load.snapshot()
     print(f"\nLINEAR: {len(outcomes)} calls by 8 clients, {len(load.failures())} failed; statuses {watch.seen}")
     assert load.failures() == []
@@ -105,7 +116,7 @@ def test_linear_blue_green_update_loses_no_call(sm, hosting_server, tmp_path, un
     first_new = answers.index(100.0)
     assert 1.0 in answers[first_new:], "old and new fleets never served side by side"
     assert set(answers[-20:]) == {100.0}
-    messages = [v["VariantStatus"][0]["StatusMessage"] for p in watch.pending for v in p["ProductionVariants"]]
+    messages = pending_messages(watch)
     assert any("Step 1 of 2: 50 % of traffic" in m for m in messages), messages
     assert any("final baking period of 2 s" in m for m in messages), messages
     assert described["EndpointConfigName"] == unique + "v2" and "FailureReason" not in described
@@ -127,22 +138,19 @@ def test_failing_canary_trips_the_alarm_and_rolls_back(sm, cw, hosting_server, t
         "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 60,
                                         "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}},
         "TerminationWaitInSeconds": 60}, "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]}}
-    with Load(hosting_server, unique) as load, StatusWatch(sm, unique) as watch:
-        eventually(lambda: cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "OK")
-        began = time.monotonic()
-        sm.update_endpoint(EndpointName=unique, EndpointConfigName=unique + "bad", DeploymentConfig=deployment)
-        described = finish(sm, unique, watch)
-        ended = time.monotonic()
-        time.sleep(1.0)
+    load, watch, described, took = update_under_load(
+        sm, hosting_server, unique, unique + "bad", deployment,
+        ready=lambda: eventually(lambda: cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+                                 == "OK"))
     failures = load.failures()
     canary = [f for f in failures if f.error == "ModelError" and "canary is broken" in f.message]
     rollback = max(f.at for f in canary) - min(f.at for f in canary) if canary else 0.0
     print(f"\nCANARY: {len(load.snapshot())} calls by 8 clients; {len(failures)} failed, all {len(canary)} "
           f"answered by the failing canary; first to last canary failure {rollback:.2f} s; update to "
-          f"InService {ended - began:.2f} s; statuses {watch.seen}")
+          f"InService {took:.2f} s; statuses {watch.seen}")
     assert canary and failures == canary
     assert rollback < 3.0, "the rollback took longer than an alarm evaluation, a metrics flush and a poll"
-    assert ended - began < 60, "rolled back only after the baking period"
+    assert took < 60, "rolled back only after the baking period"
     assert watch.seen == ["InService", "Updating", "RollingBack", "InService"]
     assert described["EndpointConfigName"] == unique
     assert described["FailureReason"].startswith(
@@ -157,14 +165,10 @@ def test_rolling_update_loses_no_call(sm, hosting_server, tmp_path, unique):  # 
     new_config(sm, unique + "v2", scaler_model(tmp_path / "v2", scale=100.0))
     deployment = {"RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
                                           "WaitIntervalInSeconds": 1}}
-    with Load(hosting_server, unique) as load, StatusWatch(sm, unique) as watch:
-        time.sleep(0.5)
-        sm.update_endpoint(EndpointName=unique, EndpointConfigName=unique + "v2", DeploymentConfig=deployment)
-        described = finish(sm, unique, watch)
-        time.sleep(0.5)
+    load, watch, described, _ = update_under_load(sm, hosting_server, unique, unique + "v2", deployment)
     print(f"\nROLLING: {len(load.snapshot())} calls by 8 clients, {len(load.failures())} failed")
     assert load.failures() == []
-    messages = [v["VariantStatus"][0]["StatusMessage"] for p in watch.pending for v in p["ProductionVariants"]]
+    messages = pending_messages(watch)
     assert any("Batch 2 of 2" in m for m in messages), messages
     assert described["EndpointConfigName"] == unique + "v2"
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import client_for
+from tests.cloudwatch.conftest import cloudwatch_deleting_alarms
 from tests.support.aws_errors import code, error_of, message
 from tests.support.server import ServerProcess
 
@@ -33,11 +33,7 @@ def rolling(kind: str, value: int) -> dict[str, Any]:
 
 @pytest.fixture()
 def cw(any_server: ServerProcess, unique: str) -> Iterator[Any]:
-    client = client_for(any_server, "cloudwatch")
-    yield client
-    names = [a["AlarmName"] for a in client.describe_alarms(AlarmNamePrefix=unique)["MetricAlarms"]]
-    if names:
-        client.delete_alarms(AlarmNames=names)
+    yield from cloudwatch_deleting_alarms(any_server, unique)
 
 
 @pytest.fixture()

@@ -349,7 +349,7 @@ class EndpointController(KeyedReconciler):
             gate.start_failed(f"The serverless instance could not start: {reason}")
             return
         current = self.deployments.get(key)
-        if current is None or variant not in current.variants.values():
+        if current is None or not any(variant in d.variants.values() for d in (current, current.companion) if d):
             gate.start_failed("The endpoint's configuration changed while its instance started; retry")
             await self._stop(instance, grace=1.0)
             return

@@ -128,6 +128,8 @@ class Rollout:
         c, green = self.controller, self._green()
         name = next(n for n, v in green.variants.items() if not v.plan.shadow)
         new, old = green.variants[name], self.blue.variants[name]
+        await asyncio.gather(*(c._grow(self.key, self.record, v, v.plan.instance_count)
+                               for n, v in green.variants.items() if n != name))
         batches = self.policy.batches(new.plan.instance_count)
         for step, batch in enumerate(batches, 1):
             await self._note("Creating", f"Batch {step} of {len(batches)}: starting {batch} instance(s)")
@@ -212,6 +214,9 @@ class Rollout:
              "ProductionVariants": c._summaries(self.blue), "PendingDeploymentSummary": None,
              "ShadowProductionVariants": c._summaries(self.blue, shadow=True) or None},
             desired=EndpointDesired(self.blue.config).to_json()), "RollingBack")
+        routes = c.router.get(*self.key)
+        if routes is not None:
+            routes.status = "InService"
         self._log("rolled back; the old fleet serves all traffic")
 
     async def _restore_blue(self, reason: str) -> bool:
