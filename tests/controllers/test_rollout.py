@@ -151,3 +151,38 @@ def test_delete_landing_mid_deployment_stops_both_fleets(db: Database, tmp_path:
     assert sorted(launcher.stopped, key=id) == sorted(launcher.started, key=id)
     with db.session() as conn:
         assert get_record(conn, ACCOUNT, REGION, "endpoint", EP.name) is None
+
+
+def test_rolling_rollback_restarts_the_old_instances_and_stops_the_new(db: Database, tmp_path: Path) -> None:
+    state, controller, launcher, clock = _setup(db, tmp_path)
+    clock.on_sleep = lambda: _set_alarm(db, "ALARM")
+    update_endpoint(context(state), {"EndpointName": EP.name, "EndpointConfigName": "new", "DeploymentConfig": {
+        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                                "WaitIntervalInSeconds": 30},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": ALARM}]}}})
+    asyncio.run(controller.reconcile(EP))
+
+    described = _described(state)
+    assert described["EndpointStatus"] == "InService" and described["EndpointConfigName"] == "old"
+    assert "alarm errors entered ALARM state" in described["FailureReason"]
+    assert _served_images(controller) == ["image:old", "image:old"]
+    assert [i.instance_id.split("#")[0] for i in launcher.started].count("image:old") == 3, "one old one restarted"
+    assert all(i in launcher.stopped for i in launcher.started if i.instance_id.startswith("image:new"))
+
+
+def test_retain_deployment_config_reuses_the_last_one(db: Database, tmp_path: Path) -> None:
+    state, controller, _, clock = _setup(db, tmp_path)
+    deployment = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE",
+                                                                            "WaitIntervalInSeconds": 5}}}
+    update_endpoint(context(state), {"EndpointName": EP.name, "EndpointConfigName": "new",
+                                     "DeploymentConfig": deployment})
+    asyncio.run(controller.reconcile(EP))
+    baked = clock.now
+    assert baked >= 5 and _described(state)["LastDeploymentConfig"] == deployment
+
+    update_endpoint(context(state), {"EndpointName": EP.name, "EndpointConfigName": "old",
+                                     "RetainDeploymentConfig": True})
+    assert _described(state)["LastDeploymentConfig"] == deployment
+    asyncio.run(controller.reconcile(EP))
+    assert clock.now - baked >= 5, "the retained policy baked again"
+    assert _described(state)["EndpointConfigName"] == "old"
