@@ -104,6 +104,9 @@ def test_rolling_rollback_that_cannot_restart_the_old_instances_is_update_rollba
                                                  "errors entered ALARM state (Threshold Crossed); the rollback could "
                                                  "not restart the old instances"), described["FailureReason"]
     assert _served_images(controller) == ["image:new", "image:old"], "the mix keeps serving"
+    asyncio.run(controller.reconcile(EP))
+    assert _described(state)["EndpointStatus"] == "UpdateRollbackFailed", "it waits for the next UpdateEndpoint"
+    assert _served_images(controller) == ["image:new", "image:old"]
 
     launcher.failing.clear()
     _set_alarm(db, "OK")

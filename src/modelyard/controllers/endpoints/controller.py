@@ -239,7 +239,7 @@ class EndpointController(KeyedReconciler):
             if record is not None:
                 await asyncio.to_thread(self._delete, key)
             return
-        if record.status == "Failed":
+        if record.status == "Failed" or (record.status == "UpdateRollbackFailed" and current is not None):
             return
         try:
             plans, capture, asynchronous = await asyncio.to_thread(self._plans, record)

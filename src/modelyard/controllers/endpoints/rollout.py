@@ -202,7 +202,8 @@ class Rollout:
         c = self.controller
         reason = reason[:1024]
         self._log(f"rolling back: {reason}")
-        await asyncio.to_thread(c._write, self.key, Patch({"EndpointStatus": "RollingBack", "FailureReason": reason}),
+        await asyncio.to_thread(c._write, self.key, Patch({"EndpointStatus": "RollingBack", "FailureReason": reason},
+                                                          desired=EndpointDesired(self.blue.config).to_json()),
                                 "Updating")
         if self.policy.kind == ROLLING and not await self._restore_blue(reason):
             return
