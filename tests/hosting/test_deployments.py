@@ -81,11 +81,12 @@ def finish(sm: Any, name: str, watch: StatusWatch) -> dict[str, Any]:
 
 
 def update_under_load(sm: Any, server: ServerProcess, name: str, config: str, deployment: dict[str, Any],
-                      ready: Callable[[], object] = lambda: time.sleep(1.0)) -> tuple[Load, StatusWatch, dict[str, Any],
-                                                                                       float]:
-    """UpdateEndpoint to ``config`` while 8 clients invoke throughout (from ``ready()`` until a second after
-    the update ends): the load, the statuses seen, the final description and how long the update took."""
-    with Load(server, name) as load, StatusWatch(sm, name) as watch:
+                      ready: Callable[[], object] = lambda: time.sleep(1.0),
+                      clients: int = 8) -> tuple[Load, StatusWatch, dict[str, Any], float]:
+    """UpdateEndpoint to ``config`` while ``clients`` threads invoke throughout (from ``ready()`` until a
+    second after the update ends): the load, the statuses seen, the final description and how long the
+    update took."""
+    with Load(server, name, clients) as load, StatusWatch(sm, name) as watch:
         ready()
         began = time.monotonic()
         sm.update_endpoint(EndpointName=name, EndpointConfigName=config, DeploymentConfig=deployment)
@@ -200,3 +201,24 @@ def test_shadow_gets_copies_and_its_failures_never_reach_the_client(sm, cw, runt
     assert eventually(lambda: shadow_sum("Invocations") == 20)
     assert eventually(lambda: shadow_sum("InvocationModelErrors") == 20)
     sm.delete_endpoint(EndpointName=unique)
+
+
+def test_serverless_canary_update_loses_no_call(sm, hosting_server, tmp_path, unique):  # type: ignore[no-untyped-def]
+    serverless = {"MemorySizeInMB": 1024, "MaxConcurrency": 4, "ProvisionedConcurrency": 1}
+    for name, scale in ((unique, 1.0), (unique + "v2", 100.0)):
+        sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/r", PrimaryContainer={
+            "Image": GENERIC_IMAGE, "ModelDataUrl": str(scaler_model(tmp_path / name, scale=scale))})
+        sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "ServerlessConfig": serverless}])
+    sm.create_endpoint(EndpointName=unique, EndpointConfigName=unique)
+    assert wait_for_status(sm, unique)["EndpointStatus"] == "InService"
+    deployment = {"BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 2,
+                                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}},
+        "TerminationWaitInSeconds": 1}}
+    load, _, described, _ = update_under_load(sm, hosting_server, unique, unique + "v2", deployment, clients=2)
+    print(f"\nSERVERLESS CANARY: {len(load.snapshot())} calls by 2 clients, {len(load.failures())} failed")
+    assert load.failures() == []
+    assert described["EndpointConfigName"] == unique + "v2"
+    assert {o.answer for o in load.snapshot()[-10:]} == {100.0}
+    assert {1.0, 100.0} <= {o.answer for o in load.snapshot()}
