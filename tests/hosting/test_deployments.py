@@ -101,7 +101,7 @@ def pending_messages(watch: StatusWatch) -> list[str]:
     return [v["VariantStatus"][0]["StatusMessage"] for p in watch.pending for v in p["ProductionVariants"]]
 
 
-def test_linear_blue_green_update_loses_no_call(sm, hosting_server, tmp_path, unique):  # type: ignore[no-untyped-def]
+def test_linear_blue_green_update_loses_no_call(sm, logs, hosting_server, tmp_path, unique):  # type: ignore[no-untyped-def]
     deploy(sm, unique, str(scaler_model(tmp_path / "v1", scale=1.0)), count=2)
     new_config(sm, unique + "v2", scaler_model(tmp_path / "v2", scale=100.0))
     deployment = {"BlueGreenUpdatePolicy": {
@@ -124,6 +124,10 @@ def test_linear_blue_green_update_loses_no_call(sm, hosting_server, tmp_path, un
     assert "PendingDeploymentSummary" not in described
     assert described["LastDeploymentConfig"] == deployment
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    steps = [e["message"] for e in logs.get_log_events(logGroupName=f"/modelyard/Endpoints/{unique}",
+                                                        logStreamName="rollout")["events"]]
+    assert any("step 2/2: 100 % of traffic on the new fleet" in m for m in steps), steps
+    assert any("all traffic on the new fleet; stopping the old fleet" in m for m in steps), steps
 
 
 def test_failing_canary_trips_the_alarm_and_rolls_back(sm, cw, hosting_server, tmp_path, unique):  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("modelyard.controllers.endpoints.rollout")
 ALARM_POLL_SECONDS = 0.2
 """How often a baking step reads the endpoint's status and its rollback alarms."""
-LOG_STREAM = "deployment"
+LOG_STREAM = "rollout"
 
 
 class _RollBack(Exception):
