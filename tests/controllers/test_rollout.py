@@ -72,6 +72,15 @@ def _set_alarm(db: Database, state: str) -> None:
                                                            "StateReason": "Threshold Crossed"}, 1.0)
 
 
+def _rolling_update_watching_the_alarm(state: AppState, controller: EndpointController) -> None:
+    """UpdateEndpoint to ``new``, one instance per batch, baking 30 s, rolled back by ``errors``; one pass."""
+    update_endpoint(context(state), {"EndpointName": EP.name, "EndpointConfigName": "new", "DeploymentConfig": {
+        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                                "WaitIntervalInSeconds": 30},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": ALARM}]}}})
+    asyncio.run(controller.reconcile(EP))
+
+
 def _described(state: AppState) -> dict[str, Any]:
     return describe_endpoint(context(state), {"EndpointName": EP.name})  # type: ignore[no-any-return]
 
@@ -92,11 +101,7 @@ def test_rolling_rollback_that_cannot_restart_the_old_instances_is_update_rollba
         _set_alarm(db, "ALARM")
         launcher.failing.add("image:old")
     clock.on_sleep = alarm_fires_and_old_image_breaks
-    update_endpoint(context(state), {"EndpointName": EP.name, "EndpointConfigName": "new", "DeploymentConfig": {
-        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
-                                "WaitIntervalInSeconds": 30},
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": ALARM}]}}})
-    asyncio.run(controller.reconcile(EP))
+    _rolling_update_watching_the_alarm(state, controller)
 
     described = _described(state)
     assert described["EndpointStatus"] == "UpdateRollbackFailed"
@@ -159,11 +164,7 @@ def test_delete_landing_mid_deployment_stops_both_fleets(db: Database, tmp_path:
 def test_rolling_rollback_restarts_the_old_instances_and_stops_the_new(db: Database, tmp_path: Path) -> None:
     state, controller, launcher, clock = _setup(db, tmp_path)
     clock.on_sleep = lambda: _set_alarm(db, "ALARM")
-    update_endpoint(context(state), {"EndpointName": EP.name, "EndpointConfigName": "new", "DeploymentConfig": {
-        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
-                                "WaitIntervalInSeconds": 30},
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": ALARM}]}}})
-    asyncio.run(controller.reconcile(EP))
+    _rolling_update_watching_the_alarm(state, controller)
 
     described = _described(state)
     assert described["EndpointStatus"] == "InService" and described["EndpointConfigName"] == "old"
