@@ -4,8 +4,11 @@ fraction of a second: see tests/conftest.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+
+from tests.conftest import client_for
+from tests.support.server import ServerProcess
 
 T = TypeVar("T")
 
@@ -20,3 +23,13 @@ def eventually(probe: Callable[[], T | None], timeout: float = 10.0, interval: f
             return last  # type: ignore[no-any-return]
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value {last!r}")
+
+
+def cloudwatch_deleting_alarms(server: ServerProcess, prefix: str) -> Iterator[Any]:
+    """A cloudwatch client (for a fixture to yield from); the alarms named ``prefix``… are deleted after,
+    so a shared server does not keep evaluating them for the rest of the session."""
+    client = client_for(server, "cloudwatch")
+    yield client
+    names = [alarm["AlarmName"] for alarm in client.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
+    if names:
+        client.delete_alarms(AlarmNames=names)

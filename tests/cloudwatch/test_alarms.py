@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.cloudwatch.conftest import eventually
-from tests.conftest import client_for
+from tests.cloudwatch.conftest import cloudwatch_deleting_alarms, eventually
 from tests.support.server import ServerProcess
 
 
@@ -20,11 +19,7 @@ from tests.support.server import ServerProcess
 def cw(any_server: ServerProcess, unique: str) -> Iterator[Any]:
     """A cloudwatch client; the test's alarms (named after ``unique``) are deleted after it, so the
     shared server does not keep evaluating them for the rest of the session."""
-    client = client_for(any_server, "cloudwatch")
-    yield client
-    names = [alarm["AlarmName"] for alarm in client.describe_alarms(AlarmNamePrefix=unique)["MetricAlarms"]]
-    if names:
-        client.delete_alarms(AlarmNames=names)
+    yield from cloudwatch_deleting_alarms(any_server, unique)
 
 
 def _alarm(cw: Any, name: str) -> dict[str, Any]:

@@ -54,13 +54,15 @@ class ProcessThatKeepsRunning:
 
 class FakeLauncher:
     """Starts real ``Instance`` records around fake processes and clients; an instance of ``NEVER_READY``
-    fails its readiness check. ``on_start`` runs before each start (to land API calls mid-deployment)."""
+    fails its readiness check, and so does any instance of an image in ``failing``. ``on_start`` runs before
+    each start (to land API calls mid-deployment)."""
 
     def __init__(self, logs: LogStore) -> None:
         self.logs = logs
         self.started: list[Instance] = []
         self.stopped: list[Instance] = []
         self.on_start: Callable[[], None] | None = None
+        self.failing: set[str] = set()
         self._ids = itertools.count(1)
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
@@ -77,7 +79,7 @@ class FakeLauncher:
         return instance
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
-        if instance.prepared.plan.image == NEVER_READY:
+        if instance.prepared.plan.image == NEVER_READY or instance.prepared.plan.image in self.failing:
             raise InstanceFailed(f"instance {instance.instance_id} did not answer /ping")
 
     def stop(self, instance: Instance, grace: float) -> None:

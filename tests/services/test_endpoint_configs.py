@@ -105,7 +105,7 @@ def test_variant_models_must_exist(sm_any, unique):  # type: ignore[no-untyped-d
         ShadowProductionVariants=[variant(f"{unique}-shadow", "Shadow")],
     )
     assert code(shadow) == "ValidationException"
-    assert message(shadow).startswith("ShadowProductionVariants is not supported by modelyard yet")
+    assert message(shadow) == f'Could not find model "{unique}-shadow".'
     assert code(error_of(sm_any.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
 
 
@@ -214,17 +214,18 @@ def test_spec_level_variant_limits(raw_sm, unique):  # type: ignore[no-untyped-d
     assert code(weight) == "ValidationException" and "initialVariantWeight" in message(weight)
 
 
-def test_shadow_variant_is_refused_until_implemented(sm, unique):  # type: ignore[no-untyped-def]
+def test_shadow_variant_is_stored_and_refused_beside_async(sm, unique):  # type: ignore[no-untyped-def]
     model = new_model(sm, unique)
-    err = error_of(
-        sm.create_endpoint_config,
-        EndpointConfigName=unique,
-        ProductionVariants=[variant(model)],
-        ShadowProductionVariants=[variant(model, "Shadow", InitialVariantWeight=0.5)],
-    )
+    shadow = variant(model, "Shadow", InitialVariantWeight=0.5)
+    sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[variant(model)],
+                              ShadowProductionVariants=[shadow])
+    stored = sm.describe_endpoint_config(EndpointConfigName=unique)["ShadowProductionVariants"]
+    assert [(v["VariantName"], v["InitialVariantWeight"]) for v in stored] == [("Shadow", 0.5)]
+    err = error_of(sm.create_endpoint_config, EndpointConfigName=unique + "a", ProductionVariants=[variant(model)],
+                   ShadowProductionVariants=[shadow],
+                   AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://bucket/out"}})
     assert code(err) == "ValidationException"
-    assert message(err).startswith("ShadowProductionVariants is not supported by modelyard yet")
-    assert code(error_of(sm.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
+    assert message(err).startswith("ShadowProductionVariants copy real-time invocations")
 
 
 def test_async_inference_config(sm, unique):  # type: ignore[no-untyped-def]

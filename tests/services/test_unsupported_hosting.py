@@ -38,7 +38,6 @@ CAPTURE = {"InitialSamplingPercentage": 50, "DestinationS3Uri": "s3://capture-bu
     ({}, {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://out-bucket/x", "NotificationConfig": {
         "IncludeInferenceResponseIn": ["SUCCESS_NOTIFICATION_TOPIC"]}}}},
      "AsyncInferenceConfig.OutputConfig.NotificationConfig.IncludeInferenceResponseIn"),
-    ({}, {"ShadowProductionVariants": "shadow"}, "ShadowProductionVariants"),
     ({}, {"ExplainerConfig": {"ClarifyExplainerConfig": {"ShapConfig": {"ShapBaselineConfig": {
         "ShapBaseline": "1,2"}}}}}, "ExplainerConfig"),
     ({}, {"MetricsConfig": {"EnableEnhancedMetrics": True}}, "MetricsConfig"),
@@ -60,8 +59,6 @@ def test_create_endpoint_config_refuses(sm, unique, variant_extra, config_extra,
     sm.create_model(ModelName=unique, PrimaryContainer=container())
     production = {k: v for k, v in variant(unique, **variant_extra).items() if v is not None}
     extra = dict(config_extra)
-    if extra.get("ShadowProductionVariants") == "shadow":
-        extra["ShadowProductionVariants"] = [variant(unique, "Shadow")]
     err = error_of(sm.create_endpoint_config, EndpointConfigName=unique, ProductionVariants=[production], **extra)
     assert_refused(err, member)
     assert code(error_of(sm.describe_endpoint_config, EndpointConfigName=unique)) == "ValidationException"
@@ -124,13 +121,6 @@ def test_model_package_with_two_containers_is_refused(sm, unique):  # type: igno
 
 
 @pytest.mark.parametrize(("operation", "params", "member"), [
-    ("create_endpoint", {"EndpointConfigName": "any", "DeploymentConfig": {"RollingUpdatePolicy": {
-        "MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1}, "WaitIntervalInSeconds": 60}}},
-     "DeploymentConfig"),
-    ("update_endpoint", {"EndpointConfigName": "any", "DeploymentConfig": {"BlueGreenUpdatePolicy": {
-        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}}}}, "DeploymentConfig"),
-    ("update_endpoint", {"EndpointConfigName": "any", "DeploymentConfig": {"AutoRollbackConfiguration": {
-        "Alarms": [{"AlarmName": "errors"}]}}}, "DeploymentConfig"),
     ("update_endpoint", {"EndpointConfigName": "any", "RetainAllVariantProperties": True},
      "RetainAllVariantProperties"),
     ("update_endpoint", {"EndpointConfigName": "any", "ExcludeRetainedVariantProperties": [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 VariantOverride = dict[str, float]
@@ -12,20 +12,27 @@ VariantOverride = dict[str, float]
 
 @dataclass(frozen=True)
 class EndpointDesired:
-    """The endpoint config to deploy and per-variant weight/instance-count overrides."""
+    """The endpoint config to deploy, per-variant weight/instance-count overrides, and the
+    ``DeploymentConfig`` the move to ``config`` follows (None: all at once, new fleet healthy first)."""
 
     config: str
     weights: dict[str, VariantOverride] = field(default_factory=dict)
+    deployment: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {"config": self.config, "weights": {name: dict(o) for name, o in self.weights.items()}}
+        stored: dict[str, Any] = {"config": self.config,
+                                  "weights": {name: dict(o) for name, o in self.weights.items()}}
+        if self.deployment is not None:
+            stored["deployment"] = self.deployment
+        return stored
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EndpointDesired:
         """Read the stored form."""
-        return cls(str(data["config"]), {name: dict(o) for name, o in (data.get("weights") or {}).items()})
+        return cls(str(data["config"]), {name: dict(o) for name, o in (data.get("weights") or {}).items()},
+                   data.get("deployment"))
 
     def with_weights(self, weights: dict[str, VariantOverride]) -> EndpointDesired:
         """The same config with other overrides."""
-        return EndpointDesired(self.config, weights)
+        return replace(self, weights=weights)

@@ -6,6 +6,7 @@
       -> least-outstanding instance -> one frame to the instance (timeout 60 s)
       -> the model's body, or ModelError (424)
       -> a capturing endpoint: sample, and queue the call for its capture writer (never waits)
+      -> a config with a shadow variant: a sampled copy goes to it in the background (hosting/shadow.py)
       -> the endpoint meter counts the call (outcome, model and overhead latency; in memory only)
 
 Errors follow SageMaker: unknown or not-InService endpoint, an asynchronous endpoint (it takes only
@@ -25,8 +26,9 @@ from modelyard.context import RequestContext
 from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.model_targets import checked_target
-from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
+from modelyard.hosting.router import SERVING_STATUSES, EndpointRoutes, Router, VariantRoutes
 from modelyard.hosting.serverless import SERVERLESS_PAYLOAD_BYTES, ServerlessGate
+from modelyard.hosting.shadow import ShadowCopier
 from modelyard.metrics.endpoint_meter import CLIENT_ERROR, OK, SERVER_ERROR, EndpointMeter
 from modelyard.settings import Limits
 from modelyard.wire.errors import (
@@ -50,6 +52,7 @@ class InvokeEndpoint:
         self.router = router
         self.limits = limits
         self.meter = meter
+        self.shadow = ShadowCopier(limits.invoke_timeout_seconds, meter)
 
     async def __call__(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Route one call in the caller's account and region and map the instance's answer to SageMaker's;
@@ -61,6 +64,8 @@ class InvokeEndpoint:
                 f"Endpoint {routes.name} is an asynchronous inference endpoint; invoke it with "
                 "InvokeEndpointAsync (InputLocation in S3), not InvokeEndpoint")
         variant = pick_variant(routes, params.get("TargetVariant"))
+        if routes.shadow is not None:
+            self.shadow.offer(ctx.account, ctx.region, routes, _invocation(params))
         meter = self.meter
         if meter is None:
             return (await self._answer(routes, variant, params))[0]
@@ -92,8 +97,7 @@ class InvokeEndpoint:
         elif params.get("TargetModel"):
             raise RuntimeValidationError(f"Endpoint {routes.name} is not a multi-model endpoint and does not support "
                                          "target model header; omit TargetModel, or deploy a Mode MultiModel model")
-        invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
-                                params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
+        invocation = _invocation(params)
         gate = variant.serverless
         limit = self.limits.invoke_body_bytes
         if gate is not None:
@@ -179,6 +183,11 @@ class InvokeEndpoint:
                                  "it is being restarted, retry shortly")
 
 
+def _invocation(params: dict[str, Any]) -> Invocation:
+    return Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
+                      params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
+
+
 def pick_variant(routes: EndpointRoutes, target: str | None) -> VariantRoutes:
     """``TargetVariant`` (ValidationError when unknown), else a variant by weight (ServiceUnavailable
     when none has an instance)."""
@@ -196,16 +205,16 @@ def pick_variant(routes: EndpointRoutes, target: str | None) -> VariantRoutes:
 
 
 def endpoint_routes(router: Router, ctx: RequestContext, name: str) -> EndpointRoutes:
-    """The caller's endpoint as the invoke path sees it; ValidationError when it is unknown or not in
-    service."""
+    """The caller's endpoint as the invoke path sees it (the green fleet for its share of calls while an
+    update shifts traffic); ValidationError when it is unknown or not in service."""
     routes = router.get(ctx.account, ctx.region, name)
     if routes is None:
         raise RuntimeValidationError(f"Endpoint {name} of account {ctx.account} not found.")
-    if routes.status not in ("InService", "Updating"):
+    if routes.status not in SERVING_STATUSES:
         raise RuntimeValidationError(
             f"Endpoint {name} of account {ctx.account} is {routes.status}; "
             "it can be invoked once it is InService.")
-    return routes
+    return routes.fleet()
 
 
 async def _ending(instance: InstanceClient) -> Ending | None:

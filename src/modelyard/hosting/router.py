@@ -3,7 +3,9 @@
 The controller publishes a new ``EndpointRoutes`` whenever instances change; the invoke path only
 reads it (no SQL, no locks): pick a variant by weight or ``TargetVariant``, then the instance with
 the fewest outstanding requests (a serverless variant may have none yet: its gate starts one); a
-capturing deployment's routes carry its capture sink.
+capturing deployment's routes carry its capture sink. While a blue/green or rolling update shifts
+traffic, the live (blue) routes carry a ``TrafficShift``: ``fleet()`` sends its share of calls to the
+green routes. A config with a shadow variant carries ``ShadowRoutes``: the variant that gets copies.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from modelyard.hosting.model_targets import ModelHolder
 from modelyard.hosting.serverless import ServerlessGate
 
 SPREAD_OUTSTANDING = 4
+SERVING_STATUSES = ("InService", "Updating", "RollingBack", "UpdateRollbackFailed")
+"""Endpoint statuses in which calls are served (an update in progress or rolling back keeps serving)."""
 
 
 @dataclass
@@ -68,6 +72,22 @@ class VariantRoutes:
 
 
 @dataclass
+class TrafficShift:
+    """The new (green) fleet of an update in progress and the share of calls it takes (0..1)."""
+
+    green: EndpointRoutes
+    share: float
+
+
+@dataclass
+class ShadowRoutes:
+    """A shadow variant: it gets a copy of ``sampling`` (0..1) of the calls; its answers are not returned."""
+
+    variant: VariantRoutes
+    sampling: float
+
+
+@dataclass
 class EndpointRoutes:
     """An endpoint as the invoke path sees it."""
 
@@ -79,6 +99,8 @@ class EndpointRoutes:
     capture: CaptureSink | None = None
     asynchronous: AsyncInference | None = None
     """Set for an asynchronous endpoint, which takes only InvokeEndpointAsync."""
+    shift: TrafficShift | None = None
+    shadow: ShadowRoutes | None = None
     draw: Callable[[], float] = field(default=random.random, repr=False, compare=False)
     _cumulative: list[float] = field(default_factory=list, repr=False)
     _order: list[VariantRoutes] = field(default_factory=list, repr=False)
@@ -93,6 +115,13 @@ class EndpointRoutes:
         for variant in self._order:
             total += variant.weight
             self._cumulative.append(total)
+
+    def fleet(self) -> EndpointRoutes:
+        """The routes this call goes to: the green fleet for its share of calls during an update, else these."""
+        shift = self.shift
+        if shift is not None and shift.share > 0 and (shift.share >= 1 or self.draw() < shift.share):
+            return shift.green
+        return self
 
     def pick_variant(self) -> VariantRoutes | None:
         """A variant chosen with probability weight / total weight."""

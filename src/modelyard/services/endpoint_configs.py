@@ -81,6 +81,9 @@ def create_endpoint_config(ctx: RequestContext, request: dict[str, Any]) -> dict
     check_variants(production, shadow)
     asynchronous = request.get("AsyncInferenceConfig")
     check_async(asynchronous, production, notifications_enabled=bool(ctx.settings.sns_endpoint_url))
+    if asynchronous and shadow:
+        raise ValidationException("ShadowProductionVariants copy real-time invocations; an asynchronous endpoint "
+                                  "(AsyncInferenceConfig) takes none: remove one of them")
     if asynchronous and request.get("DataCaptureConfig"):
         raise ValidationException("DataCaptureConfig is not supported by modelyard yet on asynchronous endpoints "
                                   "(AsyncInferenceConfig): only real-time invocations are captured; remove one of them")

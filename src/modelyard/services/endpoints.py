@@ -24,6 +24,7 @@ from modelyard.services.common import (
     notify_controller,
     validation_missing,
 )
+from modelyard.services.deployment_checks import check_deployment_config
 from modelyard.services.dispatch import operation
 from modelyard.services.endpoint_config_checks import is_serverless
 from modelyard.services.unsupported import refuse_unsupported
@@ -74,11 +75,15 @@ def create_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
     try:
         with ctx.db.session(write=True) as conn:
             config = _find_config(conn, ctx, request["EndpointConfigName"])
+            deployment = request.get("DeploymentConfig")
+            if deployment:
+                check_deployment_config(conn, ctx, deployment, config.document, None)
             document = {
                 "EndpointName": name, "EndpointArn": arn, "EndpointConfigName": config.name,
                 "EndpointStatus": "Creating", "CreationTime": ctx.now, "LastModifiedTime": ctx.now,
                 "ProductionVariants": _variant_summaries(config),
                 "DataCaptureConfig": capture_summary(config.document.get("DataCaptureConfig"), started=False),
+                "LastDeploymentConfig": deployment or None,
             }
             insert_tagged(conn, ctx, ENDPOINT, name, arn, document, request.get("Tags"), status="Creating",
                           desired=EndpointDesired(config.name).to_json())
@@ -103,26 +108,31 @@ def list_endpoints(ctx: RequestContext, request: dict[str, Any]) -> dict[str, An
     return {"Endpoints": [{k: r.document.get(k) for k in _SUMMARY} for r in records], "NextToken": token}
 
 
-def _require_in_service(record: Record, action: str) -> None:
+def _require_in_service(record: Record, action: str, allowed: tuple[str, ...] = ("InService",)) -> None:
     status = record.document["EndpointStatus"]
-    if status != "InService":
+    if status not in allowed:
         raise ValidationException(
             f'Cannot {action} endpoint "{record.arn}" while it is {status}; wait until it is InService')
 
 
+_UPDATABLE = ("InService", "UpdateRollbackFailed")
+"""SageMaker's way out of UpdateRollbackFailed is another UpdateEndpoint."""
+
+
 @operation("sagemaker", "UpdateEndpoint")
 def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-    """Move an endpoint to another config; new instances become healthy before old ones stop."""
+    """Move an endpoint to another config: blue/green (all at once, canary or linear traffic shifting with
+    baking) or rolling per ``DeploymentConfig``, rolled back when an AutoRollbackConfiguration alarm fires;
+    without one, new instances become healthy before traffic moves all at once."""
     refuse_unsupported(request, UPDATE_ENDPOINT)
 
     def change(current: Record) -> Patch:
-        _require_in_service(current, "update")
-        return Patch({"EndpointStatus": "Updating", "FailureReason": None},
-                     desired=EndpointDesired(config.name).to_json())
+        _require_in_service(current, "update", _UPDATABLE)
+        return Patch({"EndpointStatus": "Updating", "FailureReason": None, "LastDeploymentConfig": deployment},
+                     desired=EndpointDesired(config.name, deployment=deployment).to_json())
 
     with ctx.db.session(write=True) as conn:
         record = find_endpoint(conn, ctx, request["EndpointName"])
-        _require_in_service(record, "update")
         config = _find_config(conn, ctx, request["EndpointConfigName"])
         current = get_record(conn, ctx.account, ctx.region, ENDPOINT_CONFIG, record.document["EndpointConfigName"])
         if current is not None and not is_serverless(current.document["ProductionVariants"]) and is_serverless(
@@ -130,6 +140,12 @@ def update_endpoint(ctx: RequestContext, request: dict[str, Any]) -> dict[str, A
             raise ValidationException(
                 f'Endpoint "{record.name}" runs instance-based variants and cannot be updated to the serverless '
                 f'endpoint configuration "{config.name}"; create a new endpoint for it')
+        deployment = request.get("DeploymentConfig") or (
+            record.document.get("LastDeploymentConfig") if request.get("RetainDeploymentConfig") else None)
+        if deployment:
+            check_deployment_config(conn, ctx, deployment, config.document,
+                                    current.document if current is not None else None)
+        _require_in_service(record, "update", _UPDATABLE)
         _patch(conn, record, change, ctx.now)
     notify_controller(ctx, ctx.app.endpoints, record.name)
     return {"EndpointArn": record.arn}

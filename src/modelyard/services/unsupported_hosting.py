@@ -2,7 +2,7 @@
 
 Members left out of these tables are either acted on, or recorded only because they change nothing a
 SageMaker user could observe here (names, tags, roles, KMS key ids, instance types and volume sizes,
-which are recorded and not emulated, ``InferenceAmiVersion``, ``RetainDeploymentConfig``).
+which are recorded and not emulated, ``InferenceAmiVersion``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from modelyard.wire.errors import ValidationException
 
 _VPC = ("modelyard has no VPCs: containers use the host's network, or none with EnableNetworkIsolation on the "
         "model; remove VpcConfig")
-_DEPLOYMENT = ("modelyard replaces a configuration all at once: the new instances must pass /ping before any "
-               "traffic moves and the old ones stop after (no canary, linear or rolling steps, no alarm "
-               "rollback); remove DeploymentConfig")
 
 
 def _container_rules(prefix: str) -> tuple[Unsupported, ...]:
@@ -76,8 +73,6 @@ CREATE_ENDPOINT_CONFIG = (
     Unsupported("AsyncInferenceConfig.OutputConfig.NotificationConfig.IncludeInferenceResponseIn",
                 "notifications carry the output's location, not the response itself; read it from "
                 "S3OutputPath and remove IncludeInferenceResponseIn", lambda value: bool(value)),
-    Unsupported("ShadowProductionVariants", "shadow testing is not implemented; deploy the shadow model as a "
-                "second ProductionVariant with a small InitialVariantWeight, or as its own endpoint"),
     Unsupported("ExplainerConfig", "online explanations (SageMaker Clarify) are not implemented; remove it"),
     Unsupported("MetricsConfig", "modelyard publishes no CloudWatch metrics yet; remove MetricsConfig",
                 lambda value: any(value.values())),
@@ -88,10 +83,9 @@ CREATE_ENDPOINT_CONFIG = (
     *_VARIANTS,
 )
 
-CREATE_ENDPOINT = (Unsupported("DeploymentConfig", _DEPLOYMENT),)
+CREATE_ENDPOINT = ()
 
 UPDATE_ENDPOINT = (
-    Unsupported("DeploymentConfig", _DEPLOYMENT),
     Unsupported("RetainAllVariantProperties", "variant weights and instance counts come from the new endpoint "
                 "configuration; set them there and omit RetainAllVariantProperties", enabled),
     Unsupported("ExcludeRetainedVariantProperties", "variant properties are never retained (see "

@@ -3,7 +3,9 @@
     notify(account, region, name) ──► reconcile(key), one pass at a time per endpoint (KeyedReconciler)
         Deleting            -> stop instances, withdraw routes, delete the record
         Creating / recovery -> prepare, start every instance, wait for /ping, publish, InService | Failed
-        Updating (config)   -> start the new deployment, healthy first, then switch traffic and stop the old
+        Updating (config)   -> start the new deployment, healthy first, then switch traffic and stop the old;
+                               with a DeploymentConfig: shift traffic in steps, bake, watch the rollback
+                               alarms, roll back (rollout.py)
         Updating (weights)  -> scale variants in place and reweigh
     supervise()  ──► an instance that exits on its own is replaced while the others keep serving
     serverless   ──► instances start on demand (the gate asks), idle ones above ProvisionedConcurrency stop
@@ -20,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelyard.arns import log_group_arn
@@ -33,6 +35,8 @@ from modelyard.controllers.endpoints.plans import (
     endpoint_capture,
     plan_variants,
 )
+from modelyard.controllers.endpoints.rollout import Rollout
+from modelyard.controllers.endpoints.shadow import shadow_routes
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.host import ModelHost
 from modelyard.controllers.preparation import PreparedContainer, Preparer
@@ -40,11 +44,12 @@ from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.desired.async_inference import AsyncInference
 from modelyard.desired.capture import CaptureConfig, capture_summary
+from modelyard.desired.deployment_policy import DeploymentPolicy
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.capture.writer import CaptureWriter
 from modelyard.hosting.instances import InstanceClient
-from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
+from modelyard.hosting.router import SERVING_STATUSES, EndpointRoutes, Router, TrafficShift, VariantRoutes
 from modelyard.hosting.serverless import ServerlessGate
 from modelyard.log_groups import deployment_group, endpoint_group
 from modelyard.metrics.buffer import MetricBuffer
@@ -103,6 +108,9 @@ class Deployment:
     capture_document: dict[str, Any] | None = None
     capture: CaptureWriter | None = None
     asynchronous: AsyncInference | None = None
+    companion: Deployment | None = None
+    """The other fleet of an update in progress (or left half rolled back), serving ``companion_share``."""
+    companion_share: float = 0.0
 
 
 def desired_state(record: Record) -> EndpointDesired:
@@ -151,7 +159,7 @@ class EndpointController(KeyedReconciler):
         self.attach()
         records = await asyncio.to_thread(self._recovered_endpoints)
         for record, asynchronous in records:
-            if record.status in ("InService", "Updating", "Creating"):
+            if record.status in (*SERVING_STATUSES, "Creating"):
                 self.router.publish(record.account, record.region, self._placeholder(record, asynchronous))
             self.schedule(ResourceKey(record.account, record.region, record.name))
         self._supervisor = asyncio.create_task(self._supervise())
@@ -231,14 +239,20 @@ class EndpointController(KeyedReconciler):
             if record is not None:
                 await asyncio.to_thread(self._delete, key)
             return
-        if record.status == "Failed":
+        if record.status == "Failed" or (record.status == "UpdateRollbackFailed" and current is not None):
             return
         try:
             plans, capture, asynchronous = await asyncio.to_thread(self._plans, record)
-            if current is None or current.config != desired_state(record).config or any(
+            desired = desired_state(record)
+            policy = DeploymentPolicy.from_document(desired.deployment)
+            if current is None or current.config != desired.config or any(
                     name not in current.variants or current.variants[name].plan.fingerprint != p.fingerprint
                     for name, p in ((p.name, p) for p in plans)):
-                await self._replace(key, record, plans, current, capture, asynchronous)
+                if current is not None and record.status == "Updating" and policy.guarded:
+                    if not await Rollout(self, key, record, current, policy).run(plans, capture, asynchronous):
+                        return
+                else:
+                    await self._replace(key, record, plans, current, capture, asynchronous)
             else:
                 await self._scale(key, record, current, plans)
         except (PlanError, InstanceFailed, RuntimeLayerError, StorageError) as exc:
@@ -252,9 +266,11 @@ class EndpointController(KeyedReconciler):
         written = await asyncio.to_thread(self._write, key, Patch(
             {"EndpointStatus": "InService", "EndpointConfigName": deployment.config,
              "ProductionVariants": self._summaries(deployment), "FailureReason": None,
+             "ShadowProductionVariants": self._summaries(deployment, shadow=True) or None,
+             "PendingDeploymentSummary": None,
              "DataCaptureConfig": capture_summary(deployment.capture_document,
                                                   started=deployment.capture is not None)},
-            desired=desired_state(record).to_json()), record.status)
+            desired=replace(desired_state(record), deployment=None).to_json()), record.status)
         routes = self.router.get(*key)
         if written and routes is not None:
             routes.status = "InService"
@@ -265,7 +281,7 @@ class EndpointController(KeyedReconciler):
         if current is not None and record.status == "Updating":
             self._publish(key, record, current)
             await asyncio.to_thread(self._write, key, Patch(
-                {"EndpointStatus": "InService", "FailureReason": reason,
+                {"EndpointStatus": "InService", "FailureReason": reason, "PendingDeploymentSummary": None,
                  "ProductionVariants": self._summaries(current)},
                 desired=EndpointDesired(current.config).to_json()), record.status)
             return
@@ -280,6 +296,17 @@ class EndpointController(KeyedReconciler):
     async def _replace(self, key: ResourceKey, record: Record, plans: list[VariantPlan],
                        old: Deployment | None, capture: dict[str, Any] | None = None,
                        asynchronous: AsyncInference | None = None) -> None:
+        new = await self._build(key, record, plans, capture, asynchronous)
+        self.deployments[key] = new
+        self._publish(key, record, new)
+        if old is not None:
+            await self._stop_all(old)
+
+    async def _build(self, key: ResourceKey, record: Record, plans: list[VariantPlan],
+                     capture: dict[str, Any] | None, asynchronous: AsyncInference | None, *,
+                     start_instances: bool = True) -> Deployment:
+        """Prepare and start the desired config's deployment (its instances healthy; none started when
+        ``start_instances`` is False: a rolling update starts them batch by batch); nothing is routed yet."""
         new = Deployment(desired_state(record).config, {}, capture, asynchronous=asynchronous)
         capture_config = CaptureConfig.from_document(capture)
         if capture_config is not None and self.captures is None:
@@ -291,17 +318,15 @@ class EndpointController(KeyedReconciler):
                                     f"(model {plan.model_name} has {len(plan.containers)} containers)")
                 prepared = await asyncio.to_thread(self._prepare_logged, key, plan)
                 new.variants[plan.name] = self._variant_deployment(key, plan, prepared)
-            await asyncio.gather(*(self._grow(key, record, v, v.plan.instance_count)
-                                   for v in new.variants.values()))
+            if start_instances:
+                await asyncio.gather(*(self._grow(key, record, v, v.plan.instance_count)
+                                       for v in new.variants.values()))
             if capture_config is not None and self.captures is not None:
                 new.capture = self.captures.start(key.account, key.region, key.name, capture_config)
         except BaseException:
             await self._stop_all(new)
             raise
-        self.deployments[key] = new
-        self._publish(key, record, new)
-        if old is not None:
-            await self._stop_all(old)
+        return new
 
     def _variant_deployment(self, key: ResourceKey, plan: VariantPlan,
                             prepared: PreparedContainer) -> VariantDeployment:
@@ -324,7 +349,7 @@ class EndpointController(KeyedReconciler):
             gate.start_failed(f"The serverless instance could not start: {reason}")
             return
         current = self.deployments.get(key)
-        if current is None or variant not in current.variants.values():
+        if current is None or not any(variant in d.variants.values() for d in (current, current.companion) if d):
             gate.start_failed("The endpoint's configuration changed while its instance started; retry")
             await self._stop(instance, grace=1.0)
             return
@@ -430,6 +455,9 @@ class EndpointController(KeyedReconciler):
                         flush: float = CAPTURE_FLUSH_SECONDS) -> None:
         """Stop a deployment that is over, give back its prepared containers, and store what it captured
         (waiting at most ``flush`` seconds for the destination)."""
+        if deployment.companion is not None:
+            await self._stop_all(deployment.companion, grace, flush)
+            deployment.companion = None
         instances = [i for v in deployment.variants.values() for i in v.instances]
         hosts = [h for v in deployment.variants.values() for h in v.hosts]
         await asyncio.gather(*(self._stop(i, grace) for i in instances), *(h.close() for h in hosts),
@@ -450,23 +478,34 @@ class EndpointController(KeyedReconciler):
         return log_group_arn(region, account, endpoint_group(name))
 
     def _publish(self, key: ResourceKey, record: Record, deployment: Deployment) -> None:
+        self.router.publish(key.account, key.region, self._routes(key, record, deployment))
+
+    def _routes(self, key: ResourceKey, record: Record, deployment: Deployment) -> EndpointRoutes:
+        """The routes of a deployment: its production variants, its shadow, and the share of calls its
+        companion fleet takes while an update shifts traffic."""
         variants = {name: VariantRoutes(name, v.plan.weight, v.clients(), multi_model=v.multi_model,
                                         serverless=v.gate)
                     for name, v in deployment.variants.items()}
         for variant in deployment.variants.values():
             if variant.gate is not None:
                 variant.gate.set_instances(len(variants[variant.plan.name].instances))
-        status = record.status if record.status in ("InService", "Updating") else "InService"
+        status = record.status if record.status in SERVING_STATUSES else "InService"
         sink = deployment.capture.sink if deployment.capture is not None else None
-        self.router.publish(key.account, key.region, EndpointRoutes(record.name, record.arn,
-                                                       self._log_group_arn(key.region, key.account, key.name),
-                                                       variants, status, capture=sink,
-                                                       asynchronous=deployment.asynchronous))
+        routes = EndpointRoutes(record.name, record.arn, self._log_group_arn(key.region, key.account, key.name),
+                                {n: v for n, v in variants.items() if not deployment.variants[n].plan.shadow},
+                                status, capture=sink, asynchronous=deployment.asynchronous,
+                                shadow=shadow_routes(deployment, variants))
+        if deployment.companion is not None:
+            routes.shift = TrafficShift(self._routes(key, record, deployment.companion), deployment.companion_share)
+        return routes
 
     @staticmethod
-    def _summaries(deployment: Deployment) -> list[dict[str, Any]]:
+    def _summaries(deployment: Deployment, shadow: bool = False) -> list[dict[str, Any]]:
+        """DescribeEndpoint's ProductionVariants (ShadowProductionVariants with ``shadow``)."""
         summaries = []
         for name, v in deployment.variants.items():
+            if v.plan.shadow != shadow:
+                continue
             summary: dict[str, Any] = {
                 "VariantName": name,
                 "DeployedImages": [{"SpecifiedImage": v.prepared.plan.image, "ResolvedImage": v.prepared.image.uri,
@@ -567,9 +606,11 @@ class EndpointController(KeyedReconciler):
         if deployment is None or routes is None:
             return
         for name, variant in deployment.variants.items():
-            if name in routes.variants:
+            routed = routes.variants.get(name) or (
+                routes.shadow.variant if routes.shadow is not None and routes.shadow.variant.name == name else None)
+            if routed is not None:
                 live = variant.clients()
-                routes.variants[name].instances = live
+                routed.instances = live
                 if variant.gate is not None:
                     variant.gate.set_instances(len(live))
         routes.reweigh()

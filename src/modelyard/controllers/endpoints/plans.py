@@ -47,6 +47,8 @@ class VariantPlan:
     network_isolation: bool
     volume_size_gb: int | None = None
     serverless: ServerlessShape | None = None
+    shadow: bool = False
+    """A shadow variant: it gets copies of calls (sampled by its weight), its answers are never returned."""
 
     @property
     def fingerprint(self) -> str:
@@ -82,7 +84,8 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
     if config is None:
         raise PlanError(f'Could not find endpoint configuration "{config_name}".')
     plans = []
-    for variant in config.document.get("ProductionVariants", []):
+    shadows = [(v, True) for v in config.document.get("ShadowProductionVariants") or []]
+    for variant, shadow in [(v, False) for v in config.document.get("ProductionVariants", [])] + shadows:
         model = get_record(conn, endpoint.account, endpoint.region, "model", variant["ModelName"])
         if model is None:
             raise PlanError(f'Could not find model "{variant["ModelName"]}" of variant {variant["VariantName"]}.')
@@ -98,7 +101,7 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
             weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),
             instance_count=count, instance_type=variant.get("InstanceType"), containers=containers,
             network_isolation=bool(model.document.get("EnableNetworkIsolation")),
-            volume_size_gb=variant.get("VolumeSizeInGB"), serverless=serverless))
+            volume_size_gb=variant.get("VolumeSizeInGB"), serverless=serverless, shadow=shadow))
     if not plans:
         raise PlanError(f"Endpoint configuration {config_name} has no production variant")
     return plans

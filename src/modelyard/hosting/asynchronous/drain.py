@@ -25,7 +25,7 @@ from modelyard.hosting.asynchronous.backlog import Backlog, EndpointKey
 from modelyard.hosting.asynchronous.notifications import Notifier, inference_result
 from modelyard.hosting.asynchronous.requests import AsyncRequest
 from modelyard.hosting.instances import InstanceClient, Invocation
-from modelyard.hosting.router import EndpointRoutes, Router
+from modelyard.hosting.router import SERVING_STATUSES, EndpointRoutes, Router
 from modelyard.storage import ObjectStore
 from modelyard.storage.errors import StorageError
 from modelyard.store.async_invocations import (
@@ -150,7 +150,7 @@ class AsyncDrainer:
         for account, region, name in endpoints:
             key = (account, region, name)
             routes = self.router.get(account, region, name)
-            if routes is None or routes.asynchronous is None or routes.status not in ("InService", "Updating"):
+            if routes is None or routes.asynchronous is None or routes.status not in SERVING_STATUSES:
                 continue
             instances = sum(len(v.instances) for v in routes.variants.values() if v.weight > 0)
             free = routes.asynchronous.concurrency_per_instance * instances - self.running[key]
@@ -314,7 +314,7 @@ class AsyncDrainer:
 
 
 def _pick(routes: EndpointRoutes) -> InstanceClient | None:
-    variant = routes.pick_variant()
+    variant = routes.fleet().pick_variant()
     return None if variant is None else variant.pick()
 
 
