@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from botocore.exceptions import ClientError
@@ -142,14 +143,16 @@ def test_stop_stops_every_host_and_other_jobs_cannot_reach_them(jobs, sm, host_s
     wait_secondary(sm, listener, "Training", timeout=240)
     time.sleep(2)
     prober = f"{unique}-reach"
-    targets = "10.0.1.2:7501,10.0.1.3:7501"
+    port = urlparse(jobs.server.url).port
+    targets = f"10.0.1.2:7501,10.0.1.3:7501,10.0.2.2:{port},127.0.0.1:{port}"
     sm.create_training_job(**two_hosts(prober, host_source, "reach", hyperparameters={"targets": targets}))
     described = wait_training(sm, prober, timeout=240)
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     assert sm.describe_training_job(TrainingJobName=listener)["TrainingJobStatus"] == "InProgress"
     for report in model_of(jobs, prober)["reports"]:
-        assert report["reached"] == {"10.0.1.2:7501": "ConnectionRefusedError",
-                                     "10.0.1.3:7501": "ConnectionRefusedError"}, report
+        assert report["reached"]["10.0.1.2:7501"] == "ConnectionRefusedError", report["reached"]
+        assert report["reached"]["10.0.1.3:7501"] == "ConnectionRefusedError", report["reached"]
+        assert "connected" not in report["reached"].values(), report["reached"]
 
     sm.stop_training_job(TrainingJobName=listener)
     stopped = wait_training(sm, listener, timeout=120)
@@ -157,7 +160,7 @@ def test_stop_stops_every_host_and_other_jobs_cannot_reach_them(jobs, sm, host_s
 
 
 def test_network_isolation_keeps_the_hosts_together_and_everything_else_out(jobs, sm, host_source, unique):  # type: ignore[no-untyped-def]
-    port = jobs.server.port
+    port = urlparse(jobs.server.url).port
     targets = f"10.0.2.2:{port},127.0.0.1:{port},1.1.1.1:80"
     request = two_hosts(unique, host_source, "reach", hyperparameters={"targets": targets},
                         EnableNetworkIsolation=True)

@@ -48,21 +48,18 @@ def spread(files: Sequence[Path], staged: Path, destinations: Sequence[Path], di
     host k's directory for it (``destinations[0] == staged``). Returns how many files each host holds."""
     count = len(destinations)
     sharded = distribution == SHARDED and count > 1
-    held = []
-    for index, destination in enumerate(destinations):
-        mine = set(files[index::count]) if sharded else set(files)
-        held.append(len(mine))
-        if index == 0:
-            for path in files:
-                if path not in mine:
-                    path.unlink(missing_ok=True)
-            continue
+    shares = [list(files[index::count]) if sharded else list(files) for index in range(count)]
+    for destination, share in list(zip(destinations, shares, strict=True))[1:]:
         destination.mkdir(parents=True, exist_ok=True)
-        for path in mine:
+        for path in share:
             target = destination / path.relative_to(staged)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-    return held
+    kept = set(shares[0])
+    for path in files:
+        if path not in kept:
+            path.unlink(missing_ok=True)
+    return [len(share) for share in shares]
 
 
 def copy_tree(source: Path, destinations: Sequence[Path]) -> None:
