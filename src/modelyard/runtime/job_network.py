@@ -111,6 +111,8 @@ class JobNetwork:
         """Give the sandbox whose namespaces belong to ``pid`` the interface of ``host`` on the job's switch."""
         if self._switch is None:
             raise JobNetworkError(f"{host}: the job network is not open")
+        if host not in self.hosts:
+            raise JobNetworkError(f"{host} is not a host of {self.job} ({', '.join(self.hosts)})")
         index = self.hosts.index(host)
         peer = f"j{index + 1}"
         ip = _tool("ip")
