@@ -13,6 +13,7 @@ from tests.sdk.conftest import SdkStack, check
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(900)  # the first job builds the XGBoost environment (a 190 MB wheel)
 def test_two_host_xgboost_trains_through_the_sdk(sdk_stack: SdkStack, examples: Path, tmp_path: Path) -> None:
     example = examples / "distributed-xgboost" / "train_distributed.py"
     script = (f"import sys, runpy\nsys.argv = ['x', '--rows', '4000', '--files', '4']\n"

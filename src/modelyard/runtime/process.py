@@ -301,19 +301,19 @@ class ProcessBackend:
             info, problem = self._network_up(spec, info, exit_read)
         process = ContainerProcess(popen, name=spec.name, sandboxed=True, sandbox_info=info,
                                    on_exit=lambda: release_identity(key), hold_fd=block_write)
+        if problem is None and not spec.held:
+            process.release()
         _watch(process, spec, group)
         if problem is not None:
             process.kill()
             raise ContainerStartError(f"{spec.name}: {problem}")
-        if not spec.held:
-            process.release()
         if info is None:
             code = process.wait(5.0)
             if code is None:
                 code = process.kill()
             where = f"; see {spec.stderr_path or spec.stdout_path}" if spec.stdout_path else ""
             raise ContainerStartError(f"{spec.name}: the sandbox failed to start (bwrap exit {code}){where}")
-        if not process.wait_started() and process.poll() is None:
+        if not spec.held and not process.wait_started() and process.poll() is None:
             logger.warning(
                 "%s: bwrap did not finish its setup in time; dying with the server is not assured", spec.name
             )

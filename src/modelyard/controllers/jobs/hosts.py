@@ -23,7 +23,7 @@ from modelyard.controllers.jobs.data import JobDataError
 from modelyard.controllers.jobs.tools import JobTools, LogTap, Workspace, start_container
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.errors import ContainerStartError
-from modelyard.runtime.job_network import JobNetwork, JobNetworkError, hosts_file
+from modelyard.runtime.job_network import JobNetwork, JobNetworkError, hosts_file, network_problem
 from modelyard.runtime.process import ContainerSpec
 
 FAILURE_GRACE = 5.0
@@ -107,6 +107,9 @@ class HostGroup:
         if several and not self.tools.backend.sandboxed:
             raise JobDataError(f"ClientError: multi-instance {self.what} jobs need the sandbox, which is off "
                                f"here ({self.tools.backend.sandbox_problem}); use InstanceCount 1")
+        problem = network_problem() if several else None
+        if problem:
+            raise JobDataError(f"ClientError: {problem}; use InstanceCount 1")
         try:
             if several:
                 self._network = JobNetwork(self.job.name, self.hosts)
