@@ -100,6 +100,17 @@ class HostGroup:
         self.pumps: list[threading.Thread] = []
         self._network: JobNetwork | None = None
 
+    def run(self, specs: Sequence[ContainerSpec], taps: Sequence[LogTap]) -> HostsEnd:
+        """Start the hosts, wait for their end (a stop gives them the controller's grace), let their output
+        reach the logs, and leave nothing running."""
+        try:
+            self.start(specs, taps)
+            end = self.wait(self.job.controller.stop_grace)
+            self.join_logs()
+            return end
+        finally:
+            self.close()
+
     def start(self, specs: Sequence[ContainerSpec], taps: Sequence[LogTap]) -> None:
         """Start every host's container; JobDataError (naming the host) when one cannot start or the hosts
         cannot reach each other (then none is left running)."""
@@ -146,7 +157,8 @@ class HostGroup:
 
     def wait(self, grace: float) -> HostsEnd:
         """Wait until every host has exited, one has failed (the rest are then stopped) or a stop was
-        requested (all are stopped with ``grace``)."""
+        requested (all are stopped with ``grace``). A host that exited 0 over a limit (its disk budget,
+        seen by the watchdog's last check) has failed too."""
         while True:
             codes = [process.poll() for process in self.processes]
             failed = next((index for index, code in enumerate(codes) if code not in (None, 0)), None)
@@ -154,7 +166,8 @@ class HostGroup:
                 self._stop_all(FAILURE_GRACE)
                 return HostsEnd([process.poll() for process in self.processes], failed, False)
             if all(code == 0 for code in codes):
-                return HostsEnd(list(codes), None, False)
+                over = next((index for index, process in enumerate(self.processes) if process.limit_exceeded()), None)
+                return HostsEnd(list(codes), over, False)
             try:
                 self.job.check()
             except StopRequested:

@@ -130,12 +130,7 @@ class ProcessingRunner(ScriptRunner):
             tap.note(f"sandbox is off ({self.tools.backend.sandbox_problem}); /opt/ml paths do not exist")
         job.check()
         group = HostGroup(self.tools, job, hosts, "processing")
-        try:
-            group.start(specs, taps)
-            end = group.wait(job.controller.stop_grace)
-            group.join_logs()
-        finally:
-            group.close()
+        end = group.run(specs, taps)
         job.check()
         if end.failed is not None:
             index = end.failed

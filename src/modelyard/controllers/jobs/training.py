@@ -139,12 +139,7 @@ class TrainingRunner(ScriptRunner):
         if not self.tools.backend.sandboxed:
             tap.note(f"sandbox is off ({self.tools.backend.sandbox_problem}); paths are host paths")
         group = HostGroup(self.tools, job, hosts, "training")
-        try:
-            group.start(specs, taps)
-            end = group.wait(job.controller.stop_grace)
-            group.join_logs()
-        finally:
-            group.close()
+        end = group.run(specs, taps)
         if end.stopped:
             self._save_model(job, primary, tap)
             job.check()
