@@ -97,7 +97,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         source, channel = write_inputs(tmp, args.rows, args.files)
         output = f"file://{tmp / 'out'}"
-        server = start_server(tmp / "server")
+        server = start_server(tmp / "server", env={"MODELYARD_FILE_ROOTS": str(tmp)})
         try:
             sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
                               config=Config(retries={"max_attempts": 1}), **server.credentials)
