@@ -1,5 +1,6 @@
 """Training jobs' metric-definition values, published as SageMaker does: namespace
-``/aws/sagemaker/TrainingJobs``, dimension ``Host`` = ``<job name>/algo-1``, one sample per value found."""
+``/aws/sagemaker/TrainingJobs``, dimension ``Host`` = ``<job name>/algo-K`` (the host whose log held it),
+one sample per value found."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 HOST = "algo-1"
 
 
-def training_metric_listener(buffer: MetricBuffer, account: str, region: str,
-                             job: str) -> Callable[[str, float, float], None]:
-    """A ``MetricTracker`` listener putting each value into ``buffer``."""
-    dimensions = (("Host", f"{job}/{HOST}"),)
+def training_metric_listener(buffer: MetricBuffer, account: str, region: str, job: str,
+                             host: str = HOST) -> Callable[[str, float, float], None]:
+    """A ``MetricTracker`` listener putting each value of ``host``'s log into ``buffer``."""
+    dimensions = (("Host", f"{job}/{host}"),)
 
     def publish(name: str, value: float, timestamp: float) -> None:
         buffer.put_values(SeriesKey(account, region, TRAINING_NAMESPACE, name, dimensions), timestamp, NO_UNIT,

@@ -43,10 +43,14 @@ class ContainerProcess:
         sandboxed: bool,
         sandbox_info: dict[str, int] | None = None,
         on_exit: Callable[[], None] | None = None,
+        hold_fd: int | None = None,
     ) -> None:
         """``on_exit`` runs once, when the container is first seen to have ended (e.g. a uid lease's
-        release)."""
+        release). ``hold_fd``: the write end of the pipe bwrap's ``--block-fd`` waits on; the program
+        starts at ``release()``."""
         self._popen = popen
+        self._hold_fd = hold_fd
+        self._hold_lock = threading.Lock()
         self._on_exit = on_exit
         self._exit_lock = threading.Lock()
         self.name = name
@@ -65,6 +69,8 @@ class ContainerProcess:
         code = self._popen.returncode
         if code is None:
             return None
+        if self._hold_fd is not None:
+            self._drop_hold()
         if self._on_exit is not None:
             with self._exit_lock:
                 ended, self._on_exit = self._on_exit, None
@@ -84,6 +90,21 @@ class ContainerProcess:
         except subprocess.TimeoutExpired:
             return None
         return self.returncode
+
+    def release(self) -> None:
+        """Let a held program start (nothing once released or for a container that was not held)."""
+        with self._hold_lock:
+            fd, self._hold_fd = self._hold_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(fd, b"1")
+            os.close(fd)
+
+    def _drop_hold(self) -> None:
+        with self._hold_lock:
+            fd, self._hold_fd = self._hold_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def limit_exceeded(self, timeout: float = 5.0) -> Breach | None:
         """The limit that ended the container (memory, disk), or None; once it has exited, waits up to
@@ -151,6 +172,7 @@ class ContainerProcess:
                 _quietly(os.kill, self._init_pid, signal.SIGKILL)
             _quietly(os.killpg, self.pid, signal.SIGKILL)
         self._popen.wait()
+        self._drop_hold()
         return self.returncode  # type: ignore[return-value]
 
     def __repr__(self) -> str:

@@ -53,7 +53,13 @@ from modelyard.runtime.sandbox import (
 )
 from modelyard.runtime.spawner import run_in_spawner
 from modelyard.runtime.uid_leases import UidLeaseError
-from modelyard.runtime.usernet import RESOLV_CONF, UserNetworkError, find_slirp4netns, start_user_network
+from modelyard.runtime.usernet import (
+    RESOLV_CONF,
+    UserNetworkError,
+    find_slirp4netns,
+    start_user_network,
+    wait_for_loopback,
+)
 from modelyard.runtime.view import group_text, passwd_text
 from modelyard.runtime.watchdog import LimitWatch
 
@@ -98,6 +104,16 @@ class ContainerSpec:
     limits: Limits = field(default_factory=Limits)
     note: Callable[[str], None] | None = None
     """Where modelyard's own lines about the container go (a limit it broke), besides the server log."""
+    hostname: str | None = None
+    """The sandbox's host name (its own UTS namespace), e.g. ``algo-2``."""
+    hosts_file: str | None = None
+    """The sandbox's /etc/hosts, in place of the host's."""
+    attach_network: Callable[[int], None] | None = None
+    """Called with the sandbox's pid once its namespaces exist and before its program starts (a job
+    network's ``attach``); what it raises fails the start."""
+    held: bool = False
+    """With ``attach_network``: the program waits until ``ContainerProcess.release()`` (so that every
+    host of a job is wired before any starts)."""
 
     def mounts(self) -> list[Mount]:
         """``binds`` and ``ro_binds`` as Mount records."""
@@ -239,8 +255,11 @@ class ProcessBackend:
         user_network = self.slirp is not None and not spec.network_isolated
         if user_network:
             etc_fds.update(_data_fds({"/etc/resolv.conf": RESOLV_CONF}))
+        if spec.hosts_file is not None:
+            etc_fds.update(_data_fds({"/etc/hosts": spec.hosts_file}))
         copies_and_etc = {**copies, **{f"generated:{k}": v for k, v in etc_fds.items()}}
-        block_read, block_write = os.pipe() if user_network else (None, None)
+        blocked = user_network or spec.attach_network is not None
+        block_read, block_write = os.pipe() if blocked else (None, None)
         exit_read, exit_write = os.pipe() if user_network else (None, None)
         network_fds = tuple(fd for fd in (block_read, exit_write) if fd is not None)
         limits = spec.limits if group is None else replace(spec.limits, processes=None)
@@ -260,6 +279,7 @@ class ProcessBackend:
                 etc_fds=etc_fds,
                 network_isolated=spec.network_isolated or (self.slirp is None and not self.host_network),
                 block_fd=block_read,
+                hostname=spec.hostname,
             )
             fds = (write_end, *copies_and_etc.values(), *network_fds)
             join = group.join_files if group is not None else ()
@@ -275,19 +295,25 @@ class ProcessBackend:
             info = _read_info(read_end)
         finally:
             os.close(read_end)
-        if user_network:
-            assert block_write is not None and exit_read is not None
-            info = self._network_up(spec, info, block_write, exit_read)
+        problem = None
+        if blocked:
+            assert block_write is not None
+            info, problem = self._network_up(spec, info, exit_read)
         process = ContainerProcess(popen, name=spec.name, sandboxed=True, sandbox_info=info,
-                                   on_exit=lambda: release_identity(key))
+                                   on_exit=lambda: release_identity(key), hold_fd=block_write)
+        if problem is None and not spec.held:
+            process.release()
         _watch(process, spec, group)
+        if problem is not None:
+            process.kill()
+            raise ContainerStartError(f"{spec.name}: {problem}")
         if info is None:
             code = process.wait(5.0)
             if code is None:
                 code = process.kill()
             where = f"; see {spec.stderr_path or spec.stdout_path}" if spec.stdout_path else ""
             raise ContainerStartError(f"{spec.name}: the sandbox failed to start (bwrap exit {code}){where}")
-        if not process.wait_started() and process.poll() is None:
+        if not spec.held and not process.wait_started() and process.poll() is None:
             logger.warning(
                 "%s: bwrap did not finish its setup in time; dying with the server is not assured", spec.name
             )
@@ -301,23 +327,32 @@ class ProcessBackend:
         except CgroupError as exc:
             raise ContainerStartError(f"{spec.name}: {exc}") from None
 
-    def _network_up(self, spec: ContainerSpec, info: dict[str, int] | None, block_write: int,
-                    exit_read: int) -> dict[str, int] | None:
-        """Bring the user-mode network up for the started sandbox, then let its program run."""
-        assert self.slirp is not None
+    def _network_up(self, spec: ContainerSpec, info: dict[str, int] | None,
+                    exit_read: int | None) -> tuple[dict[str, int] | None, str | None]:
+        """Wire the started sandbox to its job network and bring its user-mode network up (its program
+        still waits); ``(info, None)``, ``(None, None)`` when the sandbox failed, or ``(info, problem)``
+        when the job network could not take it."""
         try:
             if info is None:
-                return None
-            try:
-                start_user_network(self.slirp, int(info["child-pid"]), exit_read, _helper_spawner())
-            except (UserNetworkError, OSError) as exc:
-                logger.error("%s: %s", spec.name, exc)
-                return None
-            os.write(block_write, b"1")
-            return info
+                return None, None
+            pid = int(info["child-pid"])
+            if spec.attach_network is not None:
+                wait_for_loopback(pid)
+                try:
+                    spec.attach_network(pid)
+                except Exception as exc:  # noqa: BLE001  (the hook's own error, reported as the start's)
+                    return info, str(exc)
+            if exit_read is not None:
+                assert self.slirp is not None
+                try:
+                    start_user_network(self.slirp, pid, exit_read, spawn_helper)
+                except (UserNetworkError, OSError) as exc:
+                    logger.error("%s: %s", spec.name, exc)
+                    return None, None
+            return info, None
         finally:
-            os.close(block_write)
-            os.close(exit_read)
+            if exit_read is not None:
+                os.close(exit_read)
 
     def _environment(self, spec: ContainerSpec) -> dict[str, str]:
         env = {name: os.environ[name] for name in BASIC_VARIABLES if name in os.environ}
@@ -378,10 +413,9 @@ def _link_targets(directory: Path | str) -> list[str]:
     return [os.path.realpath(entry.path) for entry in entries if entry.is_symlink() and entry.is_dir()]
 
 
-def _helper_spawner() -> Callable[[list[str], tuple[int, ...]], subprocess.Popen[bytes]]:
-    def spawn(argv: list[str], fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
-        return run_in_spawner(_launcher(argv, dict(os.environ), "/", None, None, pass_fds=fds))
-    return spawn
+def spawn_helper(argv: list[str], fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start one of modelyard's own helper programs (root's, outside any sandbox) that dies with the server."""
+    return run_in_spawner(_launcher(argv, dict(os.environ), "/", None, None, pass_fds=fds))
 
 
 def _hand_over(directories: list[Path], uid: int) -> None:

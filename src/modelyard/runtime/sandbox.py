@@ -92,6 +92,7 @@ def bwrap_argv(
     limits: Limits | None = None,
     etc_fds: Mapping[str, int] | None = None,
     block_fd: int | None = None,
+    hostname: str | None = None,
 ) -> list[str]:
     """The full ``bwrap … -- argv`` command line for one container.
 
@@ -101,7 +102,8 @@ def bwrap_argv(
     ``/etc/group`` to descriptors holding the sandbox's own (see ``view``). ``identity`` None runs as
     the caller (trial runs only); ``limits`` None sets none. ``block_fd``: the program waits until
     something is written to it (the user-mode network is configured), and gets a network namespace
-    of its own even without ``network_isolated``.
+    of its own even without ``network_isolated``. ``hostname``: the sandbox's own host name (a UTS
+    namespace of its own).
     """
     tmp_size = [] if limits is None or limits.tmp_bytes is None else ["--size", str(limits.tmp_bytes)]
     command = [bwrap, *system_options()]
@@ -133,6 +135,8 @@ def bwrap_argv(
         command.append("--unshare-net")
     if block_fd is not None:
         command += ["--block-fd", str(block_fd)]
+    if hostname is not None:
+        command += ["--unshare-uts", "--hostname", hostname]
     command += ["--chdir", workdir]
     if info_fd is not None:
         command += ["--info-fd", str(info_fd)]

@@ -14,6 +14,7 @@ from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
 from modelyard.services.image_checks import refuse_unrunnable_image
+from modelyard.services.instance_capacity import check_capacity
 from modelyard.services.jobs_common import (
     insert_job,
     processing_path,
@@ -81,9 +82,8 @@ def _resources(request: dict[str, Any]) -> dict[str, Any]:
     cluster = dict(request["ProcessingResources"]["ClusterConfig"])
     if not cluster.get("InstanceType") or not cluster.get("InstanceCount"):
         raise ValidationException("ProcessingResources.ClusterConfig must give InstanceType and InstanceCount")
-    if cluster["InstanceCount"] != 1:
-        raise ValidationException(f"modelyard runs processing on one instance; ClusterConfig.InstanceCount "
-                                  f"{cluster['InstanceCount']} is not supported yet")
+    check_capacity("ProcessingResources.ClusterConfig.InstanceCount", cluster["InstanceType"],
+                   int(cluster["InstanceCount"]))
     return {"ClusterConfig": cluster}
 
 

@@ -16,6 +16,7 @@ from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.data_locations import check_locations, submit_directory
 from modelyard.services.dispatch import operation
 from modelyard.services.image_checks import refuse_unrunnable_image
+from modelyard.services.instance_capacity import check_capacity
 from modelyard.services.jobs_common import insert_job, require_unique, stop_job, summary
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRAINING_JOB
@@ -83,9 +84,7 @@ def _resources(request: dict[str, Any]) -> dict[str, Any]:
                                   "modelyard; give InstanceType and InstanceCount")
     if not resources.get("InstanceType") or not resources.get("InstanceCount"):
         raise ValidationException("ResourceConfig must give InstanceType and InstanceCount")
-    if resources["InstanceCount"] != 1:
-        raise ValidationException(f"modelyard runs training on one instance; ResourceConfig.InstanceCount "
-                                  f"{resources['InstanceCount']} is not supported yet")
+    check_capacity("ResourceConfig.InstanceCount", resources["InstanceType"], int(resources["InstanceCount"]))
     resources.setdefault("VolumeSizeInGB", 30)
     return resources
 

@@ -33,6 +33,7 @@ from modelyard.services.common import (
 )
 from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
+from modelyard.services.instance_capacity import check_capacity
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRANSFORM_JOB
 from modelyard.store.errors import DuplicateKey
@@ -69,6 +70,9 @@ def check_request(request: dict[str, Any]) -> None:
         raise ValidationException(
             f"MaxConcurrentTransforms ({concurrent}) * MaxPayloadInMB ({payload}) must not exceed "
             f"{MAX_PAYLOAD_IN_MB} MB")
+    resources = request["TransformResources"]
+    check_capacity("TransformResources.InstanceCount", resources.get("InstanceType"),
+                   int(resources.get("InstanceCount", 1)))
     transform_input = request["TransformInput"]
     if (request.get("BatchStrategy") == "MultiRecord" and payload == 0
             and transform_input.get("SplitType") not in (None, "None")):

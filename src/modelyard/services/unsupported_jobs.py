@@ -6,7 +6,8 @@ recorded - modelyard writes no debugger or profiler output. Asking for more (col
 parameters, rules) is refused. Members left out of these tables are acted on, or recorded because they change
 nothing observable here (roles, tags, KMS key ids, instance types and volume sizes, ExperimentConfig,
 EnableManagedSpotTraining and MaxWaitTimeInSeconds - a spot job simply runs and is never interrupted -,
-inter-container encryption on one instance, SessionChainingConfig, shuffling and distribution on one instance).
+EnableInterContainerTrafficEncryption - the hosts of a multi-instance job talk over a bridge inside this
+machine's kernel, never over a wire -, SessionChainingConfig, shuffling). S3DataDistributionType is acted on.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ CREATE_TRAINING_JOB = (
                 lambda value: value > 0),
     Unsupported("ResourceConfig.TrainingPlanArn", "there are no training plans; remove it"),
     Unsupported("ResourceConfig.InstancePlacementConfig", "jobs run on one local instance; remove it"),
-    Unsupported("ResourceConfig.InstancePreferences", "give one InstanceType and InstanceCount 1"),
+    Unsupported("ResourceConfig.InstancePreferences", "give one InstanceType and an InstanceCount"),
     Unsupported("VpcConfig", _VPC),
     Unsupported("CheckpointConfig", "checkpoints are not synced to or restored from S3 yet; remove it (write what "
                 "you need to /opt/ml/model or /opt/ml/output/data, which are uploaded)"),
@@ -67,8 +68,8 @@ CREATE_PROCESSING_JOB = (
                 "remove it", enabled),
     Unsupported("ProcessingOutputConfig.Outputs[].S3Output.S3UploadMode", "outputs are uploaded once, after the "
                 "job succeeds; use EndOfJob", equals("Continuous")),
-    Unsupported("ProcessingResources.ClusterConfig.InstancePreferences", "give one InstanceType and "
-                "InstanceCount 1"),
+    Unsupported("ProcessingResources.ClusterConfig.InstancePreferences", "give one InstanceType and an "
+                "InstanceCount"),
     Unsupported("NetworkConfig.VpcConfig", _VPC),
 )
 

@@ -108,9 +108,10 @@ class LogTap:
         self.writer.close()
 
 
-def open_log(logs: LogStore, group: str, name: str, metrics: MetricTracker | None = None) -> LogTap:
-    """The job's log stream ``<name>/algo-1-<epoch>`` in ``group``."""
-    return LogTap(logs.writer(group, f"{name}/algo-1-{int(time.time())}"), metrics)
+def open_log(logs: LogStore, group: str, name: str, metrics: MetricTracker | None = None,
+             host: str = "algo-1") -> LogTap:
+    """The log stream ``<name>/<host>-<epoch>`` of one host of the job in ``group``."""
+    return LogTap(logs.writer(group, f"{name}/{host}-{int(time.time())}"), metrics)
 
 
 def build_environment(tools: JobTools, image: ImageSpec, requirements: str | None, tap: LogTap) -> Environment:

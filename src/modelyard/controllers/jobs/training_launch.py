@@ -51,8 +51,9 @@ class TrainingLaunch:
     """The toolkit's built-in algorithm trains: the toolkit must be importable in the container."""
 
 
-def write_config(workspace: Workspace, document: dict[str, Any]) -> dict[str, Any]:
-    """Create the /opt/ml layout and its three config files; returns the input data config."""
+def write_config(workspace: Workspace, document: dict[str, Any], host: str = "algo-1") -> dict[str, Any]:
+    """Create the /opt/ml layout of ``host`` and its three config files; returns the input data and
+    resource configs."""
     for path in (PATHS.model_dir, PATHS.output_data_dir, PATHS.output_intermediate_dir, PATHS.input_config_dir,
                  PATHS.code_dir):
         workspace.host_path(path).mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def write_config(workspace: Workspace, document: dict[str, Any]) -> dict[str, An
     input_config = input_data_config_file(document.get("InputDataConfig"), algorithm.get("TrainingInputMode", "File"))
     resources = document["ResourceConfig"]
     hosts = host_names(int(resources.get("InstanceCount", 1)))
-    resource_config = resource_config_file(current_host=hosts[0], hosts=hosts,
+    resource_config = resource_config_file(current_host=host, hosts=hosts,
                                            instance_type=resources.get("InstanceType", "local"))
     files = {HYPERPARAMETERS_FILE: hyperparameters_file(document.get("HyperParameters")),
              INPUT_DATA_CONFIG_FILE: input_config, RESOURCE_CONFIG_FILE: resource_config}

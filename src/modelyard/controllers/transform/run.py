@@ -1,8 +1,11 @@
 """Run one batch transform job: containers up, every input object through them, ``.out`` files down.
 
     prepare the model's container ─► start InstanceCount instances (/ping) ─► /execution-parameters
-    producer: object ─read─► plan_file ─► PieceFeed (at most two files waiting)
-    workers : MaxConcurrentTransforms per instance, each takes the next piece, invokes, hands the reply back
+    producer: object ─read─► plan_file ─► the PieceFeed of its instance (at most two files waiting each);
+              the input objects are partitioned across the instances: object i goes to instance i mod N,
+              so one file never splits across instances
+    workers : MaxConcurrentTransforms per instance, each takes its instance's next piece, invokes, hands the
+              reply back
     a file whose pieces all answered is assembled in input order and written as <key>.out;
     a failing piece fails its file (no .out) and the others carry on
 
@@ -173,34 +176,37 @@ class TransformRun:
             raise RunFailed(str(exc)) from None
 
     async def _process(self, inputs: list[InputObject], settings: RunSettings) -> None:
-        feed: PieceFeed[tuple[FileWork, InputObject]] = PieceFeed()
+        feeds: list[PieceFeed[tuple[FileWork, InputObject]]] = [PieceFeed() for _ in self.slots]
         tasks = [asyncio.create_task(self._worker(slot, feed, settings))
-                 for slot in self.slots for _ in range(settings.max_concurrent)]
+                 for slot, feed in zip(self.slots, feeds, strict=True) for _ in range(settings.max_concurrent)]
         try:
-            for source in inputs:
+            for position, source in enumerate(inputs):
+                index = position % len(self.slots)
+                feed, slot = feeds[index], self.slots[index]
                 await feed.wait_room()
-                work = await self._plan_file(source, settings)
+                work = await self._plan_file(source, settings, slot)
                 if work is None:
                     continue
                 if not work.pieces:
-                    self._finish(source, work)
+                    self._finish(source, work, slot)
                 feed.add((work, source), len(work.pieces))
-            feed.close()
+            for feed in feeds:
+                feed.close()
             await asyncio.gather(*tasks)
             await asyncio.gather(*self._writes)
         finally:
             for task in tasks:
                 task.cancel()
 
-    async def _plan_file(self, source: InputObject, settings: RunSettings) -> FileWork | None:
+    async def _plan_file(self, source: InputObject, settings: RunSettings, slot: _Slot) -> FileWork | None:
         self.outcome.files += 1
         try:
             data = await asyncio.to_thread(self.store.read_bytes, source.uri)
             return await asyncio.to_thread(plan_file, data, settings.spec)
         except StorageError as exc:
-            self._fail(source, f"could not read it: {exc}", self.slots[0])
+            self._fail(source, f"could not read it: {exc}", slot)
         except FileFailed as exc:
-            self._fail(source, str(exc), self.slots[0])
+            self._fail(source, str(exc), slot)
         return None
 
     async def _worker(self, slot: _Slot, feed: PieceFeed[tuple[FileWork, InputObject]],
@@ -217,7 +223,7 @@ class TransformRun:
                 if work.failure is None:
                     work.accept(index, reply)
                 if work.remaining == 0 and work.failure is None:
-                    self._finish(source, work)
+                    self._finish(source, work, slot)
             except FileFailed as exc:
                 if work.failure is None:
                     self._fail(source, str(exc), slot, work)
@@ -260,16 +266,16 @@ class TransformRun:
         self.outcome.failures.append((source.uri, message))
         slot.data_log.write_line(f"Failed to transform {source.uri}: {message}")
 
-    def _finish(self, source: InputObject, work: FileWork) -> None:
+    def _finish(self, source: InputObject, work: FileWork, slot: _Slot) -> None:
         self.outcome.records += sum(piece.count for piece in work.pieces)
         target = output_uri(self.store, self.job["TransformOutput"]["S3OutputPath"], source.relative)
-        self._writes.append(asyncio.create_task(self._write(source, target, work)))
+        self._writes.append(asyncio.create_task(self._write(source, target, work, slot)))
 
-    async def _write(self, source: InputObject, target: str, work: FileWork) -> None:
+    async def _write(self, source: InputObject, target: str, work: FileWork, slot: _Slot) -> None:
         try:
             await asyncio.to_thread(lambda: self.store.write_bytes(target, work.result()))
         except StorageError as exc:
-            self._fail(source, f"could not write {target}: {exc}", self.slots[0])
+            self._fail(source, f"could not write {target}: {exc}", slot)
         work.outputs = []
 
     async def _shutdown(self) -> None:

@@ -1,0 +1,44 @@
+"""Refuse an ``InstanceCount`` this machine can never hold, at create time, with the numbers.
+
+Every instance of a job runs on this machine at once, each with the memory of its instance type
+(``runtime.limits``) and at least one core of its own: N instances need N × that memory and N cores.
+CPU beyond one core per instance is shared (each instance's quota is its type's vCPUs, capped at the
+machine's cores), so a type with more vCPUs than the machine still runs, only slower.
+"""
+
+from __future__ import annotations
+
+import os
+
+from modelyard.runtime.limits import limits_for, size_text
+from modelyard.wire.errors import ValidationException
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes."""
+    return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+
+
+def machine_cores() -> int:
+    """The cores this server may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_capacity(member: str, instance_type: str | None, count: int) -> None:
+    """ValidationException when ``count`` instances of ``instance_type`` (given as ``member``) cannot run
+    on this machine at once."""
+    if count <= 1:
+        return
+    cores = machine_cores()
+    if count > cores:
+        raise ValidationException(
+            f"{member} {count} needs {count} cores (one per instance at least), but this machine has {cores}: "
+            f"use at most {cores} instance(s)")
+    memory = limits_for(instance_type).memory_bytes or 0
+    available = machine_memory()
+    if memory * count > available:
+        most = max(1, available // memory) if memory else count
+        raise ValidationException(
+            f"{member} {count} of {instance_type} needs {size_text(memory * count)} of memory ({count} x "
+            f"{size_text(memory)}), but this machine has {size_text(available)}: use at most {most} "
+            f"instance(s) of this type, or a smaller instance type")

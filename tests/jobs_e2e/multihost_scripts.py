@@ -1,0 +1,95 @@
+"""The script the multi-instance tests train and process with (plain Python on the generic image).
+
+``host.py`` reports what its host sees (resourceconfig.json, SM_* variables, its hostname, its channel
+files, what it can reach) and acts by ``--mode``:
+
+    talk      every host listens on 0.0.0.0:7000 (the same port on every host: each has its own network),
+              sends its report to every other host by name and collects theirs; algo-1 saves them all
+    fail-2    algo-2 raises ValueError at once; the others sleep (they must be stopped)
+    listen    listen on --port and sleep (another job tries to reach it)
+    reach     try --targets (host:port,...) and report which connected, then finish as ``talk``
+"""
+
+from __future__ import annotations
+
+HOST_SCRIPT = r'''
+import argparse, json, os, socket, sys, threading, time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--mode", default="talk")
+parser.add_argument("--port", type=int, default=7000)
+parser.add_argument("--targets", default="")
+args = parser.parse_args()
+
+config_dir = "/opt/ml/input/config" if os.path.isdir("/opt/ml/input/config") else "/opt/ml/config"
+with open(os.path.join(config_dir, "resourceconfig.json")) as handle:
+    resource = json.load(handle)
+me, hosts = resource["current_host"], resource["hosts"]
+files = {}
+for root in ("/opt/ml/input/data", "/opt/ml/processing/input"):
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            files[os.path.relpath(path, root)] = open(path).read()
+report = {"host": me, "hostname": socket.gethostname(), "resource": resource, "files": files,
+          "env": {k: v for k, v in os.environ.items() if k.startswith("SM_") and k not in ("SM_TRAINING_ENV",)},
+          "address": socket.gethostbyname(me)}
+print(f"{me} starting; score={hosts.index(me) + 1}", flush=True)
+
+if args.mode == "fail-2":
+    if me == "algo-2":
+        raise ValueError("algo-2 broke on purpose")
+    time.sleep(600)
+if args.mode == "listen":
+    server = socket.create_server(("0.0.0.0", args.port))
+    print("listening", flush=True)
+    time.sleep(600)
+if args.mode == "reach":
+    reached = {}
+    for target in [t for t in args.targets.split(",") if t]:
+        host, port = target.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=3).close()
+            reached[target] = "connected"
+        except OSError as exc:
+            reached[target] = type(exc).__name__
+    report["reached"] = reached
+
+received = []
+server = socket.create_server(("0.0.0.0", 7000))
+server.settimeout(60)
+
+def collect():
+    for _ in hosts[1:]:
+        conn, _ = server.accept()
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        received.append(json.loads(data))
+
+collector = threading.Thread(target=collect)
+collector.start()
+for other in hosts:
+    if other == me:
+        continue
+    for attempt in range(100):
+        try:
+            conn = socket.create_connection((other, 7000), timeout=5)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        raise SystemExit(f"{me} could not reach {other}")
+    conn.sendall(json.dumps(report).encode())
+    conn.close()
+collector.join()
+everything = {"written_by": me, "reports": sorted([report, *received], key=lambda r: r["host"])}
+if "SM_MODEL_DIR" in os.environ:
+    path = os.path.join(os.environ["SM_MODEL_DIR"], "reports.json")
+else:
+    os.makedirs("/opt/ml/processing/output", exist_ok=True)
+    path = f"/opt/ml/processing/output/{me}.json"
+with open(path, "w") as handle:
+    json.dump(everything, handle)
+print(f"{me} done with {len(received)} peers", flush=True)
+'''
