@@ -38,12 +38,13 @@ from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.contract import ContractContainer, LoadRefused
 from modelyard.controllers.multimodel.eviction import idle, over_budget
 from modelyard.controllers.multimodel.loaded import LoadedModel, ModelRecord
-from modelyard.controllers.multimodel.metrics import HostMetrics
+from modelyard.controllers.multimodel.metrics import HostMetrics, publisher
 from modelyard.controllers.multimodel.servers import ModelServer, OwnProcess
 from modelyard.controllers.preparation import ArtifactUnusable, EnvironmentUnbuildable, PreparedContainer, Preparer
 from modelyard.hosting.instances import Ending, Invocation, Reply, StreamedReply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.log_groups import MODEL_SNAPSHOT_MARK, MODEL_SNAPSHOT_SUFFIX, deployment_group
+from modelyard.metrics.buffer import MetricBuffer
 from modelyard.runtime.limits import DEFAULT_MEMORY, limits_for
 from modelyard.settings import MultiModelLimits
 from modelyard.storage.errors import ArtifactNotFoundError, StorageError
@@ -81,7 +82,8 @@ class HostSetup:
 class ModelHost:
     """Serves the models of one multi-model instance (a toolkit process per model, or one contract container)."""
 
-    def __init__(self, setup: HostSetup, preparer: Preparer, launcher: Launcher) -> None:
+    def __init__(self, setup: HostSetup, preparer: Preparer, launcher: Launcher,
+                 metrics: MetricBuffer | None = None) -> None:
         self.setup = setup
         self.preparer = preparer
         self.launcher = launcher
@@ -91,7 +93,8 @@ class ModelHost:
         self.ended: Callable[[], Ending | None] | None = None
         self.models: dict[str, LoadedModel] = {}
         self.records: dict[str, ModelRecord] = {}
-        self.metrics = HostMetrics()
+        self.metrics = HostMetrics(None if metrics is None else publisher(
+            metrics, setup.account, setup.region, setup.endpoint, setup.variant))
         self.budget = setup.limits.memory_budget_bytes or limits_for(setup.instance_type).memory_bytes \
             or DEFAULT_MEMORY
         self._loading: dict[str, asyncio.Task[LoadedModel]] = {}
