@@ -12,8 +12,9 @@ One run, in order:
 2. a probe server loads one model to measure what a loaded model holds (resident memory), so the main
    server's budget (MODELYARD_MME_MEMORY_BUDGET_BYTES) holds ``--budget-models`` models;
 3. Zipf traffic (exponent ``--zipf``) over the first ``--active`` models at ``--concurrency``: hit ratio
-   (client side: a reply from a process not seen before for its model is the miss that loaded it; and the
-   server's ModelCacheHit average), p50/p99 of hits and of misses;
+   (client side: a call answered by a process that had answered for its model before the call started is
+   a hit, any other waited for a load; and the server's ModelCacheHit average), p50/p99 of hits and of
+   misses;
 4. cold loads: first calls to ``--cold`` models not loaded, one at a time (environment cached);
 5. the same traffic and cold loads against multi-model-server in multi-model mode on the same models
    (bench/mme_mms.py: the sagemaker-inference toolkit's MME configuration, one worker per model, at most
@@ -158,8 +159,8 @@ def _error_code(payload: bytes) -> str:
 class Outcome:
     """What one phase's calls did."""
 
-    records: list[tuple[str, float, str]] = field(default_factory=list)
-    """(target, seconds, answering process) of every correct reply, in completion order."""
+    records: list[tuple[str, float, float, str]] = field(default_factory=list)
+    """(target, start, seconds, answering process) of every correct reply (start: perf_counter)."""
     errors: Errors = field(default_factory=Errors)
     seconds: float = 0.0
 
@@ -195,7 +196,7 @@ def drive(make_caller: Callable[[Errors], Callable[[str | None], dict]],  # type
                 outcome.errors.add(f"{type(exc).__name__}: {str(exc)[:160]}")
                 continue
             with lock:
-                outcome.records.append((target or "", elapsed, str(reply.get("process"))))
+                outcome.records.append((target or "", started, elapsed, str(reply.get("process"))))
 
     threads = [threading.Thread(target=worker, args=(plan,), daemon=True) for plan in plans]
     started = time.monotonic()
@@ -218,14 +219,16 @@ def _correct(reply: dict, expected: float | None) -> bool:  # type: ignore[type-
 
 
 def split(outcome: Outcome) -> tuple[list[float], list[float]]:
-    """Hit and miss latencies: a reply from a process not seen before for its model is a miss."""
-    seen: dict[str, set[str]] = {}
+    """Hit and miss latencies: a call is a hit if the process that answered it had already answered a call
+    for its model before this call started (else the call waited for, or made, that process's load)."""
+    first_answer: dict[tuple[str, str], float] = {}
+    for target, started, elapsed, process in outcome.records:
+        key = (target, process)
+        first_answer[key] = min(first_answer.get(key, float("inf")), started + elapsed)
     hits: list[float] = []
     misses: list[float] = []
-    for target, elapsed, process in outcome.records:
-        processes = seen.setdefault(target, set())
-        (hits if process in processes else misses).append(elapsed)
-        processes.add(process)
+    for target, started, elapsed, process in outcome.records:
+        (hits if first_answer[(target, process)] < started else misses).append(elapsed)
     return hits, misses
 
 
@@ -263,7 +266,7 @@ def cold_loads(system: str, make_caller: Callable[[Errors], Callable[[str | None
     """First calls to models not loaded, one at a time; their p50 (seconds)."""
     targets = [f"m{i:04d}.tar.gz" for i in range(args.active, min(args.active + args.cold, args.models))]
     outcome = drive(make_caller, [targets], truth, time.monotonic() + args.phase_seconds, args.call_timeout)
-    cold = [elapsed for _, elapsed, _ in outcome.records]
+    cold = [elapsed for _, _, elapsed, _ in outcome.records]
     if cold:
         print(f"{system}: cold load (environment cached), {len(cold)} models one at a time: p50 "
               f"{statistics.median(cold) * 1e3:.0f} ms, max {max(cold) * 1e3:.0f} ms (aim p50 < 300 ms)", flush=True)

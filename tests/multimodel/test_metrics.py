@@ -4,25 +4,13 @@ under /aws/sagemaker/Endpoints, all with EndpointName and VariantName; read back
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from pathlib import Path
-from typing import Any
 
-from tests.cloudwatch.conftest import eventually
+from tests.cloudwatch.conftest import endpoint_statistic, eventually
 from tests.conftest import client_for
 from tests.multimodel.models import deploy_multi_model, echo_model, invoke
 from tests.support.server import ServerProcess
-
-
-def _statistic(cw: Any, namespace: str, endpoint: str, name: str, statistic: str) -> float | None:
-    now = dt.datetime.now(dt.timezone.utc)
-    points = cw.get_metric_statistics(
-        Namespace=namespace, MetricName=name, Period=3600, Statistics=[statistic],
-        StartTime=now - dt.timedelta(minutes=30), EndTime=now + dt.timedelta(minutes=30),
-        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
-    )["Datapoints"]
-    return points[0][statistic] if points else None
 
 
 def test_model_loading_metrics_reach_cloudwatch(  # type: ignore[no-untyped-def]
@@ -37,7 +25,7 @@ def test_model_loading_metrics_reach_cloudwatch(  # type: ignore[no-untyped-def]
         invoke(runtime, unique, target)
 
     def stat(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> float | None:
-        return _statistic(cw, namespace, unique, name, statistic)
+        return endpoint_statistic(cw, namespace, unique, name, statistic)
 
     assert eventually(lambda: stat("ModelCacheHit", "SampleCount") == 4)
     assert stat("ModelCacheHit", "Sum") == 2 and stat("ModelCacheHit", "Average") == 0.5
