@@ -152,8 +152,12 @@ class ModelHost:
     def _after_last_call(self, target: str) -> None:
         """With ModelCacheSetting Disabled, unload ``target`` once no call for it is under way."""
         model = self.models.get(target)
-        if not self.setup.cache_enabled and model is not None and not model.in_flight:
+        if not self.setup.cache_enabled and model is not None and self._unused(model):
             self._spawn(self._unload(model, "ModelCacheSetting is Disabled"))
+
+    def _unused(self, model: LoadedModel) -> bool:
+        """Whether ``model`` is current and no call is using it or on its way to it (it may be unloaded)."""
+        return self.models.get(model.target) is model and not model.in_flight and model.target not in self._callers
 
     async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
                           timeout: float) -> Reply:
@@ -347,6 +351,8 @@ class ModelHost:
             self._spawn(self._unload(old, "a newer version was loaded", drain=True))
         if self._closed:
             self._spawn(self._unload(model, "the instance is stopping"))
+        elif not self.setup.cache_enabled and self._unused(model):
+            self._spawn(self._unload(model, "ModelCacheSetting is Disabled (its callers stopped waiting)"))
         else:
             self._spawn(self._make_room(keep=target))
         return model
@@ -491,7 +497,8 @@ class ModelHost:
         while True:
             await asyncio.sleep(_sweep_interval(self.setup.limits.idle_seconds))
             for model in idle(list(self.models.values()), self.setup.limits.idle_seconds, busy=set(self._callers)):
-                await self._unload(model, f"idle for more than {self.setup.limits.idle_seconds:g} s")
+                if self._unused(model):
+                    await self._unload(model, f"idle for more than {self.setup.limits.idle_seconds:g} s")
             for model in [m for m in self.models.values() if not m.alive() and not m.in_flight]:
                 await self._unload(model, "its process ended")
             if time.monotonic() - measured >= MEASURE_SECONDS:
