@@ -35,6 +35,7 @@ import http.client
 import itertools
 import json
 import random
+import re
 import signal
 import statistics
 import sys
@@ -60,6 +61,7 @@ from tests.multimodel.models import processes_of  # noqa: E402
 from tests.support.server import start_server  # noqa: E402
 
 IMAGE = "modelyard/python:3.11"
+MODEL_NAME = re.compile(r"m\d{4}(\.tar\.gz)?")
 BODY = json.dumps({"x": [[1.0, 2.0, 3.0]]}).encode()
 Call = Callable[[str], dict]  # type: ignore[type-arg]
 
@@ -148,11 +150,13 @@ class MmsCaller:
 
 
 def _error_code(payload: bytes) -> str:
+    """The error's code and message, with model names folded (so a kind of failure is one row)."""
     try:
         document = json.loads(payload)
-        return f"{document.get('__type') or document.get('code') or ''}: {str(document.get('message'))[:160]}"
+        text = f"{document.get('__type') or document.get('code') or ''}: {str(document.get('message'))[:160]}"
     except ValueError:
-        return repr(payload[:160])
+        text = repr(payload[:160])
+    return MODEL_NAME.sub("<model>", text)
 
 
 @dataclass
@@ -187,10 +191,10 @@ def drive(make_caller: Callable[[Errors], Callable[[str | None], dict]],  # type
                 reply = caller(target)
                 elapsed = time.perf_counter() - started
                 if not _correct(reply, truth.get(target or "m0000.tar.gz")):
-                    outcome.errors.add(f"wrong answer for {target}: {str(reply)[:120]}")
+                    outcome.errors.add(f"wrong answer: {str(reply)[:120]}")
                     continue
             except CallFailed as exc:
-                outcome.errors.add(exc.kind)
+                outcome.errors.add(MODEL_NAME.sub("<model>", exc.kind))
                 continue
             except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
                 outcome.errors.add(f"{type(exc).__name__}: {str(exc)[:160]}")
