@@ -36,6 +36,7 @@ from modelyard.controllers.jobs.processing import ProcessingRunner
 from modelyard.controllers.jobs.tools import JobTools
 from modelyard.controllers.jobs.training import TrainingRunner
 from modelyard.controllers.launcher import Launcher
+from modelyard.controllers.multimodel.metrics import LoadedModelSampler
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
@@ -274,6 +275,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     jobs.watch(tuner.wake)
     executor = ThreadPoolExecutor(max_workers=CONTROL_WORKERS, thread_name_prefix="control")
     metrics.samplers.append(InstanceUsageSampler(endpoints.running_instances))
+    metrics.samplers.append(LoadedModelSampler(endpoints.loaded_models))
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
                      jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics, tuning=tuner)
     secret = load_server_secret(settings.data_dir)

@@ -3,6 +3,7 @@ fraction of a second: see tests/conftest.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -33,3 +34,12 @@ def cloudwatch_deleting_alarms(server: ServerProcess, prefix: str) -> Iterator[A
     names = [alarm["AlarmName"] for alarm in client.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
     if names:
         client.delete_alarms(AlarmNames=names)
+def endpoint_statistic(cw: Any, namespace: str, endpoint: str, name: str, statistic: str = "Sum") -> float | None:
+    """``statistic`` of an endpoint metric (variant AllTraffic) over the last half hour, one datapoint."""
+    now = dt.datetime.now(dt.timezone.utc)
+    points = cw.get_metric_statistics(
+        Namespace=namespace, MetricName=name, Period=3600, Statistics=[statistic],
+        StartTime=now - dt.timedelta(minutes=30), EndTime=now + dt.timedelta(minutes=30),
+        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
+    )["Datapoints"]
+    return points[0][statistic] if points else None

@@ -3,28 +3,18 @@ AWS/SageMaker and instance utilization under /aws/sagemaker/Endpoints, readable 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.cloudwatch.conftest import eventually
+from tests.cloudwatch.conftest import endpoint_statistic, eventually
 from tests.conftest import client_for
 from tests.hosting.models import deploy, scaler_model
 from tests.support.server import ServerProcess
 
-
-def _sums(cw: Any, namespace: str, endpoint: str, name: str, statistic: str = "Sum") -> float | None:
-    now = dt.datetime.now(dt.timezone.utc)
-    points = cw.get_metric_statistics(
-        Namespace=namespace, MetricName=name, Period=3600, Statistics=[statistic],
-        StartTime=now - dt.timedelta(minutes=30), EndTime=now + dt.timedelta(minutes=30),
-        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
-    )["Datapoints"]
-    return points[0][statistic] if points else None
+_sums = endpoint_statistic
 
 
 def test_invocations_errors_and_latencies(server: ServerProcess, tmp_path: Path, unique: str) -> None:

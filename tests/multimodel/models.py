@@ -29,6 +29,8 @@ def input_fn(body, content_type):
     return json.loads(body)
 
 def predict_fn(data, model):
+    if model.get("predict_sleep"):
+        time.sleep(model["predict_sleep"])
     answer = {"name": model["name"], "process": PROCESS, "y": [x * model.get("scale", 1) for x in data.get("x", [])]}
     try:
         import six

@@ -57,9 +57,10 @@ def test_over_budget_unloads_least_recently_used_idle_models_first() -> None:
     models = [_model("old", 100, 1.0), _model("busy", 100, 0.5, in_flight=1), _model("new", 100, 3.0),
               _model("mid", 100, 2.0)]
     assert [m.target for m in over_budget(models, 250)] == ["old", "mid"]
-    assert [m.target for m in over_budget(models, 400, incoming=100, keep="old")] == ["mid"]
+    assert [m.target for m in over_budget(models, 400, incoming=100, busy={"old"})] == ["mid"]
     assert over_budget(models, 400) == []
     assert [m.target for m in idle(models, 5.0, now=6.5)] == ["old"]
+    assert idle(models, 5.0, now=6.5, busy={"old"}) == []
     assert idle(models, None) == []
 
 

@@ -77,3 +77,16 @@ def test_calls_go_to_the_instance_that_holds_the_model(sm, runtime, tmp_path, un
     assert sm.describe_endpoint(EndpointName=unique)["ProductionVariants"][0]["CurrentInstanceCount"] == 2
     for target in ("m1.tar.gz", "m2.tar.gz"):
         assert len({invoke(runtime, unique, target)["process"] for _ in range(8)}) == 1
+
+
+def test_a_hot_model_is_loaded_on_more_instances_under_load(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    shutil.copy(echo_model(tmp_path / "hot", "hot", predict_sleep=0.3), prefix / "hot.tar.gz")
+    deploy_multi_model(sm, unique, f"file://{prefix}/", count=2)
+    first = invoke(runtime, unique, "hot.tar.gz")["process"]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: invoke(runtime, unique, "hot.tar.gz"), range(48)))
+    assert all(answer["name"] == "hot" for answer in answers)
+    processes = {answer["process"] for answer in answers}
+    assert first in processes and len(processes) == 2, "eight calls at once on one holder should load it on the other"

@@ -39,6 +39,7 @@ from modelyard.controllers.endpoints.rollout import Rollout
 from modelyard.controllers.endpoints.shadow import shadow_routes
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.host import ModelHost
+from modelyard.controllers.multimodel.metrics import LoadedModels
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
@@ -186,6 +187,19 @@ class EndpointController(KeyedReconciler):
         except RuntimeError:
             return running
         return running
+
+    def loaded_models(self) -> list[LoadedModels]:
+        """How many models each multi-model instance holds (for the LoadedModelCount sampler; safe from any
+        thread, as ``running_instances``)."""
+        counts: list[LoadedModels] = []
+        try:
+            for key, deployment in list(self.deployments.items()):
+                for variant_name, variant in list(deployment.variants.items()):
+                    counts.extend(LoadedModels(key.account, key.region, key.name, variant_name,
+                                               host.metrics.loaded_model_count) for host in list(variant.hosts))
+        except RuntimeError:
+            return counts
+        return counts
 
     # store access (blocking, run in threads)
 
@@ -403,7 +417,7 @@ class EndpointController(KeyedReconciler):
             setup = host_setup(key.account, key.region, key.name, variant.plan, variant.prepared,
                                self._log_group_arn(key.region, key.account, key.name), self.multi_model,
                                self.limits.health_check_timeout_seconds)
-            hosts = [ModelHost(setup, self.preparer, self.launcher) for _ in range(count)]
+            hosts = [ModelHost(setup, self.preparer, self.launcher, self.metrics) for _ in range(count)]
             try:
                 await asyncio.gather(*(h.ready() for h in hosts))
             except BaseException:

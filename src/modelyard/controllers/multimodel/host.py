@@ -26,6 +26,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,12 +38,13 @@ from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.contract import ContractContainer, LoadRefused
 from modelyard.controllers.multimodel.eviction import idle, over_budget
 from modelyard.controllers.multimodel.loaded import LoadedModel, ModelRecord
-from modelyard.controllers.multimodel.metrics import HostMetrics
+from modelyard.controllers.multimodel.metrics import HostMetrics, publisher
 from modelyard.controllers.multimodel.servers import ModelServer, OwnProcess
 from modelyard.controllers.preparation import ArtifactUnusable, EnvironmentUnbuildable, PreparedContainer, Preparer
 from modelyard.hosting.instances import Ending, Invocation, Reply, StreamedReply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.log_groups import MODEL_SNAPSHOT_MARK, MODEL_SNAPSHOT_SUFFIX, deployment_group
+from modelyard.metrics.buffer import MetricBuffer
 from modelyard.runtime.limits import DEFAULT_MEMORY, limits_for
 from modelyard.settings import MultiModelLimits
 from modelyard.storage.errors import ArtifactNotFoundError, StorageError
@@ -80,7 +82,8 @@ class HostSetup:
 class ModelHost:
     """Serves the models of one multi-model instance (a toolkit process per model, or one contract container)."""
 
-    def __init__(self, setup: HostSetup, preparer: Preparer, launcher: Launcher) -> None:
+    def __init__(self, setup: HostSetup, preparer: Preparer, launcher: Launcher,
+                 metrics: MetricBuffer | None = None) -> None:
         self.setup = setup
         self.preparer = preparer
         self.launcher = launcher
@@ -90,10 +93,15 @@ class ModelHost:
         self.ended: Callable[[], Ending | None] | None = None
         self.models: dict[str, LoadedModel] = {}
         self.records: dict[str, ModelRecord] = {}
-        self.metrics = HostMetrics()
+        self.metrics = HostMetrics(None if metrics is None else publisher(
+            metrics, setup.account, setup.region, setup.endpoint, setup.variant))
         self.budget = setup.limits.memory_budget_bytes or limits_for(setup.instance_type).memory_bytes \
             or DEFAULT_MEMORY
         self._loading: dict[str, asyncio.Task[LoadedModel]] = {}
+        self._callers: Counter[str] = Counter()
+        """Calls under way per target, from arrival to reply: their models are never evicted."""
+        self._leaving: dict[str, set[LoadedModel]] = {}
+        """Models being unloaded per target: a new load of the target waits for them."""
         self.contract = None if setup.base.image.kind == "toolkit" else \
             ContractContainer(setup, launcher, preparer, self.host_id, self._note)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -123,6 +131,7 @@ class ModelHost:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self.outstanding += 1
+        self._callers[target] += 1
         try:
             model = await self._ready(target, timeout)
             model.in_flight += 1
@@ -133,10 +142,22 @@ class ModelHost:
                 raise await self._lost(model) from None
             finally:
                 model.in_flight -= 1
-                if not self.setup.cache_enabled and not model.in_flight and self.models.get(target) is model:
-                    self._spawn(self._unload(model, "ModelCacheSetting is Disabled"))
         finally:
             self.outstanding -= 1
+            self._callers[target] -= 1
+            if not self._callers[target]:
+                del self._callers[target]
+                self._after_last_call(target)
+
+    def _after_last_call(self, target: str) -> None:
+        """With ModelCacheSetting Disabled, unload ``target`` once no call for it is under way."""
+        model = self.models.get(target)
+        if not self.setup.cache_enabled and model is not None and self._unused(model):
+            self._spawn(self._unload(model, "ModelCacheSetting is Disabled"))
+
+    def _unused(self, model: LoadedModel) -> bool:
+        """Whether ``model`` is current and no call is using it or on its way to it (it may be unloaded)."""
+        return self.models.get(model.target) is model and not model.in_flight and model.target not in self._callers
 
     async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
                           timeout: float) -> Reply:
@@ -208,32 +229,43 @@ class ModelHost:
     # loading
 
     async def _ready(self, target: str, timeout: float) -> LoadedModel:
+        """The loaded, current model for ``target``: from memory (a hit) or from the one load of it under
+        way, started if none is (a miss). A model unloaded before this call could use it (its process died)
+        is loaded again within the same ``timeout``."""
         record = self.records.setdefault(target, ModelRecord())
         model = self.models.get(target)
         if model is not None:
             if not model.alive():
                 await self._unload(model, "its process ended")
-            elif await self._unchanged(model):
+            elif await self._unchanged(model) and self._usable(target, model):
                 record.hits += 1
                 model.hits += 1
                 self.metrics.cache(True)
                 return model
         record.misses += 1
         self.metrics.cache(False)
-        task = self._loading.get(target)
-        if task is None:
-            task = asyncio.create_task(self._load(target, record))
-            self._loading[target] = task
-            task.add_done_callback(lambda done: self._loaded(target, done))
         waited = time.monotonic()
         try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
+            while True:
+                task = self._loading.get(target)
+                if task is None:
+                    task = asyncio.create_task(self._load(target, record))
+                    self._loading[target] = task
+                    task.add_done_callback(lambda done: self._loaded(target, done))
+                model = await asyncio.wait_for(asyncio.shield(task), max(waited + timeout - time.monotonic(), 0))
+                if self._usable(target, model) or self._closed:
+                    return model
+                if self._loading.get(target) is task:
+                    del self._loading[target]
         except asyncio.TimeoutError:
             raise ModelNotReadyException(
                 f"Model {target} is still being loaded on endpoint {self.setup.endpoint} (its first call waited "
                 f"{timeout:g} seconds); the load goes on, retry the call shortly") from None
         finally:
             self.metrics.timing("ModelLoadingWaitTime", time.monotonic() - waited)
+
+    def _usable(self, target: str, model: LoadedModel) -> bool:
+        return self.models.get(target) is model and not model.unloading and model.alive()
 
     def _loaded(self, target: str, task: asyncio.Task[LoadedModel]) -> None:
         if self._loading.get(target) is task:
@@ -261,6 +293,8 @@ class ModelHost:
         return not model.stale
 
     async def _load(self, target: str, record: ModelRecord) -> LoadedModel:
+        for leaving in list(self._leaving.get(target, ())):
+            await leaving.gone.wait()
         started = time.monotonic()
         uri = self._uri(target)
         fingerprint = await asyncio.to_thread(self._fingerprint, target, uri)
@@ -314,9 +348,11 @@ class ModelHost:
         self._note(f"loaded model {target} in {model.load_seconds:.3f}s ({memory // (1 << 20)} MiB; "
                    f"{len(self.models)} model(s) loaded)")
         if old is not None:
-            self._spawn(self._unload(old, "a newer version was loaded"))
+            self._spawn(self._unload(old, "a newer version was loaded", drain=True))
         if self._closed:
             self._spawn(self._unload(model, "the instance is stopping"))
+        elif not self.setup.cache_enabled and self._unused(model):
+            self._spawn(self._unload(model, "ModelCacheSetting is Disabled (its callers stopped waiting)"))
         else:
             self._spawn(self._make_room(keep=target))
         return model
@@ -405,31 +441,50 @@ class ModelHost:
 
     async def _make_room(self, keep: str | None = None) -> None:
         """Unload least recently used idle models until the loaded ones (plus, before a load, the average
-        model's size) fit in the memory budget."""
-        loaded = [m for m in self.models.values() if m.target != keep]
-        incoming = 0
-        if keep is not None and keep not in self.models and loaded:
-            incoming = sum(m.memory_bytes for m in loaded) // len(loaded)
-        models = list(self.models.values())
-        for model in over_budget(models, self.budget, incoming, keep=keep):
-            await self._unload(model, f"the instance's memory budget ({self.budget // (1 << 20)} MiB) is full")
+        model's size) fit in the memory budget. Models that calls are using or waiting for stay; the choice
+        is made again after each unload, as calls and loads come and go meanwhile."""
+        while True:
+            loaded = [m for m in self.models.values() if m.target != keep]
+            incoming = 0
+            if keep is not None and keep not in self.models and loaded:
+                incoming = sum(m.memory_bytes for m in loaded) // len(loaded)
+            busy = {*self._callers, *([keep] if keep is not None else [])}
+            chosen = over_budget(self.models.values(), self.budget, incoming, busy)
+            if not chosen:
+                return
+            try:
+                await self._unload(chosen[0], f"the instance's memory budget ({self.budget // (1 << 20)} MiB) is full")
+            except Exception as exc:  # noqa: BLE001 - a failed unload must not fail the load that made room
+                log.warning("multi-model instance %s: unloading %s failed: %s", self.host_id, chosen[0].target, exc)
 
     async def _unload_oldest(self) -> bool:
         """Unload the least recently used idle model (a container answered 507); whether there was one."""
-        chosen = over_budget(self.models.values(), 0)
+        chosen = over_budget(self.models.values(), 0, busy=set(self._callers))
         if chosen:
             await self._unload(chosen[0], "the container is out of resources (507)")
         return bool(chosen)
 
-    async def _unload(self, model: LoadedModel, why: str) -> None:
+    async def _unload(self, model: LoadedModel, why: str, *, drain: bool = False) -> None:
+        """Stop serving ``model`` at once (the next call for its target loads it again, once this unload
+        finished); ``drain`` lets the calls it is answering finish first."""
         if self.models.get(model.target) is model:
             del self.models[model.target]
         if model.unloading:
             return
         model.unloading = True
         self.metrics.loaded_model_count = len(self.models)
-        started = time.monotonic()
-        await model.server.stop()
+        leaving = self._leaving.setdefault(model.target, set())
+        leaving.add(model)
+        try:
+            while drain and model.in_flight:
+                await asyncio.sleep(0.01)
+            started = time.monotonic()
+            await model.server.stop()
+        finally:
+            model.gone.set()
+            leaving.discard(model)
+            if not leaving and self._leaving.get(model.target) is leaving:
+                del self._leaving[model.target]
         record = self.records.setdefault(model.target, ModelRecord())
         record.unloads += 1
         self.metrics.timing("ModelUnloadingTime", time.monotonic() - started)
@@ -441,8 +496,9 @@ class ModelHost:
         self._snapshot()
         while True:
             await asyncio.sleep(_sweep_interval(self.setup.limits.idle_seconds))
-            for model in idle(list(self.models.values()), self.setup.limits.idle_seconds):
-                await self._unload(model, f"idle for more than {self.setup.limits.idle_seconds:g} s")
+            for model in idle(list(self.models.values()), self.setup.limits.idle_seconds, busy=set(self._callers)):
+                if self._unused(model):
+                    await self._unload(model, f"idle for more than {self.setup.limits.idle_seconds:g} s")
             for model in [m for m in self.models.values() if not m.alive() and not m.in_flight]:
                 await self._unload(model, "its process ended")
             if time.monotonic() - measured >= MEASURE_SECONDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -9,9 +10,9 @@ from modelyard.controllers.multimodel.servers import ModelServer
 from modelyard.wire.errors import ModelError
 
 
-@dataclass
+@dataclass(eq=False)
 class LoadedModel:
-    """A TargetModel served from memory."""
+    """A TargetModel served from memory (each load its own object, compared by identity)."""
 
     target: str
     fingerprint: str
@@ -24,8 +25,10 @@ class LoadedModel:
     in_flight: int = 0
     hits: int = 0
     stale: bool = False
-    unloading: bool = False
     """Its artifact changed at the source: calls wait for the new version."""
+    unloading: bool = False
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once its unload finished (a new load of the same target waits for it)."""
 
     def touch(self) -> None:
         """Mark a use now (least-recently-used order and the idle TTL)."""
