@@ -24,6 +24,10 @@ class Reply:
     body: bytes
     content_type: str | None = None
     custom_attributes: str | None = None
+    container: str | None = None
+    """For a multi-container instance: the container that gave this answer (the failing one, for an error)."""
+    container_seconds: tuple[tuple[str, float], ...] = ()
+    """For a multi-container instance: how long each container that was called took, in call order."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Invocation:
     custom_attributes: str | None = None
     inference_id: str | None = None
     target_model: str | None = None
+    target_container: str | None = None
+    """A Direct multi-container endpoint's ``TargetContainerHostname``."""
 
 
 class StreamFailure(Exception):

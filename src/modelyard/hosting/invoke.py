@@ -23,6 +23,7 @@ from typing import Any
 
 from modelyard.context import RequestContext
 from modelyard.hosting.capture.records import CapturedEvent
+from modelyard.hosting.container_chain import ContainerTimeout
 from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
@@ -41,6 +42,8 @@ from modelyard.wire.errors import (
 )
 
 END_WAIT_SECONDS = 1.0
+PRIMARY = "primary"
+"""How SageMaker's errors name the container of a single-container model."""
 
 
 class InvokeEndpoint:
@@ -65,8 +68,9 @@ class InvokeEndpoint:
         if meter is None:
             return (await self._answer(routes, variant, params))[0]
         outcome, failed_in_model, model_seconds = OK, False, None
+        containers: tuple[tuple[str, float], ...] = ()
         try:
-            result, model_seconds = await self._answer(routes, variant, params)
+            result, model_seconds, containers = await self._answer(routes, variant, params)
             return result
         except ModelError as error:
             original = error.fields.get("OriginalStatusCode", 0)
@@ -82,18 +86,23 @@ class InvokeEndpoint:
         finally:
             overhead = time.perf_counter() - started - (model_seconds or 0.0)
             meter.record(ctx.account, ctx.region, routes.name, variant.name, len(variant.instances), model_seconds,
-                         overhead, outcome, failed_in_model)
+                         overhead, outcome, failed_in_model, containers)
 
     async def _answer(self, routes: EndpointRoutes, variant: VariantRoutes,
-                      params: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        """The result and the model's share of the time (from sending the call to its reply)."""
+                      params: dict[str, Any]) -> tuple[dict[str, Any], float, tuple[tuple[str, float], ...]]:
+        """The result, the model's share of the time (from sending the call to its reply) and, for a
+        multi-container variant, each called container's."""
         if variant.multi_model:
             checked_target(params.get("TargetModel"), routes.name)
         elif params.get("TargetModel"):
             raise RuntimeValidationError(f"Endpoint {routes.name} is not a multi-model endpoint and does not support "
                                          "target model header; omit TargetModel, or deploy a Mode MultiModel model")
+        hostname = params.get("TargetContainerHostname")
+        if hostname is not None or variant.direct:
+            check_target_container(routes, variant, hostname)
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
-                                params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
+                                params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"),
+                                hostname)
         gate = variant.serverless
         limit = self.limits.invoke_body_bytes
         if gate is not None:
@@ -109,7 +118,8 @@ class InvokeEndpoint:
                 raise
             model_seconds = time.perf_counter() - sent
         if reply.status >= 400:
-            raise model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds)
+            raise model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds,
+                              reply.container or PRIMARY)
         if len(reply.body) > limit:
             raise model_error(routes, variant, 500,
                               f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes",
@@ -120,7 +130,8 @@ class InvokeEndpoint:
             capture.offer(CapturedEvent(variant.name, time.time(), invocation.inference_id, invocation.content_type,
                                         invocation.body, content_type, reply.body))
         return ({"Body": reply.body, "ContentType": content_type,
-                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds)
+                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds,
+                reply.container_seconds)
 
     @contextlib.asynccontextmanager
     async def _serverless_slot(self, routes: EndpointRoutes, variant: VariantRoutes,
@@ -161,11 +172,12 @@ class InvokeEndpoint:
                 break
             try:
                 return await instance.invoke(invocation, timeout)
-            except asyncio.TimeoutError:
+            except asyncio.TimeoutError as exc:
                 instance.timeouts += 1
+                container = exc.container if isinstance(exc, ContainerTimeout) else PRIMARY
                 raise model_error(routes, variant, 0, (
-                    f"Your invocation timed out while waiting for a response from container primary after "
-                    f"{timeout:g} seconds")) from None
+                    f"Your invocation timed out while waiting for a response from container {container} after "
+                    f"{timeout:g} seconds"), container=container) from None
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 failed = failed or instance
         if failed is None:
@@ -224,15 +236,35 @@ async def _ending(instance: InstanceClient) -> Ending | None:
 
 
 def model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str,
-                model_seconds: float | None = None) -> ModelError:
+                model_seconds: float | None = None, container: str = PRIMARY) -> ModelError:
     """SageMaker's ModelError (424) for a container's error answer (``model_seconds``: how long the
-    container had the call, for the endpoint's metrics)."""
+    container had the call, for the endpoint's metrics; ``container``: which container answered, the
+    single container being ``primary``)."""
     kind = "client" if 400 <= status < 500 else "server"
-    text = (f'Received {kind} error ({status}) from primary with message "{message}". '
+    text = (f'Received {kind} error ({status}) from {container} with message "{message}". '
             f"See {routes.log_group_arn} for more information.")
     error = ModelError(text, OriginalStatusCode=status, OriginalMessage=message, LogStreamArn=routes.log_group_arn)
     error.model_seconds = model_seconds
     return error
+
+
+def check_target_container(routes: EndpointRoutes, variant: VariantRoutes, hostname: str | None) -> None:
+    """``TargetContainerHostname`` against the variant: required on a Direct multi-container endpoint and
+    naming one of its containers, refused anywhere else. SageMaker answers each case with a ValidationError
+    (the developer guide's "Invoke a multi-container endpoint with direct invocation" lists the three; it
+    does not quote their text, so the messages here say what to fix)."""
+    if not variant.direct:
+        raise RuntimeValidationError(
+            f"Endpoint {routes.name} is not configured for direct invocation (its model is not a multi-container "
+            f"model with InferenceExecutionConfig Mode Direct); omit TargetContainerHostname")
+    if not hostname:
+        raise RuntimeValidationError(
+            f"Endpoint {routes.name} is configured for direct invocation; name the container to invoke with "
+            f"TargetContainerHostname, one of {list(variant.containers)}")
+    if hostname not in variant.containers:
+        raise RuntimeValidationError(
+            f"Container with hostname {hostname} was not found on endpoint {routes.name} (variant {variant.name}); "
+            f"its containers are {list(variant.containers)}")
 
 
 def payload_too_large(size: int, limit: int) -> RequestTooLarge:

@@ -30,7 +30,7 @@ from modelyard.services.data_locations import check_locations, container_locatio
 from modelyard.services.dispatch import operation
 from modelyard.services.image_checks import refuse_unrunnable_image
 from modelyard.services.unsupported import refuse_unsupported
-from modelyard.services.unsupported_hosting import CREATE_MODEL, check_single_container
+from modelyard.services.unsupported_hosting import CREATE_MODEL
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import delete_record, get_record
 from modelyard.wire.errors import ValidationException
@@ -210,7 +210,6 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
             resolved = _resolve(conn, ctx, containers)
             for index, container in enumerate(resolved):
                 refuse_unrunnable_image(ctx, container.get("Image"), f"{_member_name(request, index)}.Image")
-            check_single_container(resolved)
             check_locations(ctx, [member for index, container in enumerate(resolved)
                                   for member in container_locations(container, _member_name(request, index))])
             insert_tagged(conn, ctx, MODEL, name, arn, _document(ctx, request, arn), request.get("Tags"),

@@ -47,6 +47,8 @@ class VariantPlan:
     network_isolation: bool
     volume_size_gb: int | None = None
     serverless: ServerlessShape | None = None
+    execution_mode: str = "Serial"
+    """A multi-container model's InferenceExecutionConfig.Mode: Serial (a pipeline) or Direct."""
 
     @property
     def fingerprint(self) -> str:
@@ -98,7 +100,8 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
             weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),
             instance_count=count, instance_type=variant.get("InstanceType"), containers=containers,
             network_isolation=bool(model.document.get("EnableNetworkIsolation")),
-            volume_size_gb=variant.get("VolumeSizeInGB"), serverless=serverless))
+            volume_size_gb=variant.get("VolumeSizeInGB"), serverless=serverless,
+            execution_mode=(model.document.get("InferenceExecutionConfig") or {}).get("Mode") or "Serial"))
     if not plans:
         raise PlanError(f"Endpoint configuration {config_name} has no production variant")
     return plans
