@@ -75,7 +75,7 @@ class InvokeEndpoint:
         except ModelError as error:
             original = error.fields.get("OriginalStatusCode", 0)
             outcome, failed_in_model = (CLIENT_ERROR if 400 <= original < 500 else SERVER_ERROR), True
-            model_seconds = error.model_seconds
+            model_seconds, containers = error.model_seconds, error.container_seconds
             raise
         except ServiceError as error:
             outcome = CLIENT_ERROR if error.status < 500 else SERVER_ERROR
@@ -118,8 +118,10 @@ class InvokeEndpoint:
                 raise
             model_seconds = time.perf_counter() - sent
         if reply.status >= 400:
-            raise model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds,
-                              reply.container or PRIMARY)
+            failure = model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"),
+                                  model_seconds, reply.container or PRIMARY)
+            failure.container_seconds = reply.container_seconds
+            raise failure
         if len(reply.body) > limit:
             raise model_error(routes, variant, 500,
                               f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes",
