@@ -222,3 +222,43 @@ def test_refused_combinations(sm, step_artifact: str, unique: str) -> None:  # t
             {"VariantName": "v", "ModelName": unique, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
             AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://bucket/out/"}})
     assert error(asynchronous)[0] == "ValidationException" and "Direct" in error(asynchronous)[1]
+
+
+def _streamed(runtime: Any, name: str, x: list[float], **kwargs: Any) -> Any:
+    response = runtime.invoke_endpoint_with_response_stream(EndpointName=name, ContentType="application/json",
+                                                            Body=json.dumps({"x": x}), **kwargs)
+    return json.loads(b"".join(event["PayloadPart"]["Bytes"] for event in response["Body"] if "PayloadPart" in event))
+
+
+def test_response_stream_through_serial_and_direct(sm, runtime, step_artifact: str, unique: str) -> None:  # type: ignore[no-untyped-def]
+    deploy_containers(sm, unique, [step(step_artifact, "double", SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/csv"),
+                                   step(step_artifact, "increment")])
+    assert _streamed(runtime, unique, [1, 2]) == {"x": [3.0, 5.0]}, "the chain runs, the last answer streams"
+    sm.delete_endpoint(EndpointName=unique)
+    direct = f"{unique}-d"
+    deploy_containers(sm, direct, [step(step_artifact, "double", "doubler"), step(step_artifact, "scale", "scaler")],
+                      mode="Direct")
+    assert _streamed(runtime, direct, [2], TargetContainerHostname="scaler")["y"] == [20.0]
+    with pytest.raises(ClientError) as missing:
+        _streamed(runtime, direct, [2])
+    assert error(missing)[0] == "ValidationError"
+    sm.delete_endpoint(EndpointName=direct)
+
+
+def test_model_package_with_two_containers_deploys_as_a_pipeline(sm, runtime, step_artifact: str,  # type: ignore[no-untyped-def]
+                                                                  unique: str) -> None:
+    sm.create_model_package_group(ModelPackageGroupName=unique)
+    arn = sm.create_model_package(ModelPackageGroupName=unique, ModelApprovalStatus="Approved", InferenceSpecification={
+        "Containers": [
+            {"Image": GENERIC_IMAGE, "ModelDataUrl": step_artifact,
+             "Environment": {"STEP": "double", "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}},
+            {"Image": GENERIC_IMAGE, "ModelDataUrl": step_artifact, "Environment": {"STEP": "increment"}}],
+        "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"]},
+    )["ModelPackageArn"]
+    with pytest.raises(ClientError) as multi_model:
+        sm.create_model(ModelName=f"{unique}-mme", ExecutionRoleArn=ROLE, PrimaryContainer={
+            "ModelPackageName": arn, "Mode": "MultiModel"})
+    assert error(multi_model)[0] == "ValidationException" and "MultiModel" in error(multi_model)[1]
+    deploy_containers(sm, unique, [{"ModelPackageName": arn}])
+    assert invoke(runtime, unique, [1, 2])[1] == {"x": [3.0, 5.0]}
+    sm.delete_endpoint(EndpointName=unique)
