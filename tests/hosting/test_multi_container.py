@@ -159,8 +159,8 @@ def test_direct_invocation_picks_the_container(sm, runtime, step_artifact: str, 
     sm.delete_endpoint(EndpointName=unique)
 
 
-def test_target_container_on_a_serial_or_single_endpoint_is_refused(sm, runtime, step_artifact: str,  # type: ignore[no-untyped-def]
-                                                                     unique: str) -> None:
+def test_target_container_on_a_serial_endpoint_is_refused(sm, runtime, step_artifact: str,  # type: ignore[no-untyped-def]
+                                                           unique: str) -> None:
     deploy_containers(sm, unique, [step(step_artifact, "double", SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/csv"),
                                    step(step_artifact, "increment")])
     with pytest.raises(ClientError) as refused:
