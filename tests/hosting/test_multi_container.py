@@ -262,3 +262,32 @@ def test_model_package_with_two_containers_deploys_as_a_pipeline(sm, runtime, st
     deploy_containers(sm, unique, [{"ModelPackageName": arn}])
     assert invoke(runtime, unique, [1, 2])[1] == {"x": [3.0, 5.0]}
     sm.delete_endpoint(EndpointName=unique)
+
+
+SIX = '''
+import json, six
+
+def model_fn(model_dir):
+    return None
+
+def input_fn(body, content_type):
+    return body
+
+def predict_fn(data, model):
+    return {"six": six.__version__}
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction), "application/json"
+'''
+
+
+def test_containers_with_conflicting_requirements_get_their_own_environments(  # type: ignore[no-untyped-def]
+        sm, runtime, tmp_path: Path, unique: str) -> None:
+    containers = []
+    for hostname, pin in (("old", "six==1.16.0"), ("new", "six==1.17.0")):
+        artifact = package(tmp_path / hostname, {"code/inference.py": SIX, "code/requirements.txt": pin + "\n"})
+        containers.append({"Image": GENERIC_IMAGE, "ModelDataUrl": f"file://{artifact}", "ContainerHostname": hostname})
+    deploy_containers(sm, unique, containers, mode="Direct")
+    assert invoke(runtime, unique, [1], TargetContainerHostname="old")[1] == {"six": "1.16.0"}
+    assert invoke(runtime, unique, [1], TargetContainerHostname="new")[1] == {"six": "1.17.0"}
+    sm.delete_endpoint(EndpointName=unique)
