@@ -6,8 +6,8 @@
         the last container's answer, is the instance's answer
     Direct: the invocation's TargetContainerHostname picks the one container that answers
 
-Each answer names the container that gave it (``Reply.container``) and how long every called container
-took (``Reply.container_seconds``, SageMaker's ContainerLatency). The invocation timeout bounds the whole
+Each answer is a ``ChainReply``: it names the container that gave it and how long every called container
+took (SageMaker's ContainerLatency). The invocation timeout bounds the whole
 chain; a container that exceeds what is left raises ``ContainerTimeout`` naming it.
 """
 
@@ -21,7 +21,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply, StreamedReply
+from modelyard.hosting.instances import (
+    ChainReply,
+    DirectInvocation,
+    Ending,
+    InstanceClient,
+    Invocation,
+    Reply,
+    StreamedReply,
+)
 
 SERIAL, DIRECT = "Serial", "Direct"
 T = TypeVar("T")
@@ -63,10 +71,11 @@ class ContainerChain:
         return None
 
     def _target(self, invocation: Invocation) -> ChainMember:
+        hostname = invocation.target_container if isinstance(invocation, DirectInvocation) else None
         for member in self.members:
-            if member.name == invocation.target_container:
+            if member.name == hostname:
                 return member
-        raise LookupError(f"no container named {invocation.target_container!r}")
+        raise LookupError(f"no container named {hostname!r}")
 
     def _steps(self, invocation: Invocation) -> list[tuple[ChainMember, str | None]]:
         """The containers to call in order, each with the Accept it is sent."""
@@ -75,7 +84,7 @@ class ContainerChain:
         last = len(self.members) - 1
         return [(member, invocation.accept if index == last else None) for index, member in enumerate(self.members)]
 
-    async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
+    async def invoke(self, invocation: Invocation, timeout: float) -> ChainReply:
         """Run the invocation through the chain (or its Direct target)."""
         deadline = time.perf_counter() + timeout
         body, content_type = invocation.body, invocation.content_type
@@ -84,20 +93,19 @@ class ContainerChain:
         try:
             steps = self._steps(invocation)
             for index, (member, accept) in enumerate(steps):
-                step = replace(invocation, body=body, content_type=content_type, accept=accept,
-                               target_container=None)
+                step = _step(invocation, body, content_type, accept)
                 began = time.perf_counter()
                 reply = await _within(member, member.client.invoke(step, _left(deadline)))
                 timings.append((member.name, time.perf_counter() - began))
                 if reply.status >= 400 or index == len(steps) - 1:
-                    return replace(reply, container=member.name, container_seconds=tuple(timings))
+                    return _answered(reply, member.name, timings)
                 body, content_type = reply.body, reply.content_type
         finally:
             self.outstanding -= 1
         raise AssertionError("a chain has at least one container")
 
     async def invoke_file(self, invocation: Invocation, body_path: str, reply_path: str,
-                          timeout: float) -> Reply:
+                          timeout: float) -> ChainReply:
         """The chain over files: each intermediate answer goes to ``<reply_path>.<n>`` and is the next
         container's body; the answer that ends the chain (an error, or the last) lands at ``reply_path``."""
         deadline = time.perf_counter() + timeout
@@ -107,7 +115,7 @@ class ContainerChain:
         try:
             steps = self._steps(invocation)
             for index, (member, accept) in enumerate(steps):
-                step = replace(invocation, content_type=content_type, accept=accept, target_container=None)
+                step = _step(invocation, b"", content_type, accept)
                 target = reply_path if index == len(steps) - 1 else f"{reply_path}.{index}"
                 began = time.perf_counter()
                 try:
@@ -119,7 +127,7 @@ class ContainerChain:
                 if reply.status >= 400 or index == len(steps) - 1:
                     if target != reply_path:
                         os.replace(target, reply_path)
-                    return replace(reply, container=member.name, container_seconds=tuple(timings))
+                    return _answered(reply, member.name, timings)
                 source, content_type = target, reply.content_type
         finally:
             self.outstanding -= 1
@@ -137,7 +145,7 @@ class ContainerChain:
             if reply.status >= 400:
                 return StreamedReply(reply.status, reply.content_type, reply.custom_attributes, reply.body)
             body, content_type = reply.body, reply.content_type
-        step = replace(invocation, body=body, content_type=content_type, accept=accept, target_container=None)
+        step = _step(invocation, body, content_type, accept)
         return await _within(last, last.client.invoke_stream(step, _left(deadline)))
 
     async def ping(self, timeout: float) -> bool:
@@ -160,6 +168,17 @@ async def _within(member: ChainMember, call: Awaitable[T]) -> T:
     except asyncio.TimeoutError:
         member.client.timeouts += 1
         raise ContainerTimeout(member.name) from None
+
+
+def _step(invocation: Invocation, body: bytes, content_type: str | None, accept: str | None) -> Invocation:
+    """What one container of the chain is sent."""
+    return Invocation(body, content_type, accept, invocation.custom_attributes, invocation.inference_id,
+                      invocation.target_model)
+
+
+def _answered(reply: Reply, container: str, timings: list[tuple[str, float]]) -> ChainReply:
+    return ChainReply(reply.status, reply.body, reply.content_type, reply.custom_attributes, container,
+                      tuple(timings))
 
 
 def _left(deadline: float) -> float:

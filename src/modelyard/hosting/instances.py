@@ -24,10 +24,16 @@ class Reply:
     body: bytes
     content_type: str | None = None
     custom_attributes: str | None = None
-    container: str | None = None
-    """For a multi-container instance: the container that gave this answer (the failing one, for an error)."""
+
+
+@dataclass(frozen=True)
+class ChainReply(Reply):
+    """A multi-container instance's answer (a subclass, so a single container's answers stay as lean)."""
+
+    container: str = ""
+    """The container that gave this answer (the failing one, for an error)."""
     container_seconds: tuple[tuple[str, float], ...] = ()
-    """For a multi-container instance: how long each container that was called took, in call order."""
+    """How long each container that was called took, in call order."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,14 @@ class Invocation:
     custom_attributes: str | None = None
     inference_id: str | None = None
     target_model: str | None = None
-    target_container: str | None = None
-    """A Direct multi-container endpoint's ``TargetContainerHostname``."""
+
+
+@dataclass(frozen=True)
+class DirectInvocation(Invocation):
+    """An invocation of a Direct multi-container endpoint, for the container ``target_container``
+    (its TargetContainerHostname)."""
+
+    target_container: str = ""
 
 
 class StreamFailure(Exception):

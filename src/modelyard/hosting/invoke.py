@@ -19,12 +19,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 from modelyard.context import RequestContext
 from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.container_chain import ContainerTimeout
-from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
+from modelyard.hosting.instances import ChainReply, DirectInvocation, Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.hosting.router import EndpointRoutes, Router, VariantRoutes
 from modelyard.hosting.serverless import SERVERLESS_PAYLOAD_BYTES, ServerlessGate
@@ -97,12 +97,11 @@ class InvokeEndpoint:
         elif params.get("TargetModel"):
             raise RuntimeValidationError(f"Endpoint {routes.name} is not a multi-model endpoint and does not support "
                                          "target model header; omit TargetModel, or deploy a Mode MultiModel model")
+        invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
+                                params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"))
         hostname = params.get("TargetContainerHostname")
         if hostname is not None or variant.direct:
-            check_target_container(routes, variant, hostname)
-        invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
-                                params.get("CustomAttributes"), params.get("InferenceId"), params.get("TargetModel"),
-                                hostname)
+            invocation = direct_invocation(routes, variant, invocation, hostname)
         gate = variant.serverless
         limit = self.limits.invoke_body_bytes
         if gate is not None:
@@ -117,10 +116,11 @@ class InvokeEndpoint:
                 error.model_seconds = time.perf_counter() - sent
                 raise
             model_seconds = time.perf_counter() - sent
+        chained = cast(ChainReply, reply) if variant.containers else None
         if reply.status >= 400:
             failure = model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"),
-                                  model_seconds, reply.container or PRIMARY)
-            failure.container_seconds = reply.container_seconds
+                                  model_seconds, chained.container if chained else PRIMARY)
+            failure.container_seconds = chained.container_seconds if chained else ()
             raise failure
         if len(reply.body) > limit:
             raise model_error(routes, variant, 500,
@@ -133,7 +133,7 @@ class InvokeEndpoint:
                                         invocation.body, content_type, reply.body))
         return ({"Body": reply.body, "ContentType": content_type,
                  "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds,
-                reply.container_seconds)
+                chained.container_seconds if chained else ())
 
     @contextlib.asynccontextmanager
     async def _serverless_slot(self, routes: EndpointRoutes, variant: VariantRoutes,
@@ -250,11 +250,13 @@ def model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, mes
     return error
 
 
-def check_target_container(routes: EndpointRoutes, variant: VariantRoutes, hostname: str | None) -> None:
-    """``TargetContainerHostname`` against the variant: required on a Direct multi-container endpoint and
-    naming one of its containers, refused anywhere else. SageMaker answers each case with a ValidationError
-    (the developer guide's "Invoke a multi-container endpoint with direct invocation" lists the three; it
-    does not quote their text, so the messages here say what to fix)."""
+def direct_invocation(routes: EndpointRoutes, variant: VariantRoutes, invocation: Invocation,
+                      hostname: str | None) -> DirectInvocation:
+    """``invocation`` for the container ``TargetContainerHostname`` names. The header is required on a
+    Direct multi-container endpoint and must name one of its containers, and is refused anywhere else.
+    SageMaker answers each case with a ValidationError (the developer guide's "Invoke a multi-container
+    endpoint with direct invocation" lists the three; it does not quote their text, so the messages here
+    say what to fix)."""
     if not variant.direct:
         raise RuntimeValidationError(
             f"Endpoint {routes.name} is not configured for direct invocation (its model is not a multi-container "
@@ -267,6 +269,7 @@ def check_target_container(routes: EndpointRoutes, variant: VariantRoutes, hostn
         raise RuntimeValidationError(
             f"Container with hostname {hostname} was not found on endpoint {routes.name} (variant {variant.name}); "
             f"its containers are {list(variant.containers)}")
+    return DirectInvocation(**invocation.__dict__, target_container=hostname)
 
 
 def payload_too_large(size: int, limit: int) -> RequestTooLarge:

@@ -18,7 +18,7 @@ from typing import Any
 from modelyard.context import RequestContext
 from modelyard.hosting.container_chain import ContainerTimeout
 from modelyard.hosting.instances import Invocation, StreamedReply, StreamFailure
-from modelyard.hosting.invoke import check_target_container, endpoint_routes, model_error, pick_variant
+from modelyard.hosting.invoke import direct_invocation, endpoint_routes, model_error, pick_variant
 from modelyard.hosting.router import Router
 from modelyard.settings import Limits
 from modelyard.wire import eventstream
@@ -78,11 +78,11 @@ class InvokeEndpointWithResponseStream:
         instance = variant.pick()
         if instance is None:
             raise ServiceUnavailable(f"Endpoint {routes.name} has no healthy instance right now; retry shortly")
+        invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
+                                params.get("CustomAttributes"), params.get("InferenceId"))
         hostname = params.get("TargetContainerHostname")
         if hostname is not None or variant.direct:
-            check_target_container(routes, variant, hostname)
-        invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
-                                params.get("CustomAttributes"), params.get("InferenceId"), target_container=hostname)
+            invocation = direct_invocation(routes, variant, invocation, hostname)
         timeout = self.limits.invoke_timeout_seconds
         try:
             reply: StreamedReply = await instance.invoke_stream(invocation, timeout)

@@ -36,7 +36,7 @@ from modelyard.controllers.transform.settings import (
 )
 from modelyard.desired.transform import TransformDesired
 from modelyard.hosting.container_chain import SERIAL
-from modelyard.hosting.instances import Invocation
+from modelyard.hosting.instances import ChainReply, Invocation
 from modelyard.log_groups import TRANSFORM_JOBS
 from modelyard.logstore import LogWriter
 from modelyard.storage import ObjectStore, StorageError
@@ -258,7 +258,7 @@ class TransformRun:
             if reply.status == 200:
                 return reply.body
             message = reply.body.decode("utf-8", errors="replace").strip()[:_MESSAGE_CHARS]
-            source = f"container {reply.container}" if reply.container else "the model"
+            source = f"container {reply.container}" if isinstance(reply, ChainReply) else "the model"
             raise FileFailed(f"{describe_records(piece)}: {source} answered HTTP {reply.status}: {message}")
         raise AssertionError("unreachable")
 
