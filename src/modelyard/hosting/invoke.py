@@ -9,8 +9,10 @@
       -> the endpoint meter counts the call (outcome, model and overhead latency; in memory only)
 
 Errors follow SageMaker: unknown or not-InService endpoint, an asynchronous endpoint (it takes only
-InvokeEndpointAsync) and unknown variant are ``ValidationError``;
-a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessage``, ``LogStreamArn``.
+InvokeEndpointAsync), an unknown variant, and a TargetContainerHostname missing on a Direct multi-container
+endpoint, unknown, or sent to any other endpoint are ``ValidationError``; a handler failure is ``ModelError``
+(naming the failing container of a multi-container model) with ``OriginalStatusCode``, ``OriginalMessage``,
+``LogStreamArn``.
 """
 
 from __future__ import annotations
