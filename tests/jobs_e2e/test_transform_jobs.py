@@ -1,9 +1,10 @@
 """Transform jobs end to end: validation errors as SageMaker words them, several files in order,
-a failing record, manifests, the container environment and execution parameters, logs, stop, and a
-server restart in the middle of a job."""
+a failing record, manifests, the container environment and execution parameters, logs, stop, a
+server restart in the middle of a job, and a Serial multi-container model (a Direct one is refused)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.hosting.models import BROKEN_MODEL_FN, package
+from tests.hosting.models import BROKEN_MODEL_FN, GENERIC_IMAGE, package
+from tests.hosting.test_multi_container import STEP
 from tests.jobs_e2e.transform_env import (
     BUCKET,
+    ROLE,
     client_for,
     create_model,
     model_artifact,
@@ -273,3 +276,51 @@ def test_a_server_that_goes_away_mid_job_leaves_it_failed(tmp_path: Path, moto, 
     assert described["TransformJobStatus"] == "Failed"
     assert words in described["FailureReason"]
     assert "TransformEndTime" in described
+
+
+def _pipeline_containers(artifact: Path) -> list[dict[str, object]]:
+    data = f"file://{artifact}"
+    return [{"Image": GENERIC_IMAGE, "ModelDataUrl": data, "ContainerHostname": "doubler",
+             "Environment": {"STEP": "double", "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}},
+            {"Image": GENERIC_IMAGE, "ModelDataUrl": data, "ContainerHostname": "incrementer",
+             "Environment": {"STEP": "increment"}}]
+
+
+def test_transform_runs_a_serial_pipeline(server: ServerProcess, moto: MotoS3Server, tmp_path: Path,
+                                          unique: str) -> None:
+    """Every record goes through the Serial pipeline on each instance (one log stream per container)."""
+    sm, logs = client_for(server, "sagemaker"), client_for(server, "logs")
+    s3 = moto.client()
+    artifact = package(tmp_path, {"code/inference.py": STEP})
+    sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE, Containers=_pipeline_containers(artifact))
+    for index, values in enumerate(([1, 2], [10], [6.5])):
+        s3.put_object(Bucket=BUCKET, Key=f"{unique}/in/part-{index}.json", Body=json.dumps({"x": values}).encode())
+    sm.create_transform_job(**transform_request(unique, unique, f"s3://{BUCKET}/{unique}/in/",
+                                                f"s3://{BUCKET}/{unique}/out", content_type="application/json",
+                                                accept="application/json", split="None", strategy="SingleRecord"))
+    described = wait_for_job(sm, unique)
+    assert described["TransformJobStatus"] == "Failed", "one file fails in the second container"
+    assert "container incrementer answered HTTP" in described["FailureReason"] or "part-2" in \
+        described["FailureReason"], described["FailureReason"]
+    assert json.loads(s3_read(s3, f"{unique}/out/part-0.json.out")) == {"x": [3.0, 5.0]}
+    assert json.loads(s3_read(s3, f"{unique}/out/part-1.json.out")) == {"x": [21.0]}
+
+    streams = [s["logStreamName"] for s in logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=f"{unique}/")["logStreams"]]
+    assert {s.rsplit("/", 1)[1] for s in streams} >= {"doubler", "incrementer", "data-log"}, streams
+    data_log = next(s for s in streams if s.endswith("/data-log"))
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/TransformJobs", logStreamName=data_log)["events"]
+    assert any("container incrementer answered HTTP" in e["message"] and "refuses 13" in e["message"]
+               for e in events), [e["message"] for e in events]
+
+
+def test_transform_refuses_a_direct_model(server: ServerProcess, tmp_path: Path, unique: str) -> None:
+    """A record cannot name a container, so a Direct model cannot run a transform job."""
+    sm = client_for(server, "sagemaker")
+    sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE, Containers=_pipeline_containers(package(tmp_path, {
+        "code/inference.py": STEP})), InferenceExecutionConfig={"Mode": "Direct"})
+    with pytest.raises(ClientError) as refused:
+        sm.create_transform_job(**transform_request(unique, unique, f"s3://{BUCKET}/x/", f"s3://{BUCKET}/y",
+                                                    content_type="application/json", accept="application/json"))
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Mode Serial" in refused.value.response["Error"]["Message"]

@@ -161,15 +161,6 @@ def test_spec_limits_are_enforced(sm, unique):  # type: ignore[no-untyped-def]
     assert code(bad_mode) == "ValidationException" and "Serial, Direct" in message(bad_mode)
 
 
-def test_multi_container_model_is_refused_until_implemented(sm_any, unique):  # type: ignore[no-untyped-def]
-    containers = [container(ContainerHostname=f"c{i}") for i in range(15)]
-    err = error_of(sm_any.create_model, ModelName=unique, Containers=containers,
-                   InferenceExecutionConfig={"Mode": "Direct"})
-    assert code(err) == "ValidationException"
-    assert message(err).startswith("Containers is not supported by modelyard yet")
-    assert code(error_of(sm_any.describe_model, ModelName=unique)) == "ValidationException"
-
-
 def _package(sm, group: str) -> str:  # type: ignore[no-untyped-def]
     sm.create_model_package_group(ModelPackageGroupName=group)
     return sm.create_model_package(

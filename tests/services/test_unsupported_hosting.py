@@ -87,11 +87,6 @@ def test_inactive_values_are_accepted(sm, unique):  # type: ignore[no-untyped-de
 
 
 @pytest.mark.parametrize(("params", "member"), [
-    ({"Containers": [container(), container()]}, "Containers"),
-    ({"Containers": [container(ContainerHostname="a"), container(ContainerHostname="b")],
-      "InferenceExecutionConfig": {"Mode": "Direct"}}, "Containers"),
-    ({"Containers": [container(ContainerHostname="a")], "InferenceExecutionConfig": {"Mode": "Direct"}},
-     "InferenceExecutionConfig.Mode"),
     ({"Containers": [container(ImageConfig={"RepositoryAccessMode": "Vpc"})]}, "Containers[0].ImageConfig"),
     ({"PrimaryContainer": container(AdditionalModelDataSources=[{"ChannelName": "draft", "S3DataSource": {
         "S3Uri": "s3://b/draft/", "S3DataType": "S3Prefix", "CompressionType": "None"}}])},
@@ -106,18 +101,6 @@ def test_create_model_refuses(sm, unique, params, member):  # type: ignore[no-un
     err = error_of(sm.create_model, ModelName=unique, **params)
     assert_refused(err, member)
     assert code(error_of(sm.describe_model, ModelName=unique)) == "ValidationException"
-
-
-def test_model_package_with_two_containers_is_refused(sm, unique):  # type: ignore[no-untyped-def]
-    sm.create_model_package_group(ModelPackageGroupName=unique)
-    arn = sm.create_model_package(ModelPackageGroupName=unique, ModelApprovalStatus="Approved",
-                                  InferenceSpecification={"Containers": [container(), container()],
-                                                          "SupportedContentTypes": ["text/csv"],
-                                                          "SupportedResponseMIMETypes": ["text/csv"]},
-                                  )["ModelPackageArn"]
-    err = error_of(sm.create_model, ModelName=unique, PrimaryContainer={"ModelPackageName": arn})
-    assert code(err) == "ValidationException" and "2 containers" in message(err)
-    assert "not supported by modelyard yet" in message(err)
 
 
 @pytest.mark.parametrize(("operation", "params", "member"), [

@@ -60,9 +60,18 @@ class Instance:
     port: int | None = None
     logs: LogStore | None = None
     """The log groups of the instance's account and region."""
+    members: list[Instance] = field(default_factory=list)
+    """A multi-container instance's containers, each an instance of its own (``controllers.container_group``)."""
+    container: str | None = None
+    """The container's name, for a member of a multi-container instance."""
 
 
 BYOC_PORTS = range(20000, 32767)
+
+
+def new_instance_id() -> str:
+    """A fresh instance id, shaped like EC2's."""
+    return f"i-{secrets.token_hex(8)}"
 
 
 def _free_port(taken: set[int]) -> int:
@@ -111,13 +120,17 @@ class Launcher:
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
               network_isolated: bool, log_group: str, instance_type: str | None = None, *,
               account: str, volume_gb: int | None = None, memory_mb: int | None = None,
-              stream: str | None = None, extra_env: dict[str, str] | None = None) -> Instance:
+              stream: str | None = None, extra_env: dict[str, str] | None = None,
+              instance_id: str | None = None, container: str | None = None) -> Instance:
         """Start an instance process (blocking; call from a worker thread) with the limits of
         ``instance_type`` (or ``memory_mb``: a serverless variant's memory) and a disk budget of
         ``volume_gb`` (see ``runtime.limits``); its output goes to ``stream`` (default
-        ``<variant>/<instance-id>``), ``extra_env`` is added to its environment."""
-        instance_id = f"i-{secrets.token_hex(8)}"
+        ``<variant>/<instance-id>``), ``extra_env`` is added to its environment. A ``container`` of a
+        multi-container instance ``instance_id`` gets its own directory under the instance's."""
+        instance_id = instance_id or new_instance_id()
         directory = self.data_dir / "instances" / region / endpoint / instance_id
+        if container is not None:
+            directory = directory / container
         opt_ml = directory / "opt_ml"
         (opt_ml / "model").mkdir(parents=True, exist_ok=True)
         spec = ContainerSpec(argv=[], opt_ml=opt_ml, network_isolated=network_isolated,
@@ -185,7 +198,7 @@ class Launcher:
         client.ended = functools.partial(_ending, process)
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{instance_id}")
         return Instance(instance_id, variant, prepared, process, client, directory, socket_dir, log_group,
-                        stream, writer, port=port, logs=logs)
+                        stream, writer, port=port, logs=logs, container=container)
 
     def _socket_dir(self, spec: ContainerSpec) -> Path:
         """A fresh directory for the instance's unix socket, bound writable at the same path: only this
@@ -206,7 +219,11 @@ class Launcher:
             self._ports.discard(port)
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
-        """Return once the instance answers its health check; raise InstanceFailed if it dies or times out."""
+        """Return once the instance answers its health check; raise InstanceFailed if it dies or times out
+        (a multi-container instance: once every container answers; the failure names the container)."""
+        if instance.members:
+            await asyncio.gather(*(self.wait_ready(member, timeout) for member in instance.members))
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         delay = 0.02
@@ -225,18 +242,28 @@ class Launcher:
     def failure_reason(self, instance: Instance) -> str:
         """Why an instance exited, from its last log lines."""
         lines = (instance.logs or self.logs).tail(instance.log_group, instance.log_stream, 40)
+        which = f"Container {instance.container}: " if instance.container is not None else ""
         for line in reversed(lines):
             found = FAILURE_LINE.search(line)
             if found:
-                return f"{found.group(1)} failed: {found.group(2).strip()}"
+                return f"{which}{found.group(1)} failed: {found.group(2).strip()}"
         useful = [line for line in lines if line.strip() and not line.startswith("modelyard:")]
         last = useful[-1].strip() if useful else "no output"
         code = instance.process.returncode
-        return f"The container exited with code {code} before it was ready: {last}"
+        return f"{which}The container exited with code {code} before it was ready: {last}"
 
     def stop(self, instance: Instance, grace: float) -> None:
-        """Stop the process and remove the instance's files (blocking)."""
+        """Stop the process and remove the instance's files (blocking); a multi-container instance's
+        containers all stop at once."""
         instance.stopping = True
+        if instance.members:
+            instance.process.stop(grace=grace)
+            for member in instance.members:
+                self.stop(member, grace)
+            shutil.rmtree(instance.directory, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                instance.directory.parent.rmdir()
+            return
         if instance.process.poll() is None:
             instance.process.stop(grace=grace)
         instance.writer.close()

@@ -27,6 +27,16 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class ChainReply(Reply):
+    """A multi-container instance's answer (a subclass, so a single container's answers stay as lean)."""
+
+    container: str = ""
+    """The container that gave this answer (the failing one, for an error)."""
+    container_seconds: tuple[tuple[str, float], ...] = ()
+    """How long each container that was called took, in call order."""
+
+
+@dataclass(frozen=True)
 class Invocation:
     """What the router sends to an instance."""
 
@@ -36,6 +46,14 @@ class Invocation:
     custom_attributes: str | None = None
     inference_id: str | None = None
     target_model: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectInvocation(Invocation):
+    """An invocation of a Direct multi-container endpoint, for the container ``target_container``
+    (its TargetContainerHostname)."""
+
+    target_container: str = ""
 
 
 class StreamFailure(Exception):

@@ -10,8 +10,10 @@
       -> the endpoint meter counts the call (outcome, model and overhead latency; in memory only)
 
 Errors follow SageMaker: unknown or not-InService endpoint, an asynchronous endpoint (it takes only
-InvokeEndpointAsync) and unknown variant are ``ValidationError``;
-a handler failure is ``ModelError`` with ``OriginalStatusCode``, ``OriginalMessage``, ``LogStreamArn``.
+InvokeEndpointAsync), an unknown variant, and a TargetContainerHostname missing on a Direct multi-container
+endpoint, unknown, or sent to any other endpoint are ``ValidationError``; a handler failure is ``ModelError``
+(naming the failing container of a multi-container model) with ``OriginalStatusCode``, ``OriginalMessage``,
+``LogStreamArn``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 from modelyard.context import RequestContext
 from modelyard.hosting.capture.records import CapturedEvent
-from modelyard.hosting.instances import Ending, InstanceClient, Invocation, Reply
+from modelyard.hosting.container_chain import ContainerTimeout
+from modelyard.hosting.instances import ChainReply, DirectInvocation, Ending, InstanceClient, Invocation, Reply
 from modelyard.hosting.model_targets import checked_target
 from modelyard.hosting.router import SERVING_STATUSES, EndpointRoutes, Router, VariantRoutes
 from modelyard.hosting.serverless import SERVERLESS_PAYLOAD_BYTES, ServerlessGate
@@ -43,6 +46,8 @@ from modelyard.wire.errors import (
 )
 
 END_WAIT_SECONDS = 1.0
+PRIMARY = "primary"
+"""How SageMaker's errors name the container of a single-container model."""
 
 
 class InvokeEndpoint:
@@ -70,13 +75,14 @@ class InvokeEndpoint:
         if meter is None:
             return (await self._answer(routes, variant, params))[0]
         outcome, failed_in_model, model_seconds = OK, False, None
+        containers: tuple[tuple[str, float], ...] = ()
         try:
-            result, model_seconds = await self._answer(routes, variant, params)
+            result, model_seconds, containers = await self._answer(routes, variant, params)
             return result
         except ModelError as error:
             original = error.fields.get("OriginalStatusCode", 0)
             outcome, failed_in_model = (CLIENT_ERROR if 400 <= original < 500 else SERVER_ERROR), True
-            model_seconds = error.model_seconds
+            model_seconds, containers = error.model_seconds, error.container_seconds
             raise
         except ServiceError as error:
             outcome = CLIENT_ERROR if error.status < 500 else SERVER_ERROR
@@ -87,17 +93,21 @@ class InvokeEndpoint:
         finally:
             overhead = time.perf_counter() - started - (model_seconds or 0.0)
             meter.record(ctx.account, ctx.region, routes.name, variant.name, len(variant.instances), model_seconds,
-                         overhead, outcome, failed_in_model)
+                         overhead, outcome, failed_in_model, containers)
 
     async def _answer(self, routes: EndpointRoutes, variant: VariantRoutes,
-                      params: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        """The result and the model's share of the time (from sending the call to its reply)."""
+                      params: dict[str, Any]) -> tuple[dict[str, Any], float, tuple[tuple[str, float], ...]]:
+        """The result, the model's share of the time (from sending the call to its reply) and, for a
+        multi-container variant, each called container's."""
         if variant.multi_model:
             checked_target(params.get("TargetModel"), routes.name)
         elif params.get("TargetModel"):
             raise RuntimeValidationError(f"Endpoint {routes.name} is not a multi-model endpoint and does not support "
                                          "target model header; omit TargetModel, or deploy a Mode MultiModel model")
         invocation = _invocation(params)
+        hostname = params.get("TargetContainerHostname")
+        if hostname is not None or variant.direct:
+            invocation = direct_invocation(routes, variant, invocation, hostname)
         gate = variant.serverless
         limit = self.limits.invoke_body_bytes
         if gate is not None:
@@ -112,8 +122,12 @@ class InvokeEndpoint:
                 error.model_seconds = time.perf_counter() - sent
                 raise
             model_seconds = time.perf_counter() - sent
+        chained = cast(ChainReply, reply) if variant.containers else None
         if reply.status >= 400:
-            raise model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"), model_seconds)
+            failure = model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"),
+                                  model_seconds, chained.container if chained else PRIMARY)
+            failure.container_seconds = chained.container_seconds if chained else ()
+            raise failure
         if len(reply.body) > limit:
             raise model_error(routes, variant, 500,
                               f"The model's response of {len(reply.body)} bytes exceeds the limit of {limit} bytes",
@@ -124,7 +138,8 @@ class InvokeEndpoint:
             capture.offer(CapturedEvent(variant.name, time.time(), invocation.inference_id, invocation.content_type,
                                         invocation.body, content_type, reply.body))
         return ({"Body": reply.body, "ContentType": content_type,
-                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds)
+                 "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds,
+                chained.container_seconds if chained else ())
 
     @contextlib.asynccontextmanager
     async def _serverless_slot(self, routes: EndpointRoutes, variant: VariantRoutes,
@@ -165,11 +180,12 @@ class InvokeEndpoint:
                 break
             try:
                 return await instance.invoke(invocation, timeout)
-            except asyncio.TimeoutError:
+            except asyncio.TimeoutError as exc:
                 instance.timeouts += 1
+                container = exc.container if isinstance(exc, ContainerTimeout) else PRIMARY
                 raise model_error(routes, variant, 0, (
-                    f"Your invocation timed out while waiting for a response from container primary after "
-                    f"{timeout:g} seconds")) from None
+                    f"Your invocation timed out while waiting for a response from container {container} after "
+                    f"{timeout:g} seconds"), container=container) from None
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 failed = failed or instance
         if failed is None:
@@ -233,15 +249,38 @@ async def _ending(instance: InstanceClient) -> Ending | None:
 
 
 def model_error(routes: EndpointRoutes, variant: VariantRoutes, status: int, message: str,
-                model_seconds: float | None = None) -> ModelError:
+                model_seconds: float | None = None, container: str = PRIMARY) -> ModelError:
     """SageMaker's ModelError (424) for a container's error answer (``model_seconds``: how long the
-    container had the call, for the endpoint's metrics)."""
+    container had the call, for the endpoint's metrics; ``container``: which container answered, the
+    single container being ``primary``)."""
     kind = "client" if 400 <= status < 500 else "server"
-    text = (f'Received {kind} error ({status}) from primary with message "{message}". '
+    text = (f'Received {kind} error ({status}) from {container} with message "{message}". '
             f"See {routes.log_group_arn} for more information.")
     error = ModelError(text, OriginalStatusCode=status, OriginalMessage=message, LogStreamArn=routes.log_group_arn)
     error.model_seconds = model_seconds
     return error
+
+
+def direct_invocation(routes: EndpointRoutes, variant: VariantRoutes, invocation: Invocation,
+                      hostname: str | None) -> DirectInvocation:
+    """``invocation`` for the container ``TargetContainerHostname`` names. The header is required on a
+    Direct multi-container endpoint and must name one of its containers, and is refused anywhere else.
+    SageMaker answers each case with a ValidationError (the developer guide's "Invoke a multi-container
+    endpoint with direct invocation" lists the three; it does not quote their text, so the messages here
+    say what to fix)."""
+    if not variant.direct:
+        raise RuntimeValidationError(
+            f"Endpoint {routes.name} is not configured for direct invocation (its model is not a multi-container "
+            f"model with InferenceExecutionConfig Mode Direct); omit TargetContainerHostname")
+    if not hostname:
+        raise RuntimeValidationError(
+            f"Endpoint {routes.name} is configured for direct invocation; name the container to invoke with "
+            f"TargetContainerHostname, one of {list(variant.containers)}")
+    if hostname not in variant.containers:
+        raise RuntimeValidationError(
+            f"Container with hostname {hostname} was not found on endpoint {routes.name} (variant {variant.name}); "
+            f"its containers are {list(variant.containers)}")
+    return DirectInvocation(**invocation.__dict__, target_container=hostname)
 
 
 def payload_too_large(size: int, limit: int) -> RequestTooLarge:

@@ -38,6 +38,10 @@ class VariantRoutes:
     multi_model: bool = False
     """A multi-model variant: every call names a TargetModel, its instances are ``ModelHolder``s."""
     serverless: ServerlessGate | None = None
+    containers: tuple[str, ...] = ()
+    """A multi-container variant's container names, in order (empty for a single container)."""
+    direct: bool = False
+    """A multi-container variant invoked Direct: every call names one container (TargetContainerHostname)."""
 
     _turn: int = 0
 

@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from modelyard.context import RequestContext
+from modelyard.hosting.container_chain import ContainerTimeout
 from modelyard.hosting.instances import Invocation, StreamedReply, StreamFailure
-from modelyard.hosting.invoke import endpoint_routes, model_error, pick_variant
+from modelyard.hosting.invoke import direct_invocation, endpoint_routes, model_error, pick_variant
 from modelyard.hosting.router import Router
 from modelyard.settings import Limits
 from modelyard.wire import eventstream
@@ -79,14 +80,18 @@ class InvokeEndpointWithResponseStream:
             raise ServiceUnavailable(f"Endpoint {routes.name} has no healthy instance right now; retry shortly")
         invocation = Invocation(params["Body"], params.get("ContentType"), params.get("Accept"),
                                 params.get("CustomAttributes"), params.get("InferenceId"))
+        hostname = params.get("TargetContainerHostname")
+        if hostname is not None or variant.direct:
+            invocation = direct_invocation(routes, variant, invocation, hostname)
         timeout = self.limits.invoke_timeout_seconds
         try:
             reply: StreamedReply = await instance.invoke_stream(invocation, timeout)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as exc:
             instance.timeouts += 1
+            container = exc.container if isinstance(exc, ContainerTimeout) else "primary"
             raise model_error(routes, variant, 0, (
                 f"Your invocation timed out while waiting for the first part of the response from container "
-                f"primary after {timeout:g} seconds")) from None
+                f"{container} after {timeout:g} seconds"), container=container) from None
         except (OSError, asyncio.IncompleteReadError, ConnectionError) as exc:
             raise ServiceUnavailable(f"The instance serving {routes.name} closed the connection ({exc}); "
                                      "retry shortly") from None

@@ -22,7 +22,7 @@ class Tally:
     """One endpoint variant's invocations in one minute."""
 
     __slots__ = ("invocations", "client_errors", "server_errors", "model_errors", "per_instance",
-                 "model_latency", "overhead_latency")
+                 "model_latency", "overhead_latency", "container_latency")
 
     def __init__(self) -> None:
         self.invocations = 0
@@ -32,6 +32,8 @@ class Tally:
         self.per_instance = 0.0
         self.model_latency: list[float] = []
         self.overhead_latency: list[float] = []
+        self.container_latency: dict[str, list[float]] | None = None
+        """A multi-container variant's ContainerLatency samples by container name."""
 
 
 TallyKey = tuple[str, str, str, str, int]
@@ -45,9 +47,11 @@ class EndpointMeter:
         self._tallies: dict[TallyKey, Tally] = {}
 
     def record(self, account: str, region: str, endpoint: str, variant: str, instances: int,
-               model_seconds: float | None, overhead_seconds: float, outcome: int, model_error: bool) -> None:
+               model_seconds: float | None, overhead_seconds: float, outcome: int, model_error: bool,
+               containers: tuple[tuple[str, float], ...] = ()) -> None:
         """One invocation: its outcome (OK, CLIENT_ERROR, SERVER_ERROR), whether the model failed it,
-        and its latencies (``model_seconds`` None when no instance answered)."""
+        and its latencies (``model_seconds`` None when no instance answered; ``containers``: each called
+        container's seconds, for a multi-container variant)."""
         key = (account, region, endpoint, variant, int(time.time() // 60) * 60)
         tally = self._tallies.get(key)
         if tally is None:
@@ -63,6 +67,12 @@ class EndpointMeter:
         if model_seconds is not None:
             tally.model_latency.append(model_seconds * 1e6)
         tally.overhead_latency.append(overhead_seconds * 1e6)
+        if containers:
+            by_container = tally.container_latency
+            if by_container is None:
+                by_container = tally.container_latency = {}
+            for container, seconds in containers:
+                by_container.setdefault(container, []).append(seconds * 1e6)
 
     def drain(self) -> dict[TallyKey, Tally]:
         """The tallies so far; the meter starts empty (call on the event loop)."""
@@ -97,4 +107,10 @@ def endpoint_points(tallies: dict[TallyKey, Tally]) -> Iterator[tuple[PointKey, 
                 latency = Aggregate()
                 latency.add_values(samples)
                 yield key(name, "Microseconds"), latency
+        for container, samples in (tally.container_latency or {}).items():
+            latency = Aggregate()
+            latency.add_values(samples)
+            series = SeriesKey(account, region, ENDPOINT_NAMESPACE, "ContainerLatency",
+                               tuple(sorted((*dimensions, ("ContainerName", container)))))
+            yield (series, minute, "Microseconds"), latency
 

@@ -70,6 +70,10 @@ def _check_models(conn: Connection, ctx: RequestContext, variants: list[dict[str
         if asynchronous and any(c.get("Mode") == "MultiModel" for c in model_containers(model)):
             raise ValidationException(f'Model "{name}" is a multi-model model; asynchronous inference endpoints '
                                       "host single-model models only: remove AsyncInferenceConfig")
+        if asynchronous and (model.document.get("InferenceExecutionConfig") or {}).get("Mode") == "Direct":
+            raise ValidationException(f'Model "{name}" is a multi-container model with Direct invocation; '
+                                      "InvokeEndpointAsync cannot name a TargetContainerHostname, so asynchronous "
+                                      "endpoints cannot host it: use Mode Serial or remove AsyncInferenceConfig")
 
 
 @operation("sagemaker", "CreateEndpointConfig")

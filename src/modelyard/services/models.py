@@ -30,7 +30,7 @@ from modelyard.services.data_locations import check_locations, container_locatio
 from modelyard.services.dispatch import operation
 from modelyard.services.image_checks import refuse_unrunnable_image
 from modelyard.services.unsupported import refuse_unsupported
-from modelyard.services.unsupported_hosting import CREATE_MODEL, check_single_container
+from modelyard.services.unsupported_hosting import CREATE_MODEL
 from modelyard.store.errors import DuplicateKey
 from modelyard.store.resources import delete_record, get_record
 from modelyard.wire.errors import ValidationException
@@ -100,8 +100,17 @@ def _check_multi_model(container: dict[str, Any], where: str, has_package: bool)
 def _check_execution(containers: list[dict[str, Any]], mode: str | None) -> None:
     for index, container in enumerate(containers, 1):
         _check_container(container, index)
+    _check_pipeline(containers, mode)
+
+
+def _check_pipeline(containers: list[dict[str, Any]], mode: str | None) -> None:
+    """What a multi-container model must be, as given or once its model packages are resolved."""
+    if len(containers) > 15:
+        raise ValidationException(f"A model runs at most 15 containers; its containers (model packages "
+                                  f"resolved) number {len(containers)}")
     if len(containers) > 1 and any(c.get("Mode") == "MultiModel" for c in containers):
-        raise ValidationException("MultiModel mode is supported only for a model with a single container")
+        raise ValidationException("MultiModel mode is supported only for a model with a single container; host "
+                                  "the multi-model container as a model (and endpoint) of its own")
     hostnames = [c["ContainerHostname"] for c in containers if c.get("ContainerHostname")]
     if len(set(hostnames)) != len(hostnames):
         raise ValidationException(f"ContainerHostname values must be unique within a model; got {hostnames}")
@@ -208,9 +217,10 @@ def create_model(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]
     try:
         with ctx.db.session(write=True) as conn:
             resolved = _resolve(conn, ctx, containers)
+            if len(resolved) != len(containers):
+                _check_pipeline(resolved, (request.get("InferenceExecutionConfig") or {}).get("Mode"))
             for index, container in enumerate(resolved):
                 refuse_unrunnable_image(ctx, container.get("Image"), f"{_member_name(request, index)}.Image")
-            check_single_container(resolved)
             check_locations(ctx, [member for index, container in enumerate(resolved)
                                   for member in container_locations(container, _member_name(request, index))])
             insert_tagged(conn, ctx, MODEL, name, arn, _document(ctx, request, arn), request.get("Tags"),

@@ -105,6 +105,10 @@ def _model_snapshot(conn: Connection, ctx: RequestContext, name: str) -> Transfo
     model = get_record(conn, ctx.account, ctx.region, "model", name)
     if model is None:
         raise ValidationException(f'Could not find model "{name}".')
+    if (model.document.get("InferenceExecutionConfig") or {}).get("Mode") == "Direct":
+        raise ValidationException(f'Model "{name}" is a multi-container model with Direct invocation; batch '
+                                  "transform sends every record through all containers of a model and cannot pick "
+                                  "one: create the model with InferenceExecutionConfig Mode Serial")
     return TransformDesired(model_containers(model), bool(model.document.get("EnableNetworkIsolation")))
 
 

@@ -7,10 +7,7 @@ which are recorded and not emulated, ``InferenceAmiVersion``).
 
 from __future__ import annotations
 
-from typing import Any
-
-from modelyard.services.unsupported import Activity, Unsupported, enabled, equals, other_than, present, with_any
-from modelyard.wire.errors import ValidationException
+from modelyard.services.unsupported import Activity, Unsupported, enabled, other_than, present, with_any
 
 _VPC = ("modelyard has no VPCs: containers use the host's network, or none with EnableNetworkIsolation on the "
         "model; remove VpcConfig")
@@ -34,10 +31,6 @@ def _container_rules(prefix: str) -> tuple[Unsupported, ...]:
 CREATE_MODEL = (
     *_container_rules("PrimaryContainer"),
     *_container_rules("Containers[]"),
-    Unsupported("Containers", "multi-container models (serial inference pipelines and Direct invocation) are "
-                "not implemented; give one container", lambda value: len(value) > 1),
-    Unsupported("InferenceExecutionConfig.Mode", "Direct invocation needs several containers, which modelyard "
-                "does not run yet; omit InferenceExecutionConfig", equals("Direct")),
     Unsupported("VpcConfig", _VPC),
 )
 
@@ -93,10 +86,3 @@ UPDATE_ENDPOINT = (
 )
 
 UPDATE_WEIGHTS_AND_CAPACITIES = ()
-
-def check_single_container(resolved: list[dict[str, Any]]) -> None:
-    """Refuse a model whose model package brings several containers (no multi-container hosting yet)."""
-    if len(resolved) > 1:
-        raise ValidationException(
-            f"The model package of this model has {len(resolved)} containers; multi-container models are not "
-            "supported by modelyard yet: register a package with one container")

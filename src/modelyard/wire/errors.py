@@ -102,11 +102,13 @@ class RuntimeValidationError(ServiceError):
 
 class ModelError(ServiceError):
     """The model container answered an error (HTTP 424), with the original status and message;
-    ``model_seconds`` is how long the model took, for the endpoint's metrics."""
+    ``model_seconds`` is how long the model took, and ``container_seconds`` how long each container of a
+    multi-container model that was called took, for the endpoint's metrics."""
 
     code = "ModelError"
     status = 424
     model_seconds: float | None = None
+    container_seconds: tuple[tuple[str, float], ...] = ()
 
 
 class ModelNotReadyException(ServiceError):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelyard.arns import log_group_arn
+from modelyard.controllers.container_group import GroupShape, container_names, start_group
 from modelyard.controllers.endpoints.backoff import RestartBackoff
 from modelyard.controllers.endpoints.multi_model import host_setup, prepare_base
 from modelyard.controllers.endpoints.plans import (
@@ -49,6 +50,7 @@ from modelyard.desired.deployment_policy import DeploymentPolicy
 from modelyard.desired.endpoints import EndpointDesired
 from modelyard.hosting.capture.service import CaptureService
 from modelyard.hosting.capture.writer import CaptureWriter
+from modelyard.hosting.container_chain import DIRECT
 from modelyard.hosting.instances import InstanceClient
 from modelyard.hosting.router import SERVING_STATUSES, EndpointRoutes, Router, TrafficShift, VariantRoutes
 from modelyard.hosting.serverless import ServerlessGate
@@ -85,6 +87,8 @@ class VariantDeployment:
     """A serverless variant's admission and cold starts (None for instance-based variants)."""
     hosts: list[ModelHost] = field(default_factory=list)
     """A multi-model variant's instances (it has no ``instances`` of its own)."""
+    members: list[tuple[str, PreparedContainer]] = field(default_factory=list)
+    """A multi-container variant's containers by name (``prepared`` is the first); empty otherwise."""
 
     @property
     def multi_model(self) -> bool:
@@ -328,8 +332,9 @@ class EndpointController(KeyedReconciler):
         try:
             for plan in plans:
                 if len(plan.containers) > 1:
-                    raise PlanError(f"Variant {plan.name}: modelyard runs single-container models only for now "
-                                    f"(model {plan.model_name} has {len(plan.containers)} containers)")
+                    members = await asyncio.to_thread(self._prepare_members, key, plan)
+                    new.variants[plan.name] = VariantDeployment(plan, members[0][1], members=members)
+                    continue
                 prepared = await asyncio.to_thread(self._prepare_logged, key, plan)
                 new.variants[plan.name] = self._variant_deployment(key, plan, prepared)
             if start_instances:
@@ -391,6 +396,30 @@ class EndpointController(KeyedReconciler):
             writer.write_line(f"modelyard: environment ready; starting {plan.instance_count} instance(s)")
         return prepared
 
+    def _prepare_members(self, key: ResourceKey, plan: VariantPlan) -> list[tuple[str, PreparedContainer]]:
+        """Prepare every container of a multi-container variant (each its own environment), logging the
+        steps to the variant's deployment log; all or none stay prepared."""
+        members: list[tuple[str, PreparedContainer]] = []
+        with self.launcher.logs.scoped(key.account, key.region).writer(deployment_group(key.name),
+                                                                        plan.name) as writer:
+            try:
+                for name, container in zip(container_names(plan.containers), plan.containers, strict=True):
+                    writer.write_line(f"modelyard: preparing container {name} of model {plan.model_name} "
+                                      f"(image {container.image})")
+                    try:
+                        members.append((name, self.preparer.prepare(container, progress=writer.write_line)))
+                    except PlanError as exc:
+                        reason = self.server_paths.neutral(str(exc))
+                        writer.write_line(f"modelyard: preparation of container {name} failed: {reason}")
+                        raise PlanError(f"Container {name}: {exc}") from None
+            except BaseException:
+                for _, prepared in members:
+                    self.preparer.release(prepared)
+                raise
+            writer.write_line(f"modelyard: {len(members)} containers ready ({plan.execution_mode}); starting "
+                              f"{plan.instance_count} instance(s)")
+        return members
+
     async def _scale(self, key: ResourceKey, record: Record, current: Deployment, plans: list[VariantPlan]) -> None:
         for plan in plans:
             variant = current.variants[plan.name]
@@ -438,11 +467,17 @@ class EndpointController(KeyedReconciler):
     async def _start(self, key: ResourceKey, variant: VariantDeployment) -> Instance:
         serverless = variant.plan.serverless
         launched = time.perf_counter()
-        instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, variant.plan.name,
-                                           variant.prepared, variant.plan.network_isolation,
-                                           endpoint_group(key.name), variant.plan.instance_type,
-                                           account=key.account, volume_gb=variant.plan.volume_size_gb,
-                                           memory_mb=serverless.memory_mb if serverless else None)
+        plan = variant.plan
+        if variant.members:
+            shape = GroupShape(key.region, key.account, key.name, plan.name, endpoint_group(key.name), plan.name,
+                               plan.execution_mode, plan.network_isolation, plan.instance_type, plan.volume_size_gb)
+            instance = await asyncio.to_thread(start_group, self.launcher, shape, variant.members)
+        else:
+            instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, plan.name,
+                                               variant.prepared, plan.network_isolation,
+                                               endpoint_group(key.name), plan.instance_type,
+                                               account=key.account, volume_gb=plan.volume_size_gb,
+                                               memory_mb=serverless.memory_mb if serverless else None)
         try:
             await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:
@@ -477,7 +512,8 @@ class EndpointController(KeyedReconciler):
         await asyncio.gather(*(self._stop(i, grace) for i in instances), *(h.close() for h in hosts),
                              return_exceptions=True)
         for variant in deployment.variants.values():
-            self.preparer.release(variant.prepared)
+            for prepared in [p for _, p in variant.members] or [variant.prepared]:
+                self.preparer.release(prepared)
         if deployment.capture is not None:
             await asyncio.to_thread(deployment.capture.close, flush)
 
@@ -498,7 +534,8 @@ class EndpointController(KeyedReconciler):
         """The routes of a deployment: its production variants, its shadow, and the share of calls its
         companion fleet takes while an update shifts traffic."""
         variants = {name: VariantRoutes(name, v.plan.weight, v.clients(), multi_model=v.multi_model,
-                                        serverless=v.gate)
+                                        serverless=v.gate, containers=tuple(n for n, _ in v.members),
+                                        direct=v.plan.execution_mode == DIRECT and bool(v.members))
                     for name, v in deployment.variants.items()}
         for variant in deployment.variants.values():
             if variant.gate is not None:
@@ -522,8 +559,9 @@ class EndpointController(KeyedReconciler):
                 continue
             summary: dict[str, Any] = {
                 "VariantName": name,
-                "DeployedImages": [{"SpecifiedImage": v.prepared.plan.image, "ResolvedImage": v.prepared.image.uri,
-                                    "ResolutionTime": v.deployed_at}],
+                "DeployedImages": [{"SpecifiedImage": p.plan.image, "ResolvedImage": p.image.uri,
+                                    "ResolutionTime": v.deployed_at}
+                                   for p in [p for _, p in v.members] or [v.prepared]],
                 "CurrentWeight": v.plan.weight, "DesiredWeight": v.plan.weight,
             }
             if v.plan.serverless is not None:

@@ -49,6 +49,8 @@ class VariantPlan:
     serverless: ServerlessShape | None = None
     shadow: bool = False
     """A shadow variant: it gets copies of calls (sampled by its weight), its answers are never returned."""
+    execution_mode: str = "Serial"
+    """A multi-container model's InferenceExecutionConfig.Mode: Serial (a pipeline) or Direct."""
 
     @property
     def fingerprint(self) -> str:
@@ -101,7 +103,8 @@ def plan_variants(conn: Connection, endpoint: Record, desired: EndpointDesired) 
             weight=float(override.get("DesiredWeight", variant.get("InitialVariantWeight", 1.0))),
             instance_count=count, instance_type=variant.get("InstanceType"), containers=containers,
             network_isolation=bool(model.document.get("EnableNetworkIsolation")),
-            volume_size_gb=variant.get("VolumeSizeInGB"), serverless=serverless, shadow=shadow))
+            volume_size_gb=variant.get("VolumeSizeInGB"), serverless=serverless, shadow=shadow,
+            execution_mode=(model.document.get("InferenceExecutionConfig") or {}).get("Mode") or "Serial"))
     if not plans:
         raise PlanError(f"Endpoint configuration {config_name} has no production variant")
     return plans

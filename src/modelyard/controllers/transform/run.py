@@ -1,6 +1,7 @@
 """Run one batch transform job: containers up, every input object through them, ``.out`` files down.
 
-    prepare the model's container ─► start InstanceCount instances (/ping) ─► /execution-parameters
+    prepare the model's container(s) ─► start InstanceCount instances (/ping) ─► /execution-parameters
+    (a multi-container model: every instance runs all its containers as a Serial pipeline)
     producer: object ─read─► plan_file ─► the PieceFeed of its instance (at most two files waiting each);
               the input objects are partitioned across the instances: object i goes to instance i mod N,
               so one file never splits across instances
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from modelyard.controllers.container_group import GroupShape, container_names, start_group
 from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.preparation import PreparedContainer, Preparer
@@ -36,7 +38,8 @@ from modelyard.controllers.transform.settings import (
     resolve_settings,
 )
 from modelyard.desired.transform import TransformDesired
-from modelyard.hosting.instances import Invocation
+from modelyard.hosting.container_chain import SERIAL
+from modelyard.hosting.instances import ChainReply, Invocation
 from modelyard.log_groups import TRANSFORM_JOBS
 from modelyard.logstore import LogWriter
 from modelyard.storage import ObjectStore, StorageError
@@ -66,19 +69,21 @@ class _Slot:
     data_log: LogWriter
 
 
-def _plan(job: dict[str, Any], desired: TransformDesired) -> ContainerPlan:
-    containers = desired.containers
-    if len(containers) != 1:
-        raise RunFailed(f"Model {job['ModelName']} has {len(containers)} containers; modelyard's batch "
-                        "transform runs single-container models only for now")
-    raw = containers[0]
-    if raw.get("Mode") == "MultiModel":
-        raise RunFailed(f"Model {job['ModelName']} is a multi-model container; batch transform needs a "
-                        "single model")
-    if not raw.get("Image"):
-        raise RunFailed(f"The container of model {job['ModelName']} has no Image")
-    data = raw.get("ModelDataUrl") or ((raw.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
-    return ContainerPlan(raw["Image"], data, dict(raw.get("Environment") or {}), raw.get("ContainerHostname"))
+def _plans(job: dict[str, Any], desired: TransformDesired) -> list[ContainerPlan]:
+    """The model's containers; several run as a Serial pipeline on every instance."""
+    if not desired.containers:
+        raise RunFailed(f"Model {job['ModelName']} has no container")
+    plans = []
+    for raw in desired.containers:
+        if raw.get("Mode") == "MultiModel":
+            raise RunFailed(f"Model {job['ModelName']} is a multi-model container; batch transform needs a "
+                            "single model")
+        if not raw.get("Image"):
+            raise RunFailed(f"A container of model {job['ModelName']} has no Image")
+        data = raw.get("ModelDataUrl") or ((raw.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+        plans.append(ContainerPlan(raw["Image"], data, dict(raw.get("Environment") or {}),
+                                   raw.get("ContainerHostname")))
+    return plans
 
 
 class TransformRun:
@@ -97,7 +102,7 @@ class TransformRun:
         self.health_timeout = health_timeout
         self.outcome = Outcome()
         self.slots: list[_Slot] = []
-        self._prepared: PreparedContainer | None = None
+        self._prepared: list[PreparedContainer] = []
         self._writes: list[asyncio.Task[None]] = []
 
     async def run(self, started: Callable[[], Awaitable[None]] | None = None) -> Outcome:
@@ -114,17 +119,21 @@ class TransformRun:
         finally:
             await self._shutdown()
 
-    async def _prepare(self) -> PreparedContainer:
-        plan = _plan(self.job, self.desired)
-        try:
-            prepared = await asyncio.to_thread(self.preparer.prepare, plan)
-        except PlanError as exc:
-            raise RunFailed(str(exc)) from None
-        self._prepared = prepared
-        environment = container_environment(self.job, plan.environment)
-        return replace(prepared, plan=replace(prepared.plan, environment=environment))
+    async def _prepare(self) -> list[tuple[str, PreparedContainer]]:
+        """Each container prepared (its own environment), with the job's environment added, by name."""
+        plans = _plans(self.job, self.desired)
+        members = []
+        for name, plan in zip(container_names(plans), plans, strict=True):
+            try:
+                prepared = await asyncio.to_thread(self.preparer.prepare, plan)
+            except PlanError as exc:
+                raise RunFailed(f"Container {name}: {exc}" if len(plans) > 1 else str(exc)) from None
+            self._prepared.append(prepared)
+            environment = container_environment(self.job, plan.environment)
+            members.append((name, replace(prepared, plan=replace(prepared.plan, environment=environment))))
+        return members
 
-    async def _start_instances(self, prepared: PreparedContainer) -> None:
+    async def _start_instances(self, prepared: list[tuple[str, PreparedContainer]]) -> None:
         count = int(self.job["TransformResources"].get("InstanceCount", 1))
         isolated = self.desired.network_isolation
         results = await asyncio.gather(*(self._start_one(prepared, isolated) for _ in range(count)),
@@ -136,10 +145,16 @@ class TransformRun:
                 raise RunFailed(f"An instance of the model did not start: {errors[0]}")
             raise errors[0]
 
-    async def _start_one(self, prepared: PreparedContainer, isolated: bool) -> _Slot:
-        instance = await asyncio.to_thread(self.launcher.start, self.region, f"transform-jobs/{self.name}",
-                                           self.name, prepared, isolated, TRANSFORM_JOBS,
-                                           self.job["TransformResources"].get("InstanceType"), account=self.account)
+    async def _start_one(self, members: list[tuple[str, PreparedContainer]], isolated: bool) -> _Slot:
+        instance_type = self.job["TransformResources"].get("InstanceType")
+        if len(members) > 1:
+            shape = GroupShape(self.region, self.account, f"transform-jobs/{self.name}", self.name, TRANSFORM_JOBS,
+                               self.name, SERIAL, isolated, instance_type)
+            instance = await asyncio.to_thread(start_group, self.launcher, shape, members)
+        else:
+            instance = await asyncio.to_thread(self.launcher.start, self.region, f"transform-jobs/{self.name}",
+                                               self.name, members[0][1], isolated, TRANSFORM_JOBS, instance_type,
+                                               account=self.account)
         data_log = self.launcher.logs.scoped(self.account, self.region).writer(
             TRANSFORM_JOBS, f"{instance.log_stream}/data-log")
         slot = _Slot(instance, data_log)
@@ -249,7 +264,8 @@ class TransformRun:
             if reply.status == 200:
                 return reply.body
             message = reply.body.decode("utf-8", errors="replace").strip()[:_MESSAGE_CHARS]
-            raise FileFailed(f"{describe_records(piece)}: the model answered HTTP {reply.status}: {message}")
+            source = f"container {reply.container}" if isinstance(reply, ChainReply) else "the model"
+            raise FileFailed(f"{describe_records(piece)}: {source} answered HTTP {reply.status}: {message}")
         raise AssertionError("unreachable")
 
     def _transport_problem(self, slot: _Slot, exc: BaseException, settings: RunSettings) -> str:
@@ -282,9 +298,9 @@ class TransformRun:
         for task in self._writes:
             task.cancel()
         await asyncio.gather(*(self._stop_slot(slot) for slot in self.slots), return_exceptions=True)
-        if self._prepared is not None:
-            self.preparer.release(self._prepared)
-            self._prepared = None
+        for prepared in self._prepared:
+            self.preparer.release(prepared)
+        self._prepared = []
 
     async def _stop_slot(self, slot: _Slot) -> None:
         with contextlib.suppress(Exception):

@@ -24,7 +24,7 @@ from pathlib import Path
 from modelyard.hosting.asynchronous.backlog import Backlog, EndpointKey
 from modelyard.hosting.asynchronous.notifications import Notifier, inference_result
 from modelyard.hosting.asynchronous.requests import AsyncRequest
-from modelyard.hosting.instances import InstanceClient, Invocation
+from modelyard.hosting.instances import ChainReply, InstanceClient, Invocation
 from modelyard.hosting.router import SERVING_STATUSES, EndpointRoutes, Router
 from modelyard.storage import ObjectStore
 from modelyard.storage.errors import StorageError
@@ -252,8 +252,9 @@ class AsyncDrainer:
         if reply.status >= 400:
             message = await asyncio.to_thread(_excerpt, reply_path)
             return await self._fail(routes, request, (
-                f'Received {"client" if reply.status < 500 else "server"} error ({reply.status}) from primary '
-                f'with message "{message}". See {routes.log_group_arn} for more information.'))
+                f'Received {"client" if reply.status < 500 else "server"} error ({reply.status}) from '
+                f'{reply.container if isinstance(reply, ChainReply) else "primary"} with message "{message}". '
+                f"See {routes.log_group_arn} for more information."))
         try:
             await asyncio.to_thread(self.objects.upload_file, reply_path, request.output_location)
         except StorageError as exc:
