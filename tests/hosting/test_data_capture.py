@@ -280,7 +280,7 @@ def test_a_stuck_destination_never_slows_or_fails_invocations(tight_server, echo
     if where == "unwritable-file":
         expected += [rf"data capture of endpoint {unique}: cannot store captured files at {re.escape(destination)}: ",
                      rf"data capture of endpoint {unique} paused: \d+ bytes wait for upload"]
-    calls, deadline = 0, time.monotonic() + 60
+    calls, deadline = 0, time.monotonic() + 120
     while calls < 200 or not all(re.search(pattern, tight_server.log()) for pattern in expected):
         assert time.monotonic() < deadline, f"{expected} not all in the log:\n{tight_server.log()[-4000:]}"
         answer = runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=body)

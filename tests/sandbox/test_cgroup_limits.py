@@ -148,12 +148,15 @@ def test_writing_past_the_disk_budget_kills_the_container(sandboxed_backend: Pro
 def test_a_writer_that_ends_before_the_first_walk_is_still_over_its_budget(
     sandboxed_backend: ProcessBackend, tmp_path: Path
 ) -> None:
+    """On a quiet machine the writer ends before the watchdog's first walk; on a loaded one the walk may
+    catch it first and kill it. Either way the breach is reported."""
     spec = python_spec(tmp_path, QUICK_FILL, limits=Limits(disk_bytes=64 * MIB))
     process = sandboxed_backend.start(spec)
-    assert process.wait(60) == 0
+    code = process.wait(60)
     breach = process.limit_exceeded()
-    assert breach is not None and breach.kind == "disk" and "when it ended" in breach.message, breach
-    assert "64 MiB" in breach.message
+    assert breach is not None and breach.kind == "disk" and "64 MiB" in breach.message, (code, breach)
+    if code == 0:
+        assert "when it ended" in breach.message, breach
 
 
 def test_too_many_files_kill_the_container(sandboxed_backend: ProcessBackend, tmp_path: Path) -> None:
