@@ -103,3 +103,20 @@ def test_the_worker_has_the_least_cpu_weight_where_containers_have_cgroups(own_s
         pytest.skip(f"no usable cgroups on this host ({note}): the worker's nice value is its only priority")
     found = cpu_weight_of(control_worker(own_server))
     assert found in (("v1", 2), ("v2", 1)), found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_server_leaves_no_worker_behind(own_server: ServerProcess) -> None:
+    worker = control_worker(own_server)
+    os.kill(own_server.process.pid, signal.SIGKILL)
+    own_server.process.wait(10)
+    deadline = time.monotonic() + 10
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(worker), f"control worker {worker} outlived its killed server"

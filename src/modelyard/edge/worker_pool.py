@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 WORKER_NICE = 19
+PARENT_CHECK_SECONDS = 1.0
 
 
 class WorkerPool(Executor):
@@ -66,7 +68,9 @@ class WorkerPool(Executor):
 
 def start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...],
                  join_files: tuple[str, ...] = ()) -> None:
-    """In a new worker: its low-weight group and lowest priority first, then the caller's initializer."""
+    """In a new worker: its low-weight group and lowest priority first, a watch that ends the worker when
+    the server is gone (killed servers must not leave workers behind), then the caller's initializer."""
+    watch_parent(os.getppid())
     pid = str(os.getpid()).encode()
     for path in join_files:
         try:
@@ -80,6 +84,16 @@ def start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, .
     lowest_priority()
     if initializer is not None:
         initializer(*initargs)
+
+
+def watch_parent(parent: int) -> None:
+    """End this process within ``PARENT_CHECK_SECONDS`` of ``parent`` ending (it is then re-parented)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def lowest_priority() -> None:
