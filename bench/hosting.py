@@ -17,7 +17,9 @@ time each process behind each target spends per request (bench/proc_cpu.py: utim
 over the requests wrk completed): modelyard's server and its toolkit processes (parent and workers),
 MMS's java frontend and python workers, direct's toolkit, the ceiling's uvicorn, and wrk itself.
 Both sides run the worker count SageMaker's toolkits choose when SAGEMAKER_MODEL_SERVER_WORKERS is
-unset (one per core); ``--workers N`` sets it to N on every side.
+unset, one per core: MMS does so by itself; modelyard's toolkit defaults to one worker, so the benchmark
+sets SAGEMAKER_MODEL_SERVER_WORKERS to the core count on every side (the endpoint's model, direct's
+toolkit, MMS). ``--workers N`` sets N instead; ``--workers 0`` leaves every side to its own default.
 """
 
 from __future__ import annotations
@@ -150,8 +152,9 @@ def main() -> None:
     parser.add_argument("--no-mms", action="store_true", help="skip the MMS baseline")
     parser.add_argument("--capture", action="store_true", help="compare data capture off and 100 %% only")
     parser.add_argument("--cpu-cycles", type=int, default=3, help="rounds of CPU-per-request measurement (0: none)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="SAGEMAKER_MODEL_SERVER_WORKERS on every side (default: unset, one per core)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="SAGEMAKER_MODEL_SERVER_WORKERS on every side (default: one per core, SageMaker's "
+                             "default; 0: unset, each side's own default)")
     args = parser.parse_args()
     environment = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)} if args.workers else {}
     groups: dict[str, dict[str, Pids]] = {}
@@ -211,8 +214,10 @@ def main() -> None:
             ceiling_pid = processes[-1].pid
             groups["ceiling"] = {"uvicorn": lambda: [ceiling_pid]}
             targets.append(f"ceiling=http://127.0.0.1:{ceiling_port}/invocations")
-            print(f"workers: SAGEMAKER_MODEL_SERVER_WORKERS={args.workers or 'unset'}; toolkit processes of the "
-                  f"endpoint: {len(toolkit())}, of direct: {len(groups['direct']['toolkit']())}", flush=True)
+            workers = matching(server_pid, "modelyard.toolkit worker")
+            print(f"workers: SAGEMAKER_MODEL_SERVER_WORKERS={args.workers or 'unset'}; worker processes of the "
+                  f"endpoint: {len(workers())}, of direct: {len(matching(direct.pid, 'modelyard.toolkit worker')())} "
+                  "(0: the handler runs in the toolkit's own process)", flush=True)
             compare(args, targets)
             measure_cpu(args, targets, groups)
         finally:

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
@@ -33,6 +34,7 @@ from modelyard.toolkit import framing  # noqa: E402
 from modelyard.toolkit.environment import ToolkitSettings  # noqa: E402
 from modelyard.toolkit.frame_server import FrameProtocol  # noqa: E402
 from modelyard.toolkit.handler import Handler  # noqa: E402
+from modelyard.toolkit.pool import WorkerPool  # noqa: E402
 from modelyard.toolkit.routes import Service  # noqa: E402
 from modelyard.toolkit.runner import HandlerThread  # noqa: E402
 
@@ -52,9 +54,26 @@ sock.sendall(b"done")
 """
 
 
-async def run(service: Service, requests: int) -> float:
-    """CPU µs per request of this process over ``requests`` frames sent one at a time on one connection
-    by a client process (whose start-up is in the count, a millisecond or so over the whole round)."""
+def worker_ticks() -> int:
+    """utime+stime of this process's pool workers, in clock ticks."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if "modelyard.toolkit worker" not in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                    continue
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid():
+                total += int(fields[11]) + int(fields[12])
+    return total
+
+
+async def run(service: Any, requests: int) -> float:
+    """CPU µs per request of this process (and its pool workers) over ``requests`` frames sent one at a time
+    on one connection by a client process (whose start-up is in the count, a millisecond or so over the
+    whole round)."""
     loop = asyncio.get_running_loop()
     server, remote = socket.socketpair()
     finished: asyncio.Future[None] = loop.create_future()
@@ -67,12 +86,12 @@ async def run(service: Service, requests: int) -> float:
             super().data_received(data)
 
     await loop.connect_accepted_socket(lambda: Counting(service, loop), server)
-    started = time.process_time()
+    started, workers = time.process_time(), worker_ticks()
     feeder = subprocess.Popen([sys.executable, "-c", CLIENT, str(remote.fileno()), str(requests), FRAME.hex()],
                               pass_fds=(remote.fileno(),))
     remote.close()
     await finished
-    spent = time.process_time() - started
+    spent = time.process_time() - started + (worker_ticks() - workers) / os.sysconf("SC_CLK_TCK")
     feeder.wait()
     return spent / requests * 1e6
 
@@ -94,19 +113,26 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--loop-replies", action="store_true",
                         help="answer through the event loop (call_soon_threadsafe), as before direct replies")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="SAGEMAKER_MODEL_SERVER_WORKERS: above 1, the worker pool (workers' CPU counted)")
     args = parser.parse_args()
     if args.loop_replies:
         FrameProtocol._reply = lambda self, response: False  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, str(SHARED / "build_model.py"), tmp], check=True, capture_output=True)
         model_dir = os.path.join(tmp, "model")
-        settings = ToolkitSettings.from_environ({"SAGEMAKER_MODEL_DIR": model_dir})
+        os.environ.update(SAGEMAKER_MODEL_DIR=model_dir, SAGEMAKER_MODEL_SERVER_WORKERS=str(args.workers))
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(SHARED)])
+        settings = ToolkitSettings.from_environ()
         runner = HandlerThread()
         handler = runner.call(Handler.from_settings, settings)
         runner.call(handler.load)
-        service = Service(handler, runner)
 
         async def measure() -> None:
+            service: Any = Service(handler, runner)
+            if args.workers > 1:
+                service = WorkerPool(settings, asyncio.get_running_loop())
+                assert await service.start() is None
             await run(service, 1000)
             served = [await run(service, args.requests) for _ in range(args.rounds)]
             alone = [hooks_alone(handler, args.requests) for _ in range(args.rounds)]
@@ -119,6 +145,8 @@ def main() -> None:
                 await run(service, args.requests)
                 profile.disable()
                 pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+            if args.workers > 1:
+                await service.stop()
 
         asyncio.run(measure())
         runner.stop()
