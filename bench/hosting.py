@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from proc_cpu import Pids, Target, cpu_rounds, cpu_table, matching, others  # noqa: E402
+from proc_cpu import Pids, Target, anywhere, cpu_rounds, cpu_table, matching, others  # noqa: E402
 from tests.support.server import free_port, start_server  # noqa: E402
 
 IMAGE = "modelyard/python:3.11"
@@ -195,8 +195,10 @@ def main() -> None:
                 processes.append(mms)
                 wait_http(f"http://127.0.0.1:{mms_port}/ping", 600, mms)
                 targets.append(f"mms=http://127.0.0.1:{mms_port}/invocations")
-                java = matching(mms.pid, "java")
-                groups["mms"] = {"java frontend": java, "python workers": others(mms.pid, java),
+                venv = str(Path(os.environ.get("MODELYARD_BENCH_CACHE") or Path.home() / ".cache" / "modelyard-bench")
+                           / "venv-mms")
+                groups["mms"] = {"java frontend": anywhere("com.amazonaws.ml.mms.ModelServer", venv),
+                                 "python workers": anywhere("model_service_worker", venv),
                                  "mms_serve (idle parent)": lambda: [mms.pid]}
             targets.append(f"modelyard={server.url}/endpoints/bench/invocations")
             direct_port = free_port()

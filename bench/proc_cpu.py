@@ -74,6 +74,21 @@ def matching(root: int, *needles: str, include_root: bool = False) -> Pids:
     return pids
 
 
+def anywhere(*needles: str) -> Pids:
+    """A group: every process on the machine whose command line holds all of ``needles`` (for servers that
+    detach from their parent, as multi-model-server's java frontend and its workers do)."""
+    def pids() -> list[int]:
+        own = os.getpid()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != own:
+                line = cmdline(int(entry.name))
+                if all(needle in line for needle in needles):
+                    found.append(int(entry.name))
+        return found
+    return pids
+
+
 def others(root: int, *groups: Pids) -> Pids:
     """A group: the processes below ``root`` in none of ``groups``."""
     def pids() -> list[int]:
