@@ -11,6 +11,15 @@ the environment already built. ``--capture`` compares instead the same endpoint 
 (modelyard) and with 100 % capture of input and output to a file:// destination (capture100).
 Needs wrk and Java 17 (for MMS). The server runs with auth off, as wrk
 does not sign requests; bench/auth.py measures what verification adds.
+
+After the paired throughput/latency table, ``--cpu-cycles`` more rotating c=8 rounds measure the CPU
+time each process behind each target spends per request (bench/proc_cpu.py: utime+stime from /proc
+over the requests wrk completed): modelyard's server and its toolkit processes (parent and workers),
+MMS's java frontend and python workers, direct's toolkit, the ceiling's uvicorn, and wrk itself.
+Both sides run the worker count SageMaker's toolkits choose when SAGEMAKER_MODEL_SERVER_WORKERS is
+unset, one per core: MMS does so by itself; modelyard's toolkit defaults to one worker, so the benchmark
+sets SAGEMAKER_MODEL_SERVER_WORKERS to the core count on every side (the endpoint's model, direct's
+toolkit, MMS). ``--workers N`` sets N instead; ``--workers 0`` leaves every side to its own default.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from proc_cpu import Pids, Target, anywhere, cpu_rounds, cpu_table, matching, others  # noqa: E402
 from tests.support.server import free_port, start_server  # noqa: E402
 
 IMAGE = "modelyard/python:3.11"
@@ -75,11 +86,12 @@ def wait_http(url: str, timeout: float = 300.0, process: subprocess.Popen | None
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
-def deploy(sm, name: str, data: str, capture_to: str | None = None) -> float:  # type: ignore[no-untyped-def]
+def deploy(sm, name: str, data: str, capture_to: str | None = None,  # type: ignore[no-untyped-def]
+           environment: dict[str, str] | None = None) -> float:
     """Create model/config/endpoint (capturing every call to ``capture_to`` if given); seconds from
     CreateEndpoint to InService."""
     sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
-                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": data})
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": data, "Environment": environment or {}})
     capture = {"DataCaptureConfig": {
         "InitialSamplingPercentage": 100, "DestinationS3Uri": capture_to,
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
@@ -99,12 +111,13 @@ def deploy(sm, name: str, data: str, capture_to: str | None = None) -> float:  #
         time.sleep(0.02)
 
 
-def start_direct(data_dir: Path, model_dir: Path, port: int) -> subprocess.Popen:  # type: ignore[type-arg]
+def start_direct(data_dir: Path, model_dir: Path, port: int,  # type: ignore[type-arg]
+                 environment: dict[str, str]) -> subprocess.Popen:
     """A second toolkit process from the endpoint's own venv, serving HTTP on ``port``."""
     envs = [p for p in (data_dir / "envs").iterdir() if (p / "bin" / "python").exists()]
     python = str(envs[0] / "bin" / "python")
     env = {**os.environ, "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_DIR": str(model_dir),
-           "MODELYARD_SOCKET": str(data_dir / "direct.sock"), "PYTHONPATH": str(ROOT / "src")}
+           "MODELYARD_SOCKET": str(data_dir / "direct.sock"), "PYTHONPATH": str(ROOT / "src"), **environment}
     return subprocess.Popen([python, "-m", "modelyard.toolkit", "serve"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -118,6 +131,19 @@ def compare(args: argparse.Namespace, targets: list[str]) -> None:
     subprocess.run(command, check=True)
 
 
+def measure_cpu(args: argparse.Namespace, targets: list[str], groups: dict[str, dict[str, Pids]]) -> None:
+    """Print each target's CPU µs per request, per process group, over ``--cpu-cycles`` c=8 rounds."""
+    if args.cpu_cycles <= 0:
+        return
+    chosen: dict[str, Target] = {}
+    for target in targets:
+        name, url = target.split("=", 1)
+        chosen[name] = (url, groups[name])
+    print(f"\nCPU per request (median of {args.cpu_cycles} rotating c=8 rounds of {args.dur} s, /proc utime+stime; "
+          f"{os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
+    print(cpu_table(cpu_rounds(chosen, args.cpu_cycles, args.dur)), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=5)
@@ -125,7 +151,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--no-mms", action="store_true", help="skip the MMS baseline")
     parser.add_argument("--capture", action="store_true", help="compare data capture off and 100 %% only")
+    parser.add_argument("--cpu-cycles", type=int, default=3, help="rounds of CPU-per-request measurement (0: none)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="SAGEMAKER_MODEL_SERVER_WORKERS on every side (default: one per core, SageMaker's "
+                             "default; 0: unset, each side's own default)")
     args = parser.parse_args()
+    environment = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)} if args.workers else {}
+    groups: dict[str, dict[str, Pids]] = {}
     processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         work = Path(tmp)
@@ -135,14 +167,21 @@ def main() -> None:
             sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
                               aws_access_key_id="bench", aws_secret_access_key="bench")
             first = deploy(sm, "bench-warm", f"file://{work / 'bm' / 'model.tar.gz'}")
-            in_service = deploy(sm, "bench", f"file://{work / 'bm' / 'model.tar.gz'}")
+            in_service = deploy(sm, "bench", f"file://{work / 'bm' / 'model.tar.gz'}", environment=environment)
+            server_pid = server.process.pid
+            toolkit = matching(server_pid, "modelyard.toolkit")
+            groups["modelyard"] = {"server": lambda: [server_pid], "toolkit": toolkit,
+                                   "other below the server": others(server_pid, toolkit)}
             print(f"CreateEndpoint -> InService: {first:.2f} s (environment built), "
                   f"{in_service:.2f} s (environment already built)", flush=True)
             sm.delete_endpoint(EndpointName="bench-warm")
             if args.capture:
                 deploy(sm, "bench-capture", f"file://{work / 'bm' / 'model.tar.gz'}", (work / "captured").as_uri())
-                compare(args, [f"modelyard={server.url}/endpoints/bench/invocations",
-                               f"capture100={server.url}/endpoints/bench-capture/invocations"])
+                capture_targets = [f"modelyard={server.url}/endpoints/bench/invocations",
+                                   f"capture100={server.url}/endpoints/bench-capture/invocations"]
+                compare(args, capture_targets)
+                groups["capture100"] = groups["modelyard"]
+                measure_cpu(args, capture_targets, groups)
                 captured = sum(len(p.read_bytes().splitlines()) for p in (work / "captured").rglob("*.jsonl"))
                 print(f"records captured in files so far (files rotate every 60 s): {captured}")
                 print(server.log()[-2000:] if "dropped" in server.log() else "no capture drops reported")
@@ -150,14 +189,22 @@ def main() -> None:
             targets = []
             if not args.no_mms:
                 mms_port = low_free_port()
-                mms = subprocess.Popen(["bash", str(SHARED / "mms.sh"), str(model_dir), str(mms_port)],
+                mms = subprocess.Popen(["bash", str(SHARED / "mms.sh"), str(model_dir), str(mms_port),
+                                        *([str(args.workers)] if args.workers else [])],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                 processes.append(mms)
                 wait_http(f"http://127.0.0.1:{mms_port}/ping", 600, mms)
                 targets.append(f"mms=http://127.0.0.1:{mms_port}/invocations")
+                venv = str(Path(os.environ.get("MODELYARD_BENCH_CACHE") or Path.home() / ".cache" / "modelyard-bench")
+                           / "venv-mms")
+                groups["mms"] = {"java frontend": anywhere("com.amazonaws.ml.mms.ModelServer", venv),
+                                 "python workers": anywhere("model_service_worker", venv),
+                                 "mms_serve (idle parent)": lambda: [mms.pid]}
             targets.append(f"modelyard={server.url}/endpoints/bench/invocations")
             direct_port = free_port()
-            processes.append(start_direct(work / "data", model_dir, direct_port))
+            direct = start_direct(work / "data", model_dir, direct_port, environment)
+            processes.append(direct)
+            groups["direct"] = {"toolkit": matching(direct.pid, include_root=True)}
             wait_http(f"http://127.0.0.1:{direct_port}/ping")
             targets.append(f"direct=http://127.0.0.1:{direct_port}/invocations")
             ceiling_port = free_port()
@@ -166,8 +213,15 @@ def main() -> None:
                  "--http", "httptools", "--no-access-log", "--log-level", "warning"],
                 cwd=SHARED, env={**os.environ, "MODEL_DIR": str(model_dir)}))
             wait_http(f"http://127.0.0.1:{ceiling_port}/ping")
+            ceiling_pid = processes[-1].pid
+            groups["ceiling"] = {"uvicorn": lambda: [ceiling_pid]}
             targets.append(f"ceiling=http://127.0.0.1:{ceiling_port}/invocations")
+            workers = matching(server_pid, "modelyard.toolkit worker")
+            print(f"workers: SAGEMAKER_MODEL_SERVER_WORKERS={args.workers or 'unset'}; worker processes of the "
+                  f"endpoint: {len(workers())}, of direct: {len(matching(direct.pid, 'modelyard.toolkit worker')())} "
+                  "(0: the handler runs in the toolkit's own process)", flush=True)
             compare(args, targets)
+            measure_cpu(args, targets, groups)
         finally:
             for process in processes:
                 try:

@@ -36,6 +36,8 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
 
     from modelyard.app import build_app
     from modelyard.edge.connections import connection_cap, guarded_protocol, raise_fd_limit
+    from modelyard.edge.lean_invoke import LeanInvocations
+    from modelyard.edge.pipeline import Pipeline
     from modelyard.runtime.errors import SandboxUnavailableError
     from modelyard.store.errors import StoreError
 
@@ -65,8 +67,9 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
                f"(data dir {settings.data_dir}, account {settings.account_id}, {mode})", err=True)
     edge = settings.edge
     cap = connection_cap(edge, raise_fd_limit())
+    lean = LeanInvocations(app.handle) if isinstance(app.handle, Pipeline) else None
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
-                lifespan="on", loop="auto", http=guarded_protocol(edge, cap),
+                lifespan="on", loop="auto", http=guarded_protocol(edge, cap, lean),
                 timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap))
 
 

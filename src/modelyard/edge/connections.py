@@ -22,11 +22,16 @@ import json
 import logging
 import resource
 from collections import Counter, OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from modelyard.settings import EdgeLimits
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
+
+    from modelyard.edge.lean_invoke import LeanInvocations, LeanRequest
 
 log = logging.getLogger("modelyard.server")
 
@@ -96,10 +101,12 @@ class ConnectionBook:
 
 
 class GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with read timeouts, a header size limit and connection caps."""
+    """uvicorn's httptools protocol with read timeouts, a header size limit and connection caps; invocations
+    the ``lean`` path claims are served without ASGI (``edge.lean_invoke``)."""
 
     limits: EdgeLimits
     book: ConnectionBook
+    lean: LeanInvocations | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,6 +117,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._body_progress = 0
+        self._lean_request: LeanRequest | None = None
+        self._lean_busy = False
+        self.keep_alive = True
+        """False once the server is shutting down (a lean request in flight then closes the connection)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Admit the connection (or refuse it at once) and start its idle timer."""
@@ -168,6 +179,11 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         self._body_progress = 0
         self._arm(self.limits.body_timeout_seconds, "body")
+        if self.lean is not None and not self._lean_busy and not self.pipeline and \
+                (self.cycle is None or self.cycle.response_complete):
+            self._lean_request = self.lean.claim(self)
+            if self._lean_request is not None:
+                return
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -178,6 +194,9 @@ class GuardedProtocol(HttpToolsProtocol):
             if self._body_progress >= BODY_PROGRESS_BYTES:
                 self._body_progress = 0
                 self._arm(self.limits.body_timeout_seconds, "body")
+            if self._lean_request is not None:
+                self._lean_request.body.append(body)
+                return
             super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -187,7 +206,40 @@ class GuardedProtocol(HttpToolsProtocol):
         self._cancel()
         self._reading_headers = True
         self._header_bytes = 0
+        lean, self._lean_request = self._lean_request, None
+        if lean is not None and self.lean is not None:
+            self._lean_busy = True
+            self.lean.start(self, lean)
+            return
         super().on_message_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        """Start a request's ASGI task, or queue it behind a lean request in flight (pipelining)."""
+        if self._lean_busy:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, app))
+            return
+        super()._start_asgi_task(cycle, app)
+
+    def lean_finished(self, response: bytes | None, keep_alive: bool) -> None:
+        """A lean request's response (None: nothing to send, close): write it, then go on as after any
+        response (keep-alive, the next pipelined request)."""
+        self._lean_busy = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if response is not None:
+            transport.write(response)
+        if not keep_alive or response is None:
+            transport.close()
+        self.on_response_complete()
+
+    def shutdown(self) -> None:
+        """Server shutdown: close now, or after the response in flight."""
+        if self._lean_busy:
+            self.keep_alive = False
+            return
+        super().shutdown()
 
     def on_response_complete(self) -> None:
         """A response went out: the connection is idle (uvicorn's keep-alive timer closes it later)."""
@@ -236,7 +288,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def guarded_protocol(limits: EdgeLimits, cap: int) -> type[GuardedProtocol]:
-    """A protocol class for one server, sharing one ``ConnectionBook`` of at most ``cap`` connections."""
+def guarded_protocol(limits: EdgeLimits, cap: int, lean: LeanInvocations | None = None) -> type[GuardedProtocol]:
+    """A protocol class for one server, sharing one ``ConnectionBook`` of at most ``cap`` connections (and
+    serving invocations on the ``lean`` path, when given)."""
     book = ConnectionBook(cap, limits.max_connections_per_client)
-    return type("ModelyardHttpProtocol", (GuardedProtocol,), {"limits": limits, "book": book})
+    return type("ModelyardHttpProtocol", (GuardedProtocol,), {"limits": limits, "book": book, "lean": lean})

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from modelyard.hosting.frame_client import FrameConnection, invoke_header
 from modelyard.toolkit import framing
 
 
@@ -126,6 +127,8 @@ class FramedInstance:
         self.timeouts = 0
         self.ended: Callable[[], Ending | None] | None = None
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle_frames: list[FrameConnection] = []
+        """Connections for whole-frame calls (invoke, ping); the streams above serve files and streams."""
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         while self._idle:
@@ -141,24 +144,36 @@ class FramedInstance:
         else:
             conn[1].close()
 
-    async def _call(self, header: dict[str, object], body: bytes, timeout: float) -> tuple[dict, bytes]:  # type: ignore[type-arg]
-        conn = await self._connection()
+    async def _call(self, header: dict[str, object] | bytes, body: bytes, timeout: float) -> tuple[dict, bytes]:  # type: ignore[type-arg]
+        """One request frame (``header`` as a dict or already encoded) and its answer, on a pooled connection."""
+        idle = self._idle_frames
+        conn = None
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                break
+            conn = None
+        if conn is None:
+            conn = await FrameConnection.open(self.socket_path)
+        raw = header if isinstance(header, bytes) else framing.encode_header(header)
         try:
-            result = await asyncio.wait_for(framing.call(conn[0], conn[1], header, body), timeout)
+            result = await conn.call(raw, body, timeout)
         except BaseException:
-            conn[1].close()
+            conn.close()
             raise
-        self._release(conn)
+        if len(idle) < self.max_idle:
+            idle.append(conn)
+        else:
+            conn.close()
         return result
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation frame and read the reply frame."""
         self.outstanding += 1
         try:
-            header, body = await self._call({
-                "op": "invoke", "content_type": invocation.content_type, "accept": invocation.accept,
-                "custom_attributes": invocation.custom_attributes, "inference_id": invocation.inference_id,
-                "target_model": invocation.target_model}, invocation.body, timeout)
+            header, body = await self._call(invoke_header(
+                invocation.content_type, invocation.accept, invocation.custom_attributes, invocation.inference_id,
+                invocation.target_model), invocation.body, timeout)
         finally:
             self.outstanding -= 1
         return Reply(int(header.get("status", 500)), body, header.get("content_type"),
@@ -260,6 +275,8 @@ class FramedInstance:
 
     async def close(self) -> None:
         """Close pooled connections."""
+        while self._idle_frames:
+            self._idle_frames.pop().close()
         while self._idle:
             _, writer = self._idle.pop()
             writer.close()

@@ -114,14 +114,11 @@ class InvokeEndpoint:
             limit = min(SERVERLESS_PAYLOAD_BYTES, limit)
             if len(invocation.body) > limit:
                 raise payload_too_large(len(invocation.body), limit)
-        async with self._serverless_slot(routes, variant, gate):
-            sent = time.perf_counter()
-            try:
-                reply = await self._call(routes, variant, invocation)
-            except ModelError as error:
-                error.model_seconds = time.perf_counter() - sent
-                raise
-            model_seconds = time.perf_counter() - sent
+        if gate is None:
+            reply, model_seconds = await self._timed_call(routes, variant, invocation)
+        else:
+            async with self._serverless_slot(routes, variant, gate):
+                reply, model_seconds = await self._timed_call(routes, variant, invocation)
         chained = cast(ChainReply, reply) if variant.containers else None
         if reply.status >= 400:
             failure = model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"),
@@ -141,14 +138,22 @@ class InvokeEndpoint:
                  "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds,
                 chained.container_seconds if chained else ())
 
+    async def _timed_call(self, routes: EndpointRoutes, variant: VariantRoutes,
+                          invocation: Invocation) -> tuple[Reply, float]:
+        """The instance's reply and the model's share of the time (from sending the call to its reply)."""
+        sent = time.perf_counter()
+        try:
+            reply = await self._call(routes, variant, invocation)
+        except ModelError as error:
+            error.model_seconds = time.perf_counter() - sent
+            raise
+        return reply, time.perf_counter() - sent
+
     @contextlib.asynccontextmanager
     async def _serverless_slot(self, routes: EndpointRoutes, variant: VariantRoutes,
-                               gate: ServerlessGate | None) -> AsyncIterator[None]:
+                               gate: ServerlessGate) -> AsyncIterator[None]:
         """For a serverless variant: admit the call under MaxConcurrency, start capacity on demand and wait
-        for a cold start (overhead, not model time, as SageMaker counts it); nothing for other variants."""
-        if gate is None:
-            yield
-            return
+        for a cold start (overhead, not model time, as SageMaker counts it)."""
         if not gate.admit():
             raise ThrottlingException(
                 f"Endpoint {routes.name} is already handling its MaxConcurrency of "

@@ -4,6 +4,8 @@
 
     data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
                                   └► invoke: HandlerThread ─► response frame (then next frame)
+                                     (written by the handler thread itself when no frame waits behind
+                                      it and the transport's buffer is empty: the loop is not woken)
                                     (a "stream" invoke whose handler yields parts: start, part … end/error
                                      frames, written as the parts are produced)
     bad frame ─► 400 frame (when the transport is still writable) ─► close
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from collections import deque
@@ -35,12 +38,19 @@ class FrameProtocol(asyncio.Protocol):
         self._queue: deque[tuple[dict[str, Any], bytes]] = deque()
         self._busy = False
         self._transport: asyncio.Transport | None = None
+        self._fd = -1
+        self._lock = threading.Lock()
+        """Held by the handler thread while it answers on this connection, and by the loop while it changes
+        what that answer depends on (busy, the queue, the transport): the socket stays open while it writes."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        self._fd = sock.fileno() if sock is not None else -1
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
+        with self._lock:
+            self._transport = None
         self._queue.clear()
         if self._busy:
             abandon = getattr(self._service, "abandon", None)
@@ -55,13 +65,18 @@ class FrameProtocol(asyncio.Protocol):
         except framing.FrameError as exc:
             self._reject(str(exc))
             return
-        if self._busy or self._queue:
-            self._queue.extend(frames)
-            return
+        with self._lock:
+            if self._busy or self._queue:
+                self._queue.extend(frames)
+                return
         for index, (header, body) in enumerate(frames):
             self._dispatch(header, body)
             if self._busy:
-                self._queue.extend(frames[index + 1:])
+                with self._lock:
+                    self._queue.extend(frames[index + 1:])
+                    answered = not self._busy
+                if answered:
+                    self._next()
                 return
 
     def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
@@ -72,7 +87,8 @@ class FrameProtocol(asyncio.Protocol):
                 self._service.invoke(self._loop, body, frame_headers(header), self._on_response,
                                      FrameSink(self, self._loop))
             else:
-                self._service.invoke(self._loop, body, frame_headers(header), self._on_response)
+                self._service.invoke(self._loop, body, frame_headers(header), self._on_response,
+                                     reply=self._reply if self._fd >= 0 else None)
         elif op == framing.OP_PING:
             self._send(self._service.ping())
         elif op == framing.OP_EXECUTION_PARAMETERS:
@@ -81,11 +97,44 @@ class FrameProtocol(asyncio.Protocol):
             self._send(Response(400, f"unknown op {op!r}; expected one of {', '.join(framing.OPS)}".encode(),
                                 _TEXT))
 
+    def _reply(self, response: Response) -> bool:
+        """On the handler thread: write the answer to the socket now, when nothing waits behind it on this
+        connection and the transport holds nothing unsent; False leaves it to the loop (``_on_response``)."""
+        if response.streamed:
+            return False
+        with self._lock:
+            transport = self._transport
+            if self._queue or transport is None or transport.is_closing() or transport.get_write_buffer_size():
+                return False
+            data = framing.encode_frame(_response_header(response), response.body)
+            try:
+                sent = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return False
+            if sent == len(data):
+                self._busy = False
+                return True
+        self._loop.call_soon_threadsafe(self._rest_written, data[sent:])
+        return True
+
+    def _rest_written(self, rest: bytes) -> None:
+        """On the loop: the part of an answer the socket did not take at once, then the next frame."""
+        self._busy = False
+        if self._transport is None:
+            return
+        self._transport.write(rest)
+        self._next()
+
     def _on_response(self, response: Response) -> None:
         self._busy = False
         if self._transport is None:
             return
         self._send(response)
+        self._next()
+
+    def _next(self) -> None:
         queue = self._queue
         while queue and not self._busy and self._transport is not None:
             header, body = queue.popleft()
@@ -95,9 +144,7 @@ class FrameProtocol(asyncio.Protocol):
         if response.streamed:
             self.write_frame(framing.stream_end_header(response.status), response.body)
             return
-        header = {"status": response.status, "content_type": response.content_type,
-                  "custom_attributes": response.custom_attributes}
-        self.write_frame(header, response.body)
+        self.write_frame(_response_header(response), response.body)
 
     def write_frame(self, header: dict[str, Any], body: bytes) -> None:
         """Write one frame, if the connection is still open."""
@@ -114,6 +161,11 @@ class FrameProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+
+def _response_header(response: Response) -> dict[str, Any]:
+    return {"status": response.status, "content_type": response.content_type,
+            "custom_attributes": response.custom_attributes}
 
 
 class FrameSink:

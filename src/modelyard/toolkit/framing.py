@@ -45,7 +45,7 @@ STREAM_PART = "part"
 STREAM_END = "end"
 STREAM_ERROR = "error"
 
-_SMALL_BODY = 256 * 1024
+SMALL_BODY = 256 * 1024
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
 
@@ -82,7 +82,7 @@ def frame_parts(header: dict[str, Any], body: bytes | bytearray | memoryview = b
     """The frame as buffers to write in order (one buffer when the body is small)."""
     raw_header = encode_header(header)
     head = PREFIX.pack(len(raw_header), len(body)) + raw_header
-    if len(body) <= _SMALL_BODY:
+    if len(body) <= SMALL_BODY:
         return [head + bytes(body)]
     return [head, body]  # type: ignore[list-item]
 

@@ -188,8 +188,9 @@ class WorkerPool:
         return self._parameters
 
     def invoke(self, loop: asyncio.AbstractEventLoop, body: bytes, headers: Headers, done: Done,
-               stream: PartSink | None = None) -> None:
-        """Send to an idle worker, or queue in arrival order."""
+               stream: PartSink | None = None, reply: Callable[[Response], bool] | None = None) -> None:
+        """Send to an idle worker, or queue in arrival order (answers always come through ``done``: the
+        workers' answers arrive on this loop, so ``reply`` is not used)."""
         self._pending += 1
         if self._idle:
             self._idle.popleft().send(body, headers, done, stream)

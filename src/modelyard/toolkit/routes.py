@@ -49,17 +49,27 @@ class Service:
         return self._parameters
 
     def invoke(self, loop: asyncio.AbstractEventLoop, body: bytes, headers: Headers,
-               done: Callable[[Response], None], stream: PartSink | None = None) -> None:
-        """Queue an invocation on the handler thread; ``done(response)`` is called on ``loop``. A
-        generator result goes to ``stream`` part by part (called from the handler thread)."""
+               done: Callable[[Response], None], stream: PartSink | None = None,
+               reply: Callable[[Response], bool] | None = None) -> None:
+        """Queue an invocation on the handler thread; ``done(response)`` is called on ``loop``, unless
+        ``reply(response)`` (called on the handler thread first) delivers it and returns True. A generator
+        result goes to ``stream`` part by part (called from the handler thread)."""
         def finish(result: object) -> None:
             self._calls.pop(done, None)
             done(result if isinstance(result, Response) else failure(result))  # type: ignore[arg-type]
 
+        direct = None
+        if reply is not None:
+            def direct(result: object) -> bool:
+                if isinstance(result, Response) and reply(result):
+                    self._calls.pop(done, None)
+                    return True
+                return False
+
         self._calls[done] = self.runner.submit(loop, self.handler.invoke,
                                                (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers,
                                                 stream),
-                                               finish)
+                                               finish, direct)
 
     def abandon(self, done: Callable[[Response], None]) -> None:
         """The caller of the invocation reporting to ``done`` is gone: drop it, or recycle if it runs."""
@@ -77,7 +87,7 @@ class Service:
     @property
     def in_flight(self) -> int:
         """Invocations queued or running."""
-        return self.runner.pending
+        return self.runner.in_flight
 
 
 def frame_headers(header: dict[str, object]) -> Headers:

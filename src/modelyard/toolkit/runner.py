@@ -1,7 +1,10 @@
 """The one dedicated thread that runs user code, fed by a FIFO queue.
 
 The event loop only does I/O: it submits a call and gets the result back through
-``loop.call_soon_threadsafe``, so pings are answered while a handler is slow. ``model_fn``
+``loop.call_soon_threadsafe``, so pings are answered while a handler is slow. A call may carry a
+``reply``: run on this thread with the result, it may deliver the result itself (the frame server writes
+the answer to its connection when nothing else is pending there), and then the loop is not woken at all.
+``model_fn``
 runs on the same thread as every later hook (some frameworks care which thread owns a model).
 A submitted call can be cancelled while it waits; ``current`` is the call running now.
 """
@@ -22,14 +25,15 @@ _STOP = object()
 class Call:
     """One submitted call: what to run, where to report, and whether it was cancelled while waiting."""
 
-    __slots__ = ("args", "cancelled", "done", "func", "loop")
+    __slots__ = ("args", "cancelled", "done", "func", "loop", "reply")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None, func: Callable[..., Any], args: tuple[Any, ...],
-                 done: Callable[[Any], None] | None) -> None:
+                 done: Callable[[Any], None] | None, reply: Callable[[Any], bool] | None = None) -> None:
         self.loop = loop
         self.func = func
         self.args = args
         self.done = done
+        self.reply = reply
         self.cancelled = False
 
 
@@ -40,14 +44,21 @@ class HandlerThread:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="modelyard-handler", daemon=True)
         self.pending = 0
+        self._replied = 0
         self.current: Call | None = None
         self._thread.start()
 
+    @property
+    def in_flight(self) -> int:
+        """Calls submitted and not yet answered."""
+        return self.pending - self._replied
+
     def submit(self, loop: asyncio.AbstractEventLoop, func: Callable[..., Any], args: tuple[Any, ...],
-               done: Callable[[Any], None]) -> Call:
-        """Queue ``func(*args)``; ``done(result)`` is then called on ``loop`` (unless cancelled first)."""
+               done: Callable[[Any], None], reply: Callable[[Any], bool] | None = None) -> Call:
+        """Queue ``func(*args)``; ``done(result)`` is then called on ``loop`` (unless cancelled first, or
+        ``reply(result)``, called on this thread first, returns True: it delivered the result itself)."""
         self.pending += 1
-        call = Call(loop, func, args, done)
+        call = Call(loop, func, args, done, reply)
         self._queue.put(call)
         return call
 
@@ -93,6 +104,9 @@ class HandlerThread:
                 traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
                 result = exc
             self.current = None
+            if call.reply is not None and call.reply(result):
+                self._replied += 1
+                continue
             if call.done is not None and not self._report(call, self._finish, call.done, result):
                 return
 

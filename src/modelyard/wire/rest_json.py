@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -25,6 +25,9 @@ from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, Response
 from modelyard.wire.spec import service_model
 from modelyard.wire.streams import StreamedBody
 from modelyard.wire.validation import validate_input
+
+VALIDATED_ENTRIES = 4096
+"""Distinct parameter sets a route remembers as valid (then it starts over)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class RestRoute:
     payload: str | None
     response_headers: dict[str, bytes]
     response_payload: str | None
+    validated: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = field(default_factory=dict, compare=False,
+                                                                        repr=False)
+    """Parameters that passed validation (the payload aside) -> their validated form: a repeated request
+    (the same endpoint, content type, accept...) is not walked through the shape again."""
 
     def decode(self, match: re.Match[str], headers: Mapping[str, str], query: Mapping[str, str],
                body: bytes) -> dict[str, Any]:
@@ -52,10 +59,17 @@ class RestRoute:
         for key, member in self.query_members.items():
             if key in query:
                 params[member] = query[key]
-        shape = self.operation.input_shape
-        if self.payload is not None:
-            params[self.payload] = ""
-        validated = validate_input(shape, params)
+        seen = tuple(params.items())
+        known = self.validated.get(seen)
+        if known is not None:
+            validated = dict(known)
+        else:
+            if self.payload is not None:
+                params[self.payload] = ""
+            validated = validate_input(self.operation.input_shape, params)
+            if len(self.validated) >= VALIDATED_ENTRIES:
+                self.validated.clear()
+            self.validated[seen] = dict(validated)
         if self.payload is not None:
             validated[self.payload] = body
         return validated
@@ -69,7 +83,7 @@ class RestRoute:
                 headers.append((header, str(value).encode("latin-1", "replace")))
         if self.response_payload is not None:
             body = result.get(self.response_payload) or b""
-            if isinstance(body, StreamedBody):
+            if not isinstance(body, (bytes, str)) and isinstance(body, StreamedBody):
                 headers.append((b"content-type", eventstream.CONTENT_TYPE.encode()))
                 return 200, headers, body
             if isinstance(body, str):

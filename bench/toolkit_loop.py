@@ -1,0 +1,156 @@
+"""The toolkit's own CPU per framed invocation, in process: the real frame protocol, service, handler
+thread and handler, fed over a real socketpair by a client in another process (not counted); no router.
+
+    .venv/bin/python bench/toolkit_loop.py [--requests 20000] [--rounds 5] [--profile N]
+
+Serves the shared benchmark model (../shared/bench: numpy's linear classifier) and prints CPU µs per
+request (``time.process_time`` of the whole process, both threads; the median of ``--rounds``), and the
+same model's four hooks called directly (what the user's code costs by itself), so the toolkit's share is
+the difference. ``--profile N`` prints the N costliest functions (the loop thread only: cProfile does
+not follow the handler thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "bench"
+sys.path.insert(0, str(ROOT / "src"))
+
+from modelyard.toolkit import framing  # noqa: E402
+from modelyard.toolkit.environment import ToolkitSettings  # noqa: E402
+from modelyard.toolkit.frame_server import FrameProtocol  # noqa: E402
+from modelyard.toolkit.handler import Handler  # noqa: E402
+from modelyard.toolkit.pool import WorkerPool  # noqa: E402
+from modelyard.toolkit.routes import Service  # noqa: E402
+from modelyard.toolkit.runner import HandlerThread  # noqa: E402
+
+FRAME = framing.encode_frame(framing.request_header(framing.OP_INVOKE, "text/csv"), b"5.1,3.5,1.4,0.2")
+
+
+CLIENT = """
+import socket, sys
+sock = socket.socket(fileno=int(sys.argv[1]))
+frame = bytes.fromhex(sys.argv[3])
+for _ in range(int(sys.argv[2])):
+    sock.sendall(frame)
+    answer = b""
+    while not answer.endswith(b"}"):
+        answer += sock.recv(65536)
+sock.sendall(b"done")
+"""
+
+
+def worker_ticks() -> int:
+    """utime+stime of this process's pool workers, in clock ticks."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if "modelyard.toolkit worker" not in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                    continue
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid():
+                total += int(fields[11]) + int(fields[12])
+    return total
+
+
+async def run(service: Any, requests: int) -> float:
+    """CPU µs per request of this process (and its pool workers) over ``requests`` frames sent one at a time
+    on one connection by a client process (whose start-up is in the count, a millisecond or so over the
+    whole round)."""
+    loop = asyncio.get_running_loop()
+    server, remote = socket.socketpair()
+    finished: asyncio.Future[None] = loop.create_future()
+
+    class Counting(FrameProtocol):
+        def data_received(self, data: bytes) -> None:
+            if data == b"done":
+                finished.set_result(None)
+                return
+            super().data_received(data)
+
+    await loop.connect_accepted_socket(lambda: Counting(service, loop), server)
+    started, workers = time.process_time(), worker_ticks()
+    feeder = subprocess.Popen([sys.executable, "-c", CLIENT, str(remote.fileno()), str(requests), FRAME.hex()],
+                              pass_fds=(remote.fileno(),))
+    remote.close()
+    await finished
+    spent = time.process_time() - started + (worker_ticks() - workers) / os.sysconf("SC_CLK_TCK")
+    feeder.wait()
+    return spent / requests * 1e6
+
+
+def hooks_alone(handler: Handler, requests: int) -> float:
+    """CPU µs per call of the model's own input_fn, predict_fn and output_fn."""
+    module = sys.modules[handler.settings.module_name]
+    model = handler.model
+    started = time.process_time()
+    for _ in range(requests):
+        module.output_fn(module.predict_fn(module.input_fn("5.1,3.5,1.4,0.2", "text/csv"), model), "application/json")
+    return (time.process_time() - started) / requests * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--loop-replies", action="store_true",
+                        help="answer through the event loop (call_soon_threadsafe), as before direct replies")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="SAGEMAKER_MODEL_SERVER_WORKERS: above 1, the worker pool (workers' CPU counted)")
+    args = parser.parse_args()
+    if args.loop_replies:
+        FrameProtocol._reply = lambda self, response: False  # type: ignore[method-assign]
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, str(SHARED / "build_model.py"), tmp], check=True, capture_output=True)
+        model_dir = os.path.join(tmp, "model")
+        os.environ.update(SAGEMAKER_MODEL_DIR=model_dir, SAGEMAKER_MODEL_SERVER_WORKERS=str(args.workers))
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(SHARED)])
+        settings = ToolkitSettings.from_environ()
+        runner = HandlerThread()
+        handler = runner.call(Handler.from_settings, settings)
+        runner.call(handler.load)
+
+        async def measure() -> None:
+            service: Any = Service(handler, runner)
+            if args.workers > 1:
+                service = WorkerPool(settings, asyncio.get_running_loop())
+                assert await service.start() is None
+            await run(service, 1000)
+            served = [await run(service, args.requests) for _ in range(args.rounds)]
+            alone = [hooks_alone(handler, args.requests) for _ in range(args.rounds)]
+            print(f"toolkit CPU per framed invoke, in process (median of {args.rounds} rounds of {args.requests}): "
+                  f"{statistics.median(served):.1f} µs, of which the model's hooks alone "
+                  f"{statistics.median(alone):.1f} µs")
+            if args.profile:
+                profile = cProfile.Profile()
+                profile.enable()
+                await run(service, args.requests)
+                profile.disable()
+                pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+            if args.workers > 1:
+                await service.stop()
+
+        asyncio.run(measure())
+        runner.stop()
+
+
+if __name__ == "__main__":
+    main()
