@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from modelyard.metrics.histogram import Histogram
@@ -65,11 +65,16 @@ class Aggregate:
         distribution or samples."""
         if self.histogram is None or self.count <= 0:
             return None
-        if percent >= 100:
-            return self.maximum
-        if percent <= 0:
-            return self.minimum
-        value = self.histogram.percentile(percent)
-        if value is None:
-            return None
-        return min(max(value, self.minimum), self.maximum)
+        return clamped_percentile(percent, self.minimum, self.maximum, self.histogram.percentile)
+
+
+def clamped_percentile(percent: float, minimum: float, maximum: float,
+                       read: Callable[[float], float | None]) -> float | None:
+    """p0 and p100 exactly (``minimum``, ``maximum``); any other percentile as ``read`` gives it, clamped
+    to [minimum, maximum]."""
+    if percent >= 100:
+        return maximum
+    if percent <= 0:
+        return minimum
+    value = read(percent)
+    return None if value is None else min(max(value, minimum), maximum)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from modelyard.context import RequestContext
-from modelyard.metrics.aggregate import Aggregate
+from modelyard.metrics.aggregate import Aggregate, clamped_percentile
 from modelyard.metrics.histogram import encoded_percentile
 from modelyard.metrics.hub import MetricsHub, aggregates_of
 from modelyard.metrics.series import (
@@ -357,14 +357,11 @@ def _percentile_points(rows: list[stored.PointRow], first: int, period: int,
 
 
 def _minute_percentile(row: stored.PointRow, percent: float) -> float | None:
-    if row.histogram is None or row.sample_count <= 0:
+    text = row.histogram
+    if text is None or row.sample_count <= 0:
         return None
-    if percent >= 100:
-        return row.maximum
-    if percent <= 0:
-        return row.minimum
-    value = encoded_percentile(row.histogram, percent, row.sample_count)
-    return None if value is None else min(max(value, row.minimum), row.maximum)
+    return clamped_percentile(percent, row.minimum, row.maximum,
+                              lambda p: encoded_percentile(text, p, row.sample_count))
 
 
 @operation("cloudwatch", "ListMetrics")
