@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.cli.conftest import EXAMPLES, Cli
@@ -31,6 +32,8 @@ def test_deploy_invoke_logs_delete(cli: Cli, unique: str) -> None:
     assert json.loads(json.loads(inline.stdout)["Body"])["recommendations"][0] == body["recommendations"][0]
     assert json.loads(inline.stdout)["InvokedProductionVariant"] == "AllTraffic"
 
+    _watch_counts_the_calls(cli, unique, calls=2)
+
     listed = json.loads(cli("endpoints", "--json").stdout)
     assert {"EndpointName": unique, "EndpointStatus": "InService"}.items() <= next(
         e for e in listed if e["EndpointName"] == unique).items()
@@ -51,6 +54,26 @@ def test_deploy_invoke_logs_delete(cli: Cli, unique: str) -> None:
     assert gone.code == 1 and "ValidationError" in gone.stderr
     again = cli("delete", unique)
     assert again.code == 1 and f"nothing named '{unique}' to delete" in again.stderr
+
+
+def _watch_counts_the_calls(cli: Cli, name: str, calls: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        view = json.loads(cli("watch", name, "--json").stdout)
+        counted = sum(view["variants"][0]["per_minute"]["calls"])
+        if counted >= calls or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert view["status"] == "InService" and view["deployment"] is None, view
+    variant = view["variants"][0]
+    assert variant["name"] == "AllTraffic" and variant["current_instances"] == 1, view
+    assert counted == calls and len(variant["per_minute"]["calls"]) == 15, view
+    assert max(variant["per_minute"]["p99_ms"]) > 0, view
+    frame = cli("watch", name, "--once", "--minutes", "5")
+    assert frame.code == 0, frame.output
+    assert "AllTraffic" in frame.stdout and "InService" in frame.stdout and "calls over 5 min" in frame.stdout
+    unknown = cli("watch", name + "-missing", "--once")
+    assert unknown.code == 1 and f"no endpoint named '{name}-missing'" in unknown.stderr, unknown.output
 
 
 def test_broken_model_fails_with_reason_and_log_lines(cli: Cli, tmp_path: Path, unique: str) -> None:

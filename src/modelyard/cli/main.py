@@ -14,6 +14,7 @@ from modelyard.cli.list_commands import endpoints, jobs, models, packages
 from modelyard.cli.logs_command import logs
 from modelyard.cli.registry_commands import approve, reject
 from modelyard.cli.server_command import server
+from modelyard.cli.watch_command import watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -25,12 +26,13 @@ def cli() -> None:
     Start:      modelyard server
     Deploy:     modelyard deploy ./model_dir --name my-model
     Call it:    modelyard invoke my-model --body '{"instances": [[1, 2]]}'
+    Watch it:   modelyard watch my-model
     SDK/boto3:  eval "$(modelyard env)"
     """
 
 
-for _command in (server, deploy, invoke, endpoints, models, packages, jobs, approve, reject, logs, delete, env,
-                 images, keys):
+for _command in (server, deploy, invoke, watch, endpoints, models, packages, jobs, approve, reject, logs, delete,
+                 env, images, keys):
     cli.add_command(_command)
 
 
