@@ -120,3 +120,15 @@ def test_a_killed_server_leaves_no_worker_behind(own_server: ServerProcess) -> N
     while _running(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _running(worker), f"control worker {worker} outlived its killed server"
+
+
+def test_a_worker_whose_server_died_while_it_started_ends_at_once() -> None:
+    """The watch compares with the server's pid, not with whatever parent the worker has when it starts."""
+    import subprocess
+    import sys
+
+    code = ("import time\nfrom modelyard.edge.worker_pool import start_worker\n"
+            "start_worker(None, (), (), 2**22 + 12345)\ntime.sleep(60)\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], timeout=30)
+    assert done.returncode == 0 and time.monotonic() - started < 20

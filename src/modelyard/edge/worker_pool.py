@@ -48,7 +48,7 @@ class WorkerPool(Executor):
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=start_worker,
-                                   initargs=(self._initializer, self._initargs, self.join_files))
+                                   initargs=(self._initializer, self._initargs, self.join_files, os.getpid()))
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Run ``fn(*args, **kwargs)`` in a worker (both must pickle)."""
@@ -67,10 +67,11 @@ class WorkerPool(Executor):
 
 
 def start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...],
-                 join_files: tuple[str, ...] = ()) -> None:
+                 join_files: tuple[str, ...] = (), server: int | None = None) -> None:
     """In a new worker: its low-weight group and lowest priority first, a watch that ends the worker when
-    the server is gone (killed servers must not leave workers behind), then the caller's initializer."""
-    watch_parent(os.getppid())
+    the ``server`` process that started it is gone (killed servers must not leave workers behind, also
+    when the server died while the worker was starting), then the caller's initializer."""
+    watch_parent(server if server is not None else os.getppid())
     pid = str(os.getpid()).encode()
     for path in join_files:
         try:
@@ -87,7 +88,8 @@ def start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, .
 
 
 def watch_parent(parent: int) -> None:
-    """End this process within ``PARENT_CHECK_SECONDS`` of ``parent`` ending (it is then re-parented)."""
+    """End this process within ``PARENT_CHECK_SECONDS`` of ``parent`` ending (it is then re-parented; a
+    process whose parent is already another one ends at once)."""
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_SECONDS)
