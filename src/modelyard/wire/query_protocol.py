@@ -23,7 +23,6 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape
 
@@ -32,6 +31,7 @@ from modelyard.wire.protocol import REQUEST_ID_HEADER, HttpRequest, NamedInBody,
 from modelyard.wire.query_strings import first_values
 from modelyard.wire.spec import operation_model, service_model
 from modelyard.wire.validation import validate_input
+from modelyard.wire.xml_text import xml_message, xml_text
 
 CONTENT_TYPE = b"text/xml"
 MAX_DEPTH = 12
@@ -152,7 +152,7 @@ def _to_xml(shape: Shape, name: str, value: Any, out: list[str]) -> None:
             out.append("</entry>")
         out.append(f"</{name}>")
     else:
-        out.append(f"<{name}>{escape(_text(shape, value))}</{name}>")
+        out.append(f"<{name}>{xml_text(_text(shape, value))}</{name}>")
 
 
 def _member(member: Shape, name: str, value: Any, out: list[str]) -> None:
@@ -171,7 +171,7 @@ def encode_result(operation: OperationModel, namespace: str, result: Mapping[str
     if shape is not None:
         wrapper = shape.serialization.get("resultWrapper") or f"{operation.name}Result"
         _to_xml(shape, wrapper, result or {}, out)
-    out.append(f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata>")
+    out.append(f"<ResponseMetadata><RequestId>{xml_message(request_id)}</RequestId></ResponseMetadata>")
     out.append(f"</{operation.name}Response>")
     return "".join(out).encode()
 
@@ -180,8 +180,8 @@ def encode_error(error: ServiceError, namespace: str, request_id: str) -> Respon
     """The query protocol's ``ErrorResponse`` document."""
     code = ERROR_CODES.get(error.code, error.code)
     side = "Receiver" if error.status >= 500 else "Sender"
-    body = (f'<ErrorResponse xmlns="{namespace}"><Error><Type>{side}</Type><Code>{escape(code)}</Code>'
-            f"<Message>{escape(error.message)}</Message></Error><RequestId>{escape(request_id)}</RequestId>"
+    body = (f'<ErrorResponse xmlns="{namespace}"><Error><Type>{side}</Type><Code>{xml_message(code)}</Code>'
+            f"<Message>{xml_message(error.message)}</Message></Error><RequestId>{xml_message(request_id)}</RequestId>"
             "</ErrorResponse>").encode()
     return error.status, [(b"content-type", CONTENT_TYPE), (REQUEST_ID_HEADER, request_id.encode())], body
 

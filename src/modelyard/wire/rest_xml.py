@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 from xml.etree import ElementTree
-from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape, StructureShape
 
@@ -38,6 +37,7 @@ from modelyard.wire.query_strings import first_values
 from modelyard.wire.spec import service_model
 from modelyard.wire.streams import FileBody
 from modelyard.wire.validation import validate_input
+from modelyard.wire.xml_text import xml_message, xml_text
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes | FileBody]
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -289,7 +289,7 @@ def _to_xml(shape: Shape, name: str, value: Any, out: list[str]) -> None:
             _to_xml(shape.member, item_name, element, out)
         out.append(f"</{name}>")
     else:
-        out.append(f"<{name}>{escape(_text(shape, value))}</{name}>")
+        out.append(f"<{name}>{xml_text(_text(shape, value))}</{name}>")
 
 
 def document(root: str, shape: Shape, value: Mapping[str, Any]) -> bytes:
@@ -315,8 +315,9 @@ def encode_error(error: ServiceError, request_id: str, codes: Mapping[str, str] 
     for a HEAD request)."""
     headers = [(REQUEST_ID_HEADER, request_id.encode()), (b"x-amz-id-2", request_id.encode())]
     code = codes.get(error.code, error.code) if codes else error.code
-    parts = [f"<Code>{escape(code)}</Code>", f"<Message>{escape(error.message)}</Message>"]
-    parts += [f"<{name}>{escape(str(value))}</{name}>" for name, value in error.fields.items() if value is not None]
+    parts = [f"<Code>{xml_message(code)}</Code>", f"<Message>{xml_message(error.message)}</Message>"]
+    parts += [f"<{name}>{xml_message(str(value))}</{name}>"
+              for name, value in error.fields.items() if value is not None]
     parts.append(f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId>")
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>' + "".join(parts) + "</Error>").encode()
     return error.status, [*headers, (b"content-type", b"application/xml")], body
@@ -410,7 +411,7 @@ class XmlCall:
                 body = value
         elif self.name in _TEXT_ROOT:
             value = result.get(_TEXT_ROOT[self.name])
-            text = escape(str(value)) if value else ""
+            text = xml_text(str(value)) if value else ""
             body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{S3_NAMESPACE}">'
                     f"{text}</LocationConstraint>").encode()
             headers.append((b"content-type", b"application/xml"))
