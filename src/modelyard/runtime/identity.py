@@ -12,12 +12,17 @@ caller's, so under a root server a namespaced process would still be host uid 0 
   pid 1 in the sandbox is root and so neither traceable nor killable from inside.
 - **server runs as a normal user**: bwrap's own user namespace (``--unshare-user``), the server's uid,
   ``--cap-drop ALL`` and ``--disable-userns`` (no nested namespace to regain capabilities in);
-  bwrap always sets no-new-privileges.
+  bwrap always sets no-new-privileges. uid 0 does not exist in that namespace, and bwrap's reaper
+  (pid 1) is the same uid without capabilities. Since Linux 5.14 the kernel counts RLIMIT_NPROC per
+  user namespace, so a container's own namespace makes that limit its own too
+  (``counts_processes_alone``); before, it would count every process of the server's uid.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from dataclasses import dataclass
 
 from modelyard.runtime.uid_leases import LEASES
@@ -32,6 +37,12 @@ class Identity:
     uid: int
     gid: int
     switch: bool
+
+    @property
+    def counts_processes_alone(self) -> bool:
+        """Whether RLIMIT_NPROC counts only this container's processes: a uid of its own (root server) or
+        a user namespace of its own on a kernel that counts per namespace."""
+        return self.switch or nproc_per_user_namespace()
 
     def bwrap_options(self) -> list[str]:
         """bwrap options for this identity (before ``--``)."""
@@ -61,3 +72,10 @@ def release_identity(key: str) -> None:
     """The container keyed by ``key`` has ended: give back its leased uid (nothing for a normal user)."""
     if os.geteuid() == 0:
         LEASES.release(key)
+
+
+@functools.lru_cache(maxsize=1)
+def nproc_per_user_namespace() -> bool:
+    """Whether this kernel (5.14 and later: ``ucounts``) counts RLIMIT_NPROC per user namespace."""
+    found = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return found is not None and (int(found.group(1)), int(found.group(2))) >= (5, 14)

@@ -8,10 +8,11 @@ How they are applied depends on the host (``cgroups`` detects it once):
   process, so one oversized allocation is a MemoryError the program can handle rather than the
   container's death.
 - **rlimits** (a normal-user server, or no writable cgroup): ``prlimit`` from util-linux right
-  before the program, inherited by its children: RLIMIT_DATA per process, RLIMIT_NPROC (per host
-  uid: per container when the server is root, which gives each container a uid of its own; not set
-  for a normal-user server, where it would count the server's own threads); CPU is only a priority
-  (``priority``).
+  before the program, inherited by its children: RLIMIT_DATA per process, RLIMIT_NPROC (per
+  container: a root server gives each container a uid of its own, a normal-user server's container
+  has a user namespace of its own, which Linux 5.14 and later count apart; not set for a
+  normal-user server on an older kernel, where it would count the server's own threads); CPU is
+  only a priority (``priority``).
 
 Always: RLIMIT_FSIZE caps any one file; /tmp is a tmpfs of ``tmp_bytes``; the container's writable
 host directories are measured by a watchdog (``watchdog``) against ``disk_bytes`` and ``disk_files``.

@@ -55,9 +55,11 @@ from modelyard.runtime.spawner import run_in_spawner
 from modelyard.runtime.uid_leases import UidLeaseError
 from modelyard.runtime.usernet import (
     RESOLV_CONF,
+    TUN,
     UserNetworkError,
     find_slirp4netns,
     start_user_network,
+    tun_usable,
     wait_for_loopback,
 )
 from modelyard.runtime.view import group_text, passwd_text
@@ -69,6 +71,7 @@ BASIC_VARIABLES = (
     "PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "HOME", "USER", "LOGNAME",
 )  # fmt: skip
 _PR_SET_PDEATHSIG = 1
+_CLONE_NEWUSER = 0x10000000
 _INFO_TIMEOUT = 30.0
 
 
@@ -145,6 +148,9 @@ class ProcessBackend:
         self.cgroups_note = "the sandbox is off"
         self.slirp = None if host_network else find_slirp4netns()
         self.host_network = host_network
+        no_network = "slirp4netns is not installed (apt install slirp4netns)"
+        if self.slirp is not None and os.geteuid() != 0 and not tun_usable():
+            self.slirp, no_network = None, f"this user may not open {TUN}, which slirp4netns needs"
         if sandbox is False:
             self.sandboxed = False
             self.sandbox_problem = "disabled by configuration"
@@ -162,8 +168,8 @@ class ProcessBackend:
             if self.cgroups is None:
                 logger.info("container limits: rlimits (no usable cgroups: %s)", self.cgroups_note)
             if self.slirp is None and not host_network:
-                logger.warning("slirp4netns is not installed (apt install slirp4netns): containers get no "
-                               "network at all, as under EnableNetworkIsolation")
+                logger.warning("%s: containers get no network at all, as under EnableNetworkIsolation",
+                               no_network)
             return
         if sandbox is True:
             raise SandboxUnavailableError(f"the sandbox was requested but cannot run: {problem}")
@@ -346,7 +352,7 @@ class ProcessBackend:
                 assert self.slirp is not None
                 try:
                     start_user_network(self.slirp, pid, exit_read, spawn_helper)
-                except (UserNetworkError, OSError) as exc:
+                except (UserNetworkError, OSError, subprocess.SubprocessError) as exc:
                     logger.error("%s: %s", spec.name, exc)
                     return None, None
             return info, None
@@ -413,9 +419,12 @@ def _link_targets(directory: Path | str) -> list[str]:
     return [os.path.realpath(entry.path) for entry in entries if entry.is_symlink() and entry.is_dir()]
 
 
-def spawn_helper(argv: list[str], fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
-    """Start one of modelyard's own helper programs (root's, outside any sandbox) that dies with the server."""
-    return run_in_spawner(_launcher(argv, dict(os.environ), "/", None, None, pass_fds=fds))
+def spawn_helper(argv: list[str], fds: tuple[int, ...] = (), output: IO[bytes] | None = None,
+                 userns: int | None = None) -> subprocess.Popen[bytes]:
+    """Start one of modelyard's own helper programs (the server's, outside any sandbox) that dies with the
+    server; ``output`` takes its stdout and stderr (None discards them); ``userns``: a user namespace it
+    runs in (a normal-user server's slirp4netns, in the one owning the sandbox's network)."""
+    return run_in_spawner(_launcher(argv, dict(os.environ), "/", output, output, pass_fds=fds, userns=userns))
 
 
 def _hand_over(directories: list[Path], uid: int) -> None:
@@ -488,17 +497,22 @@ def _launcher(
     stderr: IO[bytes] | None,
     pass_fds: tuple[int, ...] = (),
     join: tuple[str, ...] = (),
+    userns: int | None = None,
 ) -> Callable[[], subprocess.Popen[bytes]]:
-    """``join``: the ``cgroup.procs`` files the child writes itself into before exec."""
+    """``join``: the ``cgroup.procs`` files the child writes itself into before exec; ``userns``: a
+    user namespace (descriptor) the child enters before exec."""
     parent = os.getpid()
-    prctl = _prctl()
+    libc = _libc()
 
     def prepare_child() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(137)
         join_group(join)
         lower_priority()
+        if userns is not None and libc.setns(userns, _CLONE_NEWUSER) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"cannot enter the sandbox's user namespace: {os.strerror(error)}")
 
     def launch() -> subprocess.Popen[bytes]:
         sink: Any = subprocess.DEVNULL
@@ -518,8 +532,8 @@ def _launcher(
 
 
 @functools.lru_cache(maxsize=1)
-def _prctl() -> Any:
-    return ctypes.CDLL(None, use_errno=True).prctl
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _read_info(fd: int) -> dict[str, int] | None:

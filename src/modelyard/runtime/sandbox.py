@@ -140,7 +140,8 @@ def bwrap_argv(
     command += ["--chdir", workdir]
     if info_fd is not None:
         command += ["--info-fd", str(info_fd)]
-    prefix = [] if limits is None else limits.prlimit_prefix(count_processes=bool(identity and identity.switch))
+    prefix = [] if limits is None else limits.prlimit_prefix(
+        count_processes=identity is not None and identity.counts_processes_alone)
     prefix += [] if identity is None else identity.exec_prefix()
     return [*command, "--", *prefix, *argv]
 
