@@ -43,7 +43,11 @@ FRAME = framing.encode_frame(framing.request_header(framing.OP_INVOKE, "text/csv
 
 CLIENT = """
 import socket, sys
-sock = socket.socket(fileno=int(sys.argv[1]))
+if sys.argv[1].isdigit():
+    sock = socket.socket(fileno=int(sys.argv[1]))
+else:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(sys.argv[1])
 frame = bytes.fromhex(sys.argv[3])
 for _ in range(int(sys.argv[2])):
     sock.sendall(frame)
@@ -73,24 +77,28 @@ def worker_ticks() -> int:
 async def run(service: Any, requests: int) -> float:
     """CPU µs per request of this process (and its pool workers) over ``requests`` frames sent one at a time
     on one connection by a client process (whose start-up is in the count, a millisecond or so over the
-    whole round)."""
+    whole round). ``service`` is a ``Service`` served here, or the path of a pool's listening socket."""
     loop = asyncio.get_running_loop()
-    server, remote = socket.socketpair()
     finished: asyncio.Future[None] = loop.create_future()
-
-    class Counting(FrameProtocol):
-        def data_received(self, data: bytes) -> None:
-            if data == b"done":
-                finished.set_result(None)
-                return
-            super().data_received(data)
-
-    await loop.connect_accepted_socket(lambda: Counting(service, loop), server)
     started, workers = time.process_time(), worker_ticks()
-    feeder = subprocess.Popen([sys.executable, "-c", CLIENT, str(remote.fileno()), str(requests), FRAME.hex()],
-                              pass_fds=(remote.fileno(),))
-    remote.close()
-    await finished
+    if isinstance(service, str):
+        feeder = subprocess.Popen([sys.executable, "-c", CLIENT, service, str(requests), FRAME.hex()])
+        await asyncio.get_running_loop().run_in_executor(None, feeder.wait)
+    else:
+        server, remote = socket.socketpair()
+
+        class Counting(FrameProtocol):
+            def data_received(self, data: bytes) -> None:
+                if data == b"done":
+                    finished.set_result(None)
+                    return
+                super().data_received(data)
+
+        await loop.connect_accepted_socket(lambda: Counting(service, loop), server)
+        feeder = subprocess.Popen([sys.executable, "-c", CLIENT, str(remote.fileno()), str(requests),
+                                   FRAME.hex()], pass_fds=(remote.fileno(),))
+        remote.close()
+        await finished
     spent = time.process_time() - started + (worker_ticks() - workers) / os.sysconf("SC_CLK_TCK")
     feeder.wait()
     return spent / requests * 1e6
@@ -130,9 +138,16 @@ def main() -> None:
 
         async def measure() -> None:
             service: Any = Service(handler, runner)
+            pool = None
             if args.workers > 1:
-                service = WorkerPool(settings, asyncio.get_running_loop())
-                assert await service.start() is None
+                pool = WorkerPool(settings, asyncio.get_running_loop())
+                assert await pool.start() is None
+                service = os.path.join(tmp, "toolkit.sock")
+                listener = socket.socket(socket.AF_UNIX)
+                listener.bind(service)
+                listener.listen(64)
+                listener.setblocking(False)
+                pool.serve(listener, None)
             await run(service, 1000)
             served = [await run(service, args.requests) for _ in range(args.rounds)]
             alone = [hooks_alone(handler, args.requests) for _ in range(args.rounds)]
@@ -145,8 +160,8 @@ def main() -> None:
                 await run(service, args.requests)
                 profile.disable()
                 pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
-            if args.workers > 1:
-                await service.stop()
+            if pool is not None:
+                await pool.stop()
 
         asyncio.run(measure())
         runner.stop()

@@ -203,7 +203,7 @@ def run_single(settings: ToolkitSettings, listeners: Listeners) -> int:
 
 
 def run_pool(settings: ToolkitSettings, listeners: Listeners) -> int:
-    """N worker processes behind this process's event loop."""
+    """N worker processes, each serving the connections this process accepts and passes to it."""
     from modelyard.toolkit.pool import WorkerPool
 
     async def main() -> int:
@@ -223,8 +223,11 @@ def run_pool(settings: ToolkitSettings, listeners: Listeners) -> int:
         inode = publish(listeners)
         try:
             log(f"{settings.workers} workers ready")
-            await serve_until_stopped(pool, listeners.unix, bind_http(settings), stop)
-            await pool.stop()
+            pool.serve(listeners.unix, bind_http(settings))
+            log(f"serving (pid {os.getpid()}): connections placed on the workers")
+            await stop.wait()
+            log(f"stopping (pid {os.getpid()}): the workers finish their calls in flight")
+            await pool.stop(DRAIN_SECONDS + 10)
         finally:
             unpublish(listeners, inode)
         log("all workers stopped")

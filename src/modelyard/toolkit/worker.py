@@ -1,71 +1,131 @@
 """A worker process of the pool (``python -m modelyard.toolkit worker <fd>``).
 
-It loads the model, sends a ``{"op": "ready"}`` frame on the inherited socket, then answers
-request frames one at a time on its main thread until the socket closes or SIGTERM arrives.
-The parent answers pings and does all client I/O, so a blocking loop is all a worker needs.
+It loads the model on its handler thread, sends a ``{"op": "ready"}`` frame on the inherited socketpair,
+then serves the connections the parent passes it (``pool``): frames or HTTP, each on this process's
+own event loop with the handler thread behind it, as a single-process toolkit serves its own. When one
+of them closes it sends ``{"op": "closed"}``. SIGTERM: take no more connections, let the calls in flight
+finish (up to ``DRAIN_SECONDS``), exit 0. A handler stuck on an abandoned call makes it exit with
+``EXIT_RECYCLE``, and the parent starts a fresh worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import NoReturn
 
 from modelyard.toolkit import framing
-from modelyard.toolkit.context import Headers
 from modelyard.toolkit.environment import ToolkitSettings
-from modelyard.toolkit.routes import frame_headers
-from modelyard.toolkit.startup import EXIT_LOAD_FAILED, LoadFailed, load_handler
+from modelyard.toolkit.frame_server import FrameProtocol
+from modelyard.toolkit.http_server import HttpProtocol
+from modelyard.toolkit.pool import FRAMES
+from modelyard.toolkit.routes import Service
+from modelyard.toolkit.runner import HandlerThread
+from modelyard.toolkit.startup import DRAIN_SECONDS, EXIT_LOAD_FAILED, LoadFailed, load_handler
+
+EXIT_RECYCLE = 75
+_CLOSED = framing.encode_frame({"op": "closed"})
 
 
 def _exit(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _headers(header: dict[str, Any]) -> Headers:
-    forwarded = header.get("headers")
-    if isinstance(forwarded, dict):
-        return Headers({str(k): str(v) for k, v in forwarded.items()})
-    return frame_headers(header)
+def _recycle() -> NoReturn:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_RECYCLE)
 
 
 def run(fd: int, settings: ToolkitSettings) -> int:
-    """Serve the parent on socket ``fd``; returns the exit code."""
+    """Serve the connections the parent passes on socketpair ``fd``; returns the exit code."""
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sock = socket.socket(fileno=fd)
+    control = socket.socket(fileno=fd)
+    runner = HandlerThread()
     try:
-        handler = load_handler(settings, lambda func, *args: func(*args))
+        handler = load_handler(settings, runner.call)
     except LoadFailed as exc:
         print(exc.line, file=sys.stderr, flush=True)
         return EXIT_LOAD_FAILED
-    sock.sendall(framing.encode_frame({"op": "ready", "pid": os.getpid()}))
-    parser = framing.FrameParser()
-    while True:
-        data = sock.recv(1 << 20)
-        if not data:
-            return 0
-        for header, body in parser.feed(data):
-            headers = _headers(header)
-            stream = SocketSink(sock) if header.get(framing.STREAM) else None
-            response = handler.invoke(body, headers.get("Content-Type"), headers.get("Accept"), headers, stream)
-            reply = (framing.stream_end_header(response.status) if response.streamed else
-                     framing.response_header(response.status, response.content_type, response.custom_attributes))
-            sock.sendall(b"".join(framing.frame_parts(reply, response.body)))
+    control.sendall(framing.encode_frame({"op": "ready", "pid": os.getpid()}))
+    code = asyncio.run(_serve(control, Service(handler, runner, _recycle)))
+    runner.stop()
+    return code
 
 
-class SocketSink:
-    """A streamed answer's start and part frames, sent to the parent as the handler yields them."""
+async def _serve(control: socket.socket, service: Service) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    control.setblocking(False)
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+    def closed() -> None:
+        with contextlib.suppress(OSError):
+            control.send(_CLOSED)
 
-    def start(self, status: int, content_type: str | None, custom_attributes: str | None) -> None:
-        """Send the start frame."""
-        self._sock.sendall(framing.encode_frame(framing.stream_start_header(status, content_type, custom_attributes)))
+    def take() -> None:
+        while True:
+            try:
+                kind, fds, _, _ = socket.recv_fds(control, 1, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                kind, fds = b"", []
+            if not kind:
+                for fd in fds:
+                    os.close(fd)
+                stop.set()
+                return
+            for fd in fds:
+                _adopt(loop, socket.socket(fileno=fd), kind, service, closed)
 
-    def part(self, data: bytes) -> None:
-        """Send one part frame."""
-        self._sock.sendall(framing.encode_frame(framing.PART_HEADER, data))
+    loop.add_reader(control.fileno(), take)
+    await stop.wait()
+    loop.remove_reader(control.fileno())
+    deadline = loop.time() + DRAIN_SECONDS
+    while service.in_flight and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0)
+    return 0
+
+
+def _adopt(loop: asyncio.AbstractEventLoop, connection: socket.socket, kind: bytes, service: Service,
+           closed: Callable[[], None]) -> None:
+    """Serve a passed connection with the protocol its ``kind`` names."""
+    connection.setblocking(False)
+    inner: asyncio.Protocol = FrameProtocol(service, loop) if kind == FRAMES else HttpProtocol(service, loop)
+    loop.create_task(loop.connect_accepted_socket(lambda: _Counted(inner, closed), connection))
+
+
+class _Counted(asyncio.Protocol):
+    """``inner``, telling the parent when the connection is gone."""
+
+    def __init__(self, inner: asyncio.Protocol, closed: Callable[[], None]) -> None:
+        self._inner = inner
+        self._closed = closed
+        self.data_received = inner.data_received  # type: ignore[method-assign]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self._inner.connection_lost(exc)
+        finally:
+            self._closed()
+
