@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import click
+from botocore.exceptions import ClientError
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
@@ -94,7 +95,7 @@ def _activities(conn: Connection, name: str, variants: list[str]) -> list[dict[s
             found = conn.client("application-autoscaling").describe_scaling_activities(
                 ServiceNamespace="sagemaker", ResourceId=f"endpoint/{name}/variant/{variant}",
                 ScalableDimension="sagemaker:variant:DesiredInstanceCount", MaxResults=1)["ScalingActivities"]
-        except Exception:  # a key without application-autoscaling:Describe*, or an older server
+        except ClientError:  # a key without application-autoscaling:Describe*, or an older server
             return latest
         if found:
             activity = found[0]
@@ -107,7 +108,7 @@ def snapshot(conn: Connection, name: str, minutes: int = 15) -> dict[str, Any]:
     """What the view shows, as plain data: status, variants with their figures, deployment, scaling."""
     try:
         described = conn.sagemaker.describe_endpoint(EndpointName=name)
-    except Exception as exc:
+    except ClientError as exc:
         if error_code(exc) in ("ValidationException", "ValidationError"):
             raise CliError(f"no endpoint named '{name}' (modelyard endpoints lists them)") from None
         raise
