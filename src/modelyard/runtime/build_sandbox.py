@@ -71,3 +71,20 @@ def run_uv_sandboxed(backend: ProcessBackend, uv: str, args: list[str], *, venv:
             progress(line)
     code = process.wait()
     return UvResult(returncode=code if code is not None else -1, lines=tuple(tail))
+
+
+def compile_bytecode_sandboxed(backend: ProcessBackend, venv: Path) -> UvResult:
+    """Byte-compile ``venv``'s packages in the sandbox with ``site`` off (no ``.pth`` file runs) and
+    without any uv cache bound: nothing a package ships runs, and the cache is out of reach."""
+    python = venv / "bin" / "python"
+    purelib = venv / "lib"
+    spec = ContainerSpec(argv=[str(python), "-I", "-S", "-m", "compileall", "-q", "-j", "0", str(purelib)],
+                         opt_ml=venv.parent / ".build", env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+                         binds=[(venv, str(venv), True)], capture_output=True, name=f"compile/{venv.name}",
+                         limits=BUILD_LIMITS, workdir=venv)
+    spec.ro_binds += [(p, p) for p in dict.fromkeys(program_paths(str(python))) if p != str(venv) and os.path.exists(p)]
+    process = backend.start(spec)
+    assert process.stdout is not None
+    tail: deque[str] = deque(raw.decode(errors="replace").rstrip("\n") for raw in process.stdout)
+    code = process.wait()
+    return UvResult(returncode=code if code is not None else -1, lines=tuple(tail)[-200:])

@@ -10,7 +10,8 @@
 The lock is an ``fcntl.flock``, so a concurrent ``ensure`` of the same key in another thread or
 process waits and reuses the result; a build that crashed leaves no marker and is redone. Packages
 come from uv's shared cache (hardlinked when the cache is on the same filesystem, else copied) and
-are bytecode-compiled at install time.
+are bytecode-compiled at install time. In the sandbox the shared cache serves wheel-only installs; a
+requirement that needs a source build is built with a private cache (``_install_sandboxed``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 
-from modelyard.runtime.build_sandbox import run_uv_sandboxed
+from modelyard.runtime.build_sandbox import compile_bytecode_sandboxed, run_uv_sandboxed
 from modelyard.runtime.errors import EnvironmentBuildError
 from modelyard.runtime.images import ImageSpec
 from modelyard.runtime.process import ProcessBackend
@@ -142,9 +143,12 @@ class EnvironmentBuilder:
             requirements_file = path / REQUIREMENTS_FILE
             requirements_file.write_text("\n".join(lines) + "\n")
             python = path / "bin" / "python"
-            install = ["pip", "install", "--python", str(python), "-r", str(requirements_file)]
-            args = [*install, "--compile-bytecode", "--link-mode", self._link(), *common]
-            self._uv(args, spec, progress, venv=path, requirements="\n".join(lines))
+            install = ["pip", "install", "--python", str(python), "-r", str(requirements_file),
+                       "--link-mode", self._link(), *common]
+            if self.backend is None:
+                self._uv([*install, "--compile-bytecode"], spec, progress)
+            else:
+                self._install_sandboxed(install, spec, progress, path, "\n".join(lines))
         marker = {
             "key": path.name,
             "image": spec.uri,
@@ -156,10 +160,36 @@ class EnvironmentBuilder:
         os.replace(temporary, path / READY_MARKER)
         _say(progress, f"environment {path.name} ready in {time.monotonic() - started:.1f}s")
 
+    def _install_sandboxed(self, install: list[str], spec: ImageSpec, progress: Progress | None, venv: Path,
+                           requirements: str) -> None:
+        """Install into ``venv`` so that no code a requirement ships can write to the cache later builds
+        read. First wheels only, with the shared cache: installing a wheel runs none of its code (and the
+        bytecode is compiled afterwards with ``site`` off and without the cache, so no ``.pth`` runs either).
+        When a requirement needs a source build, its build backend (``setup.py``: user code) runs with a
+        cache of its own, deleted after the build."""
+        try:
+            self._uv([*install, "--only-binary", ":all:"], spec, progress, venv=venv, requirements=requirements)
+        except EnvironmentBuildError:
+            _say(progress, "a requirement needs a source build: building with a private cache")
+            private = self.root / ".uv-cache-builds" / venv.name
+            shutil.rmtree(private, ignore_errors=True)
+            try:
+                self._uv([*install, "--compile-bytecode"], spec, progress, venv=venv, requirements=requirements,
+                         cache=private)
+            finally:
+                shutil.rmtree(private, ignore_errors=True)
+            return
+        assert self.backend is not None
+        result = compile_bytecode_sandboxed(self.backend, venv)
+        if result.returncode not in (0, 1):  # 1: some file did not compile, which uv's own compile skips too
+            details = "\n".join(f"  {line}" for line in relevant_lines(result.lines))
+            raise EnvironmentBuildError(f"could not compile the environment for image {spec.uri}\n{details}",
+                                        output="\n".join(result.lines))
+
     def _uv(self, args: list[str], spec: ImageSpec, progress: Progress | None, *, venv: Path | None = None,
-            requirements: str = "") -> None:
+            requirements: str = "", cache: Path | None = None) -> None:
         if venv is not None and self.backend is not None:
-            result = run_uv_sandboxed(self.backend, self.uv, args, venv=venv, cache=self._build_cache(),
+            result = run_uv_sandboxed(self.backend, self.uv, args, venv=venv, cache=cache or self._build_cache(),
                                       workspace=self.root / ".build", requirements=requirements,
                                       progress=progress)
         else:
