@@ -5,6 +5,9 @@ server, and a plain file copy on the same disk (the limit), paired in one run.
 
 Every row is printed (MB/s, best of the rounds), then modelyard's rate as a share of the file copy and
 as a multiple of moto's. Aims: >= 50 % of the file copy at 100 MB, >= 3x moto.
+
+A "null S3" row (``bench/null_s3.py``: a server that stores, checks and hashes nothing) is the ceiling
+boto3 itself allows on this machine; the last table puts modelyard's rates against it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,7 @@ from botocore.config import Config
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.moto_s3 import start_moto_s3  # noqa: E402
-from tests.support.server import start_server  # noqa: E402
+from tests.support.server import free_port, start_server  # noqa: E402
 
 MB = 1024 * 1024
 TRANSFER = TransferConfig(multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=4)
@@ -62,6 +67,22 @@ def copy_rates(source: Path, workdir: Path, rounds: int) -> tuple[float, float]:
     return write, read
 
 
+def start_null_s3() -> tuple[subprocess.Popen[bytes], str]:
+    """bench/null_s3.py on a free port, once it answers."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("null_s3.py")), str(port)])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/ping", timeout=1).close()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("bench/null_s3.py did not start")
+
+
 def main() -> int:
     """Run every pairing and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -72,12 +93,16 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-s3-", dir="/var/tmp"))
     server = start_server(workdir / "modelyard", env={"AWS_ENDPOINT_URL_S3": ""})
     moto = start_moto_s3(log_dir=workdir / "moto")
+    null, null_url = start_null_s3()
     config = Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"})
     clients = {
         "modelyard": boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", config=config,
                                   **server.credentials),
         "moto": moto.client(config=config),
+        "null S3": boto3.client("s3", endpoint_url=null_url, region_name="us-east-1", config=config,
+                                aws_access_key_id="null", aws_secret_access_key="null"),
     }
+    print(f"cores: {os.cpu_count()}  load at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     rows: dict[tuple[str, int], tuple[float, float]] = {}
     try:
         for client in clients.values():
@@ -93,6 +118,8 @@ def main() -> int:
     finally:
         server.stop()
         moto.stop()
+        null.terminate()
+        null.wait()
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"{'target':<12} {'size':>6} {'PUT MB/s':>10} {'GET MB/s':>10}")
     for (name, size), (put, get) in rows.items():
@@ -105,6 +132,12 @@ def main() -> int:
         moto_put, moto_get = rows[("moto", size)]
         print(f"{size:>4}MB {put / copy_put:>8.0%} {get / copy_get:>8.0%} {put / moto_put:>8.1f}x "
               f"{get / moto_get:>8.1f}x")
+    print()
+    print(f"{'size':>6} {'PUT/null':>9} {'GET/null':>9}   (modelyard's share of boto3's own ceiling)")
+    for size in sizes:
+        put, get = rows[("modelyard", size)]
+        null_put, null_get = rows[("null S3", size)]
+        print(f"{size:>4}MB {put / null_put:>8.0%} {get / null_get:>8.0%}")
     print(f"cores: {os.cpu_count()}  load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
