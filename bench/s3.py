@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.proc_cpu import TICK, ticks  # noqa: E402
 from tests.support.moto_s3 import start_moto_s3  # noqa: E402
 from tests.support.server import free_port, start_server  # noqa: E402
 
@@ -47,14 +49,34 @@ def best_rate(size: int, rounds: int, run: Callable[[], None]) -> float:
     return size / MB / best
 
 
-def s3_rates(client: Any, bucket: str, source: Path, target: Path, rounds: int) -> tuple[float, float]:
-    """(PUT, GET) MB/s of ``source`` through boto3's transfer manager."""
+def cpu_seconds(pid: int | None) -> float:
+    """CPU seconds (user + system, all threads) of process ``pid``, or of this process (the client)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    return ticks(pid)[0] / TICK
+
+
+def s3_rates(client: Any, bucket: str, source: Path, target: Path, rounds: int,
+             server_pid: int) -> tuple[tuple[float, float], tuple[float, ...]]:
+    """(PUT, GET) MB/s of ``source`` through boto3's transfer manager, and the CPU ms per MB the server
+    and the client spent on them (PUT server, PUT client, GET server, GET client)."""
     size = source.stat().st_size
     key = f"bench/{source.name}"
-    put = best_rate(size, rounds, lambda: client.upload_file(str(source), bucket, key, Config=TRANSFER))
-    get = best_rate(size, rounds, lambda: client.download_file(bucket, key, str(target), Config=TRANSFER))
+    megabytes = size / MB * rounds
+    cpu: list[float] = []
+
+    def measured(run: Callable[[], None]) -> float:
+        before = cpu_seconds(server_pid), cpu_seconds(None)
+        rate = best_rate(size, rounds, run)
+        cpu.extend([(cpu_seconds(server_pid) - before[0]) * 1000 / megabytes,
+                    (cpu_seconds(None) - before[1]) * 1000 / megabytes])
+        return rate
+
+    put = measured(lambda: client.upload_file(str(source), bucket, key, Config=TRANSFER))
+    get = measured(lambda: client.download_file(bucket, key, str(target), Config=TRANSFER))
     assert target.stat().st_size == size
-    return put, get
+    return (put, get), tuple(cpu)
 
 
 def copy_rates(source: Path, workdir: Path, rounds: int) -> tuple[float, float]:
@@ -103,7 +125,9 @@ def main() -> int:
                                 aws_access_key_id="null", aws_secret_access_key="null"),
     }
     print(f"cores: {os.cpu_count()}  load at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    pids = {"modelyard": server.process.pid, "moto": moto.process.pid, "null S3": null.pid}
     rows: dict[tuple[str, int], tuple[float, float]] = {}
+    cpu: dict[tuple[str, int], tuple[float, ...]] = {}
     try:
         for client in clients.values():
             client.create_bucket(Bucket="bench")
@@ -114,7 +138,8 @@ def main() -> int:
                     out.write(os.urandom(MB))
             rows[("file copy", size)] = copy_rates(source, workdir, args.rounds)
             for name, client in clients.items():
-                rows[(name, size)] = s3_rates(client, "bench", source, workdir / f"{name}-{size}.out", args.rounds)
+                out = workdir / f"{name}-{size}.out"
+                rows[(name, size)], cpu[(name, size)] = s3_rates(client, "bench", source, out, args.rounds, pids[name])
     finally:
         server.stop()
         moto.stop()
@@ -138,6 +163,11 @@ def main() -> int:
         put, get = rows[("modelyard", size)]
         null_put, null_get = rows[("null S3", size)]
         print(f"{size:>4}MB {put / null_put:>8.0%} {get / null_get:>8.0%}")
+    print()
+    print("CPU ms per MB over all rounds (clock ticks of 10 ms: coarse for 1 MB; barely moved by load, unlike MB/s)")
+    print(f"{'target':<12} {'size':>6} {'PUT server':>11} {'PUT client':>11} {'GET server':>11} {'GET client':>11}")
+    for (name, size), (put_server, put_client, get_server, get_client) in cpu.items():
+        print(f"{name:<12} {size:>4}MB {put_server:>11.2f} {put_client:>11.2f} {get_server:>11.2f} {get_client:>11.2f}")
     print(f"cores: {os.cpu_count()}  load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
