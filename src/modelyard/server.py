@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from modelyard.wire.asgi import Receive, Scope, Send, respond
+from modelyard.wire.asgi import Receive, Scope, Send, offers_zero_copy, respond
 from modelyard.wire.protocol import Response
 
 log = logging.getLogger("modelyard.server")
@@ -43,7 +43,7 @@ class ModelyardApp:
                 if claims(scope):
                     await respond(send, *await route(scope))
                     return
-            await respond(send, *await self.handle(scope, receive))
+            await respond(send, *await self.handle(scope, receive), zero_copy=offers_zero_copy(scope))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 

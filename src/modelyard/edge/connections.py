@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from modelyard.edge import zero_copy
 from modelyard.settings import EdgeLimits
 
 if TYPE_CHECKING:
@@ -184,7 +185,11 @@ class GuardedProtocol(HttpToolsProtocol):
             self._lean_request = self.lean.claim(self)
             if self._lean_request is not None:
                 return
+        zero_copy.enable(self.scope)
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not before:
+            zero_copy.wrap(self.cycle)
 
     def on_body(self, body: bytes) -> None:
         """Pass a body chunk on, unless the connection was cut. Every ``BODY_PROGRESS_BYTES`` received

@@ -39,9 +39,21 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes | StreamedBody) -> None:
+ZERO_COPY = "http.response.zerocopysend"
+"""The ASGI extension a server offers (in ``scope["extensions"]``) to send a file range without copying it
+through Python (``edge.zero_copy`` on modelyard's own protocol)."""
+
+
+def offers_zero_copy(scope: Scope) -> bool:
+    """Whether the server behind ``scope`` takes ``http.response.zerocopysend`` messages."""
+    return ZERO_COPY in (scope.get("extensions") or {})
+
+
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes | StreamedBody,
+                  zero_copy: bool = False) -> None:
     """Send a response: a complete body with its length, or a streamed body (a ``FileBody``, whose
-    headers carry its content-length, or an event stream, sent chunked) chunk by chunk."""
+    headers carry its content-length, or an event stream, sent chunked) chunk by chunk; a ``FileBody``
+    goes as one zero-copy message when ``zero_copy`` (the server offers the extension)."""
     if isinstance(body, bytes):
         if not any(name == b"content-length" for name, _ in headers):
             headers = [*headers, (b"content-length", str(len(body)).encode())]
@@ -50,6 +62,10 @@ async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
         return
     try:
         await send({"type": "http.response.start", "status": status, "headers": headers})
+        message = body.zero_copy_message() if zero_copy and hasattr(body, "zero_copy_message") else None
+        if message is not None:
+            await send(message)
+            return
         async for chunk in body.chunks():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive
 
@@ -114,6 +114,12 @@ class FileBody:
                 yield data
         finally:
             self.close()
+
+    def zero_copy_message(self) -> dict[str, Any]:
+        """The whole body as one ``http.response.zerocopysend`` message (the server sends the range
+        from the file; the descriptor stays open until ``close``)."""
+        return {"type": "http.response.zerocopysend", "file": self.fd, "offset": self.start, "count": self.length,
+                "more_body": False}
 
     def close(self) -> None:
         """Close the descriptor (idempotent)."""
