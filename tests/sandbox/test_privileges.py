@@ -115,6 +115,7 @@ def test_no_capabilities_and_every_privileged_escape_fails(
         assert seen["setuid0"] == "EPERM" and seen["setgid0"] == "EPERM"
         assert seen["pid1_environ"] in ("EACCES", "EPERM"), seen
         assert seen["ptrace_pid1"] == "EPERM", seen
+        assert seen["unshare_user"] == "EPERM", "the seccomp filter refuses a nested user namespace"
     else:
         _assert_pid1_is_as_powerless(seen)
     for attempt in ("remount_rw", "remount_usr", "umount_proc", "umount_lazy", "mount_tmpfs", "ip_route"):

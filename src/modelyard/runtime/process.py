@@ -29,7 +29,7 @@ import os
 import select
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -51,6 +51,7 @@ from modelyard.runtime.sandbox import (
     within_writable,
     writable_problem,
 )
+from modelyard.runtime.seccomp import container_filter
 from modelyard.runtime.spawner import run_in_spawner
 from modelyard.runtime.uid_leases import UidLeaseError
 from modelyard.runtime.usernet import (
@@ -268,6 +269,8 @@ class ProcessBackend:
         block_read, block_write = os.pipe() if blocked else (None, None)
         exit_read, exit_write = os.pipe() if user_network else (None, None)
         network_fds = tuple(fd for fd in (block_read, exit_write) if fd is not None)
+        program = container_filter()
+        seccomp = tuple(_data_fds({"seccomp": program}).values()) if program is not None else ()
         limits = spec.limits if group is None else replace(spec.limits, processes=None)
         read_end, write_end = os.pipe()
         try:
@@ -283,11 +286,12 @@ class ProcessBackend:
                 identity=identity,
                 limits=limits,
                 etc_fds=etc_fds,
+                seccomp_fd=seccomp[0] if seccomp else None,
                 network_isolated=spec.network_isolated or (self.slirp is None and not self.host_network),
                 block_fd=block_read,
                 hostname=spec.hostname,
             )
-            fds = (write_end, *copies_and_etc.values(), *network_fds)
+            fds = (write_end, *copies_and_etc.values(), *network_fds, *seccomp)
             join = group.join_files if group is not None else ()
             popen = run_in_spawner(_launcher(argv, env, "/", stdout, stderr, pass_fds=fds, join=join))
         except BaseException:
@@ -295,7 +299,7 @@ class ProcessBackend:
                 group.remove()
             raise
         finally:
-            for fd in (write_end, *copies_and_etc.values(), *network_fds):
+            for fd in (write_end, *copies_and_etc.values(), *network_fds, *seccomp):
                 os.close(fd)
         try:
             info = _read_info(read_end)
@@ -438,12 +442,12 @@ def _hand_over(directories: list[Path], uid: int) -> None:
                 os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
 
 
-def _data_fds(contents: dict[str, str]) -> dict[str, int]:
+def _data_fds(contents: Mapping[str, str | bytes]) -> dict[str, int]:
     """Descriptors (pipes, already filled and closed for writing) holding ``contents``."""
     fds = {}
     for path, text in contents.items():
         read_end, write_end = os.pipe()
-        os.write(write_end, text.encode())
+        os.write(write_end, text.encode() if isinstance(text, str) else text)
         os.close(write_end)
         fds[path] = read_end
     return fds

@@ -93,6 +93,7 @@ def bwrap_argv(
     etc_fds: Mapping[str, int] | None = None,
     block_fd: int | None = None,
     hostname: str | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The full ``bwrap … -- argv`` command line for one container.
 
@@ -103,7 +104,8 @@ def bwrap_argv(
     the caller (trial runs only); ``limits`` None sets none. ``block_fd``: the program waits until
     something is written to it (the user-mode network is configured), and gets a network namespace
     of its own even without ``network_isolated``. ``hostname``: the sandbox's own host name (a UTS
-    namespace of its own).
+    namespace of its own). ``seccomp_fd``: a descriptor holding the seccomp program the program runs
+    under (``seccomp.no_new_user_namespaces``).
     """
     tmp_size = [] if limits is None or limits.tmp_bytes is None else ["--size", str(limits.tmp_bytes)]
     command = [bwrap, *system_options()]
@@ -140,6 +142,8 @@ def bwrap_argv(
     command += ["--chdir", workdir]
     if info_fd is not None:
         command += ["--info-fd", str(info_fd)]
+    if seccomp_fd is not None:
+        command += ["--seccomp", str(seccomp_fd)]
     prefix = [] if limits is None else limits.prlimit_prefix(
         count_processes=identity is not None and identity.counts_processes_alone)
     prefix += [] if identity is None else identity.exec_prefix()
