@@ -8,7 +8,9 @@
 
 The toolkit never runs two frames of one connection at once, so a lane adds no concurrency in the
 model: it only keeps the next requests waiting at the instance while one runs, which hides the round
-trip. ``budget`` bounds the bytes in flight on the lane (a request larger than the budget still goes,
+trip. At most ``depth`` requests are in flight; once full, the lane refills only when half of them
+have answered, so the requests go in bursts (one write, one wake-up of the toolkit per burst).
+``budget`` bounds the bytes in flight on the lane (a request larger than the budget still goes,
 alone). A failure closes the connection; the calls waiting behind the failed one raise ``Withdrawn``
 and may be sent again, the next call opens a fresh connection.
 """
