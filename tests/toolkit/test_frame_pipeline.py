@@ -37,9 +37,10 @@ def _run(coroutine):  # type: ignore[no-untyped-def]
     return asyncio.run(coroutine)
 
 
-@pytest.mark.parametrize("depth, lanes", [(16, 1), (4, 3)])
-def test_each_pipelined_call_gets_its_own_answer_while_some_records_are_slow(serve, depth: int, lanes: int) -> None:
-    toolkit = serve({"inference.py": ECHO})
+@pytest.mark.parametrize("depth, lanes, workers", [(16, 1, "1"), (4, 3, "1"), (8, 3, "2")])
+def test_each_pipelined_call_gets_its_own_answer_while_some_records_are_slow(serve, depth: int, lanes: int,
+                                                                             workers: str) -> None:
+    toolkit = serve({"inference.py": ECHO}, env={"SAGEMAKER_MODEL_SERVER_WORKERS": workers})
     rng = random.Random(7)
     calls = [Invocation(f"0.05:slow-{i}".encode(), "sleep") if rng.random() < 0.03
              else Invocation(f"fast-{i}".encode(), "x") for i in range(600)]
