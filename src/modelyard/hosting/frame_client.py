@@ -3,17 +3,22 @@ answer one future, with no stream reader, no drain and no extra task per call.
 
 ::
 
-    call(frame, timeout) ─► transport.write(frame) ─► FrameParser.feed(data) ─► waiter.set_result
-                          └► timer: asyncio.TimeoutError      connection lost ─► ConnectionResetError
-                                                              bad frame ─► FrameError
+    call(frame, timeout) ─► transport.write(frame) ─► FrameParser.feed(data) ─► waiters[0].set_result
+                          └► timer on the oldest: asyncio.TimeoutError   connection lost ─► ConnectionResetError
+                                                                         bad frame ─► FrameError
 
-One request is in flight per connection at a time (the toolkit's rule); the caller closes a connection
-whose call failed in any way, so a late answer never meets the next request.
+The toolkit runs the frames of one connection one at a time and answers them in order, so several
+calls may be in flight on one connection (pipelining): answers go to the waiting calls first-in
+first-out. A call's ``timeout`` runs from when it reaches the head of the line (the answer before it
+arrived), the moment the toolkit can start it. Calls made while others are in flight are written
+together once per loop turn (one ``writelines``). The caller closes a connection whose call failed in
+any way; the calls behind the failed one then fail with ``Withdrawn`` (the toolkit never started them).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from modelyard.toolkit import framing
@@ -39,9 +44,8 @@ def invoke_header(content_type: str | None, accept: str | None, custom_attribute
     return raw
 
 
-def _expire(waiter: asyncio.Future[Frame]) -> None:
-    if not waiter.done():
-        waiter.set_exception(asyncio.TimeoutError())
+class Withdrawn(ConnectionResetError):
+    """The connection closed while this call waited behind another: the toolkit never started it."""
 
 
 class FrameConnection(asyncio.Protocol):
@@ -52,7 +56,9 @@ class FrameConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._parser = framing.FrameParser()
-        self._waiter: asyncio.Future[Frame] | None = None
+        self._waiters: deque[tuple[asyncio.Future[Frame], float]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._held: list[bytes] = []
 
     @classmethod
     async def open(cls, path: str) -> FrameConnection:
@@ -60,6 +66,11 @@ class FrameConnection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_unix_connection(lambda: cls(loop), path)
         return connection
+
+    @property
+    def in_flight(self) -> int:
+        """Calls sent and not answered yet."""
+        return len(self._waiters)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -71,47 +82,84 @@ class FrameConnection(asyncio.Protocol):
             self._fail(exc)
             self.close()
             return
+        waiters = self._waiters
         for frame in frames:
-            waiter, self._waiter = self._waiter, None
-            if waiter is None or waiter.done():
+            if not waiters:
                 self.close()
                 return
-            waiter.set_result(frame)
+            waiter = waiters.popleft()[0]
+            if not waiter.done():
+                waiter.set_result(frame)
+        if frames:
+            self._arm()
 
     def eof_received(self) -> bool:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._held.clear()
         self._fail(ConnectionResetError("connection closed before a response frame"))
 
     def _fail(self, exc: BaseException) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        waiters, self._waiters = self._waiters, deque()
+        for position, (waiter, _) in enumerate(waiters):
+            if not waiter.done():
+                waiter.set_exception(exc if position == 0 else Withdrawn(
+                    "connection closed before the toolkit started this request"))
+
+    def _arm(self) -> None:
+        """Time the call at the head of the line (the one the toolkit is running)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._waiters:
+            self._timer = self.loop.call_later(self._waiters[0][1], self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self._waiters:
+            waiter = self._waiters[0][0]
+            if not waiter.done():
+                waiter.set_exception(asyncio.TimeoutError())
+
+    def _flush(self) -> None:
+        held, self._held = self._held, []
+        if held and self.transport is not None and not self.closed:
+            self.transport.writelines(held)
 
     async def call(self, raw_header: bytes, body: bytes, timeout: float) -> Frame:
-        """Send one request frame (its header already encoded) and wait up to ``timeout`` seconds for the
-        answer; raises asyncio.TimeoutError, ConnectionResetError or FrameError."""
+        """Send one request frame (its header already encoded) and wait for its answer, up to ``timeout``
+        seconds from when the answers before it arrived; raises asyncio.TimeoutError, ConnectionResetError
+        (``Withdrawn`` when it waited behind a call that failed) or FrameError."""
         transport = self.transport
         if self.closed or transport is None:
             raise ConnectionResetError("connection closed before a response frame")
         framing.check_lengths(len(raw_header), len(body))
         waiter: asyncio.Future[Frame] = self.loop.create_future()
-        self._waiter = waiter
         head = framing.PREFIX.pack(len(raw_header), len(body)) + raw_header
-        if len(body) <= framing.SMALL_BODY:
-            transport.write(head + body)
+        small = len(body) <= framing.SMALL_BODY
+        waiters = self._waiters
+        if waiters:
+            if not self._held:
+                self.loop.call_soon(self._flush)
+            self._held.extend((head + body,) if small else (head, body))
+            waiters.append((waiter, timeout))
         else:
-            transport.writelines((head, body))
-        timer = self.loop.call_later(timeout, _expire, waiter)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
+            if small:
+                transport.write(head + body)
+            else:
+                transport.writelines((head, body))
+            waiters.append((waiter, timeout))
+            self._arm()
+        return await waiter
 
     def close(self) -> None:
-        """Close the connection (a call in flight fails with ConnectionResetError)."""
+        """Close the connection (the calls in flight fail with ConnectionResetError)."""
         self.closed = True
+        self._held.clear()
         if self.transport is not None:
             self.transport.close()

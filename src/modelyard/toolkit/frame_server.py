@@ -4,8 +4,10 @@
 
     data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
                                   └► invoke: HandlerThread ─► response frame (then next frame)
-                                     (written by the handler thread itself when no frame waits behind
-                                      it and the transport's buffer is empty: the loop is not woken)
+                                     (written by the handler thread itself when the transport's buffer
+                                      is empty: the loop is not woken; a plain invoke frame waiting
+                                      behind it (a pipelining client) is handed to the service by the
+                                      handler thread too, so pipelined frames run back to back)
                                     (a "stream" invoke whose handler yields parts: start, part … end/error
                                      frames, written as the parts are produced)
     bad frame ─► 400 frame (when the transport is still writable) ─► close
@@ -51,8 +53,9 @@ class FrameProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         with self._lock:
             self._transport = None
-        self._queue.clear()
-        if self._busy:
+            self._queue.clear()
+            busy = self._busy
+        if busy:
             abandon = getattr(self._service, "abandon", None)
             if abandon is not None:
                 abandon(self._on_response)
@@ -98,13 +101,18 @@ class FrameProtocol(asyncio.Protocol):
                                 _TEXT))
 
     def _reply(self, response: Response) -> bool:
-        """On the handler thread: write the answer to the socket now, when nothing waits behind it on this
-        connection and the transport holds nothing unsent; False leaves it to the loop (``_on_response``)."""
+        """On the handler thread: write the answer to the socket now, when the transport holds nothing unsent
+        and what waits behind it on this connection (if anything) is a plain invocation, which this thread
+        then hands to the service itself (pipelined frames run back to back, with no trip through the loop);
+        False leaves it to the loop (``_on_response``)."""
         if response.streamed:
             return False
         with self._lock:
             transport = self._transport
-            if self._queue or transport is None or transport.is_closing() or transport.get_write_buffer_size():
+            queue = self._queue
+            if transport is None or transport.is_closing() or transport.get_write_buffer_size():
+                return False
+            if queue and not _plain_invoke(queue[0][0]):
                 return False
             data = framing.encode_frame(_response_header(response), response.body)
             try:
@@ -114,7 +122,11 @@ class FrameProtocol(asyncio.Protocol):
             except OSError:
                 return False
             if sent == len(data):
-                self._busy = False
+                if queue:
+                    header, body = queue.popleft()
+                    self._dispatch(header, body)
+                else:
+                    self._busy = False
                 return True
         self._loop.call_soon_threadsafe(self._rest_written, data[sent:])
         return True
@@ -161,6 +173,10 @@ class FrameProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+
+def _plain_invoke(header: dict[str, Any]) -> bool:
+    return header.get("op") == framing.OP_INVOKE and not header.get(framing.STREAM)
 
 
 def _response_header(response: Response) -> dict[str, Any]:

@@ -45,6 +45,8 @@ class HandlerThread:
         self._thread = threading.Thread(target=self._run, name="modelyard-handler", daemon=True)
         self.pending = 0
         self._replied = 0
+        self._count = threading.Lock()
+        """Guards ``pending``: calls are submitted from the loop and, for pipelined frames, from this thread."""
         self.current: Call | None = None
         self._thread.start()
 
@@ -57,7 +59,8 @@ class HandlerThread:
                done: Callable[[Any], None], reply: Callable[[Any], bool] | None = None) -> Call:
         """Queue ``func(*args)``; ``done(result)`` is then called on ``loop`` (unless cancelled first, or
         ``reply(result)``, called on this thread first, returns True: it delivered the result itself)."""
-        self.pending += 1
+        with self._count:
+            self.pending += 1
         call = Call(loop, func, args, done, reply)
         self._queue.put(call)
         return call
@@ -120,8 +123,10 @@ class HandlerThread:
         return True
 
     def _skipped(self, _: None) -> None:
-        self.pending -= 1
+        with self._count:
+            self.pending -= 1
 
     def _finish(self, done: Callable[[Any], None], result: Any) -> None:
-        self.pending -= 1
+        with self._count:
+            self.pending -= 1
         done(result)
