@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,11 @@ from tests.jobs_e2e.transform_env import (
     client_for,
     create_model,
     model_artifact,
-    moto_fixture,
+    module_fixtures,
     s3_keys,
     s3_read,
     server_env,
     transform_request,
-    transform_server,
     wait_for_job,
 )
 from tests.support.moto_s3 import MotoS3Server
@@ -35,17 +33,7 @@ from tests.support.server import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 
-moto = pytest.fixture(scope="module")(moto_fixture)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, moto: MotoS3Server) -> Iterator[ServerProcess]:
-    yield from transform_server(tmp_path_factory, moto, "transform-jobs")
-
-
-@pytest.fixture(scope="module")
-def sm(server: ServerProcess):  # type: ignore[no-untyped-def]
-    return client_for(server, "sagemaker")
+moto, server, sm = module_fixtures("transform-jobs")
 
 
 @pytest.fixture(scope="module")

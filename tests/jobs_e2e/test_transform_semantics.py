@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,38 +15,19 @@ import pytest
 
 from tests.jobs_e2e.transform_env import (
     BUCKET,
-    client_for,
-    create_model,
-    model_artifact,
-    moto_fixture,
+    model_fixture,
+    module_fixtures,
     s3_keys,
     s3_read,
     transform_request,
-    transform_server,
     wait_for_job,
 )
-from tests.support.moto_s3 import MotoS3Server
-from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-moto = pytest.fixture(scope="module")(moto_fixture)
+moto, server, sm = module_fixtures("transform-semantics")
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, moto: MotoS3Server) -> Iterator[ServerProcess]:
-    yield from transform_server(tmp_path_factory, moto, "transform-semantics")
-
-
-@pytest.fixture(scope="module")
-def sm(server: ServerProcess):  # type: ignore[no-untyped-def]
-    return client_for(server, "sagemaker")
-
-
-@pytest.fixture(scope="module")
-def model(sm, tmp_path_factory: pytest.TempPathFactory) -> str:  # type: ignore[no-untyped-def]
-    create_model(sm, "semantics-model", model_artifact(tmp_path_factory.mktemp("model")))
-    return "semantics-model"
+model = model_fixture("semantics-model")
 
 
 TEXT = b"a\nb\nc\n"

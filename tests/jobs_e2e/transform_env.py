@@ -111,6 +111,32 @@ def transform_server(tmp_path_factory: pytest.TempPathFactory, moto: MotoS3Serve
     server.stop()
 
 
+def module_fixtures(name: str) -> tuple[Any, Any, Any]:
+    """A test module's ``moto``, ``server`` (named ``name``, its S3 in moto) and ``sm`` fixtures, one of each
+    per module: ``moto, server, sm = module_fixtures("...")``."""
+    moto = pytest.fixture(scope="module", name="moto")(moto_fixture)
+
+    @pytest.fixture(scope="module", name="server")
+    def server(tmp_path_factory: pytest.TempPathFactory, moto: MotoS3Server) -> Iterator[ServerProcess]:
+        yield from transform_server(tmp_path_factory, moto, name)
+
+    @pytest.fixture(scope="module", name="sm")
+    def sm(server: ServerProcess) -> Any:
+        return client_for(server, "sagemaker")
+
+    return moto, server, sm
+
+
+def model_fixture(name: str) -> Any:
+    """A module fixture ``model``: the test model registered as ``name`` (its name)."""
+    @pytest.fixture(scope="module", name="model")
+    def model(sm: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+        create_model(sm, name, model_artifact(tmp_path_factory.mktemp("model")))
+        return name
+
+    return model
+
+
 def create_model(sm: Any, name: str, artifact: Path, env: dict[str, str] | None = None) -> None:
     """Register the test model under ``name``."""
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,

@@ -52,6 +52,7 @@ from modelyard.storage import ObjectStore, StorageError
 log = logging.getLogger("modelyard.controllers.transform.controller")
 STOP_GRACE_SECONDS = 5.0
 RETRY_DELAY_SECONDS = 0.2
+WITHDRAWN_GRACE_SECONDS = 0.05
 _MESSAGE_CHARS = 300
 
 
@@ -280,6 +281,9 @@ class TransformRun:
             try:
                 reply = await invoke(invocation, settings.timeout)
             except Withdrawn as exc:
+                # the call ahead of this one failed and reports it after the same pause as any failed call:
+                # wait a little longer, so a container that died on an earlier record is blamed on that record
+                await asyncio.sleep(RETRY_DELAY_SECONDS * (attempt + 1) + WITHDRAWN_GRACE_SECONDS)
                 if work.failure is not None:
                     raise FileFailed(work.failure) from None
                 if slot.instance.process.poll() is None:
