@@ -17,8 +17,6 @@ Detected once per server process (``cgroup_tree``), in this order:
 Layout, in each hierarchy, below the server's own group::
 
     <own>/modelyard/<server pid>/<container>     memory, pids, cpu limits of one container
-    <own>/modelyard-background/<server pid>/<name>   the server's bulk work (its control workers):
-                                                     the least CPU weight, on modelyard-background
 
 ``<server pid>`` keeps servers that share a group apart; at start a server removes the groups of
 servers that are no longer running (killing what is left in them), so a crash leaves nothing behind.
@@ -58,7 +56,6 @@ logger = logging.getLogger("modelyard.runtime")
 CGROUP_MODES = ("auto", "v2", "v1", "off")
 PARENT = "modelyard"
 SERVER_LEAF = "modelyard-server"
-BACKGROUND_PARENT = "modelyard-background"
 CPU_PERIOD_US = 100_000
 CONTAINERS_CPU_WEIGHT = 100
 CONTAINERS_CPU_SHARES = 1024
@@ -170,9 +167,15 @@ class V2Tree(CgroupTree):
         return [self.base]
 
     def background(self, name: str) -> ContainerGroup:
-        """A leaf of ``<own>/modelyard-background`` (cpu.weight 1, beside the containers' parent)."""
-        return ContainerGroup("v2", {"unified": _background_dir(self.base, name, "cpu.weight",
-                                                                BACKGROUND_CPU_WEIGHT)})
+        """A leaf below the server's directory with cpu.weight 1."""
+        directory = _fresh_dir(self.base, name)
+        group = ContainerGroup("v2", {"unified": directory})
+        try:
+            _write(directory / "cpu.weight", str(BACKGROUND_CPU_WEIGHT))
+        except CgroupError:
+            group.remove()
+            raise
+        return group
 
     def create(self, name: str, limits: Limits) -> ContainerGroup:
         """A leaf below the server's directory with memory.max, pids.max and cpu.max."""
@@ -206,10 +209,15 @@ class V1Tree(CgroupTree):
         return list(dict.fromkeys(self.bases.values()))
 
     def background(self, name: str) -> ContainerGroup:
-        """A group of ``<own>/modelyard-background`` in the cpu hierarchy (cpu.shares 2, the least,
-        beside the containers' parent)."""
-        return ContainerGroup("v1", {"cpu": _background_dir(self.bases["cpu"], name, "cpu.shares",
-                                                             BACKGROUND_CPU_SHARES)})
+        """A group in the cpu hierarchy with cpu.shares 2 (the least)."""
+        directory = _fresh_dir(self.bases["cpu"], _leaf_name(name), exact=True)
+        group = ContainerGroup("v1", {"cpu": directory})
+        try:
+            _write(directory / "cpu.shares", str(BACKGROUND_CPU_SHARES))
+        except CgroupError:
+            group.remove()
+            raise
+        return group
 
     def create(self, name: str, limits: Limits) -> ContainerGroup:
         """A group in each hierarchy with the memory, pids and CFS quota knobs set."""
@@ -368,27 +376,6 @@ def _remove_server_dirs(tree: CgroupTree) -> None:
         _remove_tree(directory)
         with contextlib.suppress(OSError):
             directory.parent.rmdir()
-
-
-def _background_dir(base: Path, name: str, knob: str, weight: int) -> Path:
-    """``<own>/modelyard-background/<server pid>/<name>``, made once per server: the low weight sits on
-    ``modelyard-background``, a sibling of ``<own>/modelyard``. Below the containers' parent it would be
-    worthless: whenever the containers wait (as they do between invocations) their parent's whole
-    weight, that of a server thread, would pass to the background work."""
-    parent = base.parent.parent / BACKGROUND_PARENT
-    try:
-        parent.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise CgroupError(f"cannot create the cgroup {parent}: {exc.strerror or exc}") from None
-    _write(parent / knob, str(weight))
-    _remove_stale(parent)
-    server = parent / str(os.getpid())
-    try:
-        server.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise CgroupError(f"cannot create the cgroup {server}: {exc.strerror or exc}") from None
-    atexit.register(_remove_tree, server)
-    return _fresh_dir(server, name)
 
 
 def _remove_stale(parent: Path) -> None:
