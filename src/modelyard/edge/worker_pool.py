@@ -99,9 +99,10 @@ def watch_parent(parent: int) -> None:
 
 
 def lowest_priority() -> None:
-    """Nice 19 (absolute, whatever the server's own nice value) and ``SCHED_BATCH``."""
+    """``SCHED_BATCH``, then nice 19 (absolute, whatever the server's own nice value): whoever sees nice 19
+    sees the batch policy too."""
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICE)
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICE)
     except OSError:
         pass
