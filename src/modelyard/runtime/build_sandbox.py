@@ -58,8 +58,24 @@ def run_uv_sandboxed(backend: ProcessBackend, uv: str, args: list[str], *, venv:
     spec = ContainerSpec(argv=[uv, *args], opt_ml=workspace, env=build_environment_variables(cache),
                          binds=[(venv, str(venv), True), (cache, str(cache), True)], capture_output=True,
                          name=f"build/{venv.name}", limits=BUILD_LIMITS, workdir=venv)
-    needed = [p for p in program_paths(str(venv / "bin" / "python")) if p != str(venv)]
-    needed += local_requirement_paths(requirements)
+    return _run(backend, spec, venv, local_requirement_paths(requirements), progress)
+
+
+def compile_bytecode_sandboxed(backend: ProcessBackend, venv: Path) -> UvResult:
+    """Byte-compile ``venv``'s packages in the sandbox with ``site`` off (no ``.pth`` file runs) and
+    without any uv cache bound: nothing a package ships runs, and the cache is out of reach."""
+    argv = [str(venv / "bin" / "python"), "-I", "-S", "-m", "compileall", "-q", "-j", "0", str(venv / "lib")]
+    spec = ContainerSpec(argv=argv, opt_ml=venv.parent / ".build", env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+                         binds=[(venv, str(venv), True)], capture_output=True, name=f"compile/{venv.name}",
+                         limits=BUILD_LIMITS, workdir=venv)
+    return _run(backend, spec, venv, [], None)
+
+
+def _run(backend: ProcessBackend, spec: ContainerSpec, venv: Path, extra_paths: list[str],
+         progress: Progress | None) -> UvResult:
+    """Start ``spec`` with ``venv``'s interpreter (and ``extra_paths``) bound read-only; its exit status
+    and last 200 output lines, each passed to ``progress`` as it comes."""
+    needed = [p for p in program_paths(str(venv / "bin" / "python")) if p != str(venv)] + extra_paths
     spec.ro_binds += [(path, path) for path in dict.fromkeys(needed) if os.path.exists(path)]
     process = backend.start(spec)
     tail: deque[str] = deque(maxlen=200)
@@ -71,20 +87,3 @@ def run_uv_sandboxed(backend: ProcessBackend, uv: str, args: list[str], *, venv:
             progress(line)
     code = process.wait()
     return UvResult(returncode=code if code is not None else -1, lines=tuple(tail))
-
-
-def compile_bytecode_sandboxed(backend: ProcessBackend, venv: Path) -> UvResult:
-    """Byte-compile ``venv``'s packages in the sandbox with ``site`` off (no ``.pth`` file runs) and
-    without any uv cache bound: nothing a package ships runs, and the cache is out of reach."""
-    python = venv / "bin" / "python"
-    purelib = venv / "lib"
-    spec = ContainerSpec(argv=[str(python), "-I", "-S", "-m", "compileall", "-q", "-j", "0", str(purelib)],
-                         opt_ml=venv.parent / ".build", env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
-                         binds=[(venv, str(venv), True)], capture_output=True, name=f"compile/{venv.name}",
-                         limits=BUILD_LIMITS, workdir=venv)
-    spec.ro_binds += [(p, p) for p in dict.fromkeys(program_paths(str(python))) if p != str(venv) and os.path.exists(p)]
-    process = backend.start(spec)
-    assert process.stdout is not None
-    tail: deque[str] = deque(raw.decode(errors="replace").rstrip("\n") for raw in process.stdout)
-    code = process.wait()
-    return UvResult(returncode=code if code is not None else -1, lines=tuple(tail)[-200:])
