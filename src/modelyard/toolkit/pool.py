@@ -45,6 +45,7 @@ class Worker(asyncio.Protocol):
         self.process = process
         self.ready: asyncio.Future[bool] = pool.loop.create_future()
         self.connections = 0
+        self.retiring = False
         self._sender = sender
         self._parser = framing.FrameParser()
 
@@ -63,6 +64,9 @@ class Worker(asyncio.Protocol):
                     self.pool.worker_ready()
             elif op == "closed":
                 self.connections = max(0, self.connections - 1)
+            elif op == "retiring":
+                self.retiring = True
+                self.pool.worker_retiring()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.ready.done():
@@ -81,8 +85,9 @@ class Worker(asyncio.Protocol):
 
     @property
     def serving(self) -> bool:
-        """Loaded and running."""
-        return self.ready.done() and self.ready.result() and self.process.poll() is None
+        """Loaded, running and not about to exit."""
+        return (self.ready.done() and self.ready.result() and not self.retiring
+                and self.process.poll() is None)
 
 
 class WorkerPool:
@@ -167,6 +172,10 @@ class WorkerPool:
         """A worker finished loading: it may take connections."""
         if self._started:
             self._accept_when_ready()
+
+    def worker_retiring(self) -> None:
+        """A worker announced its exit: stop accepting if it was the last one serving."""
+        self._accept_when_ready()
 
     def worker_lost(self, worker: Worker) -> None:
         """A worker's socketpair closed: start a replacement."""

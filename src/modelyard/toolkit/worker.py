@@ -5,7 +5,8 @@ then serves the connections the parent passes it (``pool``): frames or HTTP, eac
 own event loop with the handler thread behind it, as a single-process toolkit serves its own. When one
 of them closes it sends ``{"op": "closed"}``. SIGTERM: take no more connections, let the calls in flight
 finish (up to ``DRAIN_SECONDS``), exit 0. A handler stuck on an abandoned call makes it exit with
-``EXIT_RECYCLE``, and the parent starts a fresh worker.
+``EXIT_RECYCLE`` after a ``{"op": "retiring"}`` frame, so the parent places no more connections on it;
+the parent starts a fresh worker.
 """
 
 from __future__ import annotations
@@ -30,16 +31,25 @@ from modelyard.toolkit.startup import DRAIN_SECONDS, EXIT_LOAD_FAILED, LoadFaile
 
 EXIT_RECYCLE = 75
 _CLOSED = framing.encode_frame({"op": "closed"})
+_RETIRING = framing.encode_frame({"op": "retiring"})
 
 
 def _exit(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _recycle() -> NoReturn:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(EXIT_RECYCLE)
+def _retire(control: socket.socket) -> Callable[[], NoReturn]:
+    """The recycle of a worker: tell the parent to place no more connections here, then exit."""
+
+    def recycle() -> NoReturn:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            control.setblocking(True)
+            control.sendall(_RETIRING)
+        os._exit(EXIT_RECYCLE)
+
+    return recycle
 
 
 def run(fd: int, settings: ToolkitSettings) -> int:
@@ -54,7 +64,7 @@ def run(fd: int, settings: ToolkitSettings) -> int:
         print(exc.line, file=sys.stderr, flush=True)
         return EXIT_LOAD_FAILED
     control.sendall(framing.encode_frame({"op": "ready", "pid": os.getpid()}))
-    code = asyncio.run(_serve(control, Service(handler, runner, _recycle)))
+    code = asyncio.run(_serve(control, Service(handler, runner, _retire(control))))
     runner.stop()
     return code
 
