@@ -23,6 +23,8 @@ import pytest
 from tests.cli.conftest import REPO, clean_environment
 from tests.support.server import ServerProcess, start_server
 
+CLIENT_POLLS = Path(__file__).resolve().parent / "client_polls"
+"""On the SDK scripts' PYTHONPATH: its sitecustomize shortens the SDK's client-side poll sleeps."""
 BUCKET = "modelyard-sdk"
 ROLE = "arn:aws:iam::000000000000:role/modelyard"
 
@@ -45,7 +47,7 @@ class SdkStack:
                                   "--bucket", BUCKET,
                                   "--data-dir", str(self.server.data_dir)])
         shell = f'eval "$({env_command})" && exec {shlex.quote(sys.executable)} user_script.py'
-        return subprocess.run(["bash", "-c", shell], cwd=cwd, env=clean_environment(PYTHONUNBUFFERED="1"),
+        return subprocess.run(["bash", "-c", shell], cwd=cwd, env=clean_environment(PYTHONUNBUFFERED="1", PYTHONPATH=str(CLIENT_POLLS)),
                               capture_output=True, text=True, timeout=timeout)
 
 
