@@ -332,13 +332,13 @@ def cgroup_tree(mode: str = "auto") -> tuple[CgroupTree | None, str]:
     if mode in ("auto", "v2"):
         tree, problem = _try_v2(mounts, own, forced=mode == "v2")
         if tree is not None:
-            atexit.register(_remove_server_dirs, tree)
+            _remove_at_exit(tree)
             return tree, "cgroup v2 (delegated)"
         problems.append(f"cgroup v2: {problem}")
     if mode in ("auto", "v1"):
         old, problem = _try_v1(mounts, own)
         if old is not None:
-            atexit.register(_remove_server_dirs, old)
+            _remove_at_exit(old)
             return old, "cgroup v1"
         problems.append(f"cgroup v1: {problem}")
     return None, "; ".join(problems)
@@ -444,9 +444,25 @@ def _try_v1(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]) -
     return V1Tree(bases), ""
 
 
+_DETECTED: list[CgroupTree] = []
+
+
+def _remove_at_exit(tree: CgroupTree) -> None:
+    if not _DETECTED:
+        atexit.register(remove_server_groups)
+    _DETECTED.append(tree)
+
+
+def remove_server_groups() -> None:
+    """Move this process out of its leaf and remove its groups (what exit does; call it before ending by
+    a signal, which skips ``atexit``). Idempotent."""
+    while _DETECTED:
+        _remove_server_dirs(_DETECTED.pop())
+
+
 def _remove_server_dirs(tree: CgroupTree) -> None:
-    """At exit: the server back where it came from, then its directories removed, and the parent when no
-    other server uses it (else weighed for the servers left)."""
+    """The server back where it came from, then its directories removed, and the parent when no other
+    server uses it (else weighed for the servers left)."""
     if not tree.release_server():
         logger.warning("cannot move this server out of %s; its cgroups are left to the next server to remove",
                        tree.cpu_base / OWN_LEAF)
