@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.runtime.cgroups import cgroup_tree
+from modelyard.runtime.cgroups import _weigh_servers, cgroup_tree
 from tests.conftest import client_for
 from tests.hosting.models import deploy, endpoint_pids, scaler_model
 from tests.support.aws_errors import code
@@ -155,7 +155,6 @@ def test_the_server_its_workers_and_its_containers_have_groups_of_their_own(own_
     containers = own / "containers"
     assert weight(version, containers) == server_weight
     assert weight(version, own) == server_weight + weight(version, containers)
-    assert weight(version, own.parent) >= weight(version, own)
     pids = endpoint_pids("placed")
     assert pids, "the endpoint's instance runs"
     for pid in pids:
@@ -164,6 +163,20 @@ def test_the_server_its_workers_and_its_containers_have_groups_of_their_own(own_
     own_server.stop()
     assert own_server.process.returncode == -signal.SIGTERM
     assert not own.exists(), f"the stopped server left {own}"
+
+
+def test_the_servers_parent_weighs_one_server_per_running_server(tmp_path: Path) -> None:
+    """``modelyard`` weighs as many servers as have a directory in it (at least one), within the knob's range."""
+    knob = tmp_path / "cpu.shares"
+    knob.write_text("1024")
+    _weigh_servers(tmp_path, "cpu.shares", 2048, 262_144)
+    assert knob.read_text() == "2048"
+    for name in ("123", "456", "containers"):
+        (tmp_path / name).mkdir()
+    _weigh_servers(tmp_path, "cpu.shares", 2048, 262_144)
+    assert knob.read_text() == "4096"
+    _weigh_servers(tmp_path, "cpu.shares", 2048, 3000)
+    assert knob.read_text() == "3000"
 
 
 LEAVE_A_PLACED_SERVER = r"""
