@@ -130,11 +130,24 @@ def build_runtime_kit(settings: Settings, s3_backend: LocalS3Backend | None = No
                       images)
 
 
+def place_server(cgroups: CgroupTree | None) -> None:
+    """Where the containers have cgroups, the server process moves into its own leaf beside them and its
+    control workers (``CgroupTree.place_server``), so the workers' weight is measured against the
+    server's; without that the server runs where it was started."""
+    if cgroups is None:
+        return
+    try:
+        cgroups.place_server()
+    except CgroupError as exc:
+        log.warning("the server stays in its own cgroup, so its control workers weigh against its "
+                    "containers only: %s", exc)
+
+
 def worker_pool(settings: Settings, executor: ThreadPoolExecutor, token_key: bytes,
                 cgroups: CgroupTree | None = None) -> Executor:
     """Where large control-plane bodies are decoded and ``WORKER_OPERATIONS`` run: the control worker
-    processes (in a cgroup of the least CPU weight when the containers have cgroups), or the thread
-    pool when ``decode_workers`` is 0."""
+    processes (in a cgroup beside the server's at a tenth of its CPU weight when the containers have
+    cgroups), or the thread pool when ``decode_workers`` is 0."""
     workers = settings.edge.decode_workers
     if workers <= 0:
         return executor
@@ -281,6 +294,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
     page_tokens.use_secret(token_key)
+    place_server(kit.launcher.backend.cgroups)
     workers = worker_pool(settings, executor, token_key, kit.launcher.backend.cgroups)
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)

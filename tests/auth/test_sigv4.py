@@ -3,6 +3,8 @@ query-string auth alike; the derived key is cached."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
 import pytest
@@ -53,6 +55,26 @@ def test_the_signing_key_is_derived_once_per_scope() -> None:
     keys.key("s", "20261130", "us-east-1", "logs")
     keys.key("s", "20261201", "us-east-1", "logs")
     assert len(keys._keys) == 1
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 32, 63, 64, 65, 200])
+def test_the_prepared_hmac_is_rfc_2104_hmac_sha256(key_length: int) -> None:
+    key = bytes(range(256))[:key_length] or b""
+    prepared = sigv4.SigningKey(key)
+    for message in (b"", b"a", b"x" * 63, b"y" * 64, b"z" * 1000):
+        assert prepared.hexdigest(message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+    assert prepared.key is key
+
+
+def test_a_signature_with_other_than_ascii_is_a_mismatch() -> None:
+    request = AWSRequest(method="POST", url=URLS[0], data=b"{}", headers={"Content-Type": "text/csv"})
+    SigV4Auth(CREDENTIALS, "sagemaker", "eu-west-1").add_auth(request)
+    received = as_received(request)
+    signature = sigv4.parse(received)
+    signature.signature = signature.signature[:-1] + "\u00e9"
+    with pytest.raises(AuthFailure) as refused:
+        sigv4.verify(received, signature, CREDENTIALS.secret_key, sigv4.SigningKeys(), sigv4.PayloadRules())
+    assert refused.value.code == "InvalidSignatureException"
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("::1", True), ("localhost", True),

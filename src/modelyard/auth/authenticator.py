@@ -17,7 +17,7 @@ from modelyard.auth.errors import INVALID_TOKEN as INVALID_TOKEN_MESSAGE
 from modelyard.auth.keys import AccessKey, KeyRing
 from modelyard.auth.policy import allows
 from modelyard.auth.regions import is_region
-from modelyard.wire.auth import AuthRequest, PayloadSigning, Principal, parse_authorization
+from modelyard.wire.auth import AuthRequest, AuthRules, PayloadSigning, Principal, parse_authorization
 from modelyard.wire.errors import ServiceError
 
 
@@ -28,6 +28,7 @@ class SigV4Authenticator:
         self.keys = keys
         self.clock = clock
         self.signing_keys = sigv4.SigningKeys()
+        self._payload_rules: dict[int, tuple[AuthRules, sigv4.PayloadRules]] = {}
 
     def verify(self, request: AuthRequest) -> Principal:
         """The principal of a correctly signed request by a known key allowed the action."""
@@ -55,10 +56,20 @@ class SigV4Authenticator:
         key, secret = found
         sigv4.check_scope(signature, request.rules.signing_name, is_region(signature.region))
         sigv4.check_time(signature, self.clock())
-        sigv4.verify(signed, signature, secret, self.signing_keys,
-                     sigv4.PayloadRules(request.rules.unsigned_payload, request.rules.streaming_payload,
-                                        request.rules.deferred_payload, request.rules.uri_as_sent))
+        sigv4.verify(signed, signature, secret, self.signing_keys, self._payload(request.rules))
         return key, signature, secret
+
+    def _payload(self, rules: AuthRules) -> sigv4.PayloadRules:
+        """The service's payload rules, made once per ``AuthRules`` object (a frozen dataclass costs a
+        microsecond to build, and as much to hash)."""
+        found = self._payload_rules.get(id(rules))
+        if found is None or found[0] is not rules:
+            found = rules, sigv4.PayloadRules(rules.unsigned_payload, rules.streaming_payload,
+                                              rules.deferred_payload, rules.uri_as_sent)
+            if len(self._payload_rules) >= 64:
+                self._payload_rules.clear()
+            self._payload_rules[id(rules)] = found
+        return found[1]
 
 
 class AnyCredentials:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from hashlib import sha256
 from typing import Protocol
 from urllib.parse import quote, unquote, unquote_to_bytes
 
@@ -36,6 +37,9 @@ MAX_SKEW_SECONDS = 15 * 60
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _USUAL_PREFIX = f"{ALGORITHM} Credential="
+_BLOCK = 64
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
 _QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature")
 
 
@@ -88,17 +92,14 @@ class Signature:
     region: str
     service: str
     terminator: str
+    scope: str
+    """The credential scope: date/region/service/aws4_request."""
     signed_headers: tuple[str, ...]
     signature: str
     timestamp: str
     presigned: bool
     expires: int | None
     session_token: str | None
-
-    @property
-    def scope(self) -> str:
-        """The credential scope: date/region/service/aws4_request."""
-        return f"{self.date}/{self.region}/{self.service}/{self.terminator}"
 
 
 def parse(request: Signable) -> Signature:
@@ -169,11 +170,11 @@ def _signature(credential: str, signed_headers: str, signature: str, timestamp: 
 
 
 @lru_cache(maxsize=1024)
-def _scope(credential: str) -> tuple[str, str, str, str, str] | None:
+def _scope(credential: str) -> tuple[str, str, str, str, str, str] | None:
     parts = credential.split("/")
     if len(parts) != 5 or not all(parts):
         return None
-    return parts[0], parts[1], parts[2], parts[3], parts[4]
+    return parts[0], parts[1], parts[2], parts[3], parts[4], credential[len(parts[0]) + 1:]
 
 
 @lru_cache(maxsize=1024)
@@ -222,21 +223,48 @@ def _not_yet_current(signature: Signature, now: float) -> AuthFailure:
                        f"{_stamp(now + MAX_SKEW_SECONDS)} ({_stamp(now)} + 15 min.)")
 
 
+class SigningKey:
+    """A derived signing key with HMAC-SHA256 under it prepared (RFC 2104): its two padded key blocks are
+    hashed once, so a signature costs two copies of a hash state and the message's blocks, not a fresh
+    OpenSSL HMAC context (2.4 µs under OpenSSL 3, where looking a digest up by name is slow)."""
+
+    __slots__ = ("key", "_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        block = (sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+        self._inner = sha256(block.translate(_IPAD))
+        self._outer = sha256(block.translate(_OPAD))
+
+    def hexdigest(self, message: bytes) -> str:
+        """HMAC-SHA256 of ``message`` under the key, in lower-case hex."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
 class SigningKeys:
     """Derived signing keys, cached per (secret, date, region, service): four HMACs once a day."""
 
     def __init__(self, capacity: int = 4096) -> None:
         self.capacity = capacity
-        self._keys: dict[tuple[str, str, str, str], bytes] = {}
+        self._keys: dict[tuple[str, str, str, str], SigningKey] = {}
 
     def key(self, secret: str, date: str, region: str, service: str) -> bytes:
         """``kSigning`` for the scope."""
+        return self.signing_key(secret, date, region, service).key
+
+    def signing_key(self, secret: str, date: str, region: str, service: str) -> SigningKey:
+        """``kSigning`` for the scope, with HMAC under it prepared."""
         cache_key = (secret, date, region, service)
         found = self._keys.get(cache_key)
         if found is None:
             if len(self._keys) >= self.capacity:
                 self._keys.clear()
-            found = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), date), region), service), TERMINATOR)
+            found = SigningKey(_hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), date), region), service),
+                                     TERMINATOR))
             self._keys[cache_key] = found
         return found
 
@@ -245,11 +273,10 @@ def verify(request: Signable, signature: Signature, secret: str, keys: SigningKe
            rules: PayloadRules) -> None:
     """Raise ``InvalidSignatureException`` unless ``signature`` signs ``request`` with ``secret``."""
     canonical = canonical_request(request, signature, payload_hash(request, signature, rules), rules.uri_as_sent)
-    to_sign = "\n".join((ALGORITHM, signature.timestamp, signature.scope,
-                         hashlib.sha256(canonical.encode()).hexdigest()))
-    key = keys.key(secret, signature.date, signature.region, signature.service)
-    expected = hmac.digest(key, to_sign.encode(), "sha256").hex()
-    if not hmac.compare_digest(expected, signature.signature.encode("ascii", "replace").decode()):
+    to_sign = f"{ALGORITHM}\n{signature.timestamp}\n{signature.scope}\n{sha256(canonical.encode()).hexdigest()}"
+    expected = keys.signing_key(secret, signature.date, signature.region, signature.service).hexdigest(to_sign.encode())
+    provided = signature.signature
+    if not provided.isascii() or not hmac.compare_digest(expected, provided):
         raise AuthFailure(INVALID_SIGNATURE, SIGNATURE_MISMATCH)
 
 
@@ -280,20 +307,20 @@ def check_payload_marker(declared: str | None, rules: PayloadRules) -> bool:
 def payload_hash(request: Signable, signature: Signature, rules: PayloadRules) -> str:
     """The payload hash the canonical request ends with."""
     declared = request.headers.get("x-amz-content-sha256")
-    check_payload_marker(declared, rules)
     if declared is None:
         if rules.unsigned and signature.presigned:
             return UNSIGNED_PAYLOAD
         if rules.deferred:
             raise AuthFailure(INVALID_SIGNATURE, "Missing required header for this request: x-amz-content-sha256")
-        return hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
+        return sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
+    check_payload_marker(declared, rules)
     if declared == UNSIGNED_PAYLOAD and rules.unsigned:
         return declared
     if declared.startswith("STREAMING-") and rules.streaming:
         return declared
     if rules.deferred and len(declared) == 64:
         return declared
-    if declared != hashlib.sha256(request.body).hexdigest():
+    if declared != sha256(request.body).hexdigest():
         raise AuthFailure(INVALID_SIGNATURE, "The provided 'x-amz-content-sha256' header does not match what was "
                           "computed.")
     return declared
@@ -303,11 +330,16 @@ def canonical_request(request: Signable, signature: Signature, payload: str, uri
     """The canonical request AWS signs, for this request and the headers the signature names (S3 signs
     the path as sent: ``uri_as_sent``)."""
     values = request.headers
-    headers = "".join([f"{name}:{_trim(values.get(name, ''))}\n" for name in signature.signed_headers])
+    names = signature.signed_headers
+    lines = []
+    for name in names:
+        value = values.get(name, "")
+        if "  " in value or "\t" in value or value[:1] == " " or value[-1:] == " ":
+            value = " ".join(value.split())
+        lines.append(f"{name}:{value}\n")
     path = (request.raw_path or "/") if uri_as_sent else canonical_uri(request.raw_path)
-    return "\n".join((request.method.upper(), path,
-                      canonical_query(request.query, signature.presigned), headers,
-                      ";".join(signature.signed_headers), payload))
+    query = canonical_query(request.query, signature.presigned) if request.query else ""
+    return f"{request.method.upper()}\n{path}\n{query}\n{''.join(lines)}\n{';'.join(names)}\n{payload}"
 
 
 @lru_cache(maxsize=4096)
@@ -357,12 +389,6 @@ def _query_params(query: str) -> dict[str, str]:
 
 def _encode(part: str) -> str:
     return quote(unquote_to_bytes(part), safe="-_.~")
-
-
-def _trim(value: str) -> str:
-    if "  " in value or "\t" in value or value[:1] == " " or value[-1:] == " ":
-        return " ".join(value.split())
-    return value
 
 
 def _hmac(key: bytes, message: str) -> bytes:

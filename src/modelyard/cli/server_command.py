@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -68,9 +70,35 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     edge = settings.edge
     cap = connection_cap(edge, raise_fd_limit())
     lean = LeanInvocations(app.handle) if isinstance(app.handle, Pipeline) else None
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
-                lifespan="on", loop="auto", http=guarded_protocol(edge, cap, lean),
-                timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap))
+    signal.signal(signal.SIGTERM, _stopped_by_signal)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
+                    lifespan="on", loop="auto", http=guarded_protocol(edge, cap, lean),
+                    timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap))
+    except StoppedBySignal as stopped:
+        end_by_signal(stopped.signum)
+
+
+class StoppedBySignal(Exception):
+    """uvicorn shut down gracefully on this signal and raised it again to end the process."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stopped_by_signal(signum: int, frame: object) -> None:
+    raise StoppedBySignal(signum)
+
+
+def end_by_signal(signum: int) -> None:
+    """Remove the server's cgroups (ending by a signal skips ``atexit``), then end by ``signum`` as uvicorn
+    meant to, so a supervisor sees the same exit status."""
+    from modelyard.runtime.cgroups import remove_server_groups
+
+    remove_server_groups()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def is_loopback(host: str) -> bool:

@@ -8,9 +8,10 @@ The workers run at the lowest CPU priority (nice 19, ``SCHED_BATCH``): that work
 server and the model processes (nice 10, see ``runtime.priority``) have invocations to serve, so a
 client looping 14 MB bodies or heavy searches takes spare CPU first. ``SCHED_BATCH`` rather than
 ``SCHED_IDLE``: a search a user waits for still gets its nice-19 share on a saturated host. Where the
-containers have cgroups of their own, a nice value weighs only against the server's own threads (the
-scheduler shares the CPU between groups first), so the workers also join a group of the least CPU
-weight (``join_files``, made by the composition root with ``CgroupTree.background``).
+containers have cgroups of their own, a nice value weighs only within the worker's group (the
+scheduler shares the CPU between groups first), so the workers join a leaf beside the server
+process's own, at a tenth of its weight (``join_files``, made by the composition root with
+``CgroupTree.background`` after ``CgroupTree.place_server``).
 """
 
 from __future__ import annotations

@@ -14,23 +14,40 @@ Detected once per server process (``cgroup_tree``), in this order:
   accounting when it is there too.
 - **none**: the server falls back to rlimits (``limits``); the reason is kept for the log.
 
-Layout, in each hierarchy, below the server's own group::
+Layout below the server's own group (``<own>``)::
 
-    <own>/modelyard/<server pid>/<container>     memory, pids, cpu limits of one container
+    <own>/modelyard/                             the servers of <own>: cpu weight of one server each
+    <own>/modelyard/<pid>/                       one server as a whole: a server thread + its containers
+    <own>/modelyard/<pid>/server                 the server process itself (cpu; ``place_server``)
+    <own>/modelyard/<pid>/control-workers-<x>    its control workers: a tenth of the server's weight
+    <own>/modelyard/<pid>/containers/            all its containers together: as much as the server
+    <own>/modelyard/<pid>/containers/<container> memory, pids, cpu limits of one container
 
-``<server pid>`` keeps servers that share a group apart; at start a server removes the groups of
-servers that are no longer running (killing what is left in them), so a crash leaves nothing behind.
-A container's processes join its group in the forked child before exec (``join_files``), so no user
-code ever runs outside it; the group is removed when the container has exited (``ContainerGroup.remove``).
+(v1: the containers' directories in each of the memory, pids and cpu hierarchies, the server's and the
+workers' in the cpu hierarchy only.) ``<pid>`` keeps servers that share a group apart; at start a server
+removes the groups of servers that are no longer running (killing what is left in them), so a crash
+leaves nothing behind. A container's processes join its group in the forked child before exec
+(``join_files``), so no user code ever runs outside it; the group is removed when the container has
+exited (``ContainerGroup.remove``). At exit the server moves itself (and any child still in its leaf)
+back to the group it came from and removes its directories.
 
 Per container: memory (the limit, swap not allowed beyond it where the knob exists: v2
 ``memory.swap.max`` 0, v1 ``memory.memsw.limit_in_bytes``; v2 ``memory.oom.group`` kills the whole
-container at once), pids, and a CPU quota of ``cpus`` cores per 100 ms period. All containers together
-weigh as much as one server thread (v2 ``cpu.weight`` 100 against the server leaf's 100; v1
-``cpu.shares`` 1024 against each nice-0 server thread's 1024), so the server keeps at least half a
-core against any number of busy containers, each of which is also held to its quota. A lower weight
-(256) made a sandboxed model's start 3x and its invocations 5x slower on a loaded host (group
-scheduling gives a mostly sleeping group little weight at wake-up; ``bench/sandbox.py``).
+container at once), pids, and a CPU quota of ``cpus`` cores per 100 ms period.
+
+CPU weights. All containers together weigh as much as the server process (v2 ``cpu.weight`` 100 and
+100, v1 ``cpu.shares`` 1024 and 1024: a nice-0 thread's), so the server keeps at least half of its
+share against any number of busy containers, each also held to its quota. A lower weight for the
+containers (256 of 1024) made a sandboxed model's start 3x and its invocations 5x slower on a loaded
+host (group scheduling gives a mostly sleeping group little weight at wake-up; ``bench/sandbox.py``).
+The control workers weigh a tenth of the server process: the server is their sibling, so a nice-19
+worker parsing a 14 MB body or running a Search gets a tenth of what the server could use, however
+idle the containers are (a low-weight leaf beside the containers alone inherited the whole server
+share whenever the containers waited). ``<pid>`` weighs server + containers (200 / 2048) and
+``modelyard`` that times the running servers, so against the host's other processes a server as a
+whole keeps what its thread and its containers had when the server ran directly in ``<own>``, and a
+replaced control worker of an idle server gets the whole of it on a busy host (a least-weight group
+beside every host process starved there).
 """
 
 from __future__ import annotations
@@ -56,11 +73,19 @@ logger = logging.getLogger("modelyard.runtime")
 CGROUP_MODES = ("auto", "v2", "v1", "off")
 PARENT = "modelyard"
 SERVER_LEAF = "modelyard-server"
+OWN_LEAF = "server"
+CONTAINERS = "containers"
 CPU_PERIOD_US = 100_000
+SERVER_CPU_WEIGHT = 100
+SERVER_CPU_SHARES = 1024
 CONTAINERS_CPU_WEIGHT = 100
 CONTAINERS_CPU_SHARES = 1024
-BACKGROUND_CPU_WEIGHT = 1
-BACKGROUND_CPU_SHARES = 2
+BACKGROUND_CPU_WEIGHT = 10
+BACKGROUND_CPU_SHARES = 102
+PER_SERVER_CPU_WEIGHT = SERVER_CPU_WEIGHT + CONTAINERS_CPU_WEIGHT
+PER_SERVER_CPU_SHARES = SERVER_CPU_SHARES + CONTAINERS_CPU_SHARES
+MAX_CPU_WEIGHT = 10_000
+MAX_CPU_SHARES = 262_144
 V1_REQUIRED = ("memory", "pids", "cpu")
 V2_REQUIRED = ("memory", "pids", "cpu")
 _REMOVE_WAIT = 3.0
@@ -132,22 +157,67 @@ class ContainerGroup:
 
 
 class CgroupTree(ABC):
-    """The usable cgroup hierarchy of this server: makes one group per container."""
+    """The usable cgroup hierarchy of this server: one group per container, a leaf for the server process
+    and one for its control workers."""
 
     version: str
+    cpu_key: str
+    """The ``ContainerGroup.directories`` key of the hierarchy with the cpu controller."""
+    cpu_knob: str
+    server_weight: int
+    background_weight: int
+    _home: Path | None = None
+
+    @property
+    @abstractmethod
+    def cpu_base(self) -> Path:
+        """This server's directory (``<own>/modelyard/<pid>``) in the hierarchy with the cpu controller."""
 
     @abstractmethod
     def create(self, name: str, limits: Limits) -> ContainerGroup:
         """A fresh group for the container ``name`` with ``limits`` applied; raises CgroupError."""
 
     @abstractmethod
-    def background(self, name: str) -> ContainerGroup:
-        """A group with the lowest CPU weight and no other limit, for the server's own bulk work (its
-        control worker processes); raises CgroupError."""
-
-    @abstractmethod
     def server_directories(self) -> list[Path]:
-        """This server's parent directories (``<own>/modelyard/<pid>``), one per hierarchy."""
+        """This server's directories (``<own>/modelyard/<pid>``), one per hierarchy."""
+
+    def background(self, name: str) -> ContainerGroup:
+        """A leaf beside the server's own, at a tenth of its CPU weight and with no other limit, for the
+        server's bulk work (its control worker processes); raises CgroupError."""
+        directory = _fresh_dir(self.cpu_base, name)
+        group = ContainerGroup(self.version, {self.cpu_key: directory})
+        try:
+            _write(directory / self.cpu_knob, str(self.background_weight))
+        except CgroupError:
+            group.remove()
+            raise
+        return group
+
+    def place_server(self) -> None:
+        """Move this process (all its threads) into its own leaf ``<pid>/server``, the sibling of its
+        containers and control workers; at exit ``release_server`` moves it back. Raises CgroupError."""
+        home = _current_dir(self.cpu_key)
+        if home is None:
+            raise CgroupError("cannot find this process's own cgroup in /proc/self/cgroup")
+        leaf = self.cpu_base / OWN_LEAF
+        try:
+            leaf.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise CgroupError(f"cannot create the cgroup {leaf}: {exc.strerror or exc}") from None
+        _write(leaf / self.cpu_knob, str(self.server_weight))
+        _write(leaf / "cgroup.procs", str(os.getpid()))
+        self._home = home
+
+    def release_server(self) -> bool:
+        """Move the processes of the server's leaf (the server and any child started since) back to the
+        group the server came from; whether the server itself is out of its leaf."""
+        if self._home is None:
+            return True
+        leaf = self.cpu_base / OWN_LEAF
+        for pid in _procs(leaf):
+            with contextlib.suppress(OSError):
+                _write_raw(self._home / "cgroup.procs", str(pid))
+        return os.getpid() not in _procs(leaf)
 
     def describe(self) -> str:
         """The mechanism, for log lines."""
@@ -158,28 +228,26 @@ class V2Tree(CgroupTree):
     """A delegated cgroup v2 subtree."""
 
     version = "v2"
+    cpu_key = "unified"
+    cpu_knob = "cpu.weight"
+    server_weight = SERVER_CPU_WEIGHT
+    background_weight = BACKGROUND_CPU_WEIGHT
 
     def __init__(self, base: Path) -> None:
         self.base = base
 
+    @property
+    def cpu_base(self) -> Path:
+        """The server's one directory."""
+        return self.base
+
     def server_directories(self) -> list[Path]:
-        """The one directory of this server's containers."""
+        """The one directory of this server."""
         return [self.base]
 
-    def background(self, name: str) -> ContainerGroup:
-        """A leaf below the server's directory with cpu.weight 1."""
-        directory = _fresh_dir(self.base, name)
-        group = ContainerGroup("v2", {"unified": directory})
-        try:
-            _write(directory / "cpu.weight", str(BACKGROUND_CPU_WEIGHT))
-        except CgroupError:
-            group.remove()
-            raise
-        return group
-
     def create(self, name: str, limits: Limits) -> ContainerGroup:
-        """A leaf below the server's directory with memory.max, pids.max and cpu.max."""
-        directory = _fresh_dir(self.base, name)
+        """A leaf below the server's ``containers`` with memory.max, pids.max and cpu.max."""
+        directory = _fresh_dir(self.base / CONTAINERS, name)
         group = ContainerGroup("v2", {"unified": directory})
         try:
             if limits.memory_bytes is not None:
@@ -200,34 +268,33 @@ class V1Tree(CgroupTree):
     """Writable cgroup v1 hierarchies (memory, pids, cpu; cpuacct when mounted apart)."""
 
     version = "v1"
+    cpu_key = "cpu"
+    cpu_knob = "cpu.shares"
+    server_weight = SERVER_CPU_SHARES
+    background_weight = BACKGROUND_CPU_SHARES
 
     def __init__(self, bases: dict[str, Path]) -> None:
         self.bases = bases
+
+    @property
+    def cpu_base(self) -> Path:
+        """The server's directory in the cpu hierarchy."""
+        return self.bases["cpu"]
 
     def server_directories(self) -> list[Path]:
         """One directory per hierarchy."""
         return list(dict.fromkeys(self.bases.values()))
 
-    def background(self, name: str) -> ContainerGroup:
-        """A group in the cpu hierarchy with cpu.shares 2 (the least)."""
-        directory = _fresh_dir(self.bases["cpu"], _leaf_name(name), exact=True)
-        group = ContainerGroup("v1", {"cpu": directory})
-        try:
-            _write(directory / "cpu.shares", str(BACKGROUND_CPU_SHARES))
-        except CgroupError:
-            group.remove()
-            raise
-        return group
-
     def create(self, name: str, limits: Limits) -> ContainerGroup:
-        """A group in each hierarchy with the memory, pids and CFS quota knobs set."""
+        """A group below the server's ``containers`` in each hierarchy with the memory, pids and CFS quota
+        knobs set."""
         directories: dict[str, Path] = {}
         made: dict[Path, Path] = {}
         leaf = _leaf_name(name)
         try:
             for controller, base in self.bases.items():
                 if base not in made:
-                    made[base] = _fresh_dir(base, leaf, exact=True)
+                    made[base] = _fresh_dir(base / CONTAINERS, leaf, exact=True)
                 directories[controller] = made[base]
             group = ContainerGroup("v1", directories)
         except CgroupError:
@@ -265,13 +332,13 @@ def cgroup_tree(mode: str = "auto") -> tuple[CgroupTree | None, str]:
     if mode in ("auto", "v2"):
         tree, problem = _try_v2(mounts, own, forced=mode == "v2")
         if tree is not None:
-            atexit.register(_remove_server_dirs, tree)
+            _remove_at_exit(tree)
             return tree, "cgroup v2 (delegated)"
         problems.append(f"cgroup v2: {problem}")
     if mode in ("auto", "v1"):
         old, problem = _try_v1(mounts, own)
         if old is not None:
-            atexit.register(_remove_server_dirs, old)
+            _remove_at_exit(old)
             return old, "cgroup v1"
         problems.append(f"cgroup v1: {problem}")
     return None, "; ".join(problems)
@@ -311,11 +378,15 @@ def _try_v2(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str], *
         parent = directory / PARENT
         parent.mkdir(exist_ok=True)
         _enable_controllers(parent)
-        _write_optional(parent / "cpu.weight", str(CONTAINERS_CPU_WEIGHT))
         base = parent / str(os.getpid())
         _remove_stale(parent)
         base.mkdir(exist_ok=True)
+        _weigh_servers(parent, "cpu.weight", PER_SERVER_CPU_WEIGHT, MAX_CPU_WEIGHT)
+        _write_optional(base / "cpu.weight", str(PER_SERVER_CPU_WEIGHT))
         _enable_controllers(base)
+        (base / CONTAINERS).mkdir(exist_ok=True)
+        _enable_controllers(base / CONTAINERS)
+        _write_optional(base / CONTAINERS / "cpu.weight", str(CONTAINERS_CPU_WEIGHT))
     except (OSError, CgroupError) as exc:
         return None, str(exc)
     return V2Tree(base), ""
@@ -357,11 +428,14 @@ def _try_v1(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]) -
         try:
             parent = directory / PARENT
             parent.mkdir(exist_ok=True)
-            if controller == "cpu":
-                _write_optional(parent / "cpu.shares", str(CONTAINERS_CPU_SHARES))
             _remove_stale(parent)
             base = parent / str(os.getpid())
             base.mkdir(exist_ok=True)
+            (base / CONTAINERS).mkdir(exist_ok=True)
+            if controller == "cpu":
+                _weigh_servers(parent, "cpu.shares", PER_SERVER_CPU_SHARES, MAX_CPU_SHARES)
+                _write_optional(base / "cpu.shares", str(PER_SERVER_CPU_SHARES))
+                _write_optional(base / CONTAINERS / "cpu.shares", str(CONTAINERS_CPU_SHARES))
         except (OSError, CgroupError) as exc:
             if controller == "cpuacct":
                 continue
@@ -370,12 +444,59 @@ def _try_v1(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]) -
     return V1Tree(bases), ""
 
 
+_DETECTED: list[CgroupTree] = []
+
+
+def _remove_at_exit(tree: CgroupTree) -> None:
+    if not _DETECTED:
+        atexit.register(remove_server_groups)
+    _DETECTED.append(tree)
+
+
+def remove_server_groups() -> None:
+    """Move this process out of its leaf and remove its groups (what exit does; call it before ending by
+    a signal, which skips ``atexit``). Idempotent."""
+    while _DETECTED:
+        _remove_server_dirs(_DETECTED.pop())
+
+
 def _remove_server_dirs(tree: CgroupTree) -> None:
-    """At exit: remove this server's directories, and the parent when no other server uses it."""
+    """The server back where it came from, then its directories removed, and the parent when no other
+    server uses it (else weighed for the servers left)."""
+    if not tree.release_server():
+        logger.warning("cannot move this server out of %s; its cgroups are left to the next server to remove",
+                       tree.cpu_base / OWN_LEAF)
+        return
     for directory in tree.server_directories():
         _remove_tree(directory)
         with contextlib.suppress(OSError):
             directory.parent.rmdir()
+    parent = tree.cpu_base.parent
+    if parent.is_dir():
+        if tree.version == "v2":
+            _weigh_servers(parent, "cpu.weight", PER_SERVER_CPU_WEIGHT, MAX_CPU_WEIGHT)
+        else:
+            _weigh_servers(parent, "cpu.shares", PER_SERVER_CPU_SHARES, MAX_CPU_SHARES)
+
+
+def _weigh_servers(parent: Path, knob: str, per_server: int, maximum: int) -> None:
+    """``modelyard``'s CPU weight: one server's for each server with a directory in it, so servers sharing
+    ``<own>`` do not split one server's weight against the host's other processes."""
+    servers = sum(1 for entry in _subdirs(parent) if entry.name.isdigit())
+    _write_optional(parent / knob, str(min(maximum, per_server * max(1, servers))))
+
+
+def _current_dir(hierarchy: str) -> Path | None:
+    """This process's group directory in the hierarchy of the ``hierarchy`` controller (``unified``: v2)."""
+    own = _own_groups()
+    for point, root, fstype, options in _cgroup_mounts():
+        if hierarchy == "unified" and fstype == "cgroup2" and "" in own:
+            return _join(point, root, own[""])
+        if hierarchy != "unified" and fstype == "cgroup" and hierarchy in options:
+            path = next((p for names, p in own.items() if hierarchy in names.split(",")), None)
+            if path is not None:
+                return _join(point, root, path)
+    return None
 
 
 def _remove_stale(parent: Path) -> None:
