@@ -47,7 +47,8 @@ class SdkStack:
                                   "--bucket", BUCKET,
                                   "--data-dir", str(self.server.data_dir)])
         shell = f'eval "$({env_command})" && exec {shlex.quote(sys.executable)} user_script.py'
-        return subprocess.run(["bash", "-c", shell], cwd=cwd, env=clean_environment(PYTHONUNBUFFERED="1", PYTHONPATH=str(CLIENT_POLLS)),
+        env = clean_environment(PYTHONUNBUFFERED="1", PYTHONPATH=str(CLIENT_POLLS))
+        return subprocess.run(["bash", "-c", shell], cwd=cwd, env=env,
                               capture_output=True, text=True, timeout=timeout)
 
 
