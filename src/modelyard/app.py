@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from modelyard.controllers.jobs.tools import JobTools
 from modelyard.controllers.jobs.training import TrainingRunner
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.multimodel.metrics import LoadedModelSampler
+from modelyard.controllers.placement import InstancePlacement
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
@@ -251,6 +253,27 @@ def _async_placeholder(router: Router) -> dict[str, OperationHandler]:
     return {"InvokeEndpointAsync": InvokeEndpointAsync(router, Backlog(), lambda: None)}
 
 
+def instance_placement(settings: Settings, launcher: Launcher) -> tuple[
+        InstancePlacement, Callable[[], Awaitable[None]] | None]:
+    """Where endpoint instances run: on this machine (the launcher), or with ``ray_address`` on the Ray
+    cluster it names (joined here; Ray is imported only then), with the hook that leaves it at shutdown.
+    Jobs, transform jobs, multi-container and multi-model instances run on this machine either way."""
+    if not settings.ray_address:
+        return launcher, None
+    from modelyard.controllers.ray import cluster
+    from modelyard.controllers.ray.placement import RayPlacement
+
+    log.warning("joined the %s; endpoint instances are placed there. Jobs run on this machine; Ray places "
+                "endpoint instances only", cluster.join(settings.ray_address))
+    placement = RayPlacement(launcher, node_root=settings.ray_node_dir, sandbox=settings.sandbox)
+
+    async def leave() -> None:
+        placement.close()
+        cluster.leave()
+
+    return placement, leave
+
+
 def build_authenticator(settings: Settings, db: Database, secret: bytes) -> Authenticator:
     """SigV4 against the stored keys (the default account's admin key made on first start), or with
     ``auth`` off any credentials."""
@@ -276,7 +299,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     server_paths = ServerPaths(settings.data_dir)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
     metrics = MetricsHub(db, settings.metrics)
-    endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
+    placement, leave_cluster = instance_placement(settings, kit.launcher)
+    endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher, placement=placement,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
                                    server_paths=server_paths, captures=captures, metrics=metrics.buffer,
                                    multi_model=settings.multi_model)
@@ -336,6 +360,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     for controller in (metrics, alarms, endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
+    if leave_cluster is not None:
+        app.on_shutdown.append(leave_cluster)
     app.on_startup.append(drainer.start)
     app.on_shutdown.append(drainer.stop)
     return app
