@@ -20,9 +20,11 @@ CHUNK_BYTES = 256 * 1024
 class Relay:
     """Authenticated TCP → unix-socket relay for one instance."""
 
-    def __init__(self, socket_path: str, secret: bytes, host: str) -> None:
+    def __init__(self, socket_path: str, secret: bytes, host: str,
+                 handshake_timeout: float = channel.HANDSHAKE_TIMEOUT_SECONDS) -> None:
         self.socket_path = socket_path
         self.host = host
+        self.handshake_timeout = handshake_timeout
         self._secret = secret
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
@@ -66,7 +68,7 @@ class Relay:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if not await channel.accept(reader, writer, self._secret):
+            if not await channel.accept(reader, writer, self._secret, self.handshake_timeout):
                 self.refused += 1
                 return
             try:

@@ -134,9 +134,10 @@ class InstanceHost:
             memory_mb=request.memory_mb, stream=request.stream, instance_id=request.instance_id)
         self._instance = instance
         assert instance.socket_dir is not None
-        instance.writer.write_line(f"modelyard: placed on Ray node {node_id} ({address})")
         self._relay = Relay(str(instance.socket_dir / "m.sock"), request.secret, address)
         port = self._relay.start()
+        instance.writer.write_line(f"modelyard: placed on Ray node {node_id}; authenticated channel at "
+                                   f"{address}:{port}")
         return Placed(node_id, address, port)
 
     def follow(self, token: str | None, wait: float) -> Progress:
