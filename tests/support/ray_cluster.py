@@ -53,7 +53,7 @@ class RayCluster:
         """Start a node with resource ``{name: 1}``."""
         args = [RAY, "start", f"--num-cpus={cpus}", f"--memory={memory_gib << 30}",
                 f"--resources={json.dumps({name: 1})}", f"--object-store-memory={OBJECT_STORE_BYTES}",
-                "--disable-usage-stats"]
+                "--disable-usage-stats", "--include-log-monitor=false"]
         if head:
             port = int(self.address.rsplit(":", 1)[1])
             args += ["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={self.temp_dir}"]

@@ -135,10 +135,7 @@ class InstanceHost:
         self._instance = instance
         assert instance.socket_dir is not None
         self._relay = Relay(str(instance.socket_dir / "m.sock"), request.secret, address)
-        port = self._relay.start()
-        instance.writer.write_line(f"modelyard: placed on Ray node {node_id}; authenticated channel at "
-                                   f"{address}:{port}")
-        return Placed(node_id, address, port)
+        return Placed(node_id, address, self._relay.start())
 
     def follow(self, token: str | None, wait: float) -> Progress:
         """Wait up to ``wait`` seconds for the container to end; its exit code (None while it runs) and

@@ -160,6 +160,8 @@ class RayPlacement:
             self._discard(remote)
             raise InstanceFailed(_start_failure(exc, wanted)) from None
         remote.placed = placed
+        writer.write_line(f"modelyard: placed on Ray node {placed.node_id}; authenticated channel at "
+                          f"{placed.address}:{placed.port}")
         client = RemoteFramedInstance(placed.address, placed.port, secret)
         client.ended = functools.partial(_ending, process)
         with self._lock:
