@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -182,8 +184,6 @@ def test_node_loss_replaces_the_instance_on_a_surviving_node(cluster: RayCluster
     time.sleep(1.5)
     raylet = cluster.raylet_pid("node_b")
     killed = time.monotonic()
-    import os
-    import signal
     os.kill(raylet, signal.SIGKILL)
     for caller in callers:
         caller.join(60)

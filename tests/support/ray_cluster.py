@@ -9,6 +9,7 @@ id and kills exactly those, never other Ray processes of the machine.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -70,9 +71,9 @@ class RayCluster:
     def node_ids(self) -> dict[str, str]:
         """Node id → the name of its custom resource, for the live nodes (asked of the cluster by a
         short-lived driver, so the test process itself never imports Ray)."""
-        script = ("import json, ray; ray.init(address=%r, logging_level='ERROR', log_to_driver=False); "
+        script = (f"import json, ray; ray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False); "
                   "print(json.dumps({n['NodeID']: [k for k in n['Resources'] if k.startswith('node_')] "
-                  "for n in ray.nodes() if n['Alive']}))") % self.address
+                  "for n in ray.nodes() if n['Alive']}))")
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, check=True)
         found = json.loads(out.stdout.decode().strip().splitlines()[-1])
         return {node: names[0] for node, names in found.items() if names}
@@ -93,10 +94,8 @@ class RayCluster:
         for signum in (signal.SIGTERM, signal.SIGKILL):
             pids = [pid for session in sessions for pid in session_pids(session)]
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signum)
-                except ProcessLookupError:
-                    pass
             deadline = time.monotonic() + 5.0
             while time.monotonic() < deadline and any(session_pids(s) for s in sessions):
                 time.sleep(0.1)

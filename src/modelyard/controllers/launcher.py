@@ -91,6 +91,8 @@ class Instance:
     """A multi-container instance's containers, each an instance of its own (``controllers.container_group``)."""
     container: str | None = None
     """The container's name, for a member of a multi-container instance."""
+    node: str | None = None
+    """The cluster node the instance runs on (None: this machine)."""
 
 
 BYOC_PORTS = range(20000, 32767)

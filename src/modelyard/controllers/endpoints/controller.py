@@ -183,15 +183,17 @@ class EndpointController(KeyedReconciler):
         self.deployments.clear()
 
     def running_instances(self) -> list[RunningInstance]:
-        """Every running instance with its processes (for the utilization sampler; safe from any thread:
-        it reads copies, and a deployment changing meanwhile is read at the next sample)."""
+        """Every running instance on this machine with its processes (for the utilization sampler; safe from
+        any thread: it reads copies, and a deployment changing meanwhile is read at the next sample).
+        Instances on cluster nodes are left out: their processes are not here to measure."""
         running: list[RunningInstance] = []
         try:
             for key, deployment in list(self.deployments.items()):
                 for variant_name, variant in list(deployment.variants.items()):
                     running.extend(RunningInstance(key.account, key.region, key.name, variant_name,
                                                    instance.instance_id, instance.process.pids(), instance.directory)
-                                   for instance in list(variant.instances) if not instance.stopping)
+                                   for instance in list(variant.instances)
+                                   if not instance.stopping and instance.node is None)
         except RuntimeError:
             return running
         return running

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import socket
+
+REACH_TIMEOUT_SECONDS = 5.0
 
 
 class RayUnavailable(Exception):
@@ -12,6 +15,11 @@ class RayUnavailable(Exception):
 def join(address: str) -> str:
     """Join the cluster at ``address`` (``auto``: the one started on this machine) as a driver in the
     ``modelyard`` namespace; a sentence naming the cluster's nodes and resources."""
+    if address.startswith("ray://"):
+        raise RayUnavailable(f"{address} is a Ray Client address, which modelyard does not use: give the cluster's "
+                             "GCS address (host:port, as `ray start --head` prints it) or 'auto'")
+    if address != "auto":
+        _reachable(address)
     try:
         import ray
     except ImportError:
@@ -25,6 +33,19 @@ def join(address: str) -> str:
     nodes = [node for node in ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
     cpus = sum(node["Resources"].get("CPU", 0.0) for node in nodes)
     return f"Ray cluster at {address}: {len(nodes)} live node(s), {cpus:g} CPUs"
+
+
+def _reachable(address: str) -> None:
+    """RayUnavailable unless something accepts TCP connections at ``host:port`` (Ray itself would retry
+    for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayUnavailable(f"--ray-address {address!r} is neither 'auto' nor host:port")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_SECONDS):
+            pass
+    except OSError as exc:
+        raise RayUnavailable(f"cannot reach the Ray cluster's GCS at {address}: {exc}") from None
 
 
 def leave() -> None:

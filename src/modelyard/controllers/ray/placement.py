@@ -170,7 +170,7 @@ class RayPlacement:
                          daemon=True).start()
         return Instance(instance_id, variant, prepared, process, client,
                         Path(f"/nonexistent/ray/{placed.node_id}/{instance_id}"), None, log_group, stream, writer,
-                        logs=logs)
+                        logs=logs, node=placed.node_id)
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         """As the local launcher: ping until healthy (the remote process and logs tell of an early end)."""
