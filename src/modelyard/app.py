@@ -263,8 +263,9 @@ def instance_placement(settings: Settings, launcher: Launcher) -> tuple[
     from modelyard.controllers.ray import cluster
     from modelyard.controllers.ray.placement import RayPlacement
 
-    log.warning("joined the %s; endpoint instances are placed there. Jobs run on this machine; Ray places "
-                "endpoint instances only", cluster.join(settings.ray_address))
+    joined = cluster.join(settings.ray_address)
+    log.warning("joined the %s. Ray places single-container endpoint instances only; jobs run on this machine, "
+                "as do transform jobs and multi-model and multi-container endpoints", joined)
     placement = RayPlacement(launcher, node_root=settings.ray_node_dir, sandbox=settings.sandbox)
 
     async def leave() -> None:

@@ -14,6 +14,9 @@ import click
 
 from modelyard.settings import settings_from_env
 
+RAY_SCOPE = ("Ray places single-container endpoint instances only; jobs run on this machine, as do transform "
+             "jobs and multi-model and multi-container endpoints")
+
 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on [env MODELYARD_HOST; default 127.0.0.1].")
@@ -78,8 +81,8 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
         click.echo(f"modelyard: {exc}", err=True)
         sys.exit(2)
     mode = "signatures verified" if settings.auth else "auth off: any credentials accepted"
-    placement = (f"endpoint instances on the Ray cluster at {settings.ray_address}; jobs run on this machine, "
-                 "Ray places endpoint instances only") if settings.ray_address else "everything runs on this machine"
+    placement = (f"Ray cluster at {settings.ray_address}: {RAY_SCOPE}" if settings.ray_address
+                 else "everything runs on this machine")
     click.echo(f"modelyard listening on http://{settings.host}:{settings.port} "
                f"(data dir {settings.data_dir}, account {settings.account_id}, {mode}; {placement})", err=True)
     edge = settings.edge
