@@ -101,6 +101,8 @@ CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
 STOP_GRACE_SECONDS = 30.0
+RAY_SCOPE = ("Ray places single-container endpoint instances and single-host training and processing jobs; "
+             "transform jobs, multi-host jobs, multi-model and multi-container endpoints run on this machine")
 
 
 @dataclass(frozen=True)
@@ -253,20 +255,23 @@ def _async_placeholder(router: Router) -> dict[str, OperationHandler]:
     return {"InvokeEndpointAsync": InvokeEndpointAsync(router, Backlog(), lambda: None)}
 
 
-def instance_placement(settings: Settings, launcher: Launcher) -> tuple[
+def instance_placement(settings: Settings, kit: RuntimeKit) -> tuple[
         InstancePlacement, Callable[[], Awaitable[None]] | None]:
-    """Where endpoint instances run: on this machine (the launcher), or with ``ray_address`` on the Ray
-    cluster it names (joined here; Ray is imported only then), with the hook that leaves it at shutdown.
-    Jobs, transform jobs, multi-container and multi-model instances run on this machine either way."""
+    """Where endpoint instances and single-host jobs run: on this machine (the launcher, the job tools'
+    host groups), or with ``ray_address`` on the Ray cluster it names (joined here; Ray is imported only
+    then; ``kit.job_tools.remote`` is set), with the hook that leaves it at shutdown. Transform jobs,
+    multi-host jobs, multi-container and multi-model instances run on this machine either way."""
     if not settings.ray_address:
-        return launcher, None
+        return kit.launcher, None
     from modelyard.controllers.ray import cluster
+    from modelyard.controllers.ray.jobs import RayJobs
     from modelyard.controllers.ray.placement import RayPlacement
 
     joined = cluster.join(settings.ray_address)
-    log.warning("joined the %s. Ray places single-container endpoint instances only; jobs run on this machine, "
-                "as do transform jobs and multi-model and multi-container endpoints", joined)
-    placement = RayPlacement(launcher, node_root=settings.ray_node_dir, sandbox=settings.sandbox)
+    log.warning("joined the %s. %s", joined, RAY_SCOPE)
+    placement = RayPlacement(kit.launcher, node_root=settings.ray_node_dir, sandbox=settings.sandbox)
+    kit.job_tools.remote = RayJobs(node_root=settings.ray_node_dir, sandbox=settings.sandbox,
+                                   stop_grace=STOP_GRACE_SECONDS)
 
     async def leave() -> None:
         placement.close()
@@ -300,7 +305,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     server_paths = ServerPaths(settings.data_dir)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
     metrics = MetricsHub(db, settings.metrics)
-    placement, leave_cluster = instance_placement(settings, kit.launcher)
+    placement, leave_cluster = instance_placement(settings, kit)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher, placement=placement,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
                                    server_paths=server_paths, captures=captures, metrics=metrics.buffer,

@@ -6,12 +6,14 @@ The tests run in order and share the cluster; the last one kills node_b."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
 import secrets
 import signal
 import socket
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -93,7 +95,8 @@ def test_without_ray_address_nothing_of_ray_is_loaded(ray_server: ServerProcess,
     finally:
         plain.stop()
     assert maps_ray(ray_server.process.pid)
-    assert "Ray places single-container endpoint instances only; jobs run on this machine" in ray_server.log()
+    assert "Ray places single-container endpoint instances and single-host training and processing jobs" in \
+        ray_server.log()
 
 
 def test_two_instances_land_one_per_node_and_answer(cluster: RayCluster, ray_server: ServerProcess,
@@ -161,6 +164,94 @@ def test_an_instance_type_no_node_can_hold_fails_with_the_numbers(ray_server: Se
         described["FailureReason"]
     assert "16 CPUs, 64 GiB memory" in described["FailureReason"]
     sm.delete_endpoint(EndpointName=name)
+
+
+TRAIN = """
+import json, os, sys
+total = sum(float(x) for x in open("/opt/ml/input/data/train/numbers.txt").read().split())
+if total < 0:
+    print("the numbers must not sum below zero", file=sys.stderr)
+    sys.exit(3)
+for step, loss in enumerate([0.9, 0.5, 0.25]):
+    print(f"step {step}: loss={loss}", flush=True)
+with open("/opt/ml/model/model.json", "w") as handle:
+    json.dump({"total": total, "host": os.environ["SM_CURRENT_HOST"]}, handle)
+os.makedirs("/opt/ml/output/data", exist_ok=True)
+open("/opt/ml/output/data/report.txt", "w").write("trained on ray")
+"""
+
+
+def training_job(ray_server: ServerProcess, numbers: str) -> tuple[str, dict[str, Any]]:
+    """A script-mode training job on the server's own S3; its name and final description."""
+    s3, sm = client_for(ray_server, "s3"), client_for(ray_server, "sagemaker")
+    name = f"train{secrets.token_hex(4)}"
+    s3.create_bucket(Bucket=name)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = TRAIN.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    s3.put_object(Bucket=name, Key="code/sourcedir.tar.gz", Body=buffer.getvalue())
+    s3.put_object(Bucket=name, Key="train/numbers.txt", Body=numbers.encode())
+    sm.create_training_job(
+        TrainingJobName=name, RoleArn="arn:aws:iam::000000000000:role/modelyard",
+        HyperParameters={"sagemaker_program": '"train.py"',
+                         "sagemaker_submit_directory": f'"s3://{name}/code/sourcedir.tar.gz"'},
+        AlgorithmSpecification={"TrainingImage": "modelyard/python:3.11", "TrainingInputMode": "File",
+                                "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}]},
+        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{name}/train/", "S3DataDistributionType": "FullyReplicated"}}}],
+        OutputDataConfig={"S3OutputPath": f"s3://{name}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 300})
+    deadline = time.monotonic() + 240
+    while True:
+        described = sm.describe_training_job(TrainingJobName=name)
+        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            return name, described
+        assert time.monotonic() < deadline, described["SecondaryStatus"]
+        time.sleep(0.5)
+
+
+def job_lines(ray_server: ServerProcess, name: str) -> list[str]:
+    logs = client_for(ray_server, "logs")
+    lines = []
+    for stream in logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                            logStreamNamePrefix=f"{name}/")["logStreams"]:
+        lines += [e["message"] for e in logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"],
+            startFromHead=True)["events"]]
+    return lines
+
+
+def test_a_training_job_runs_on_a_ray_node_and_its_model_comes_back(cluster: RayCluster,
+                                                                     ray_server: ServerProcess) -> None:
+    name, described = training_job(ray_server, "1 2 3.5")
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    lines = job_lines(ray_server, name)
+    placed = [line for line in lines if "running on Ray node" in line]
+    assert placed, lines
+    assert placed[0].split()[-1] in cluster.node_ids()
+    assert "step 2: loss=0.25" in lines
+    assert described["FinalMetricDataList"][0]["MetricName"] == "loss"
+    assert described["FinalMetricDataList"][0]["Value"] == 0.25
+    s3 = client_for(ray_server, "s3")
+    model = s3.get_object(Bucket=name, Key=f"output/{name}/output/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(model), mode="r:gz") as tar:
+        extracted = tar.extractfile("model.json")
+        assert extracted is not None
+        assert json.loads(extracted.read()) == {"total": 6.5, "host": "algo-1"}
+    output = s3.get_object(Bucket=name, Key=f"output/{name}/output/output.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(output), mode="r:gz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("report.txt") for n in names), names
+
+
+def test_a_failing_training_job_on_ray_fails_with_the_scripts_reason(ray_server: ServerProcess) -> None:
+    _, described = training_job(ray_server, "-5")
+    assert described["TrainingJobStatus"] == "Failed"
+    assert "the numbers must not sum below zero" in described["FailureReason"]
 
 
 def test_node_loss_replaces_the_instance_on_a_surviving_node(cluster: RayCluster, ray_server: ServerProcess,

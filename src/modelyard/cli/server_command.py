@@ -14,9 +14,6 @@ import click
 
 from modelyard.settings import settings_from_env
 
-RAY_SCOPE = ("Ray places single-container endpoint instances only; jobs run on this machine, as do transform "
-             "jobs and multi-model and multi-container endpoints")
-
 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on [env MODELYARD_HOST; default 127.0.0.1].")
@@ -46,7 +43,7 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     """Run the modelyard server: the SageMaker, SageMaker Runtime and CloudWatch Logs APIs."""
     import uvicorn
 
-    from modelyard.app import build_app
+    from modelyard.app import RAY_SCOPE, build_app
     from modelyard.edge.connections import connection_cap, guarded_protocol, raise_fd_limit
     from modelyard.edge.lean_invoke import LeanInvocations
     from modelyard.edge.pipeline import Pipeline

@@ -81,6 +81,7 @@ class Progress:
     token: str | None
     returncode: int | None
     limit: str | None
+    """``<kind>:<sentence>`` of the limit that ended the container (``runtime.limits.Breach``), if one did."""
 
 
 def pack(model_dir: Path | None, code_dir: Path | None) -> bytes:
@@ -152,7 +153,7 @@ class InstanceHost:
         events = [(event.timestamp, event.message) for event in page.events]
         if len(events) == LOG_PAGE_EVENTS:
             code = None
-        return Progress(events, page.forward_token, code, breach.message if breach else None)
+        return Progress(events, page.forward_token, code, f"{breach.kind}:{breach.message}" if breach else None)
 
     def stop(self, grace: float) -> None:
         """Stop the container and the relay, and remove the instance's files from this node."""

@@ -51,6 +51,8 @@ class RemoteProcess:
         self._breach: Breach | None = None
         self._ended = threading.Event()
         self._stopper = stopper
+        self.lost = False
+        """Whether the container's node (or its actor) was lost, rather than the container ending."""
 
     @property
     def returncode(self) -> int | None:
@@ -84,12 +86,19 @@ class RemoteProcess:
         """The limit that ended the container on its node, or None."""
         return self._breach
 
+    def lose(self) -> None:
+        """Record that the container's node or actor is gone (the container went with it)."""
+        self.lost = True
+        self.end(NODE_LOST_CODE)
+
     def end(self, code: int, limit: str | None = None) -> None:
-        """Record the container's end (``limit``: the node's watchdog's sentence, if one killed it)."""
+        """Record the container's end (``limit``: ``<kind>:<sentence>`` of the node's watchdog, if it killed it)."""
         if self._ended.is_set():
             return
         self._code = code
-        self._breach = Breach("limit", limit) if limit else None
+        if limit:
+            kind, _, message = limit.partition(":")
+            self._breach = Breach(kind, message)
         self._ended.set()
 
 
@@ -266,7 +275,7 @@ class RayPlacement:
                 remote.writer.write_line(f"modelyard: the instance's Ray actor on node {node} is gone "
                                          f"({type(exc).__name__}); the node was lost or the actor died")
                 log.warning("instance %s on Ray node %s lost: %s", instance_id, node, exc)
-                remote.process.end(NODE_LOST_CODE)
+                remote.process.lose()
                 return
             if progress.events:
                 remote.writer.write_events(progress.events)

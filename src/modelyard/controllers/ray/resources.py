@@ -6,7 +6,7 @@ Ray schedules an actor on a node whose free logical resources cover all three.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from modelyard.runtime.limits import DEFAULT_MEMORY, DEFAULT_VCPUS, GIB, INSTANCE_MEMORY, INSTANCE_VCPUS, MIB
@@ -44,7 +44,7 @@ def resources_for(instance_type: str | None, memory_mb: int | None = None) -> Ac
                           INSTANCE_MEMORY.get(kind, DEFAULT_MEMORY), INSTANCE_GPUS.get(kind, 0))
 
 
-def no_node_fits(wanted: ActorResources, nodes: list[Mapping[str, float]]) -> str | None:
+def no_node_fits(wanted: ActorResources, nodes: Sequence[Mapping[str, float]]) -> str | None:
     """Why no node of ``nodes`` (each node's total resources, as ``ray.nodes()`` gives them) can ever hold
     ``wanted``; None when one can."""
     for node in nodes:
