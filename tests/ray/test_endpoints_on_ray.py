@@ -167,7 +167,7 @@ def test_an_instance_type_no_node_can_hold_fails_with_the_numbers(ray_server: Se
 
 
 TRAIN = """
-import json, os, sys
+import json, os, sys, time
 total = sum(float(x) for x in open("/opt/ml/input/data/train/numbers.txt").read().split())
 if total < 0:
     print("the numbers must not sum below zero", file=sys.stderr)
@@ -176,13 +176,16 @@ for step, loss in enumerate([0.9, 0.5, 0.25]):
     print(f"step {step}: loss={loss}", flush=True)
 with open("/opt/ml/model/model.json", "w") as handle:
     json.dump({"total": total, "host": os.environ["SM_CURRENT_HOST"]}, handle)
+if total == 42:
+    print("saved; waiting to be stopped", flush=True)
+    time.sleep(300)
 os.makedirs("/opt/ml/output/data", exist_ok=True)
 open("/opt/ml/output/data/report.txt", "w").write("trained on ray")
 """
 
 
-def training_job(ray_server: ServerProcess, numbers: str) -> tuple[str, dict[str, Any]]:
-    """A script-mode training job on the server's own S3; its name and final description."""
+def training_job(ray_server: ServerProcess, numbers: str, wait: bool = True) -> tuple[str, dict[str, Any]]:
+    """A script-mode training job on the server's own S3; its name and final description (with ``wait``)."""
     s3, sm = client_for(ray_server, "s3"), client_for(ray_server, "sagemaker")
     name = f"train{secrets.token_hex(4)}"
     s3.create_bucket(Bucket=name)
@@ -205,23 +208,25 @@ def training_job(ray_server: ServerProcess, numbers: str) -> tuple[str, dict[str
         OutputDataConfig={"S3OutputPath": f"s3://{name}/output"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 300})
+    return name, wait_training(sm, name) if wait else {}
+
+
+def wait_training(sm: Any, name: str) -> dict[str, Any]:
     deadline = time.monotonic() + 240
     while True:
         described = sm.describe_training_job(TrainingJobName=name)
         if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            return name, described
+            return described  # type: ignore[no-any-return]
         assert time.monotonic() < deadline, described["SecondaryStatus"]
         time.sleep(0.5)
 
 
-def job_lines(ray_server: ServerProcess, name: str) -> list[str]:
+def job_lines(ray_server: ServerProcess, name: str, group: str = "/aws/sagemaker/TrainingJobs") -> list[str]:
     logs = client_for(ray_server, "logs")
     lines = []
-    for stream in logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
-                                            logStreamNamePrefix=f"{name}/")["logStreams"]:
+    for stream in logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]:
         lines += [e["message"] for e in logs.get_log_events(
-            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"],
-            startFromHead=True)["events"]]
+            logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)["events"]]
     return lines
 
 
@@ -252,6 +257,57 @@ def test_a_failing_training_job_on_ray_fails_with_the_scripts_reason(ray_server:
     _, described = training_job(ray_server, "-5")
     assert described["TrainingJobStatus"] == "Failed"
     assert "the numbers must not sum below zero" in described["FailureReason"]
+
+
+PROCESS = """
+import os
+text = open("/opt/ml/processing/input/data/words.txt").read()
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+open("/opt/ml/processing/output/upper.txt", "w").write(text.upper())
+print("processed", len(text.split()), "words", flush=True)
+"""
+
+
+def test_a_processing_job_runs_on_a_ray_node_and_its_output_is_uploaded(ray_server: ServerProcess) -> None:
+    s3, sm = client_for(ray_server, "s3"), client_for(ray_server, "sagemaker")
+    name = f"proc{secrets.token_hex(4)}"
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="code/job.py", Body=PROCESS.encode())
+    s3.put_object(Bucket=name, Key="data/words.txt", Body=b"ray places jobs")
+    sm.create_processing_job(
+        ProcessingJobName=name, RoleArn="arn:aws:iam::000000000000:role/modelyard",
+        AppSpecification={"ImageUri": "modelyard/python:3.11",
+                          "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"]},
+        ProcessingInputs=[{"InputName": item, "S3Input": {
+            "S3Uri": f"s3://{name}/{item}/", "LocalPath": f"/opt/ml/processing/input/{item}", "S3DataType": "S3Prefix",
+            "S3InputMode": "File"}} for item in ("code", "data")],
+        ProcessingOutputConfig={"Outputs": [{"OutputName": "upper", "S3Output": {
+            "S3Uri": f"s3://{name}/out", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                               "VolumeSizeInGB": 5}})
+    deadline = time.monotonic() + 240
+    while (described := sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"] not in (
+            "Completed", "Failed", "Stopped"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    assert s3.get_object(Bucket=name, Key="out/upper.txt")["Body"].read() == b"RAY PLACES JOBS"
+    assert "code/job.py" not in str(s3.list_objects_v2(Bucket=name, Prefix="out/").get("Contents", []))
+    lines = job_lines(ray_server, name, "/aws/sagemaker/ProcessingJobs")
+    assert any("running on Ray node" in line for line in lines) and "processed 3 words" in lines, lines
+
+
+def test_a_stopped_training_job_on_ray_keeps_the_model_it_saved(ray_server: ServerProcess) -> None:
+    sm = client_for(ray_server, "sagemaker")
+    name, _ = training_job(ray_server, "40 2", wait=False)
+    deadline = time.monotonic() + 240
+    while "saved; waiting to be stopped" not in job_lines(ray_server, name):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    sm.stop_training_job(TrainingJobName=name)
+    described = wait_training(sm, name)
+    assert described["TrainingJobStatus"] == "Stopped", described.get("FailureReason")
+    assert described["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{name}/output/{name}/output/model.tar.gz"
 
 
 def test_node_loss_replaces_the_instance_on_a_surviving_node(cluster: RayCluster, ray_server: ServerProcess,
