@@ -356,3 +356,25 @@ def test_node_loss_replaces_the_instance_on_a_surviving_node(cluster: RayCluster
           f"in-flight outcomes {outcomes}")
     assert client_for(ray_server, "sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == \
         "InService"
+
+
+def test_a_training_job_whose_node_is_lost_fails_naming_the_node(cluster: RayCluster,
+                                                                 ray_server: ServerProcess) -> None:
+    """After the node loss above the head is full (two instances of 2 CPUs), so a job of 2 CPUs can only
+    run on a node added now; that node is then killed under it."""
+    cluster.add_node("node_c", 2, 10)
+    sm = client_for(ray_server, "sagemaker")
+    name, _ = training_job(ray_server, "40 2", wait=False)
+    deadline = time.monotonic() + 240
+    while "saved; waiting to be stopped" not in (lines := job_lines(ray_server, name)):
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.5)
+    node = next(line for line in lines if "running on Ray node" in line).split()[-1]
+    assert cluster.node_ids()[node] == "node_c"
+    killed = time.monotonic()
+    os.kill(cluster.raylet_pid("node_c"), signal.SIGKILL)
+    described = wait_training(sm, name)
+    assert time.monotonic() - killed < 60
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith(f"InternalServerError: the Ray node {node} running the training "
+                                                 "container was lost"), described["FailureReason"]

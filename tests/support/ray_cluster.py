@@ -89,14 +89,14 @@ class RayCluster:
         raise LookupError(f"no raylet of node {name}")
 
     def stop(self) -> None:
-        """Kill every process of every node (SIGTERM, then SIGKILL), and remove the temp dir."""
+        """Kill every process of every node (SIGTERM, 2 s, then SIGKILL), and remove the temp dir."""
         sessions = [node.session for node in self.nodes.values()]
         for signum in (signal.SIGTERM, signal.SIGKILL):
             pids = [pid for session in sessions for pid in session_pids(session)]
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signum)
-            deadline = time.monotonic() + 5.0
+            deadline = time.monotonic() + 2.0
             while time.monotonic() < deadline and any(session_pids(s) for s in sessions):
                 time.sleep(0.1)
         subprocess.run(["rm", "-rf", str(self.temp_dir)], check=False)

@@ -31,8 +31,6 @@ class JobLaunch:
     instance_type: str | None
     inputs: tuple[str, ...]
     """Paths under /opt/ml (relative) holding the staged inputs: not sent back after the run."""
-    failure_file: str
-    """Where, under /opt/ml (relative), the job's failure text is read from."""
     toolkit: str | None = None
     """The toolkit's PYTHONPATH entry the specs name, when the container imports the toolkit."""
 

@@ -133,8 +133,7 @@ class ProcessingRunner(ScriptRunner):
         job.check()
         inputs = tuple(str(PurePosixPath(i["S3Input"]["LocalPath"]).relative_to(OPT_ML))
                        for i in document.get("ProcessingInputs") or [])
-        launch = JobLaunch(image, None, environment, cluster.get("InstanceType"), inputs,
-                           str(FAILURE_FILE.relative_to(OPT_ML)))
+        launch = JobLaunch(image, None, environment, cluster.get("InstanceType"), inputs)
         group = host_group(self.tools, job, hosts, "processing", launch)
         end = group.run(specs, taps)
         job.check()

@@ -143,7 +143,6 @@ class TrainingRunner(ScriptRunner):
         launch = JobLaunch(image, requirements_of(primary), environment,
                            (document.get("ResourceConfig") or {}).get("InstanceType"),
                            (str(PATHS.input_data_dir.relative_to(OPT_ML)),),
-                           str(PATHS.failure_file.relative_to(OPT_ML)),
                            specs[0].env.get("PYTHONPATH") if algorithm_mode(document, image) else None)
         group = host_group(self.tools, job, hosts, "training", launch)
         end = group.run(specs, taps)

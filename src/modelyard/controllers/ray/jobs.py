@@ -7,7 +7,7 @@ with the instance type's resources, running the container in the sandbox of its 
     wait: the end, a stop request (the actor stops the container with the grace), or a lost node
     after the end: actor.collect ─► /opt/ml without the inputs, unpacked over the job's workspace here,
         so the runner uploads the model and outputs as for a local job
-    a lost node: the job fails with a reason naming the node (written as the job's failure text)
+    a lost node: the job fails (InternalServerError) naming the node; nothing is uploaded
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from modelyard.controllers.ray.job_host import JobHost, JobRequest, pack_tree
 from modelyard.controllers.ray.node_host import Progress, unpack
 from modelyard.controllers.ray.placement import (
     FOLLOW_WAIT_SECONDS,
-    NODE_LOST_CODE,
     START_TIMEOUT_SECONDS,
     RemoteProcess,
 )
@@ -129,10 +128,8 @@ class RayJobHost:
                 break
         follower.join(10.0)
         if process.lost:
-            failure = spec.opt_ml / self.launch.failure_file
-            failure.parent.mkdir(parents=True, exist_ok=True)
-            failure.write_text(f"The Ray node {self._node} running the {self.what} container was lost")
-            return HostsEnd([NODE_LOST_CODE], 0, False)
+            raise JobDataError(f"InternalServerError: the Ray node {self._node} running the {self.what} container "
+                               "was lost (the node or the job's actor died); start the job again")
         self._collect(ray, spec)
         code = process.returncode
         if stopped:
