@@ -101,8 +101,9 @@ CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
 STOP_GRACE_SECONDS = 30.0
-RAY_SCOPE = ("Ray places single-container endpoint instances and single-host training and processing jobs; "
-             "transform jobs, multi-host jobs, multi-model and multi-container endpoints run on this machine")
+RAY_SCOPE = ("Ray places single-container endpoint instances and single-host training and processing jobs of "
+             "framework images; transform jobs, multi-host jobs, bring-your-own images, multi-model and "
+             "multi-container endpoints run on this machine")
 
 
 @dataclass(frozen=True)

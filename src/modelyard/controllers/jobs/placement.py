@@ -1,8 +1,9 @@
 """Where a job's hosts run: the seam between the job runners and the machines.
 
 ``host_group`` gives the runner ``hosts.HostGroup`` (containers on this machine), or, on a server
-joined to a Ray cluster, the cluster's ``RemoteJobs`` for a single-host job (``controllers.ray.jobs``).
-Jobs with several hosts always run here: their hosts share a job network of this machine.
+joined to a Ray cluster, the cluster's ``RemoteJobs`` for a single-host job of a framework image
+(``controllers.ray.jobs``). Jobs with several hosts always run here (their hosts share a job network
+of this machine), as do jobs of bring-your-own images (their directories are on this machine).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class RemoteJobs(Protocol):
 
 
 def host_group(tools: JobTools, job: JobRun, hosts: Sequence[str], what: str, launch: JobLaunch) -> JobHosts:
-    """Where ``job``'s ``hosts`` run: elsewhere when ``tools.remote`` is set and there is one host, else here."""
-    if tools.remote is not None and len(hosts) == 1:
+    """Where ``job``'s ``hosts`` run: elsewhere when ``tools.remote`` is set, there is one host and the image
+    is a framework image (a bring-your-own image's directory is on this machine), else here."""
+    if tools.remote is not None and len(hosts) == 1 and launch.image.kind == "toolkit":
         return tools.remote.hosts(job, what, launch)
     return HostGroup(tools, job, hosts, what)

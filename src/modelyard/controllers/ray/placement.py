@@ -9,9 +9,9 @@ type's resources, running the container in the sandbox of its node (``node_host`
                                                a dead actor (lost node) ─► the instance has exited
     stop  ─► actor.stop(grace), then ray.kill
 
-Only single-container instances of toolkit (framework) images are placed on Ray; multi-container and
-multi-model instances, and everything given to ``stop``/``wait_ready`` that this placement did not
-start, go to the local launcher.
+Only single-container instances of toolkit (framework) images are placed on Ray; bring-your-own
+images, multi-container and multi-model instances, and everything given to ``stop``/``wait_ready``
+that this placement did not start, go to the local launcher.
 """
 
 from __future__ import annotations
@@ -137,11 +137,12 @@ class RayPlacement:
               stream: str | None = None, extra_env: dict[str, str] | None = None,
               instance_id: str | None = None, container: str | None = None) -> Instance:
         """Start one instance on a node of the cluster (blocking): schedule its actor, which prepares and
-        starts the container there; InstanceFailed when the cluster cannot hold it or the node fails it."""
+        starts the container there; InstanceFailed when the cluster cannot hold it or the node fails it.
+        A bring-your-own image's instance starts on this machine."""
         if prepared.image.kind != "toolkit" or extra_env or container is not None:
-            raise InstanceFailed("On a Ray cluster, modelyard places single-container instances of framework "
-                                 f"images only; image {prepared.plan.image} is a bring-your-own image. Run this "
-                                 "endpoint on a server started without --ray-address")
+            return self.local.start(region, endpoint, variant, prepared, network_isolated, log_group, instance_type,
+                                    account=account, volume_gb=volume_gb, memory_mb=memory_mb, stream=stream,
+                                    extra_env=extra_env, instance_id=instance_id, container=container)
         wanted = resources_for(instance_type, memory_mb)
         self._check_fits(wanted, instance_type)
         instance_id = instance_id or new_instance_id()
