@@ -364,11 +364,11 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     app.on_shutdown += [close_executor, close_db]
     alarms = AlarmEvaluator(db, settings.metrics)
     alarms.after_round.append(Autoscaler(db, endpoints, alarms).run_once)
+    if leave_cluster is not None:
+        app.on_shutdown.append(leave_cluster)
     for controller in (metrics, alarms, endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)
-    if leave_cluster is not None:
-        app.on_shutdown.append(leave_cluster)
     app.on_startup.append(drainer.start)
     app.on_shutdown.append(drainer.stop)
     return app
