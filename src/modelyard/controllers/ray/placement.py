@@ -168,7 +168,10 @@ class RayPlacement:
             placed: Placed = self._ray.get(actor.start.remote(request, artifact), timeout=START_TIMEOUT_SECONDS)
         except BaseException as exc:
             self._discard(remote)
-            raise InstanceFailed(_start_failure(exc, wanted)) from None
+            reason = _start_failure(exc, wanted)
+            writer.write_line(f"modelyard: {reason}")
+            writer.close()
+            raise InstanceFailed(reason) from None
         remote.placed = placed
         writer.write_line(f"modelyard: placed on Ray node {placed.node_id}; authenticated channel at "
                           f"{placed.address}:{placed.port}")
@@ -178,8 +181,8 @@ class RayPlacement:
             self._remotes[instance_id] = remote
         threading.Thread(target=self._follow, args=(instance_id, remote), name=f"ray-follow-{instance_id}",
                          daemon=True).start()
-        return Instance(instance_id, variant, prepared, process, client,
-                        Path(f"/nonexistent/ray/{placed.node_id}/{instance_id}"), None, log_group, stream, writer,
+        on_node = self.node_root / placed.node_id[:16] / "instances" / instance_id
+        return Instance(instance_id, variant, prepared, process, client, on_node, None, log_group, stream, writer,
                         logs=logs, node=placed.node_id)
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
