@@ -44,6 +44,7 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     import uvicorn
 
     from modelyard.app import RAY_SCOPE, build_app
+    from modelyard.controllers.ray.cluster import RayUnavailable
     from modelyard.edge.connections import connection_cap, guarded_protocol, raise_fd_limit
     from modelyard.edge.lean_invoke import LeanInvocations
     from modelyard.edge.pipeline import Pipeline
@@ -72,9 +73,7 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     except SandboxUnavailableError as exc:
         click.echo(f"modelyard: {exc}", err=True)
         sys.exit(2)
-    except Exception as exc:
-        if type(exc).__name__ != "RayUnavailable":
-            raise
+    except RayUnavailable as exc:
         click.echo(f"modelyard: {exc}", err=True)
         sys.exit(2)
     mode = "signatures verified" if settings.auth else "auth off: any credentials accepted"

@@ -11,13 +11,8 @@ from dataclasses import dataclass
 
 from modelyard.runtime.limits import DEFAULT_MEMORY, DEFAULT_VCPUS, GIB, INSTANCE_MEMORY, INSTANCE_VCPUS, MIB
 
-INSTANCE_GPUS = {
-    "ml.g4dn.xlarge": 1, "ml.g4dn.2xlarge": 1, "ml.g4dn.4xlarge": 1, "ml.g4dn.8xlarge": 1,
-    "ml.g4dn.12xlarge": 4, "ml.g4dn.16xlarge": 1,
-    "ml.g5.xlarge": 1, "ml.g5.2xlarge": 1, "ml.g5.4xlarge": 1, "ml.g5.8xlarge": 1, "ml.g5.12xlarge": 4,
-    "ml.g5.16xlarge": 1, "ml.g5.24xlarge": 4, "ml.g5.48xlarge": 8,
-    "ml.p3.2xlarge": 1, "ml.p3.8xlarge": 4, "ml.p3.16xlarge": 8, "ml.p4d.24xlarge": 8,
-}
+INSTANCE_GPUS = {"ml.g4dn.xlarge": 1, "ml.g4dn.2xlarge": 1, "ml.g5.xlarge": 1, "ml.p3.2xlarge": 1}
+"""GPUs of the GPU types ``runtime.limits`` knows the CPUs and memory of (other types: its defaults, no GPU)."""
 SERVERLESS_CPUS = 1.0
 
 
