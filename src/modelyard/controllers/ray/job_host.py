@@ -5,19 +5,19 @@
                           ─► the container in this node's sandbox, its spec's server paths translated
     follow(token, wait)   ─► exit code (once it ended) and new log events
     collect(excluded)     ─► /opt/ml as a tar, without the inputs the server already has
-    stop(grace) / remove  ─► container stopped / the job's files removed
+    stop(grace) / remove  ─► container stopped / the job's files removed (a dead actor's: by the next one)
 """
 
 from __future__ import annotations
 
 import io
-import shutil
 import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
+from modelyard.controllers.ray.leases import Lease, sweep
 from modelyard.controllers.ray.node_host import EXIT_LOG_SETTLE_SECONDS, LOG_PAGE_EVENTS, Progress, unpack
 from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
@@ -86,6 +86,7 @@ class JobHost:
         self._request: JobRequest | None = None
         self._root: Path | None = None
         self._writer: LogWriter | None = None
+        self._lease: Lease | None = None
 
     def run(self, request: JobRequest, opt_ml: bytes) -> str:
         """Unpack /opt/ml, build the environment and start the container here; the node's id."""
@@ -93,7 +94,9 @@ class JobHost:
 
         node_id = ray.get_runtime_context().get_node_id()
         node_dir = Path(request.node_root) / node_id[:16]
-        root = node_dir / "jobs" / request.run_id
+        sweep(node_dir)
+        self._lease = Lease(node_dir, request.run_id)
+        root = self._lease.holds(node_dir / "jobs" / request.run_id)
         self._root, self._request = root, request
         unpack(opt_ml, root / "opt_ml")
         backend = ProcessBackend(sandbox=request.sandbox)
@@ -109,7 +112,8 @@ class JobHost:
             writable=list(request.writable), network_isolated=request.network_isolated, name=request.name,
             capture_output=True, limits=request.limits, hostname=request.hostname, hosts_file=request.hosts_file)
         reveal_host_paths(spec, environment.path, request.image.directory, toolkit)
-        self._logs = LogStore(node_dir / "logs").scoped(request.account, request.region)
+        self._logs = LogStore(self._lease.holds(node_dir / "logs" / request.run_id)).scoped(request.account,
+                                                                                             request.region)
         writer = self._logs.writer(request.log_group, request.stream)
         self._writer = writer
         spec.note = lambda text: writer.write_line(f"modelyard: {text}")
@@ -153,5 +157,7 @@ class JobHost:
             self._process.kill()
         if self._writer is not None:
             self._writer.close()
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
+        if self._lease is not None:
+            self._lease.release()
+            sweep(self._lease.node_dir)
+            self._lease = None

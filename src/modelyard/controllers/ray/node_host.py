@@ -1,11 +1,12 @@
 """What runs on a cluster node for one endpoint instance: the body of its Ray actor.
 
-    start(request, artifact) ─► <node dir>/instances/<id>/{model,code}   (the artifact, unpacked here)
+    start(request, artifact) ─► <node dir>/artifacts/<id>/{model,code}   (the artifact, unpacked here)
                              ─► <node dir>/envs                          (the environment, built here)
                              ─► Launcher + ProcessBackend of this node   (the same sandbox as a local instance)
                              ─► Relay on the node's address              (authenticated TCP → unix socket)
     follow(token, wait)      ─► the container's exit code (if it ended) and its new log events
     stop(grace)              ─► container stopped, relay closed, files removed
+    (an actor that dies without ``stop`` leaves a lease: the next actor on the node removes its files)
 
 The node dir is ``<root>/<node id>``, never the server's data dir: on a real cluster the node shares
 no disk with the server. This module imports nothing of Ray at import time; ``placement`` wraps the
@@ -15,7 +16,6 @@ class with ``ray.remote`` on the server, and Ray runs it in a worker on the chos
 from __future__ import annotations
 
 import io
-import shutil
 import tarfile
 import time
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from pathlib import Path
 from modelyard.controllers.endpoints.plans import ContainerPlan
 from modelyard.controllers.launcher import Instance, Launcher
 from modelyard.controllers.preparation import PreparedContainer
+from modelyard.controllers.ray.leases import Lease, sweep
 from modelyard.hosting.relay import Relay
 from modelyard.logstore import LogStore
 from modelyard.runtime.environments import EnvironmentBuilder
@@ -108,7 +109,7 @@ class InstanceHost:
         self._instance: Instance | None = None
         self._launcher: Launcher | None = None
         self._relay: Relay | None = None
-        self._files: Path | None = None
+        self._lease: Lease | None = None
 
     def start(self, request: StartRequest, artifact: bytes) -> Placed:
         """Unpack the artifact, build the environment and start the container here; listen for the server."""
@@ -118,8 +119,9 @@ class InstanceHost:
         address = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
         node_dir = Path(request.node_root) / node_id[:16]
         backend = ProcessBackend(sandbox=request.sandbox)
-        files = node_dir / "instances" / request.instance_id
-        self._files = files
+        sweep(node_dir)
+        self._lease = Lease(node_dir, request.instance_id)
+        files = self._lease.holds(node_dir / "artifacts" / request.instance_id)
         unpack(artifact, files)
         model_dir = files / MODEL_MEMBER if request.has_model else None
         code_dir = files / CODE_MEMBER if request.has_code else None
@@ -128,13 +130,16 @@ class InstanceHost:
         environment = EnvironmentBuilder(node_dir / "envs", backend=backend).ensure(request.image,
                                                                                     request.requirements)
         prepared = PreparedContainer(request.plan, request.image, environment, model_dir, code_dir)
-        self._launcher = Launcher(backend, LogStore(node_dir / "logs"), node_dir)
+        logs = self._lease.holds(node_dir / "logs" / request.instance_id)
+        self._launcher = Launcher(backend, LogStore(logs), node_dir)
         instance = self._launcher.start(
             request.region, request.endpoint, request.variant, prepared, request.network_isolated,
             request.log_group, request.instance_type, account=request.account, volume_gb=request.volume_gb,
             memory_mb=request.memory_mb, stream=request.stream, instance_id=request.instance_id)
         self._instance = instance
         assert instance.socket_dir is not None
+        self._lease.holds(instance.directory)
+        self._lease.holds(instance.socket_dir)
         self._relay = Relay(str(instance.socket_dir / "m.sock"), request.secret, address)
         return Placed(node_id, address, self._relay.start())
 
@@ -161,5 +166,7 @@ class InstanceHost:
             self._relay.close()
         if self._instance is not None and self._launcher is not None:
             self._launcher.stop(self._instance, grace)
-        if self._files is not None:
-            shutil.rmtree(self._files, ignore_errors=True)
+        if self._lease is not None:
+            self._lease.release()
+            sweep(self._lease.node_dir)
+            self._lease = None
