@@ -110,7 +110,7 @@ def test_two_instances_land_one_per_node_and_answer(cluster: RayCluster, ray_ser
     assert invoke(ray_server, endpoint, {"x": [2]})["y"] == [6.0]
     nodes_dir = Path(str(ray_server.data_dir)).parent / "nodes"
     for instance_id, (node, _, _) in placed.items():
-        assert (nodes_dir / node[:16] / "instances" / instance_id / "model" / "weights.json").is_file()
+        assert (nodes_dir / node[:16] / "artifacts" / instance_id / "model" / "weights.json").is_file()
     assert not (ray_server.data_dir / "instances").exists() or not any(
         (ray_server.data_dir / "instances").rglob("i-*"))
 

@@ -56,14 +56,17 @@ class Relay:
         if self._thread is None:
             return
 
-        def shut() -> None:
+        async def shut() -> None:
             if self._server is not None:
                 self._server.close()
-            for task in asyncio.all_tasks(self._loop):
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
                 task.cancel()
-            self._loop.call_soon(self._loop.stop)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-        self._loop.call_soon_threadsafe(shut)
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5.0)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5.0)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
