@@ -19,7 +19,7 @@ from typing import BinaryIO, cast
 
 from modelyard.controllers.ray.leases import Lease, sweep
 from modelyard.controllers.ray.node_host import EXIT_LOG_SETTLE_SECONDS, LOG_PAGE_EVENTS, Progress, unpack
-from modelyard.logstore import LogStore, LogWriter, pump
+from modelyard.logstore import LogStore, LogStoreError, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import EnvironmentBuilder, toolkit_pythonpath
 from modelyard.runtime.images import ImageSpec
@@ -135,11 +135,16 @@ class JobHost:
         if code is not None:
             time.sleep(EXIT_LOG_SETTLE_SECONDS)
         breach = process.limit_exceeded(0.0) if code is not None else None
-        page = logs.read(request.log_group, request.stream, start_from_head=True, limit=LOG_PAGE_EVENTS, token=token)
+        limit = f"{breach.kind}:{breach.message}" if breach else None
+        try:
+            page = logs.read(request.log_group, request.stream, start_from_head=True, limit=LOG_PAGE_EVENTS,
+                             token=token)
+        except (LogStoreError, OSError):
+            return Progress([], token, code, limit)
         events = [(event.timestamp, event.message) for event in page.events]
         if len(events) == LOG_PAGE_EVENTS:
             code = None
-        return Progress(events, page.forward_token, code, f"{breach.kind}:{breach.message}" if breach else None)
+        return Progress(events, page.forward_token, code, limit)
 
     def collect(self, excluded: list[str]) -> bytes:
         """The job's /opt/ml after its end, without ``excluded`` (paths relative to /opt/ml)."""

@@ -26,7 +26,7 @@ from modelyard.controllers.launcher import Instance, Launcher
 from modelyard.controllers.preparation import PreparedContainer
 from modelyard.controllers.ray.leases import Lease, sweep
 from modelyard.hosting.relay import Relay
-from modelyard.logstore import LogStore
+from modelyard.logstore import LogStore, LogStoreError
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageSpec
 from modelyard.runtime.process import ProcessBackend
@@ -153,12 +153,16 @@ class InstanceHost:
         if code is not None:
             time.sleep(EXIT_LOG_SETTLE_SECONDS)
         breach = instance.process.limit_exceeded(0.0) if code is not None else None
-        page = instance.logs.read(instance.log_group, instance.log_stream, start_from_head=True,
-                                  limit=LOG_PAGE_EVENTS, token=token)
+        limit = f"{breach.kind}:{breach.message}" if breach else None
+        try:
+            page = instance.logs.read(instance.log_group, instance.log_stream, start_from_head=True,
+                                      limit=LOG_PAGE_EVENTS, token=token)
+        except (LogStoreError, OSError):
+            return Progress([], token, code, limit)
         events = [(event.timestamp, event.message) for event in page.events]
         if len(events) == LOG_PAGE_EVENTS:
             code = None
-        return Progress(events, page.forward_token, code, f"{breach.kind}:{breach.message}" if breach else None)
+        return Progress(events, page.forward_token, code, limit)
 
     def stop(self, grace: float) -> None:
         """Stop the container and the relay, and remove the instance's files from this node."""
