@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 
 REACH_TIMEOUT_SECONDS = 5.0
+RECONNECT_VARIABLE = "RAY_gcs_rpc_server_reconnect_timeout_s"
+RECONNECT_FOREVER_SECONDS = 10 * 365 * 24 * 3600
+"""Ray ends a driver that cannot reach the GCS for this long (60 s by default): the server is that driver,
+and it must outlive its cluster (its local endpoints, its API), so it waits for the GCS to come back."""
 
 
 class RayUnavailable(Exception):
@@ -25,6 +30,7 @@ def join(address: str) -> str:
     except ImportError:
         raise RayUnavailable("--ray-address needs Ray: install modelyard with the 'ray' extra "
                              "(pip install 'modelyard[ray]')") from None
+    os.environ.setdefault(RECONNECT_VARIABLE, str(RECONNECT_FOREVER_SECONDS))
     try:
         ray.init(address=address, namespace="modelyard", logging_level=logging.WARNING, log_to_driver=False,
                  configure_logging=False)
@@ -46,6 +52,24 @@ def _reachable(address: str) -> None:
             pass
     except OSError as exc:
         raise RayUnavailable(f"cannot reach the Ray cluster's GCS at {address}: {exc}") from None
+
+
+def gcs_address() -> str:
+    """The GCS address of the joined cluster (``host:port``, also when joined with ``auto``)."""
+    import ray
+
+    return str(ray.get_runtime_context().gcs_address)
+
+
+def gcs_answers(address: str, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at the GCS address: Ray calls made while it does not may
+    block for a minute or end the process, so placements check first."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def leave() -> None:

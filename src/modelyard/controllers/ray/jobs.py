@@ -26,6 +26,7 @@ from modelyard.controllers.jobs.data import JobDataError
 from modelyard.controllers.jobs.hosts import HostsEnd
 from modelyard.controllers.jobs.placement import JobHosts, JobLaunch
 from modelyard.controllers.jobs.tools import LogTap
+from modelyard.controllers.ray.cluster import gcs_address, gcs_answers
 from modelyard.controllers.ray.job_host import JobHost, JobRequest, pack_tree
 from modelyard.controllers.ray.node_host import Progress, unpack
 from modelyard.controllers.ray.placement import (
@@ -46,6 +47,7 @@ class RayJobs:
         import ray
 
         self._ray = ray
+        self.gcs = gcs_address()
         self.node_root = node_root
         self.sandbox = sandbox
         self.stop_grace = stop_grace
@@ -77,6 +79,9 @@ class RayJobHost:
         """Run the container on a node; its /opt/ml comes back over the workspace's."""
         spec, tap = specs[0], taps[0]
         ray = self.jobs._ray
+        if not gcs_answers(self.jobs.gcs):
+            raise JobDataError(f"InternalServerError: the Ray cluster's GCS at {self.jobs.gcs} does not answer; "
+                               "start the job again once it does")
         wanted = resources_for(self.launch.instance_type)
         reason = no_node_fits(wanted, self.jobs.live_nodes())
         if reason is not None:
@@ -90,10 +95,11 @@ class RayJobHost:
             return self._run(ray, spec, tap)
         finally:
             self._done.set()
-            with contextlib.suppress(Exception):
-                ray.get(self._actor.remove.remote(), timeout=30)
-            with contextlib.suppress(Exception):
-                ray.kill(self._actor)
+            if gcs_answers(self.jobs.gcs):
+                with contextlib.suppress(Exception):
+                    ray.get(self._actor.remove.remote(), timeout=30)
+                with contextlib.suppress(Exception):
+                    ray.kill(self._actor)
 
     def _run(self, ray: Any, spec: ContainerSpec, tap: LogTap) -> HostsEnd:
         request = self._request(spec)

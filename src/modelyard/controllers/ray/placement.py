@@ -26,6 +26,7 @@ from typing import Any
 
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher, new_instance_id
 from modelyard.controllers.preparation import PreparedContainer
+from modelyard.controllers.ray.cluster import gcs_address, gcs_answers
 from modelyard.controllers.ray.node_host import InstanceHost, Placed, Progress, StartRequest, pack
 from modelyard.controllers.ray.resources import ActorResources, no_node_fits, resources_for
 from modelyard.hosting import channel
@@ -120,6 +121,7 @@ class RayPlacement:
         import ray
 
         self._ray = ray
+        self.gcs = gcs_address()
         self.local = local
         self.logs = local.logs
         self.node_root = node_root
@@ -143,6 +145,9 @@ class RayPlacement:
             return self.local.start(region, endpoint, variant, prepared, network_isolated, log_group, instance_type,
                                     account=account, volume_gb=volume_gb, memory_mb=memory_mb, stream=stream,
                                     extra_env=extra_env, instance_id=instance_id, container=container)
+        if not gcs_answers(self.gcs):
+            raise InstanceFailed(f"The Ray cluster's GCS at {self.gcs} does not answer; the instance is placed when "
+                                 "it does")
         wanted = resources_for(instance_type, memory_mb)
         self._check_fits(wanted, instance_type)
         instance_id = instance_id or new_instance_id()
@@ -238,8 +243,9 @@ class RayPlacement:
         return key, ref
 
     def _discard(self, remote: _Remote) -> None:
-        with contextlib.suppress(Exception):
-            self._ray.kill(remote.actor)
+        if gcs_answers(self.gcs):
+            with contextlib.suppress(Exception):
+                self._ray.kill(remote.actor)
         with self._lock:
             held = self._artifacts.get(remote.artifact_key)
             if held is not None:
@@ -255,6 +261,8 @@ class RayPlacement:
             self._stop_remote(remote, grace)
 
     def _stop_remote(self, remote: _Remote, grace: float) -> None:
+        if remote.process.lost or not gcs_answers(self.gcs):
+            return
         with contextlib.suppress(Exception):
             self._ray.get(remote.actor.stop.remote(grace), timeout=grace + 10.0)
 
