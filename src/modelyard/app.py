@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from modelyard.controllers.jobs.tools import JobTools
 from modelyard.controllers.jobs.training import TrainingRunner
 from modelyard.controllers.launcher import Launcher
 from modelyard.controllers.multimodel.metrics import LoadedModelSampler
+from modelyard.controllers.placement import InstancePlacement
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.server_paths import ServerPaths
 from modelyard.controllers.transform.controller import TransformController
@@ -99,6 +101,9 @@ CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
 STOP_GRACE_SECONDS = 30.0
+RAY_SCOPE = ("Ray places single-container endpoint instances and single-host training and processing jobs of "
+             "framework images; transform jobs, multi-host jobs, bring-your-own images, multi-model and "
+             "multi-container endpoints run on this machine")
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,31 @@ def _async_placeholder(router: Router) -> dict[str, OperationHandler]:
     return {"InvokeEndpointAsync": InvokeEndpointAsync(router, Backlog(), lambda: None)}
 
 
+def instance_placement(settings: Settings, kit: RuntimeKit) -> tuple[
+        InstancePlacement, Callable[[], Awaitable[None]] | None]:
+    """Where endpoint instances and single-host jobs run: on this machine (the launcher, the job tools'
+    host groups), or with ``ray_address`` on the Ray cluster it names (joined here; Ray is imported only
+    then; ``kit.job_tools.remote`` is set), with the hook that leaves it at shutdown. Transform jobs,
+    multi-host jobs, multi-container and multi-model instances run on this machine either way."""
+    if not settings.ray_address:
+        return kit.launcher, None
+    from modelyard.controllers.ray import cluster
+    from modelyard.controllers.ray.jobs import RayJobs
+    from modelyard.controllers.ray.placement import RayPlacement
+
+    joined = cluster.join(settings.ray_address)
+    log.warning("joined the %s. %s", joined, RAY_SCOPE)
+    placement = RayPlacement(kit.launcher, node_root=settings.ray_node_dir, sandbox=settings.sandbox)
+    kit.job_tools.remote = RayJobs(node_root=settings.ray_node_dir, sandbox=settings.sandbox,
+                                   stop_grace=STOP_GRACE_SECONDS)
+
+    async def leave() -> None:
+        placement.close()
+        cluster.leave()
+
+    return placement, leave
+
+
 def build_authenticator(settings: Settings, db: Database, secret: bytes) -> Authenticator:
     """SigV4 against the stored keys (the default account's admin key made on first start), or with
     ``auth`` off any credentials."""
@@ -276,7 +306,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     server_paths = ServerPaths(settings.data_dir)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
     metrics = MetricsHub(db, settings.metrics)
-    endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher,
+    placement, leave_cluster = instance_placement(settings, kit)
+    endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher, placement=placement,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
                                    server_paths=server_paths, captures=captures, metrics=metrics.buffer,
                                    multi_model=settings.multi_model)
@@ -333,6 +364,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     app.on_shutdown += [close_executor, close_db]
     alarms = AlarmEvaluator(db, settings.metrics)
     alarms.after_round.append(Autoscaler(db, endpoints, alarms).run_once)
+    if leave_cluster is not None:
+        app.on_shutdown.append(leave_cluster)
     for controller in (metrics, alarms, endpoints, transforms, jobs, tuner):
         app.on_startup.append(controller.start)
         app.on_shutdown.append(controller.stop)

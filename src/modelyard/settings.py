@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -125,6 +126,11 @@ class Settings:
     capture: CaptureLimits = field(default_factory=CaptureLimits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     multi_model: MultiModelLimits = field(default_factory=MultiModelLimits)
+    ray_address: str | None = None
+    """The Ray cluster that endpoint instances are placed on (``auto``: the local one); None: this machine,
+    and nothing of Ray is imported."""
+    ray_node_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "modelyard-ray")
+    """On each Ray node, where its instances' artifacts, environments and logs live (``<dir>/<node id>``)."""
     sns_endpoint_url: str | None = None
     """Where asynchronous-inference notifications are published: ``AWS_ENDPOINT_URL_SNS``, else
     ``AWS_ENDPOINT_URL``; None refuses ``NotificationConfig``."""
@@ -269,6 +275,8 @@ _ENV_FIELDS = {
     "MODELYARD_FILE_ROOTS": ("file_roots", PATHS),
     "MODELYARD_RESTART_RESET_SECONDS": ("restart_reset_seconds", number(0.0, above=False)),
     "MODELYARD_JOB_WORKERS": ("job_workers", COUNT),
+    "MODELYARD_RAY_ADDRESS": ("ray_address", TEXT),
+    "MODELYARD_RAY_NODE_DIR": ("ray_node_dir", PATH),
 }
 
 _LIMIT_ENV = {

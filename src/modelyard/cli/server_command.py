@@ -29,14 +29,22 @@ from modelyard.settings import settings_from_env
 @click.option("--auth", type=click.Choice(["on", "off"]), default=None,
               help="Verify request signatures against modelyard's access keys [env MODELYARD_AUTH; default on]. "
                    "'off' accepts any credentials and only on a loopback --host.")
+@click.option("--ray-address", default=None,
+              help="Place endpoint instances on this Ray cluster ('auto': the one started on this machine) "
+                   "[env MODELYARD_RAY_ADDRESS; default: run everything on this machine].")
+@click.option("--ray-node-dir", type=click.Path(path_type=Path), default=None,
+              help="On each Ray node, where instances' artifacts and environments live "
+                   "[env MODELYARD_RAY_NODE_DIR; default <tmp>/modelyard-ray].")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def server(host: str | None, port: int | None, data_dir: Path | None, database_url: str | None,
-           account_id: str | None, auth: str | None, log_level: str) -> None:
+           account_id: str | None, auth: str | None, ray_address: str | None, ray_node_dir: Path | None,
+           log_level: str) -> None:
     """Run the modelyard server: the SageMaker, SageMaker Runtime and CloudWatch Logs APIs."""
     import uvicorn
 
-    from modelyard.app import build_app
+    from modelyard.app import RAY_SCOPE, build_app
+    from modelyard.controllers.ray.cluster import RayUnavailable
     from modelyard.edge.connections import connection_cap, guarded_protocol, raise_fd_limit
     from modelyard.edge.lean_invoke import LeanInvocations
     from modelyard.edge.pipeline import Pipeline
@@ -46,7 +54,8 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = settings_from_env(host=host, port=port, data_dir=data_dir, database_url=database_url,
-                                     account_id=account_id, auth=None if auth is None else auth == "on")
+                                     account_id=account_id, auth=None if auth is None else auth == "on",
+                                     ray_address=ray_address, ray_node_dir=ray_node_dir)
     except ValueError as exc:
         click.echo(f"modelyard: {exc}", err=True)
         sys.exit(2)
@@ -64,9 +73,14 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     except SandboxUnavailableError as exc:
         click.echo(f"modelyard: {exc}", err=True)
         sys.exit(2)
+    except RayUnavailable as exc:
+        click.echo(f"modelyard: {exc}", err=True)
+        sys.exit(2)
     mode = "signatures verified" if settings.auth else "auth off: any credentials accepted"
+    placement = (f"Ray cluster at {settings.ray_address}: {RAY_SCOPE}" if settings.ray_address
+                 else "everything runs on this machine")
     click.echo(f"modelyard listening on http://{settings.host}:{settings.port} "
-               f"(data dir {settings.data_dir}, account {settings.account_id}, {mode})", err=True)
+               f"(data dir {settings.data_dir}, account {settings.account_id}, {mode}; {placement})", err=True)
     edge = settings.edge
     cap = connection_cap(edge, raise_fd_limit())
     lean = LeanInvocations(app.handle) if isinstance(app.handle, Pipeline) else None

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from modelyard.controllers.endpoints.plans import ContainerPlan
-from modelyard.controllers.launcher import Instance, Launcher, new_instance_id
+from modelyard.controllers.launcher import Instance, Launcher, local_process, new_instance_id
 from modelyard.controllers.preparation import PreparedContainer
 from modelyard.hosting.container_chain import ChainMember, ContainerChain
 from modelyard.runtime.containers import ContainerProcess
@@ -64,7 +64,7 @@ def start_group(launcher: Launcher, shape: GroupShape, members: list[tuple[str, 
     first = started[0]
     chain = ContainerChain([ChainMember(name, i.client) for (name, _), i in zip(members, started, strict=True)],
                            shape.mode)
-    return Instance(instance_id, shape.variant, first.prepared, ProcessSet([i.process for i in started]), chain,
+    return Instance(instance_id, shape.variant, first.prepared, ProcessSet([local_process(i) for i in started]), chain,
                     first.directory.parent, None, shape.log_group, f"{shape.stream_prefix}/{instance_id}",
                     first.writer, logs=first.logs, members=started)
 

@@ -23,7 +23,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 from modelyard.controllers.preparation import PreparedContainer
 from modelyard.hosting.http_instance import HttpInstance
@@ -31,7 +31,7 @@ from modelyard.hosting.instances import Ending, FramedInstance, InstanceClient
 from modelyard.logstore import LogStore, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import toolkit_pythonpath
-from modelyard.runtime.limits import limits_for
+from modelyard.runtime.limits import Breach, limits_for
 from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
 
 FAILURE_LINE = re.compile(r"modelyard-toolkit: (model_fn|handler load) failed: (.*)")
@@ -41,6 +41,33 @@ class InstanceFailed(Exception):
     """An instance could not become ready; the message is a FailureReason."""
 
 
+class InstanceProcess(Protocol):
+    """What controllers use of an instance's container, wherever it runs (``ContainerProcess`` here,
+    ``controllers.ray.placement.RemoteProcess`` on a cluster node)."""
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the container has ended."""
+
+    def poll(self) -> int | None:
+        """The exit status, or None while the container runs."""
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait up to ``timeout`` seconds; the exit status, or None if still running."""
+
+    def pids(self) -> list[int]:
+        """The container's host pids (none for a container on another machine)."""
+
+    def stop(self, grace: float = 30.0) -> int:
+        """SIGTERM, ``grace`` seconds, SIGKILL; the exit status."""
+
+    def settled(self) -> bool:
+        """Whether the container has ended and its limits' watch has had its say."""
+
+    def limit_exceeded(self, timeout: float = 5.0) -> Breach | None:
+        """The limit that ended the container, or None."""
+
+
 @dataclass
 class Instance:
     """One running container instance of a variant."""
@@ -48,7 +75,7 @@ class Instance:
     instance_id: str
     variant: str
     prepared: PreparedContainer
-    process: ContainerProcess
+    process: InstanceProcess
     client: InstanceClient
     directory: Path
     socket_dir: Path | None
@@ -64,9 +91,20 @@ class Instance:
     """A multi-container instance's containers, each an instance of its own (``controllers.container_group``)."""
     container: str | None = None
     """The container's name, for a member of a multi-container instance."""
+    node: str | None = None
+    """The cluster node the instance runs on (None: this machine)."""
 
 
 BYOC_PORTS = range(20000, 32767)
+
+
+def local_process(instance: Instance) -> ContainerProcess:
+    """The container of an instance the local launcher started (multi-container and multi-model
+    instances, transform jobs: never placed elsewhere)."""
+    process = instance.process
+    if not isinstance(process, ContainerProcess):
+        raise TypeError(f"instance {instance.instance_id} does not run on this machine")
+    return process
 
 
 def new_instance_id() -> str:
@@ -99,7 +137,7 @@ def _bridged(argv: list[str], python: str, socket: Path, port: int) -> list[str]
             str(socket), str(port), *argv]
 
 
-def _ending(process: ContainerProcess) -> Ending | None:
+def _ending(process: InstanceProcess) -> Ending | None:
     """How the instance's container ended, once it has and its watchdog has had its say; else None."""
     if not process.settled():
         return None

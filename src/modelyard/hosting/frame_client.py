@@ -18,6 +18,7 @@ any way; the calls behind the failed one then fail with ``Withdrawn`` (the toolk
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import deque
 from typing import Any
 
@@ -65,6 +66,13 @@ class FrameConnection(asyncio.Protocol):
         """Connect to the toolkit listening at ``path``."""
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_unix_connection(lambda: cls(loop), path)
+        return connection
+
+    @classmethod
+    async def over(cls, sock: socket.socket) -> FrameConnection:
+        """Speak frames over an already connected ``sock`` (an authenticated channel's)."""
+        loop = asyncio.get_running_loop()
+        _, connection = await loop.create_connection(lambda: cls(loop), sock=sock)
         return connection
 
     @property

@@ -136,7 +136,15 @@ class FramedInstance:
             if not (reader.at_eof() or writer.is_closing()):
                 return reader, writer
             writer.close()
+        return await self._open_streams()
+
+    async def _open_streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A new connection to the instance as streams (file and streamed calls)."""
         return await asyncio.open_unix_connection(self.socket_path, limit=2**26)
+
+    async def _open_frames(self) -> FrameConnection:
+        """A new connection to the instance for whole-frame calls."""
+        return await FrameConnection.open(self.socket_path)
 
     def _release(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
         if len(self._idle) < self.max_idle:
@@ -154,7 +162,7 @@ class FramedInstance:
                 break
             conn = None
         if conn is None:
-            conn = await FrameConnection.open(self.socket_path)
+            conn = await self._open_frames()
         raw = header if isinstance(header, bytes) else framing.encode_header(header)
         try:
             result = await conn.call(raw, body, timeout)

@@ -41,6 +41,7 @@ from modelyard.controllers.endpoints.shadow import shadow_routes
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.host import ModelHost
 from modelyard.controllers.multimodel.metrics import LoadedModels
+from modelyard.controllers.placement import InstancePlacement
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
@@ -133,12 +134,14 @@ class EndpointController(KeyedReconciler):
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  server_paths: ServerPaths | None = None, captures: CaptureService | None = None,
-                 metrics: MetricBuffer | None = None, multi_model: MultiModelLimits | None = None) -> None:
+                 metrics: MetricBuffer | None = None, multi_model: MultiModelLimits | None = None,
+                 placement: InstancePlacement | None = None) -> None:
         """``backoff`` paces crash restarts; ``clock`` and ``sleep`` are injectable for tests;
         ``server_paths`` keeps host paths of the server's own files out of FailureReasons; ``captures``
         starts the data capture of deployments whose config asks for it; ``metrics`` receives each
         instance's ModelSetupTime; ``multi_model`` sets the memory budget, idle TTL and checks of
-        multi-model instances."""
+        multi-model instances; ``placement`` starts single-container instances (default: ``launcher``, on
+        this machine; multi-container and multi-model instances always run here)."""
         super().__init__(log)
         self.backoff = backoff or RestartBackoff()
         self.server_paths = server_paths or ServerPaths(None)
@@ -151,6 +154,7 @@ class EndpointController(KeyedReconciler):
         self.router = router
         self.preparer = preparer
         self.launcher = launcher
+        self.placement: InstancePlacement = placement or launcher
         self.captures = captures
         self.metrics = metrics
         self.multi_model = multi_model or MultiModelLimits()
@@ -179,15 +183,17 @@ class EndpointController(KeyedReconciler):
         self.deployments.clear()
 
     def running_instances(self) -> list[RunningInstance]:
-        """Every running instance with its processes (for the utilization sampler; safe from any thread:
-        it reads copies, and a deployment changing meanwhile is read at the next sample)."""
+        """Every running instance on this machine with its processes (for the utilization sampler; safe from
+        any thread: it reads copies, and a deployment changing meanwhile is read at the next sample).
+        Instances on cluster nodes are left out: their processes are not here to measure."""
         running: list[RunningInstance] = []
         try:
             for key, deployment in list(self.deployments.items()):
                 for variant_name, variant in list(deployment.variants.items()):
                     running.extend(RunningInstance(key.account, key.region, key.name, variant_name,
                                                    instance.instance_id, instance.process.pids(), instance.directory)
-                                   for instance in list(variant.instances) if not instance.stopping)
+                                   for instance in list(variant.instances)
+                                   if not instance.stopping and instance.node is None)
         except RuntimeError:
             return running
         return running
@@ -473,13 +479,13 @@ class EndpointController(KeyedReconciler):
                                plan.execution_mode, plan.network_isolation, plan.instance_type, plan.volume_size_gb)
             instance = await asyncio.to_thread(start_group, self.launcher, shape, variant.members)
         else:
-            instance = await asyncio.to_thread(self.launcher.start, key.region, key.name, plan.name,
+            instance = await asyncio.to_thread(self.placement.start, key.region, key.name, plan.name,
                                                variant.prepared, plan.network_isolation,
                                                endpoint_group(key.name), plan.instance_type,
                                                account=key.account, volume_gb=plan.volume_size_gb,
                                                memory_mb=serverless.memory_mb if serverless else None)
         try:
-            await self.launcher.wait_ready(instance, self.limits.health_check_timeout_seconds)
+            await self.placement.wait_ready(instance, self.limits.health_check_timeout_seconds)
         except BaseException:
             await self._stop(instance)
             raise
@@ -498,7 +504,7 @@ class EndpointController(KeyedReconciler):
             await asyncio.sleep(0.05)
         await instance.client.close()
         self._healthy_since.pop(instance.instance_id, None)
-        await asyncio.to_thread(self.launcher.stop, instance, grace)
+        await asyncio.to_thread(self.placement.stop, instance, grace)
 
     async def _stop_all(self, deployment: Deployment, grace: float = STOP_GRACE_SECONDS,
                         flush: float = CAPTURE_FLUSH_SECONDS) -> None:

@@ -25,8 +25,10 @@ from typing import Any
 
 from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, stage, upload_directory
-from modelyard.controllers.jobs.hosts import HostGroup, host_workspaces, on_host, spread
+from modelyard.controllers.jobs.hosts import host_workspaces, on_host, spread
+from modelyard.controllers.jobs.placement import JobLaunch, host_group
 from modelyard.controllers.jobs.tools import (
+    OPT_ML,
     LogTap,
     ScriptRunner,
     Workspace,
@@ -129,7 +131,10 @@ class ProcessingRunner(ScriptRunner):
         if not self.tools.backend.sandboxed:
             tap.note(f"sandbox is off ({self.tools.backend.sandbox_problem}); /opt/ml paths do not exist")
         job.check()
-        group = HostGroup(self.tools, job, hosts, "processing")
+        inputs = tuple(str(PurePosixPath(i["S3Input"]["LocalPath"]).relative_to(OPT_ML))
+                       for i in document.get("ProcessingInputs") or [])
+        launch = JobLaunch(image, None, environment, cluster.get("InstanceType"), inputs)
+        group = host_group(self.tools, job, hosts, "processing", launch)
         end = group.run(specs, taps)
         job.check()
         if end.failed is not None:

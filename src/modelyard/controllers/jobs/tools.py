@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from modelyard.jobs.metrics import MetricTracker
 from modelyard.logstore import LogStore, LogWriter, pump
@@ -27,6 +27,10 @@ from modelyard.runtime.images import ImageRegistry, ImageSpec
 from modelyard.runtime.limits import limits_for
 from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
 from modelyard.storage import ArtifactCache, ObjectStore
+
+if TYPE_CHECKING:
+    from modelyard.controllers.jobs.placement import RemoteJobs
+    from modelyard.controllers.launcher import InstanceProcess
 
 OPT_ML = PurePosixPath("/opt/ml")
 RECENT_LINES = 60
@@ -43,6 +47,8 @@ class JobTools:
     backend: ProcessBackend
     logs: LogStore
     data_dir: Path
+    remote: RemoteJobs | None = None
+    """Where single-host jobs run when not here (a Ray cluster); None: everything runs here."""
 
 
 @dataclass
@@ -144,7 +150,7 @@ def start_container(tools: JobTools, spec: ContainerSpec, tap: LogTap) -> tuple[
     return process, thread
 
 
-def limit_failure(process: ContainerProcess, what: str) -> str | None:
+def limit_failure(process: InstanceProcess, what: str) -> str | None:
     """The FailureReason of a job whose container was killed for going past a limit, else None."""
     breach = process.limit_exceeded()
     if breach is None:

@@ -23,8 +23,10 @@ from typing import Any
 
 from modelyard.controllers.jobs.controller import JobRun, StopRequested
 from modelyard.controllers.jobs.data import JobDataError, join_uri, stage, upload_tarball
-from modelyard.controllers.jobs.hosts import HostGroup, copy_tree, host_workspaces, on_host, spread
+from modelyard.controllers.jobs.hosts import copy_tree, host_workspaces, on_host, spread
+from modelyard.controllers.jobs.placement import JobLaunch, host_group
 from modelyard.controllers.jobs.tools import (
+    OPT_ML,
     JobTools,
     LogTap,
     ScriptRunner,
@@ -45,6 +47,7 @@ from modelyard.controllers.jobs.training_launch import (
     script_source,
     write_config,
 )
+from modelyard.controllers.launcher import InstanceProcess
 from modelyard.jobs import training_status as status
 from modelyard.jobs.builtin_algorithms import xgboost_metric_definitions
 from modelyard.jobs.failures import algorithm_error, truncate
@@ -53,7 +56,6 @@ from modelyard.jobs.training_config import host_names
 from modelyard.log_groups import TRAINING_JOBS
 from modelyard.metrics.buffer import MetricBuffer
 from modelyard.metrics.training import training_metric_listener
-from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import Environment, toolkit_pythonpath
 from modelyard.runtime.errors import (
     EnvironmentBuildError,
@@ -138,7 +140,11 @@ class TrainingRunner(ScriptRunner):
         job.update(lambda d: status.progress(d, "Training", time.time()))
         if not self.tools.backend.sandboxed:
             tap.note(f"sandbox is off ({self.tools.backend.sandbox_problem}); paths are host paths")
-        group = HostGroup(self.tools, job, hosts, "training")
+        launch = JobLaunch(image, requirements_of(primary), environment,
+                           (document.get("ResourceConfig") or {}).get("InstanceType"),
+                           (str(PATHS.input_data_dir.relative_to(OPT_ML)),),
+                           specs[0].env.get("PYTHONPATH") if algorithm_mode(document, image) else None)
+        group = host_group(self.tools, job, hosts, "training", launch)
         end = group.run(specs, taps)
         if end.stopped:
             self._save_model(job, primary, tap)
@@ -180,7 +186,7 @@ class TrainingRunner(ScriptRunner):
         return spec
 
     @staticmethod
-    def _failure(process: ContainerProcess, workspace: Workspace, tap: LogTap, argv: list[str]) -> str:
+    def _failure(process: InstanceProcess, workspace: Workspace, tap: LogTap, argv: list[str]) -> str:
         failure = workspace.host_path(PATHS.failure_file)
         breach = limit_failure(process, "training")
         if breach:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelyard.controllers.launcher import Instance, Launcher
+from modelyard.controllers.launcher import Instance, Launcher, local_process
 from modelyard.controllers.multimodel.servers import UNLOAD_GRACE_SECONDS, ContractModel
 from modelyard.controllers.preparation import Preparer
 from modelyard.hosting.http_instance import HttpInstance
@@ -94,7 +94,7 @@ class ContractContainer:
         files = container.directory / "opt_ml" / "models" / name
         await asyncio.to_thread(_copy_model, artifact, files)
         url = f"/opt/ml/models/{name}" if self.launcher.backend.sandboxed else str(files)
-        before = await asyncio.to_thread(resident_bytes, container.process)
+        before = await asyncio.to_thread(resident_bytes, local_process(container))
         try:
             for _ in range(LOAD_ATTEMPTS):
                 reply = await client.request("POST", "/models", {"model_name": name, "url": url},
@@ -110,7 +110,7 @@ class ContractContainer:
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, files, True)
             raise
-        after = await asyncio.to_thread(resident_bytes, container.process)
+        after = await asyncio.to_thread(resident_bytes, local_process(container))
         return ContractModel(container, name, files, artifact, self.preparer, max(after - before, 0))
 
     async def close(self) -> None:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
-from modelyard.controllers.launcher import Instance, Launcher
+from modelyard.controllers.launcher import Instance, Launcher, local_process
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.hosting.http_instance import HttpInstance
 from modelyard.hosting.instances import Invocation, Reply
@@ -56,7 +56,7 @@ class OwnProcess:
 
     def memory_bytes(self) -> int:
         """The resident set of its processes."""
-        return resident_bytes(self.instance.process)
+        return resident_bytes(local_process(self.instance))
 
     def ended_reason(self) -> str:
         """The limit that killed it, else its last log lines."""
