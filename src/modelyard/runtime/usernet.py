@@ -35,6 +35,7 @@ no network (``tun_usable``), as when slirp4netns is missing.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import select
 import shutil
@@ -46,6 +47,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+logger = logging.getLogger("modelyard.runtime")
+
 RESOLV_CONF = "nameserver 10.0.2.3\noptions attempts:2 timeout:2\n"
 READY_TIMEOUT = 10.0
 TUN = "/dev/net/tun"
@@ -53,7 +56,11 @@ _NS_GET_USERNS = 0xB701
 
 
 class UserNetworkError(Exception):
-    """slirp4netns could not bring the container's network up."""
+    """slirp4netns could not bring the container's network up; ``timed_out`` when it never answered."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 def find_slirp4netns() -> str | None:
@@ -83,7 +90,8 @@ def network_owner_fd(pid: int) -> int:
 
 def wait_for_loopback(pid: int, timeout: float = READY_TIMEOUT) -> None:
     """Wait until 127.0.0.1 is a local address in the network namespace of ``pid`` (bwrap has set up
-    ``lo``); returns early if the process is gone or the kernel does not show its routes."""
+    ``lo``); returns early if the process is gone or the kernel does not show its routes. A routes file
+    that cannot be read yet (the process is between namespaces and not dumpable) is waited for."""
     trie = Path(f"/proc/{pid}/net/fib_trie")
     deadline = time.monotonic() + timeout
     delay = 0.0005
@@ -91,6 +99,8 @@ def wait_for_loopback(pid: int, timeout: float = READY_TIMEOUT) -> None:
         try:
             if "127.0.0.1" in trie.read_text():
                 return
+        except PermissionError:
+            pass
         except OSError:
             return
         time.sleep(delay)
@@ -113,9 +123,22 @@ Spawn = Callable[[list[str], tuple[int, ...], IO[bytes] | None, int | None], sub
 
 def start_user_network(slirp: str, pid: int, exit_fd: int, spawn: Spawn) -> subprocess.Popen[bytes]:
     """Start slirp4netns for ``pid``'s namespace and wait until it is configured. ``exit_fd`` is the
-    read end of a pipe whose write end only the container holds: slirp4netns ends with it. When it
-    fails, the error ends with its last words."""
+    read end of a pipe whose write end only the container holds: slirp4netns ends with it. A slirp4netns
+    that fails at once while the sandbox still waits is started once more (on a busy host it can join the
+    namespace before the sandbox has finished setting it up). When it fails, the error ends with its
+    last words."""
     wait_for_loopback(pid)
+    try:
+        return _start_slirp(slirp, pid, exit_fd, spawn)
+    except UserNetworkError as first:
+        if first.timed_out or not Path(f"/proc/{pid}").exists():
+            raise
+        logger.warning("slirp4netns for sandbox %d failed (%s); starting it once more", pid, first)
+        time.sleep(0.05)
+        return _start_slirp(slirp, pid, exit_fd, spawn)
+
+
+def _start_slirp(slirp: str, pid: int, exit_fd: int, spawn: Spawn) -> subprocess.Popen[bytes]:
     userns = network_owner_fd(pid) if os.geteuid() != 0 else None
     ready_read, ready_write = os.pipe()
     with tempfile.TemporaryFile() as output:
@@ -132,7 +155,7 @@ def start_user_network(slirp: str, pid: int, exit_fd: int, spawn: Spawn) -> subp
                 process.kill()
                 process.wait()
                 raise UserNetworkError(f"slirp4netns did not configure the network (exit {process.poll()})"
-                                       f"{_last_words(output)}")
+                                       f"{_last_words(output)}", timed_out=not ready)
         finally:
             os.close(ready_read)
     threading.Thread(target=process.wait, name=f"slirp4netns-{pid}", daemon=True).start()
