@@ -52,7 +52,9 @@ from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import OperationHandler, Service, ServiceTable
 from modelyard.edge.threaded import SyncHandler, in_thread_pool
 from modelyard.edge.worker_pool import WorkerPool
+from modelyard.edge.worker_throttle import WorkerThrottle
 from modelyard.hosting import invoke
+from modelyard.hosting.activity import InvokeActivity
 from modelyard.hosting.asynchronous.backlog import Backlog
 from modelyard.hosting.asynchronous.backlog_metrics import BacklogSampler
 from modelyard.hosting.asynchronous.drain import AsyncDrainer
@@ -66,7 +68,7 @@ from modelyard.metrics.alarm_evaluator import AlarmEvaluator
 from modelyard.metrics.endpoint_meter import EndpointMeter
 from modelyard.metrics.hub import MetricsHub
 from modelyard.metrics.instance_usage import InstanceUsageSampler
-from modelyard.runtime.cgroups import CgroupError, CgroupTree
+from modelyard.runtime.cgroups import CgroupError, CgroupTree, ContainerGroup
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
 from modelyard.runtime.process import ProcessBackend
@@ -149,20 +151,21 @@ def place_server(cgroups: CgroupTree | None) -> None:
 
 
 def worker_pool(settings: Settings, executor: ThreadPoolExecutor, token_key: bytes,
-                cgroups: CgroupTree | None = None) -> Executor:
+                cgroups: CgroupTree | None = None) -> tuple[Executor, ContainerGroup | None]:
     """Where large control-plane bodies are decoded and ``WORKER_OPERATIONS`` run: the control worker
     processes (in a cgroup beside the server's at a tenth of its CPU weight when the containers have
     cgroups), or the thread pool when ``decode_workers`` is 0."""
     workers = settings.edge.decode_workers
     if workers <= 0:
-        return executor
-    join_files: tuple[str, ...] = ()
+        return executor, None
+    group: ContainerGroup | None = None
     if cgroups is not None:
         try:
-            join_files = cgroups.background("control-workers").join_files
+            group = cgroups.background("control-workers")
         except CgroupError as exc:
             log.warning("control workers run without a cgroup of their own: %s", exc)
-    return WorkerPool(workers, start_control_worker, (settings, token_key), join_files)
+    join_files = group.join_files if group is not None else ()
+    return WorkerPool(workers, start_control_worker, (settings, token_key), join_files), group
 
 
 def start_control_worker(settings: Settings, token_key: bytes) -> None:
@@ -208,14 +211,16 @@ def control_handlers(service: str, executor: ThreadPoolExecutor,
 def service_table(router: Router, settings: Settings, executor: ThreadPoolExecutor,
                   workers: Executor | None = None, s3: S3Service | None = None,
                   meter: EndpointMeter | None = None,
-                  runtime_extra: dict[str, OperationHandler] | None = None) -> ServiceTable:
+                  runtime_extra: dict[str, OperationHandler] | None = None,
+                  activity: InvokeActivity | None = None) -> ServiceTable:
     """The services the server speaks, each with its protocol, body limit and handlers (S3's when
-    ``s3`` is given; the coverage table lists them without a store); invocations counted by ``meter``.
+    ``s3`` is given; the coverage table lists them without a store); invocations counted by ``meter``
+    and marked on ``activity``.
     ``runtime_extra``: the runtime operations the server process adds (InvokeEndpointAsync, which needs
     the drainer); without it the table still names them, for the coverage table."""
     limits, edge = settings.limits, settings.edge
     runtime: dict[str, OperationHandler] = {
-        "InvokeEndpoint": invoke.InvokeEndpoint(router, limits, meter),
+        "InvokeEndpoint": invoke.InvokeEndpoint(router, limits, meter, activity),
         "InvokeEndpointWithResponseStream": InvokeEndpointWithResponseStream(router, limits)}
     runtime.update(runtime_extra if runtime_extra is not None else _async_placeholder(router))
 
@@ -326,7 +331,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
     page_tokens.use_secret(token_key)
     place_server(kit.launcher.backend.cgroups)
-    workers = worker_pool(settings, executor, token_key, kit.launcher.backend.cgroups)
+    workers, workers_group = worker_pool(settings, executor, token_key, kit.launcher.backend.cgroups)
+    activity = InvokeActivity()
     if authenticator is None:
         authenticator = build_authenticator(settings, db, secret)
     s3 = S3Service(s3_catalog, s3_files, executor)
@@ -339,7 +345,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
         lambda: [(account, region, routes.name) for account, region, routes in router.published()
                  if routes.asynchronous is not None], drainer.backlog_figures))
     pipeline = Pipeline(service_table(router, settings, executor, workers, s3, meter,
-                                      {"InvokeEndpointAsync": async_invoke}), authenticator, state)
+                                      {"InvokeEndpointAsync": async_invoke}, activity), authenticator, state)
     app = ModelyardApp(pipeline)
     app.routes.append((prometheus.claims, prometheus.PrometheusEndpoint(db, settings, authenticator)))
 
@@ -356,6 +362,10 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
             workers.submit(os.getpid)
 
     app.on_startup.append(start_workers)
+    if workers_group is not None:
+        throttle = WorkerThrottle(workers_group, activity)
+        app.on_startup.append(throttle.start)
+        app.on_shutdown.append(throttle.stop)
 
     async def recover_captures() -> None:
         captures.recover()

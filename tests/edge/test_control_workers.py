@@ -165,6 +165,39 @@ def test_the_server_its_workers_and_its_containers_have_groups_of_their_own(own_
     assert not own.exists(), f"the stopped server left {own}"
 
 
+def cpu_quota(version: str, group: Path) -> float | None:
+    """The group's CPU quota in CPUs, None when unlimited."""
+    if version == "v1":
+        quota = int((group / "cpu.cfs_quota_us").read_text())
+        return None if quota < 0 else quota / int((group / "cpu.cfs_period_us").read_text())
+    quota_text, period = (group / "cpu.max").read_text().split()
+    return None if quota_text == "max" else int(quota_text) / int(period)
+
+
+def test_the_workers_get_a_tenth_of_a_cpu_while_endpoints_are_invoked(own_server: ServerProcess,
+                                                                     tmp_path: Path) -> None:
+    """Invocations put a quota on the control workers' group; a second after the last one it is lifted."""
+    tree, note = cgroup_tree()
+    if tree is None:
+        pytest.skip(f"no usable cgroups on this host ({note})")
+    sm, runtime = client_for(own_server, "sagemaker"), client_for(own_server, "sagemaker-runtime")
+    described = deploy(sm, "throttled", f"file://{scaler_model(tmp_path / 'model')}")
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    worker = cpu_group_of(control_worker(own_server))
+    assert worker is not None
+    version, group = worker
+    assert cpu_quota(version, group) is None, "no quota before any invocation"
+    deadline, quotas = time.monotonic() + 10, set()
+    while time.monotonic() < deadline and 0.1 not in quotas:
+        runtime.invoke_endpoint(EndpointName="throttled", ContentType="application/json", Body=b'{"x": [1]}')
+        quotas.add(cpu_quota(version, group))
+    assert 0.1 in quotas, quotas
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and cpu_quota(version, group) is not None:
+        time.sleep(0.1)
+    assert cpu_quota(version, group) is None, "the quota outlived the invocations"
+
+
 def test_the_servers_parent_weighs_one_server_per_running_server(tmp_path: Path) -> None:
     """``modelyard`` weighs as many servers as have a directory in it (at least one), within the knob's range."""
     knob = tmp_path / "cpu.shares"

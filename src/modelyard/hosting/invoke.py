@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 from modelyard.context import RequestContext
+from modelyard.hosting.activity import InvokeActivity
 from modelyard.hosting.capture.records import CapturedEvent
 from modelyard.hosting.container_chain import ContainerTimeout
 from modelyard.hosting.instances import ChainReply, DirectInvocation, Ending, InstanceClient, Invocation, Reply
@@ -53,16 +54,20 @@ PRIMARY = "primary"
 class InvokeEndpoint:
     """The InvokeEndpoint operation over the routing table."""
 
-    def __init__(self, router: Router, limits: Limits, meter: EndpointMeter | None = None) -> None:
+    def __init__(self, router: Router, limits: Limits, meter: EndpointMeter | None = None,
+                 activity: InvokeActivity | None = None) -> None:
         self.router = router
         self.limits = limits
         self.meter = meter
+        self.activity = activity
         self.shadow = ShadowCopier(limits.invoke_timeout_seconds, meter)
 
     async def __call__(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Route one call in the caller's account and region and map the instance's answer to SageMaker's;
         a routed call is counted in the endpoint's metrics (outcome and latencies)."""
         started = time.perf_counter()
+        if self.activity is not None:
+            self.activity.mark(started)
         routes = endpoint_routes(self.router, ctx, params["EndpointName"])
         if routes.asynchronous is not None:
             raise RuntimeValidationError(

@@ -129,6 +129,19 @@ class ContainerGroup:
         name = "memory.peak" if self.version == "v2" else "memory.max_usage_in_bytes"
         return _read_int(directory / name)
 
+    def limit_cpu(self, cores: float | None) -> None:
+        """At most ``cores`` CPUs for the whole group (a CFS quota per ``CPU_PERIOD_US``); None lifts the
+        quota. Raises CgroupError."""
+        directory = self._dir("cpu")
+        if directory is None:
+            raise CgroupError("the group has no CPU controller")
+        quota = None if cores is None else max(1000, int(cores * CPU_PERIOD_US))
+        if self.version == "v2":
+            _write(directory / "cpu.max", f"{'max' if quota is None else quota} {CPU_PERIOD_US}")
+        else:
+            _write(directory / "cpu.cfs_period_us", str(CPU_PERIOD_US))
+            _write(directory / "cpu.cfs_quota_us", str(-1 if quota is None else quota))
+
     def cpu_usage_ns(self) -> int | None:
         """CPU time used by the group so far, in nanoseconds (None without CPU accounting)."""
         if self.version == "v2":
