@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
-from modelyard.controllers.ray.leases import Lease, sweep
+from modelyard.controllers.ray.leases import Lease, claim_node_dir, sweep
 from modelyard.controllers.ray.node_host import EXIT_LOG_SETTLE_SECONDS, LOG_PAGE_EVENTS, Progress, unpack
 from modelyard.logstore import LogStore, LogStoreError, LogWriter, pump
 from modelyard.runtime.containers import ContainerProcess
@@ -90,12 +90,7 @@ class JobHost:
 
     def run(self, request: JobRequest, opt_ml: bytes) -> str:
         """Unpack /opt/ml, build the environment and start the container here; the node's id."""
-        import ray
-
-        node_id = ray.get_runtime_context().get_node_id()
-        node_dir = Path(request.node_root) / node_id[:16]
-        sweep(node_dir)
-        self._lease = Lease(node_dir, request.run_id)
+        node_id, node_dir, self._lease = claim_node_dir(request.node_root, request.run_id)
         root = self._lease.holds(node_dir / "jobs" / request.run_id)
         self._root, self._request = root, request
         unpack(opt_ml, root / "opt_ml")

@@ -39,6 +39,17 @@ class Lease:
         os.close(self._fd)
 
 
+def claim_node_dir(node_root: str, name: str) -> tuple[str, Path, Lease]:
+    """In an actor: this node's id, its directory under ``node_root`` (dead actors' files swept) and a
+    fresh lease named ``name`` there."""
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    node_dir = Path(node_root) / node_id[:16]
+    sweep(node_dir)
+    return node_id, node_dir, Lease(node_dir, name)
+
+
 def sweep(node_dir: Path) -> int:
     """Remove what the leases of dead actors name; how many leases were swept."""
     swept = 0

@@ -24,12 +24,13 @@ from pathlib import Path
 from modelyard.controllers.endpoints.plans import ContainerPlan
 from modelyard.controllers.launcher import Instance, Launcher
 from modelyard.controllers.preparation import PreparedContainer
-from modelyard.controllers.ray.leases import Lease, sweep
+from modelyard.controllers.ray.leases import Lease, claim_node_dir, sweep
 from modelyard.hosting.relay import Relay
 from modelyard.logstore import LogStore, LogStoreError
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageSpec
 from modelyard.runtime.process import ProcessBackend
+from modelyard.storage.tarballs import check_members
 
 LOG_PAGE_EVENTS = 1000
 MODEL_MEMBER = "model"
@@ -96,9 +97,11 @@ def pack(model_dir: Path | None, code_dir: Path | None) -> bytes:
 
 
 def unpack(artifact: bytes, directory: Path) -> None:
-    """Unpack ``pack``'s tar into ``directory`` (the ``data`` filter: no links out, no devices)."""
+    """Unpack ``pack``'s tar into ``directory``: every member passes the artifact cache's checks first
+    (``storage.tarballs.check_members``: no names or links out, no devices), then the ``data`` filter."""
     directory.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(artifact), mode="r") as tar:
+        check_members(tar.getmembers(), archive_name="the files a Ray node sent")
         tar.extractall(directory, filter="data")
 
 
@@ -115,12 +118,9 @@ class InstanceHost:
         """Unpack the artifact, build the environment and start the container here; listen for the server."""
         import ray
 
-        node_id = ray.get_runtime_context().get_node_id()
         address = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
-        node_dir = Path(request.node_root) / node_id[:16]
+        node_id, node_dir, self._lease = claim_node_dir(request.node_root, request.instance_id)
         backend = ProcessBackend(sandbox=request.sandbox)
-        sweep(node_dir)
-        self._lease = Lease(node_dir, request.instance_id)
         files = self._lease.holds(node_dir / "artifacts" / request.instance_id)
         unpack(artifact, files)
         model_dir = files / MODEL_MEMBER if request.has_model else None
