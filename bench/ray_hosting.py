@@ -16,14 +16,14 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.hosting.models import GENERIC_IMAGE, scaler_model  # noqa: E402
+from bench.hosting import deploy as deploy_endpoint  # noqa: E402
+from tests.hosting.models import scaler_model  # noqa: E402
 from tests.support.ray_cluster import start_cluster  # noqa: E402
 from tests.support.server import ServerProcess, start_server  # noqa: E402
 
@@ -31,22 +31,10 @@ COMPARE = ROOT.parent / "shared" / "bench" / "compare.py"
 
 
 def deploy(server: ServerProcess, name: str, data: str) -> float:
-    """Model, config and endpoint ``name``; seconds from CreateEndpoint to InService."""
+    """Deploy ``data`` as ``name`` (``bench.hosting.deploy``); seconds from CreateEndpoint to InService."""
     sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
                       aws_access_key_id="x", aws_secret_access_key="x")
-    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
-                    PrimaryContainer={"Image": GENERIC_IMAGE, "ModelDataUrl": data})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
-    started = time.monotonic()
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    while True:
-        status = sm.describe_endpoint(EndpointName=name)
-        if status["EndpointStatus"] == "InService":
-            return time.monotonic() - started
-        if status["EndpointStatus"] == "Failed":
-            raise RuntimeError(status["FailureReason"])
-        time.sleep(0.02)
+    return deploy_endpoint(sm, name, data)
 
 
 def main() -> None:
