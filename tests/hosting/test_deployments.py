@@ -156,7 +156,9 @@ def test_failing_canary_trips_the_alarm_and_rolls_back(sm, cw, hosting_server, t
     assert canary and failures == canary
     assert rollback < 3.0, "the rollback took longer than an alarm evaluation, a metrics flush and a poll"
     assert took < 60, "rolled back only after the baking period"
-    assert watch.seen == ["InService", "Updating", "RollingBack", "InService"]
+    # A rollback faster than the watcher's poll can pass unseen; the FailureReason below proves it happened.
+    assert watch.seen in (["InService", "Updating", "RollingBack", "InService"],
+                          ["InService", "Updating", "InService"]), watch.seen
     assert described["EndpointConfigName"] == unique
     assert described["FailureReason"].startswith(
         f"Deployment of endpoint configuration {unique}bad was rolled back: alarm {alarm} entered ALARM state")
