@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from modelyard.hosting import channel
 from modelyard.toolkit import framing
+from tests.cloudwatch.conftest import endpoint_statistic, eventually
 from tests.conftest import client_for
 from tests.hosting.models import deploy, scaler_model, wait_for_status
 from tests.support.ray_cluster import RayCluster, start_cluster
@@ -128,6 +129,25 @@ def test_the_instances_output_reaches_cloudwatch_logs(ray_server: ServerProcess,
             break
         assert time.monotonic() < deadline, "the handler's traceback never reached the log group"
         time.sleep(0.3)
+
+
+def test_the_instances_utilization_reaches_cloudwatch_metrics(ray_server: ServerProcess, endpoint: str) -> None:
+    """Both instances run on nodes, so every reading comes from the nodes' answers: one sample per
+    instance per period, memory as a share of the node's memory, CPU from the node's /proc."""
+    cw = client_for(ray_server, "cloudwatch")
+    started = time.monotonic()
+    while time.monotonic() - started < 3:
+        invoke(ray_server, endpoint, {"x": list(range(200))})
+
+    def statistic(name: str, which: str) -> float | None:
+        return endpoint_statistic(cw, "/aws/sagemaker/Endpoints", endpoint, name, which)
+
+    assert eventually(lambda: (statistic("CPUUtilization", "SampleCount") or 0) >= 4)
+    assert eventually(lambda: statistic("CPUUtilization", "Maximum"))
+    memory = eventually(lambda: statistic("MemoryUtilization", "Maximum"))
+    assert 0 < memory < 100
+    disk = eventually(lambda: statistic("DiskUtilization", "Average"))
+    assert 0 < disk <= 100
 
 
 def test_the_channel_refuses_clients_without_the_secret(ray_server: ServerProcess, endpoint: str) -> None:

@@ -5,6 +5,9 @@ one sample per instance, so Average is the variant's mean and Maximum its busies
     CPUUtilization     percent of one core, summed over the instance's processes (0-100 x cores)
     MemoryUtilization  resident memory as a percent of the host's memory
     DiskUtilization    used space of the file system holding the instance's directory, in percent
+
+An instance on another machine (a Ray node) is read there (``read_usage``, in its node's answers) and
+its latest reading reaches the sampler with it: its memory is a percent of its own node's memory.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from modelyard.metrics.buffer import MetricBuffer
 from modelyard.metrics.series import SeriesKey
@@ -21,6 +24,26 @@ from modelyard.metrics.series import SeriesKey
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class UsageReading(NamedTuple):
+    """One reading of an instance's processes and disk, taken on the machine they run on."""
+
+    at: float
+    """When it was taken (``time.time()`` of that machine)."""
+    cpu_seconds: float
+    """CPU time used by the instance's processes so far."""
+    resident_bytes: int
+    memory_total: int
+    """The memory of that machine."""
+    disk_percent: float | None
+
+
+@runtime_checkable
+class MeasuredElsewhere(Protocol):
+    """A process on another machine whose readings arrive with its node's answers."""
+
+    usage: UsageReading | None
 
 
 class RunningInstance(NamedTuple):
@@ -33,6 +56,15 @@ class RunningInstance(NamedTuple):
     instance_id: str
     pids: list[int]
     directory: Path
+    reading: UsageReading | None = None
+    """The latest reading taken on another machine; None: read ``pids`` and ``directory`` here."""
+
+
+def read_usage(pids: Iterable[int], directory: Path) -> UsageReading:
+    """A reading of processes ``pids`` and the file system holding ``directory``, on this machine."""
+    pids = list(pids)
+    return UsageReading(time.time(), sum(_cpu_seconds(pid) for pid in pids),
+                        sum(_resident_bytes(pid) for pid in pids), _memory_total(), _disk_percent(directory))
 
 
 class InstanceUsageSampler:
@@ -45,7 +77,6 @@ class InstanceUsageSampler:
     def __call__(self, buffer: MetricBuffer) -> None:
         """Put one reading of each instance into ``buffer``."""
         now = time.time()
-        memory_total = _memory_total()
         seen: dict[str, tuple[float, float]] = {}
         for instance in self.instances():
             dimensions = (("EndpointName", instance.endpoint), ("VariantName", instance.variant))
@@ -55,16 +86,18 @@ class InstanceUsageSampler:
                 buffer.put_values(SeriesKey(instance.account, instance.region, INSTANCE_NAMESPACE, name, dimensions),
                                   now, "Percent", [value])
 
-            cpu_seconds = sum(_cpu_seconds(pid) for pid in instance.pids)
-            seen[instance.instance_id] = (now, cpu_seconds)
+            reading = instance.reading or read_usage(instance.pids, instance.directory)
+            seen[instance.instance_id] = (reading.at, reading.cpu_seconds)
             previous = self._cpu.get(instance.instance_id)
-            if previous is not None and now > previous[0]:
-                put("CPUUtilization", max(0.0, (cpu_seconds - previous[1]) / (now - previous[0]) * 100))
-            if memory_total:
-                put("MemoryUtilization", sum(_resident_bytes(pid) for pid in instance.pids) / memory_total * 100)
-            disk = _disk_percent(instance.directory)
-            if disk is not None:
-                put("DiskUtilization", disk)
+            if previous is not None and reading.at > previous[0]:
+                put("CPUUtilization",
+                    max(0.0, (reading.cpu_seconds - previous[1]) / (reading.at - previous[0]) * 100))
+            elif previous is not None:
+                seen[instance.instance_id] = previous
+            if reading.memory_total:
+                put("MemoryUtilization", reading.resident_bytes / reading.memory_total * 100)
+            if reading.disk_percent is not None:
+                put("DiskUtilization", reading.disk_percent)
         self._cpu = seen
 
 

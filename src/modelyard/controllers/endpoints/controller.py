@@ -58,7 +58,7 @@ from modelyard.hosting.serverless import ServerlessGate
 from modelyard.log_groups import deployment_group, endpoint_group
 from modelyard.metrics.buffer import MetricBuffer
 from modelyard.metrics.endpoint_meter import ENDPOINT_NAMESPACE
-from modelyard.metrics.instance_usage import RunningInstance
+from modelyard.metrics.instance_usage import MeasuredElsewhere, RunningInstance
 from modelyard.metrics.series import SeriesKey
 from modelyard.runtime.errors import RuntimeLayerError
 from modelyard.settings import Limits, MultiModelLimits
@@ -183,17 +183,21 @@ class EndpointController(KeyedReconciler):
         self.deployments.clear()
 
     def running_instances(self) -> list[RunningInstance]:
-        """Every running instance on this machine with its processes (for the utilization sampler; safe from
-        any thread: it reads copies, and a deployment changing meanwhile is read at the next sample).
-        Instances on cluster nodes are left out: their processes are not here to measure."""
+        """Every running instance with its processes (for the utilization sampler; safe from any thread: it
+        reads copies, and a deployment changing meanwhile is read at the next sample). An instance on a
+        cluster node comes with the latest reading its node sent, and is left out until one arrived."""
         running: list[RunningInstance] = []
         try:
             for key, deployment in list(self.deployments.items()):
                 for variant_name, variant in list(deployment.variants.items()):
-                    running.extend(RunningInstance(key.account, key.region, key.name, variant_name,
-                                                   instance.instance_id, instance.process.pids(), instance.directory)
-                                   for instance in list(variant.instances)
-                                   if not instance.stopping and instance.node is None)
+                    for instance in list(variant.instances):
+                        reading = (instance.process.usage if isinstance(instance.process, MeasuredElsewhere)
+                                   else None)
+                        if instance.stopping or (instance.node is not None and reading is None):
+                            continue
+                        running.append(RunningInstance(key.account, key.region, key.name, variant_name,
+                                                       instance.instance_id, instance.process.pids(),
+                                                       instance.directory, reading))
         except RuntimeError:
             return running
         return running

@@ -4,7 +4,8 @@
                              ─► <node dir>/envs                          (the environment, built here)
                              ─► Launcher + ProcessBackend of this node   (the same sandbox as a local instance)
                              ─► Relay on the node's address              (authenticated TCP → unix socket)
-    follow(token, wait)      ─► the container's exit code (if it ended) and its new log events
+    follow(token, wait)      ─► the container's exit code (if it ended), its new log events and a reading
+                                of its processes' CPU and memory and its directory's disk
     stop(grace)              ─► container stopped, relay closed, files removed
     (an actor that dies without ``stop`` leaves a lease: the next actor on the node removes its files)
 
@@ -27,6 +28,7 @@ from modelyard.controllers.preparation import PreparedContainer
 from modelyard.controllers.ray.leases import Lease, claim_node_dir, sweep
 from modelyard.hosting.relay import Relay
 from modelyard.logstore import LogStore, LogStoreError
+from modelyard.metrics.instance_usage import UsageReading, read_usage
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageSpec
 from modelyard.runtime.process import ProcessBackend
@@ -84,6 +86,8 @@ class Progress:
     returncode: int | None
     limit: str | None
     """``<kind>:<sentence>`` of the limit that ended the container (``runtime.limits.Breach``), if one did."""
+    usage: UsageReading | None = None
+    """The container's processes and directory as read on the node (endpoint instances)."""
 
 
 def pack(model_dir: Path | None, code_dir: Path | None) -> bytes:
@@ -162,7 +166,8 @@ class InstanceHost:
         events = [(event.timestamp, event.message) for event in page.events]
         if len(events) == LOG_PAGE_EVENTS:
             code = None
-        return Progress(events, page.forward_token, code, limit)
+        usage = read_usage(instance.process.pids(), instance.directory) if code is None else None
+        return Progress(events, page.forward_token, code, limit, usage)
 
     def stop(self, grace: float) -> None:
         """Stop the container and the relay, and remove the instance's files from this node."""

@@ -33,6 +33,7 @@ from modelyard.hosting import channel
 from modelyard.hosting.instances import Ending
 from modelyard.hosting.remote_instance import RemoteFramedInstance
 from modelyard.logstore import LogWriter
+from modelyard.metrics.instance_usage import UsageReading
 from modelyard.runtime.limits import Breach
 
 log = logging.getLogger("modelyard.controllers.ray")
@@ -54,6 +55,8 @@ class RemoteProcess:
         self._stopper = stopper
         self.lost = False
         """Whether the container's node (or its actor) was lost, rather than the container ending."""
+        self.usage: UsageReading | None = None
+        """The latest reading of the container's CPU, memory and disk, taken on its node."""
 
     @property
     def returncode(self) -> int | None:
@@ -291,6 +294,8 @@ class RayPlacement:
                 return
             if progress.events:
                 remote.writer.write_events(progress.events)
+            if progress.usage is not None:
+                remote.process.usage = progress.usage
             token = progress.token
             if progress.returncode is not None:
                 remote.process.end(progress.returncode, progress.limit)
