@@ -103,9 +103,9 @@ CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
 STOP_GRACE_SECONDS = 30.0
-RAY_SCOPE = ("Ray places single-container endpoint instances and single-host training and processing jobs of "
-             "framework images; transform jobs, multi-host jobs, bring-your-own images, multi-model and "
-             "multi-container endpoints run on this machine")
+RAY_SCOPE = ("Ray places the single-container instances of endpoints and transform jobs and single-host training "
+             "and processing jobs of framework images; multi-host jobs, bring-your-own images, multi-model and "
+             "multi-container endpoints and transform jobs run on this machine")
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
                                    server_paths=server_paths, captures=captures, metrics=metrics.buffer,
                                    multi_model=settings.multi_model)
     transforms = TransformController(db, settings.limits, kit.preparer, kit.launcher, kit.objects,
-                                     server_paths=server_paths)
+                                     server_paths=server_paths, placement=placement)
     jobs = JobController(db, [TrainingRunner(kit.job_tools, metrics.buffer), ProcessingRunner(kit.job_tools)],
                          workers=settings.job_workers, stop_grace=STOP_GRACE_SECONDS, server_paths=server_paths)
     tuner = Tuner(db, Children(db, jobs), ObjectiveSeries(kit.logs))

@@ -27,7 +27,7 @@ from modelyard.hosting import channel
 from modelyard.toolkit import framing
 from tests.cloudwatch.conftest import endpoint_statistic, eventually
 from tests.conftest import client_for
-from tests.hosting.models import deploy, scaler_model, wait_for_status
+from tests.hosting.models import GENERIC_IMAGE, deploy, scaler_model, wait_for_status
 from tests.support.ray_cluster import RayCluster, start_cluster
 from tests.support.server import ServerProcess, start_server
 
@@ -96,8 +96,53 @@ def test_without_ray_address_nothing_of_ray_is_loaded(ray_server: ServerProcess,
     finally:
         plain.stop()
     assert maps_ray(ray_server.process.pid)
-    assert ("Ray places single-container endpoint instances and single-host training and processing jobs of "
-            "framework images") in ray_server.log()
+    assert ("Ray places the single-container instances of endpoints and transform jobs and single-host training "
+            "and processing jobs of framework images") in ray_server.log()
+
+
+def test_a_transform_jobs_instances_run_on_the_nodes_one_file_each(cluster: RayCluster, ray_server: ServerProcess,
+                                                                   tmp_path: Path) -> None:
+    """Runs before the endpoint holds CPUs: two ml.m5.large instances, spread one per node, each
+    transforming whole files, their records through the authenticated channel."""
+    s3, sm = client_for(ray_server, "s3"), client_for(ray_server, "sagemaker")
+    name = f"tr{secrets.token_hex(4)}"
+    s3.create_bucket(Bucket=name)
+    for part in range(2):
+        lines = "".join(json.dumps({"x": [part * 10 + i]}) + "\n" for i in range(5))
+        s3.put_object(Bucket=name, Key=f"in/part-{part}.jsonl", Body=lines.encode())
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/modelyard",
+                    PrimaryContainer={"Image": GENERIC_IMAGE,
+                                      "ModelDataUrl": f"file://{scaler_model(tmp_path, scale=3.0)}"})
+    sm.create_transform_job(
+        TransformJobName=name, ModelName=name, BatchStrategy="SingleRecord", MaxConcurrentTransforms=2,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{name}/in/"}},
+                        "ContentType": "application/json", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{name}/out", "Accept": "application/json", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 2})
+    deadline = time.monotonic() + 240
+    while (described := sm.describe_transform_job(TransformJobName=name))["TransformJobStatus"] == "InProgress":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    served_by = {}
+    for part in range(2):
+        body = s3.get_object(Bucket=name, Key=f"out/part-{part}.jsonl.out")["Body"].read().decode()
+        answers = [json.loads(line) for line in body.splitlines()]
+        assert [answer["y"] for answer in answers] == [[3.0 * (part * 10 + i)] for i in range(5)]
+        assert len({answer["instance"] for answer in answers}) == 1, "a file was split across instances"
+        served_by[part] = answers[0]["instance"]
+    group = "/aws/sagemaker/TransformJobs"
+    placed = {}
+    logs = client_for(ray_server, "logs")
+    for stream in logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]:
+        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                         startFromHead=True)["events"]:
+            match = PLACED.search(event["message"])
+            if match:
+                placed[stream["logStreamName"].split("/")[-1]] = match[1]
+    names = cluster.node_ids()
+    assert sorted(names[node] for node in placed.values()) == ["node_a", "node_b"], placed
+    assert set(served_by.values()) <= set(placed)
 
 
 def test_two_instances_land_one_per_node_and_answer(cluster: RayCluster, ray_server: ServerProcess,

@@ -45,7 +45,7 @@ class FramePipeline:
         async with self._opening:
             conn = self._conn
             if conn is None or conn.closed:
-                conn = self._conn = await FrameConnection.open(self.instance.socket_path)
+                conn = self._conn = await self.instance.open_frames()
             return conn
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:

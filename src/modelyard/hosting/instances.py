@@ -142,7 +142,7 @@ class FramedInstance:
         """A new connection to the instance as streams (file and streamed calls)."""
         return await asyncio.open_unix_connection(self.socket_path, limit=2**26)
 
-    async def _open_frames(self) -> FrameConnection:
+    async def open_frames(self) -> FrameConnection:
         """A new connection to the instance for whole-frame calls."""
         return await FrameConnection.open(self.socket_path)
 
@@ -162,7 +162,7 @@ class FramedInstance:
                 break
             conn = None
         if conn is None:
-            conn = await self._open_frames()
+            conn = await self.open_frames()
         raw = header if isinstance(header, bytes) else framing.encode_header(header)
         try:
             result = await conn.call(raw, body, timeout)

@@ -27,5 +27,6 @@ class RemoteFramedInstance(FramedInstance):
         sock = await channel.connect(self.host, self.port, self._secret)
         return await asyncio.open_connection(sock=sock, limit=2**26)
 
-    async def _open_frames(self) -> FrameConnection:
+    async def open_frames(self) -> FrameConnection:
+        """A new connection for whole-frame calls, through the channel's handshake."""
         return await FrameConnection.over(await channel.connect(self.host, self.port, self._secret))

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from modelyard.controllers.launcher import Launcher
+from modelyard.controllers.placement import InstancePlacement
 from modelyard.controllers.preparation import Preparer
 from modelyard.controllers.reconciler import KeyedReconciler, ResourceKey
 from modelyard.controllers.server_paths import ServerPaths
@@ -55,14 +56,17 @@ class TransformController(KeyedReconciler):
     """Owns the running transform jobs of this server process."""
 
     def __init__(self, db: Database, limits: Limits, preparer: Preparer, launcher: Launcher,
-                 store: ObjectStore, *, server_paths: ServerPaths | None = None) -> None:
-        """``server_paths`` keeps host paths of the server's own files out of FailureReasons."""
+                 store: ObjectStore, *, server_paths: ServerPaths | None = None,
+                 placement: InstancePlacement | None = None) -> None:
+        """``server_paths`` keeps host paths of the server's own files out of FailureReasons; ``placement``
+        starts single-container instances (a Ray cluster's nodes; default: ``launcher``, this machine)."""
         super().__init__(log)
         self.server_paths = server_paths or ServerPaths(None)
         self.db = db
         self.limits = limits
         self.preparer = preparer
         self.launcher = launcher
+        self.placement: InstancePlacement = placement or launcher
         self.store = store
         self._running: dict[ResourceKey, asyncio.Task[None]] = {}
         self._stopping: set[ResourceKey] = set()
@@ -102,7 +106,7 @@ class TransformController(KeyedReconciler):
     async def _execute(self, key: ResourceKey, record: Record) -> None:
         run = TransformRun(record.document, TransformDesired.from_json(record.desired), key.region,
                            self.preparer, self.launcher, self.store,
-                           self.limits.health_check_timeout_seconds, account=key.account)
+                           self.limits.health_check_timeout_seconds, account=key.account, placement=self.placement)
 
         async def started() -> None:
             await asyncio.to_thread(self._patch, key, Patch({"TransformStartTime": time.time()}))

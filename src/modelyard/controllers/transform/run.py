@@ -29,6 +29,7 @@ from typing import Any
 from modelyard.controllers.container_group import GroupShape, container_names, start_group
 from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
+from modelyard.controllers.placement import InstancePlacement
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.transform.feed import PieceFeed
 from modelyard.controllers.transform.files import FileFailed, FileWork, describe_records, plan_file
@@ -106,7 +107,10 @@ class TransformRun:
     """One execution of a transform job."""
 
     def __init__(self, job: dict[str, Any], desired: TransformDesired, region: str, preparer: Preparer,
-                 launcher: Launcher, store: ObjectStore, health_timeout: float, *, account: str) -> None:
+                 launcher: Launcher, store: ObjectStore, health_timeout: float, *, account: str,
+                 placement: InstancePlacement | None = None) -> None:
+        """``launcher`` starts multi-container instances here and holds the logs; ``placement`` starts the
+        single-container ones (default: ``launcher``) and checks and stops every instance."""
         self.job = job
         self.account = account
         self.desired = desired
@@ -114,6 +118,7 @@ class TransformRun:
         self.region = region
         self.preparer = preparer
         self.launcher = launcher
+        self.placement: InstancePlacement = placement or launcher
         self.store = store
         self.health_timeout = health_timeout
         self.outcome = Outcome()
@@ -168,14 +173,14 @@ class TransformRun:
                                self.name, SERIAL, isolated, instance_type)
             instance = await asyncio.to_thread(start_group, self.launcher, shape, members)
         else:
-            instance = await asyncio.to_thread(self.launcher.start, self.region, f"transform-jobs/{self.name}",
+            instance = await asyncio.to_thread(self.placement.start, self.region, f"transform-jobs/{self.name}",
                                                self.name, members[0][1], isolated, TRANSFORM_JOBS, instance_type,
                                                account=self.account)
         data_log = self.launcher.logs.scoped(self.account, self.region).writer(
             TRANSFORM_JOBS, f"{instance.log_stream}/data-log")
         slot = _Slot(instance, data_log)
         try:
-            await self.launcher.wait_ready(instance, self.health_timeout)
+            await self.placement.wait_ready(instance, self.health_timeout)
         except BaseException:
             await self._stop_slot(slot)
             raise
@@ -344,4 +349,4 @@ class TransformRun:
         with contextlib.suppress(Exception):
             await slot.instance.client.close()
         slot.data_log.close()
-        await asyncio.to_thread(self.launcher.stop, slot.instance, STOP_GRACE_SECONDS)
+        await asyncio.to_thread(self.placement.stop, slot.instance, STOP_GRACE_SECONDS)
