@@ -89,6 +89,30 @@ async def _client_handshake(loop: asyncio.AbstractEventLoop, sock: socket.socket
         raise ChannelRefused("the instance's host refused the connection")
 
 
+async def accept_socket(sock: socket.socket, secret: bytes, timeout: float = HANDSHAKE_TIMEOUT_SECONDS) -> bool:
+    """``accept`` on a non-blocking socket of the running loop: it reads exactly the handshake's bytes,
+    so whatever the client sends after it is still in the socket for the relay to read."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(_host_socket_handshake(loop, sock, secret), timeout)
+    except (asyncio.TimeoutError, ChannelRefused, OSError):
+        return False
+
+
+async def _host_socket_handshake(loop: asyncio.AbstractEventLoop, sock: socket.socket, secret: bytes) -> bool:
+    opening = await _recv_exactly(loop, sock, len(MAGIC) + NONCE_BYTES)
+    if opening[:len(MAGIC)] != MAGIC:
+        return False
+    client_nonce = opening[len(MAGIC):]
+    host_nonce = secrets.token_bytes(NONCE_BYTES)
+    await loop.sock_sendall(sock, host_nonce + proof(secret, b"host", client_nonce, host_nonce))
+    client_proof = await _recv_exactly(loop, sock, PROOF_BYTES)
+    if not hmac.compare_digest(client_proof, proof(secret, b"client", host_nonce, client_nonce)):
+        return False
+    await loop.sock_sendall(sock, ACCEPTED)
+    return True
+
+
 async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, secret: bytes,
                  timeout: float = HANDSHAKE_TIMEOUT_SECONDS) -> bool:
     """The host's side of the handshake on a fresh connection: whether the client proved it holds

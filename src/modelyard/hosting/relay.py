@@ -3,18 +3,68 @@ connections passing the channel's handshake (``hosting.channel``) and relays eac
 unix socket, byte for byte. A connection that fails the handshake is closed before the instance's
 socket is opened.
 
-It runs its own event loop in a thread, so the process hosting it (a Ray actor) needs none.
+::
+
+    accept ─► handshake on the raw socket (exactly its bytes read) ─► open the instance's unix socket
+           ─► two paired protocols: each ``data_received`` is written straight to the other side;
+              a side whose write buffer fills pauses the other's reading; an end of file is passed
+              on as a half-close, a lost connection closes its pair
+
+No task, future or stream per message: a relayed message costs one read and one write. It runs its
+own event loop (uvloop's when the node has it) in a thread, so the process hosting it (a Ray actor)
+needs none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
+from typing import cast
 
 from modelyard.hosting import channel
 
-CHUNK_BYTES = 256 * 1024
+BACKLOG = 128
+
+
+class _Side(asyncio.Protocol):
+    """One end of a relayed connection; ``peer`` is the other."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self.ended = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.write(data)
+
+    def eof_received(self) -> bool:
+        peer = self.peer
+        if peer is not None and peer.transport is not None and peer.transport.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                peer.transport.write_eof()
+            return True
+        return False
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.close()
+        if not self.ended.done():
+            self.ended.set_result(None)
 
 
 class Relay:
@@ -26,30 +76,48 @@ class Relay:
         self.host = host
         self.handshake_timeout = handshake_timeout
         self._secret = secret
-        self._loop = asyncio.new_event_loop()
+        self._loop = _new_loop()
         self._thread: threading.Thread | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._listener: socket.socket | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.refused = 0
         """Connections closed because they failed the handshake."""
 
     def start(self) -> int:
         """Listen on a free port of ``host``; returns the port."""
-        started = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(started,), name="relay", daemon=True)
-        self._thread.start()
-        started.wait(10.0)
-        if self._server is None:
-            raise OSError(f"the relay could not listen on {self.host}")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    def _run(self, started: threading.Event) -> None:
-        asyncio.set_event_loop(self._loop)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._serve, self.host, 0, limit=CHUNK_BYTES))
-        finally:
-            started.set()
+            listener.bind((self.host, 0))
+            listener.listen(BACKLOG)
+        except OSError as exc:
+            listener.close()
+            raise OSError(f"the relay could not listen on {self.host}: {exc}") from None
+        listener.setblocking(False)
+        self._listener = listener
+        self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
+        self._thread.start()
+        return int(listener.getsockname()[1])
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.create_task(self._accept_forever())
         self._loop.run_forever()
+
+    async def _accept_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._listener is not None
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(self._listener)
+            except OSError:
+                if self._listener.fileno() < 0:
+                    return
+                await asyncio.sleep(0.05)
+                continue
+            task = loop.create_task(self._serve(sock))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def close(self) -> None:
         """Stop listening and drop every relayed connection."""
@@ -57,46 +125,61 @@ class Relay:
             return
 
         async def shut() -> None:
-            if self._server is not None:
-                self._server.close()
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._listener is not None:
+                self._listener.close()
 
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5.0)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5.0)
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5.0)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        sock.setblocking(False)
+        if not await channel.accept_socket(sock, self._secret, self.handshake_timeout):
+            self.refused += 1
+            _close_refused(sock)
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            if not await channel.accept(reader, writer, self._secret, self.handshake_timeout):
-                self.refused += 1
-                return
-            try:
-                up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path, limit=CHUNK_BYTES)
-            except OSError:
-                return
-            try:
-                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-            finally:
-                up_writer.close()
+            outside, client = await loop.connect_accepted_socket(_Side, sock)
+        except OSError:
+            sock.close()
+            return
+        try:
+            _, instance = await loop.create_unix_connection(_Side, self.socket_path)
+        except OSError:
+            outside.close()
+            return
+        client.peer, instance.peer = instance, client
+        try:
+            await asyncio.gather(client.ended, instance.ended)
         finally:
-            writer.close()
+            outside.close()
+            if instance.transport is not None:
+                instance.transport.close()
 
 
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    """Copy until end of file, then half-close ``sink``."""
-    try:
-        while True:
-            data = await source.read(CHUNK_BYTES)
-            if not data:
+def _close_refused(sock: socket.socket) -> None:
+    """Close a refused connection with a FIN rather than a reset: what the client sent after its
+    failed proof is read (up to a bound) and dropped first."""
+    with contextlib.suppress(OSError):
+        for _ in range(16):
+            if not sock.recv(65536):
                 break
-            sink.write(data)
-            await sink.drain()
-        if sink.can_write_eof():
-            sink.write_eof()
-    except (OSError, asyncio.IncompleteReadError):
-        with contextlib.suppress(Exception):
-            sink.close()
+    sock.close()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when it is installed (it is with the server's dependencies), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
