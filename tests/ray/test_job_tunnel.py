@@ -24,7 +24,7 @@ import pytest
 
 from modelyard.controllers.ray.job_tunnel import HELLO, LENGTH, JobTunnel, TunnelError, frame_keys, frame_mac
 from modelyard.hosting import channel
-from modelyard.runtime.job_network import JobNetwork, network_problem
+from modelyard.runtime.job_network import JobNetwork, JobNetworkError, network_problem
 
 pytestmark = pytest.mark.skipif(network_problem() is not None or not os.path.exists("/dev/net/tun"),
                                 reason="job networks need root, iproute2 and /dev/net/tun")
@@ -159,7 +159,7 @@ async def raw_session(port: int, chunks: list[bytes]) -> bytes:
 
 def test_hosts_on_two_switches_reach_each_other_only_through_the_forwarders(job) -> None:  # type: ignore[no-untyped-def]
     secret, first, second = job
-    with pytest.raises(Exception):
+    with pytest.raises(JobNetworkError, match=r"algo-1 cannot reach algo-2 \(10\.0\.1\.3\) over TCP"):
         first.network.reach("algo-1", "10.0.1.3", 9, timeout=1)
     joined(secret, first, second)
     listener = first.network.probe_listener("algo-1")
