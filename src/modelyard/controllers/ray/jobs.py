@@ -142,7 +142,7 @@ class RayJobGroup:
 
     def _run(self, ray: Any, specs: Sequence[ContainerSpec], taps: Sequence[LogTap]) -> HostsEnd:
         if len(self.hosts) > 1:
-            self._connect(ray)
+            self._connect(ray, taps)
         refs = [actor.run.remote(self._request(spec, host), pack_tree(spec.opt_ml, []))
                 for actor, spec, host in zip(self._actors, specs, self.hosts, strict=True)]
         for index, ref in enumerate(refs):
@@ -177,7 +177,7 @@ class RayJobGroup:
             self._collect(ray, index, spec)
         return end
 
-    def _connect(self, ray: Any) -> None:
+    def _connect(self, ray: Any, taps: Sequence[LogTap]) -> None:
         """Open each host's share of the job network and join the shares (ClientError naming the host that
         cannot reach another)."""
         secret = new_secret()
@@ -193,6 +193,8 @@ class RayJobGroup:
                 raise JobDataError(f"ClientError: the job network of {self.hosts[index]} could not be made on its "
                                    f"Ray node: {cause if isinstance(cause, BaseException) else exc}") from None
             peers[index] = (address, port)
+            taps[index].note(f"job network: {self.hosts[index]}'s frame forwarder on Ray node {self._nodes[index]} "
+                             f"at {address}:{port}")
         problems = ray.get([actor.join_network.remote(peers) for actor in self._actors],
                            timeout=JOIN_TIMEOUT + NETWORK_SETUP_SECONDS)
         self._refuse(problems)
