@@ -95,8 +95,8 @@ def test_without_ray_address_nothing_of_ray_is_loaded(ray_server: ServerProcess,
     finally:
         plain.stop()
     assert maps_ray(ray_server.process.pid)
-    assert ("Ray places single-container endpoint instances and single-host training and processing jobs of "
-            "framework images") in ray_server.log()
+    assert ("Ray places single-container endpoint instances and training and processing jobs of framework "
+            "images (a multi-host job's hosts spread over nodes on one job network)") in ray_server.log()
 
 
 def test_two_instances_land_one_per_node_and_answer(cluster: RayCluster, ray_server: ServerProcess,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,3 +268,39 @@ def test_traffic_encryption_is_refused_for_a_multihost_job_on_the_cluster(server
                                            EnableInterContainerTrafficEncryption=True))
     assert info.value.response["Error"]["Code"] == "ValidationException"
     assert "authenticated but unencrypted tunnel" in info.value.response["Error"]["Message"]
+
+
+def test_a_lost_node_fails_the_job_naming_the_node_and_host_and_stops_the_other(cluster, server, source) -> None:  # type: ignore[no-untyped-def]
+    """Last: kills node_b."""
+    sm = client_for(server, "sagemaker")
+    name = f"rmn{secrets.token_hex(4)}"
+    sm.create_training_job(**two_hosts(name, source, "listen", hyperparameters={"port": "7502"}))
+    deadline = time.monotonic() + 240
+    while True:
+        lines = host_lines(server, name)
+        if sum("listening" in found for found in lines.values()) == 2:
+            break
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.5)
+    on = nodes_of(cluster, lines)
+    lost = next(host for host, node in on.items() if node == "node_b")
+    node = next(line for line in lines[lost] if "running on Ray node" in line).split()[-1]
+    killed = time.monotonic()
+    os.kill(cluster.raylet_pid("node_b"), signal.SIGKILL)
+    described = wait_training(sm, name, 120)
+    assert time.monotonic() - killed < 60
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith(
+        f"InternalServerError: the Ray node {node} running the training container of {lost} was lost"), \
+        described["FailureReason"]
+    deadline = time.monotonic() + 30
+    while running := [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and b"7502" in cmdline(p)]:
+        assert time.monotonic() < deadline, f"hosts of the failed job still run: {running}"
+        time.sleep(0.5)
+
+
+def cmdline(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -18,6 +18,11 @@ The veths are created and addressed by root (``ip`` from iproute2, entering name
 program starts with its network complete. ``probe`` then checks, before any program runs, that
 every host reaches algo-1 over TCP: hosts that cannot reach each other fail the job at once, naming
 the host and why.
+
+On a Ray cluster each host's node holds a ``JobNetwork`` of its own with that one host attached, and
+``add_tap`` puts a TAP device on its bridge, which ``controllers.ray.job_tunnel`` relays to the other
+hosts' switches (``probe_listener`` and ``reach`` are the two halves of the probe, run on different
+nodes there).
 """
 
 from __future__ import annotations
