@@ -23,7 +23,7 @@ import pytest
 from modelyard.hosting import channel
 from tests.conftest import client_for
 from tests.jobs_e2e.jobs_support import BUCKET, put, read_tarball, sourcedir, training_request
-from tests.jobs_e2e.multihost_scripts import HOST_SCRIPT
+from tests.jobs_e2e.multihost_scripts import HOST_SCRIPT, check_sharded_processing, start_sharded_processing
 from tests.support.ray_cluster import RayCluster, start_cluster
 from tests.support.server import ServerProcess, start_server
 
@@ -91,6 +91,17 @@ def nodes_of(cluster: RayCluster, lines: dict[str, list[str]]) -> dict[str, str]
             for host, found in lines.items()}
 
 
+def listening(server: ServerProcess, name: str) -> dict[str, list[str]]:
+    """Wait until both hosts of ``name`` (mode listen) listen; their log lines."""
+    deadline = time.monotonic() + 240
+    while True:
+        lines = host_lines(server, name)
+        if sum("listening" in found for found in lines.values()) == 2:
+            return lines
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.5)
+
+
 def model_of(server: ServerProcess, name: str) -> dict[str, Any]:
     body = client_for(server, "s3").get_object(Bucket=BUCKET, Key=f"mh-out/{name}/output/model.tar.gz")["Body"].read()
     return json.loads(read_tarball(body)["reports.json"])  # type: ignore[no-any-return]
@@ -137,37 +148,12 @@ def test_two_hosts_on_two_nodes_talk_by_name_and_get_their_shards(cluster, serve
 def test_processing_on_two_nodes_shards_inputs_and_uploads_every_hosts_output(cluster, server) -> None:  # type: ignore[no-untyped-def]
     s3, sm = client_for(server, "s3"), client_for(server, "sagemaker")
     name = f"rmp{secrets.token_hex(4)}"
-    code = put(s3, f"{name}/code/host.py", HOST_SCRIPT)
-    for index in range(4):
-        put(s3, f"{name}/in/part-{index}.csv", f"{index}\n")
-    sm.create_processing_job(
-        ProcessingJobName=name, RoleArn="arn:aws:iam::000000000000:role/modelyard",
-        AppSpecification={"ImageUri": "modelyard/python:3.11",
-                          "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/host.py"]},
-        ProcessingResources={"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.large",
-                                               "VolumeSizeInGB": 5}},
-        ProcessingInputs=[
-            {"InputName": "code", "S3Input": {"S3Uri": code, "LocalPath": "/opt/ml/processing/input/code",
-                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
-            {"InputName": "data", "S3Input": {"S3Uri": f"s3://{BUCKET}/{name}/in/",
-                                              "LocalPath": "/opt/ml/processing/input/data",
-                                              "S3DataType": "S3Prefix", "S3InputMode": "File",
-                                              "S3DataDistributionType": "ShardedByS3Key"}}],
-        ProcessingOutputConfig={"Outputs": [{"OutputName": "reports", "S3Output": {
-            "S3Uri": f"s3://{BUCKET}/{name}/out", "LocalPath": "/opt/ml/processing/output",
-            "S3UploadMode": "EndOfJob"}}]},
-        StoppingCondition={"MaxRuntimeInSeconds": 300})
+    start_sharded_processing(s3, sm, name)
     described = wait(lambda: sm.describe_processing_job(ProcessingJobName=name), "ProcessingJobStatus")
     assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
     lines = host_lines(server, name, "/aws/sagemaker/ProcessingJobs")
     assert sorted(nodes_of(cluster, lines).values()) == ["node_a", "node_b"]
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{name}/out/")["Contents"])
-    assert keys == [f"{name}/out/algo-1.json", f"{name}/out/algo-2.json"]
-    reports = {r["host"]: r for r in json.loads(s3.get_object(Bucket=BUCKET, Key=keys[1])["Body"].read())["reports"]}
-    assert sorted(k for k in reports["algo-1"]["files"] if k.startswith("data/")) == ["data/part-0.csv",
-                                                                                        "data/part-2.csv"]
-    assert sorted(k for k in reports["algo-2"]["files"] if k.startswith("data/")) == ["data/part-1.csv",
-                                                                                        "data/part-3.csv"]
+    check_sharded_processing(s3, name)
 
 
 def test_one_failing_host_fails_the_job_with_its_reason_and_stops_the_other(server, source) -> None:  # type: ignore[no-untyped-def]
@@ -211,13 +197,7 @@ def test_other_jobs_and_strangers_cannot_reach_a_jobs_hosts(server, source) -> N
     sm = client_for(server, "sagemaker")
     listener = f"rml{secrets.token_hex(4)}"
     sm.create_training_job(**two_hosts(listener, source, "listen", hyperparameters={"port": "7501"}))
-    deadline = time.monotonic() + 240
-    while True:
-        lines = host_lines(server, listener)
-        if sum("listening" in found for found in lines.values()) == 2:
-            break
-        assert time.monotonic() < deadline, lines
-        time.sleep(0.5)
+    lines = listening(server, listener)
     forwarders = [FORWARDER.search(line) for found in lines.values() for line in found]
     addresses = [(match[3], int(match[4])) for match in forwarders if match]
     assert len(addresses) == 2, lines
@@ -275,13 +255,7 @@ def test_a_lost_node_fails_the_job_naming_the_node_and_host_and_stops_the_other(
     sm = client_for(server, "sagemaker")
     name = f"rmn{secrets.token_hex(4)}"
     sm.create_training_job(**two_hosts(name, source, "listen", hyperparameters={"port": "7502"}))
-    deadline = time.monotonic() + 240
-    while True:
-        lines = host_lines(server, name)
-        if sum("listening" in found for found in lines.values()) == 2:
-            break
-        assert time.monotonic() < deadline, lines
-        time.sleep(0.5)
+    lines = listening(server, name)
     on = nodes_of(cluster, lines)
     lost = next(host for host, node in on.items() if node == "node_b")
     node = next(line for line in lines[lost] if "running on Ray node" in line).split()[-1]
