@@ -22,7 +22,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from modelyard.controllers.ray.job_tunnel import HELLO, LENGTH, JobTunnel, TunnelError, frame_keys, frame_mac
+from modelyard.controllers.ray.job_tunnel import (
+    HELLO,
+    LENGTH,
+    TUNNEL_MTU,
+    JobTunnel,
+    TunnelError,
+    frame_keys,
+    frame_mac,
+)
 from modelyard.hosting import channel
 from modelyard.runtime.job_network import JobNetwork, JobNetworkError, network_problem
 
@@ -50,7 +58,7 @@ def sandbox_namespace() -> subprocess.Popen[bytes]:
 
 
 def side(secret: bytes, index: int) -> Side:
-    network = JobNetwork("tunnel-test", HOSTS)
+    network = JobNetwork("tunnel-test", HOSTS, TUNNEL_MTU)
     network.open()
     sandbox = sandbox_namespace()
     network.attach(HOSTS[index], sandbox.pid)

@@ -93,12 +93,14 @@ class JobNetwork:
     """The network of one job: ``open`` makes its switch, ``attach`` wires one host's sandbox, ``close``
     removes everything (the veths go with the namespaces)."""
 
-    def __init__(self, job: str, hosts: Sequence[str]) -> None:
+    def __init__(self, job: str, hosts: Sequence[str], mtu: int | None = None) -> None:
         if len(hosts) > MAX_HOSTS:
             raise JobNetworkError(f"{job}: a job network holds at most {MAX_HOSTS} hosts, not {len(hosts)}")
         self.job = job
         self.hosts = list(hosts)
         self.addresses = [host_address(i) for i in range(len(hosts))]
+        self.mtu = mtu
+        """The MTU of every interface of the network (None: the kernel's 1500)."""
         self._switch: subprocess.Popen[bytes] | None = None
         self._pids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -133,8 +135,10 @@ class JobNetwork:
         assert ip is not None
         _run([ip, "link", "add", INTERFACE, "netns", str(pid), "type", "veth", "peer", "name", peer,
               "netns", str(self._switch.pid)], f"{host}: could not create its network interface")
-        self._in(self._switch.pid, host, [["link", "set", peer, "master", BRIDGE], ["link", "set", peer, "up"]])
-        self._in(pid, host, [["addr", "add", f"{self.addresses[index]}/{PREFIX}", "dev", INTERFACE],
+        self._in(self._switch.pid, host, [*self._mtu_of(peer), ["link", "set", peer, "master", BRIDGE],
+                                          ["link", "set", peer, "up"]])
+        self._in(pid, host, [*self._mtu_of(INTERFACE),
+                             ["addr", "add", f"{self.addresses[index]}/{PREFIX}", "dev", INTERFACE],
                              ["link", "set", INTERFACE, "up"]])
         with self._lock:
             self._pids[host] = pid
@@ -179,12 +183,15 @@ class JobNetwork:
             raise JobNetworkError("the job network is not open")
         fd = _in_namespace(self._switch.pid, lambda: open_tap(TAP))
         try:
-            self._in(self._switch.pid, "the job's switch", [["link", "set", TAP, "master", BRIDGE],
+            self._in(self._switch.pid, "the job's switch", [*self._mtu_of(TAP), ["link", "set", TAP, "master", BRIDGE],
                                                             ["link", "set", TAP, "up"]])
         except JobNetworkError:
             os.close(fd)
             raise
         return fd
+
+    def _mtu_of(self, interface: str) -> list[list[str]]:
+        return [["link", "set", "dev", interface, "mtu", str(self.mtu)]] if self.mtu else []
 
     def _pid(self, host: str) -> int:
         with self._lock:

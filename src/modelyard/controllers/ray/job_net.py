@@ -15,7 +15,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from modelyard.controllers.ray.job_tunnel import JobTunnel
+from modelyard.controllers.ray.job_tunnel import TUNNEL_MTU, JobTunnel
 from modelyard.runtime.job_network import PROBE_TIMEOUT, JobNetwork
 from modelyard.runtime.process import ContainerSpec
 
@@ -40,7 +40,7 @@ class NodeShare:
 
     def __init__(self, plan: NetPlan) -> None:
         self.plan = plan
-        self.network = JobNetwork(plan.job, plan.hosts)
+        self.network = JobNetwork(plan.job, plan.hosts, TUNNEL_MTU)
         self.tunnel: JobTunnel | None = None
         self._listener: socket.socket | None = None
 

@@ -56,6 +56,9 @@ LENGTH = struct.Struct(">H")
 SEQUENCE = struct.Struct(">Q")
 QUEUE_LIMIT_BYTES = 4 << 20
 JOIN_TIMEOUT = 20.0
+TUNNEL_MTU = 65000
+"""The MTU of a job network that crosses nodes: frames travel inside TCP, so no wire limits them, and
+large ones cut the forwarders' per-frame work (a 1500-byte MTU relays 40 times as many frames)."""
 T = TypeVar("T")
 
 
