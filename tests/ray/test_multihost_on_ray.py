@@ -156,10 +156,22 @@ def test_processing_on_two_nodes_shards_inputs_and_uploads_every_hosts_output(cl
     check_sharded_processing(s3, name)
 
 
+def test_network_isolation_keeps_the_hosts_together_across_nodes_and_everything_else_out(server, source) -> None:  # type: ignore[no-untyped-def]
+    sm = client_for(server, "sagemaker")
+    name = f"rmi{secrets.token_hex(4)}"
+    port = server.url.rsplit(":", 1)[1]
+    sm.create_training_job(**two_hosts(name, source, "reach", EnableNetworkIsolation=True,
+                                       hyperparameters={"targets": f"127.0.0.1:{port},10.0.2.2:{port},1.1.1.1:80"}))
+    described = wait_training(sm, name)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    for report in model_of(server, name)["reports"]:
+        assert "connected" not in report["reached"].values(), report["reached"]
+
+
 def test_one_failing_host_fails_the_job_with_its_reason_and_stops_the_other(server, source) -> None:  # type: ignore[no-untyped-def]
     sm = client_for(server, "sagemaker")
     name = f"rmf{secrets.token_hex(4)}"
-    sm.create_training_job(**two_hosts(name, source, "fail-2"))
+    sm.create_training_job(**two_hosts(name, source, "fail-2", hyperparameters={"targets": name}))
     while "Training" not in [t["Status"] for t in sm.describe_training_job(TrainingJobName=name)[
             "SecondaryStatusTransitions"]]:
         time.sleep(0.5)
@@ -171,6 +183,7 @@ def test_one_failing_host_fails_the_job_with_its_reason_and_stops_the_other(serv
     assert "ValueError: algo-2 broke on purpose" in described["FailureReason"]
     assert time.monotonic() - began < 120, "algo-1 (sleeping 600 s) was not stopped"
     assert "ModelArtifacts" not in described
+    gone(name)
 
 
 async def refused(host: str, port: int) -> list[str]:
@@ -254,7 +267,7 @@ def test_a_lost_node_fails_the_job_naming_the_node_and_host_and_stops_the_other(
     """Last: kills node_b."""
     sm = client_for(server, "sagemaker")
     name = f"rmn{secrets.token_hex(4)}"
-    sm.create_training_job(**two_hosts(name, source, "listen", hyperparameters={"port": "7502"}))
+    sm.create_training_job(**two_hosts(name, source, "listen", hyperparameters={"port": "7502", "targets": name}))
     lines = listening(server, name)
     on = nodes_of(cluster, lines)
     lost = next(host for host, node in on.items() if node == "node_b")
@@ -267,9 +280,15 @@ def test_a_lost_node_fails_the_job_naming_the_node_and_host_and_stops_the_other(
     assert described["FailureReason"].startswith(
         f"InternalServerError: the Ray node {node} running the training container of {lost} was lost"), \
         described["FailureReason"]
+    gone(name)
+
+
+def gone(name: str) -> None:
+    """Wait (up to 30 s) until no process of this machine has ``name`` (the job's, passed to its hosts as
+    an argument) on its command line."""
     deadline = time.monotonic() + 30
-    while running := [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and b"7502" in cmdline(p)]:
-        assert time.monotonic() < deadline, f"hosts of the failed job still run: {running}"
+    while running := [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and name.encode() in cmdline(p)]:
+        assert time.monotonic() < deadline, f"hosts of {name} still run: {running}"
         time.sleep(0.5)
 
 
