@@ -1,4 +1,4 @@
-"""What runs on a cluster node for one single-host training or processing job: the body of its actor.
+"""What runs on a cluster node for one host of a training or processing job: the body of its actor.
 
     run(request, opt_ml)  ─► <node dir>/jobs/<run id>/opt_ml   (the staged /opt/ml, unpacked here)
                           ─► <node dir>/envs                   (the environment, built here)
