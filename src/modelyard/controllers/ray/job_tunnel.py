@@ -55,6 +55,8 @@ HELLO = struct.Struct(">H16s")
 LENGTH = struct.Struct(">H")
 SEQUENCE = struct.Struct(">Q")
 QUEUE_LIMIT_BYTES = 4 << 20
+MAX_LEARNED = 4096
+"""MACs remembered (the hosts' code chooses the source MACs it sends: past this the table starts over)."""
 JOIN_TIMEOUT = 20.0
 TUNNEL_MTU = 65000
 """The MTU of a job network that crosses nodes: frames travel inside TCP, so no wire limits them, and
@@ -222,6 +224,8 @@ class JobTunnel:
             while True:
                 frame = await link.receive()
                 if len(frame) >= 14:
+                    if len(self._where) >= MAX_LEARNED:
+                        self._where.clear()
                     self._where[frame[6:12]] = link.peer
                 with contextlib.suppress(BlockingIOError, OSError):
                     os.write(self.tap_fd, frame)
