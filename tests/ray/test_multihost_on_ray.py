@@ -145,6 +145,34 @@ def test_two_hosts_on_two_nodes_talk_by_name_and_get_their_shards(cluster, serve
     assert described["FinalMetricDataList"][0]["Value"] == 1.0
 
 
+XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "distributed-xgboost" / "code" / "train.py"
+
+
+@pytest.mark.timeout(900)  # the first job builds the XGBoost environment on each node
+def test_xgboost_allreduces_through_rabit_across_the_nodes(cluster, server) -> None:  # type: ignore[no-untyped-def]
+    s3, sm = client_for(server, "s3"), client_for(server, "sagemaker")
+    name = f"rmx{secrets.token_hex(4)}"
+    code = put(s3, f"{name}/sourcedir.tar.gz", sourcedir({"train.py": EXAMPLE.read_text()}))
+    for index in range(4):
+        rows = "\n".join(f"{(i % 7) * 0.5 + index},{i % 7},{i % 3},{index}" for i in range(500))
+        put(s3, f"{name}/train/part-{index}.csv", rows + "\n")
+    request = training_request(name, program="train.py", submit=code, output=f"s3://{BUCKET}/mh-out", image=XGBOOST,
+                               channels={"train": f"s3://{BUCKET}/{name}/train/"},
+                               hyperparameters={"num-round": "5"}, max_runtime=900)
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
+    request["ResourceConfig"]["InstanceCount"] = 2
+    sm.create_training_job(**request)
+    described = wait_training(sm, name, 850)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    lines = host_lines(server, name)
+    assert sorted(nodes_of(cluster, lines).values()) == ["node_a", "node_b"]
+    assert "algo-1: rank 0 of 2, 1000 local rows, 2000 rows on all hosts" in lines["algo-1"], lines["algo-1"]
+    assert "algo-2: rank 1 of 2, 1000 local rows, 2000 rows on all hosts" in lines["algo-2"], lines["algo-2"]
+    body = s3.get_object(Bucket=BUCKET, Key=f"mh-out/{name}/output/model.tar.gz")["Body"].read()
+    assert "xgboost-model" in read_tarball(body)
+
+
 def test_processing_on_two_nodes_shards_inputs_and_uploads_every_hosts_output(cluster, server) -> None:  # type: ignore[no-untyped-def]
     s3, sm = client_for(server, "s3"), client_for(server, "sagemaker")
     name = f"rmp{secrets.token_hex(4)}"
