@@ -156,7 +156,7 @@ class RayJobGroup:
             taps[index].note(f"running on Ray node {self._nodes[index]}")
         if len(self.hosts) > 1:
             self._probe(ray)
-            ray.get([actor.release.remote() for actor in self._actors], timeout=NETWORK_SETUP_SECONDS)
+            self._setup(ray, [actor.release.remote() for actor in self._actors], "start the hosts' programs")
         followers = []
         for index, tap in enumerate(taps):
             process = RemoteProcess(lambda grace: None)
@@ -195,20 +195,29 @@ class RayJobGroup:
             peers[index] = (address, port)
             taps[index].note(f"job network: {self.hosts[index]}'s frame forwarder on Ray node {self._nodes[index]} "
                              f"at {address}:{port}")
-        problems = ray.get([actor.join_network.remote(peers) for actor in self._actors],
-                           timeout=JOIN_TIMEOUT + NETWORK_SETUP_SECONDS)
+        problems = self._setup(ray, [actor.join_network.remote(peers) for actor in self._actors],
+                               "join the hosts' frame forwarders", JOIN_TIMEOUT + NETWORK_SETUP_SECONDS)
         self._refuse(problems)
 
     def _probe(self, ray: Any) -> None:
         """Every host connects to algo-1 over the job network before any program runs."""
-        port = ray.get(self._actors[0].probe_open.remote(), timeout=NETWORK_SETUP_SECONDS)
+        (port,) = self._setup(ray, [self._actors[0].probe_open.remote()], "listen in algo-1's network")
         try:
-            problems = ray.get([actor.probe_reach.remote(host_address(0), port) for actor in self._actors[1:]],
-                               timeout=NETWORK_SETUP_SECONDS)
+            problems = self._setup(ray, [actor.probe_reach.remote(host_address(0), port) for actor in self._actors[1:]],
+                                   "probe the job network")
         finally:
             with contextlib.suppress(Exception):
                 ray.get(self._actors[0].probe_close.remote(), timeout=30)
         self._refuse(problems)
+
+    def _setup(self, ray: Any, refs: list[Any], what: str, timeout: float = NETWORK_SETUP_SECONDS) -> list[Any]:
+        """The answers of one step of setting up the hosts; a step that fails or hangs (a node lost under
+        it) fails the job saying which step."""
+        try:
+            return list(ray.get(refs, timeout=timeout))
+        except Exception as exc:
+            raise JobDataError(f"InternalServerError: could not {what} on the Ray nodes "
+                               f"({', '.join(self._nodes)}): {type(exc).__name__}; start the job again") from None
 
     def _refuse(self, problems: Sequence[str | None]) -> None:
         problem = next((p for p in problems if p), None)
