@@ -1,6 +1,6 @@
 """Distributed training: a 2-host XGBoost job's wall time against the same job on 1 host, same data.
 
-    .venv/bin/python bench/multihost.py [--rows 400000] [--files 8] [--num-round 50] [--repeats 2] [--json]
+    .venv/bin/python bench/multihost.py [--rows 400000] [--files 8] [--num-round 50] [--repeats 2] [--ray] [--json]
 
 The job is examples/distributed-xgboost/code/train.py in the XGBoost framework image (script mode):
 every host trains on its ShardedByS3Key share of ``--files`` CSV files (``--rows`` rows, 3 features),
@@ -10,6 +10,13 @@ environment first, so no measured job pays for that; then 1-host and 2-host jobs
 DescribeTrainingJob sees it) and the time in the Training secondary status (containers running),
 then the medians and the 2-host/1-host ratios. On a machine with fewer cores than the hosts' vCPUs,
 the hosts share cores: the ratio shows the cost of distribution there, not a cluster's speed-up.
+
+With ``--ray`` a local two-node Ray cluster is started as tests/ray does (``ray start`` twice on this
+machine: node_a and node_b, 2 CPUs and 10 GiB each, so the two ml.m5.large hosts land one per node) with a
+second server joined to it, and every repeat also runs the 2-host job there: its hosts' rabit traffic
+crosses the job network's frame forwarders (an authenticated TCP tunnel between the nodes) instead of one
+bridge. Both nodes share this machine's cores, so the ray row measures the tunnel's and Ray's overhead,
+not a cluster's speed-up. The cluster is stopped at the end.
 
 Smoke run (proves the script works, numbers meaningless): ``--rows 2000 --files 2 --num-round 2 --repeats 1``.
 """
@@ -34,7 +41,8 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.support.server import start_server  # noqa: E402
+from tests.support.ray_cluster import RayCluster, start_cluster  # noqa: E402
+from tests.support.server import ServerProcess, start_server  # noqa: E402
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::000000000000:role/bench"
@@ -61,7 +69,8 @@ def write_inputs(root: Path, rows: int, files: int) -> tuple[str, str]:
     return f"file://{source}", f"file://{channel}"
 
 
-def run_job(sm: Any, name: str, source: str, channel: str, output: str, hosts: int, rounds: int) -> dict[str, Any]:
+def run_job(sm: Any, name: str, source: str, channel: str, output: str, hosts: int, rounds: int,
+            where: str = "local") -> dict[str, Any]:
     """Run one job to its end; its wall and Training seconds."""
     started = time.monotonic()
     sm.create_training_job(
@@ -80,8 +89,13 @@ def run_job(sm: Any, name: str, source: str, channel: str, output: str, hosts: i
     if described["TrainingJobStatus"] != "Completed":
         raise SystemExit(f"{name}: {described['TrainingJobStatus']}: {described.get('FailureReason')}")
     training = next(t for t in described["SecondaryStatusTransitions"] if t["Status"] == "Training")
-    return {"job": name, "hosts": hosts, "wall_seconds": wall,
+    return {"job": name, "hosts": hosts, "where": where, "wall_seconds": wall,
             "training_seconds": (training["EndTime"] - training["StartTime"]).total_seconds()}
+
+
+def client(server: ServerProcess) -> Any:
+    return boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
+                        config=Config(retries={"max_attempts": 1}), **server.credentials)
 
 
 def main() -> None:
@@ -90,43 +104,63 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--num-round", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--ray", action="store_true", help="also run the 2-host job on a local two-node Ray cluster")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
+    kinds = [("local", 1), ("local", 2)] + ([("ray", 2)] if args.ray else [])
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp_name:
         tmp = Path(tmp_name)
         source, channel = write_inputs(tmp, args.rows, args.files)
         output = f"file://{tmp / 'out'}"
-        server = start_server(tmp / "server", env={"MODELYARD_FILE_ROOTS": str(tmp)})
+        servers: dict[str, ServerProcess] = {}
+        cluster: RayCluster | None = None
         try:
-            sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
-                              config=Config(retries={"max_attempts": 1}), **server.credentials)
+            servers["local"] = start_server(tmp / "server", env={"MODELYARD_FILE_ROOTS": str(tmp)})
+            if args.ray:
+                cluster = start_cluster([("node_a", 2, 10), ("node_b", 2, 10)])
+                servers["ray"] = start_server(tmp / "ray-server", env={
+                    "MODELYARD_FILE_ROOTS": str(tmp), "MODELYARD_RAY_ADDRESS": cluster.address,
+                    "MODELYARD_RAY_NODE_DIR": str(tmp / "ray-nodes")})
             stamp = int(time.time()) % 100000
-            run_job(sm, f"bench-mh-warm-{stamp}", source, channel, output, 1, 1)
+            for where, server in servers.items():
+                run_job(client(server), f"bench-mh-warm-{where}-{stamp}", source, channel, output,
+                        2 if where == "ray" else 1, 1, where)
             for repeat in range(args.repeats):
-                for hosts in (1, 2):
-                    rows.append(run_job(sm, f"bench-mh-{hosts}h-{repeat}-{stamp}", source, channel, output, hosts,
-                                        args.num_round))
+                for where, hosts in kinds:
+                    rows.append(run_job(client(servers[where]), f"bench-mh-{where}-{hosts}h-{repeat}-{stamp}", source,
+                                        channel, output, hosts, args.num_round, where))
+                    if not args.json:
+                        print(json.dumps(rows[-1]), flush=True)
         finally:
-            server.stop()
-    medians = {hosts: {key: statistics.median(r[key] for r in rows if r["hosts"] == hosts)
-                       for key in ("wall_seconds", "training_seconds")} for hosts in (1, 2)}
-    ratios = {key: medians[2][key] / medians[1][key] for key in ("wall_seconds", "training_seconds")}
+            for server in servers.values():
+                server.stop()
+            if cluster is not None:
+                cluster.stop()
+    medians = {f"{where} {hosts}h": {key: statistics.median(r[key] for r in rows
+                                                            if r["hosts"] == hosts and r["where"] == where)
+                                     for key in ("wall_seconds", "training_seconds")} for where, hosts in kinds}
+    base = medians["local 1h"]
+    ratios = {kind: {key: values[key] / base[key] for key in values} for kind, values in medians.items()}
     cores, load = os.cpu_count(), os.getloadavg()
     if args.json:
-        print(json.dumps({"rows": rows, "medians": medians, "ratio_2_to_1": ratios, "cores": cores,
+        print(json.dumps({"rows": rows, "medians": medians, "ratio_to_local_1h": ratios, "cores": cores,
                           "load": load, "data_rows": args.rows, "files": args.files,
                           "num_round": args.num_round}, indent=2))
         return
     print(f"XGBoost, {args.rows} rows in {args.files} files (ShardedByS3Key), {args.num_round} rounds; "
           f"{cores} cores, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'job':<28} {'hosts':>5} {'wall s':>8} {'training s':>11}")
+    print(f"{'job':<32} {'where':>5} {'hosts':>5} {'wall s':>8} {'training s':>11}")
     for row in rows:
-        print(f"{row['job']:<28} {row['hosts']:5d} {row['wall_seconds']:8.2f} {row['training_seconds']:11.2f}")
-    for hosts in (1, 2):
-        print(f"{'median':<28} {hosts:5d} {medians[hosts]['wall_seconds']:8.2f} "
-              f"{medians[hosts]['training_seconds']:11.2f}")
-    print(f"2 hosts / 1 host: wall {ratios['wall_seconds']:.2f}x, training {ratios['training_seconds']:.2f}x")
+        print(f"{row['job']:<32} {row['where']:>5} {row['hosts']:5d} {row['wall_seconds']:8.2f} "
+              f"{row['training_seconds']:11.2f}")
+    for kind, values in medians.items():
+        where, hosts = kind.split()
+        print(f"{'median':<32} {where:>5} {hosts[:-1]:>5} {values['wall_seconds']:8.2f} "
+              f"{values['training_seconds']:11.2f}")
+    for kind, values in ratios.items():
+        if kind != "local 1h":
+            print(f"{kind} / local 1h: wall {values['wall_seconds']:.2f}x, training {values['training_seconds']:.2f}x")
 
 
 if __name__ == "__main__":

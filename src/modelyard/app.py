@@ -103,9 +103,10 @@ CONTROL_WORKERS = 16
 WORKER_OPERATIONS = {"sagemaker": frozenset({"Search"})}
 """Read-only operations heavy enough in Python to run in the control worker processes."""
 STOP_GRACE_SECONDS = 30.0
-RAY_SCOPE = ("Ray places the single-container instances of endpoints and transform jobs and single-host training "
-             "and processing jobs of framework images; multi-host jobs, bring-your-own images, multi-model and "
-             "multi-container endpoints and transform jobs run on this machine")
+RAY_SCOPE = ("Ray places single-container instances of endpoints and transform jobs, and training and processing "
+             "jobs of framework images (a multi-host job's hosts spread over nodes on one job network); "
+             "bring-your-own images, multi-model and multi-container endpoints and multi-container transform jobs "
+             "run on this machine")
 
 
 @dataclass(frozen=True)
@@ -263,10 +264,10 @@ def _async_placeholder(router: Router) -> dict[str, OperationHandler]:
 
 def instance_placement(settings: Settings, kit: RuntimeKit) -> tuple[
         InstancePlacement, Callable[[], Awaitable[None]] | None]:
-    """Where endpoint instances and single-host jobs run: on this machine (the launcher, the job tools'
-    host groups), or with ``ray_address`` on the Ray cluster it names (joined here; Ray is imported only
-    then; ``kit.job_tools.remote`` is set), with the hook that leaves it at shutdown. Transform jobs,
-    multi-host jobs, multi-container and multi-model instances run on this machine either way."""
+    """Where endpoint instances and jobs run: on this machine (the launcher, the job tools' host groups),
+    or with ``ray_address`` on the Ray cluster it names (joined here; Ray is imported only then;
+    ``kit.job_tools.remote`` is set), with the hook that leaves it at shutdown. Transform jobs,
+    multi-container and multi-model instances run on this machine either way."""
     if not settings.ray_address:
         return kit.launcher, None
     from modelyard.controllers.ray import cluster

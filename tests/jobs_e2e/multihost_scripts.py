@@ -12,6 +12,11 @@ files, what it can reach) and acts by ``--mode``:
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from tests.jobs_e2e.jobs_support import BUCKET, put
+
 HOST_SCRIPT = r'''
 import argparse, json, os, socket, sys, threading, time
 
@@ -93,3 +98,44 @@ with open(path, "w") as handle:
     json.dump(everything, handle)
 print(f"{me} done with {len(received)} peers", flush=True)
 '''
+
+
+def start_sharded_processing(s3: Any, sm: Any, name: str) -> None:
+    """A 2-host processing job of ``host.py`` in talk mode on four objects, ShardedByS3Key, each host's
+    report uploaded to s3://BUCKET/<name>/out/."""
+    code = put(s3, f"{name}/code/host.py", HOST_SCRIPT)
+    for index in range(4):
+        put(s3, f"{name}/in/part-{index}.csv", f"{index}\n")
+    sm.create_processing_job(
+        ProcessingJobName=name, RoleArn="arn:aws:iam::000000000000:role/modelyard",
+        AppSpecification={"ImageUri": "modelyard/python:3.11",
+                          "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/host.py"]},
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.large",
+                                               "VolumeSizeInGB": 5}},
+        ProcessingInputs=[
+            {"InputName": "code", "S3Input": {"S3Uri": code, "LocalPath": "/opt/ml/processing/input/code",
+                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+            {"InputName": "data", "S3Input": {"S3Uri": f"s3://{BUCKET}/{name}/in/",
+                                              "LocalPath": "/opt/ml/processing/input/data",
+                                              "S3DataType": "S3Prefix", "S3InputMode": "File",
+                                              "S3DataDistributionType": "ShardedByS3Key"}}],
+        ProcessingOutputConfig={"Outputs": [{"OutputName": "reports", "S3Output": {
+            "S3Uri": f"s3://{BUCKET}/{name}/out", "LocalPath": "/opt/ml/processing/output",
+            "S3UploadMode": "EndOfJob"}}]},
+        StoppingCondition={"MaxRuntimeInSeconds": 300})
+
+
+def check_sharded_processing(s3: Any, name: str) -> None:
+    """Every host of ``start_sharded_processing``'s job uploaded its report, saw its config and its share."""
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{name}/out/")["Contents"])
+    assert keys == [f"{name}/out/algo-1.json", f"{name}/out/algo-2.json"]
+    written = json.loads(s3.get_object(Bucket=BUCKET, Key=keys[1])["Body"].read())
+    assert written["written_by"] == "algo-2"
+    reports = {report["host"]: report for report in written["reports"]}
+    for host in ("algo-1", "algo-2"):
+        assert reports[host]["resource"]["current_host"] == host
+        assert reports[host]["resource"]["hosts"] == ["algo-1", "algo-2"]
+    assert sorted(k for k in reports["algo-1"]["files"] if k.startswith("data/")) == ["data/part-0.csv",
+                                                                                        "data/part-2.csv"]
+    assert sorted(k for k in reports["algo-2"]["files"] if k.startswith("data/")) == ["data/part-1.csv",
+                                                                                        "data/part-3.csv"]

@@ -26,7 +26,7 @@ from tests.jobs_e2e.jobs_support import (
     wait_secondary,
     wait_training,
 )
-from tests.jobs_e2e.multihost_scripts import HOST_SCRIPT
+from tests.jobs_e2e.multihost_scripts import HOST_SCRIPT, check_sharded_processing, start_sharded_processing
 from tests.jobs_e2e.transform_env import MODEL, create_model, transform_request, wait_for_job
 
 pytestmark = pytest.mark.slow
@@ -171,42 +171,11 @@ def test_network_isolation_keeps_the_hosts_together_and_everything_else_out(jobs
         assert "connected" not in report["reached"].values(), report["reached"]
 
 
-def test_processing_on_two_instances_shards_inputs_and_uploads_every_hosts_output(jobs, sm, host_source, unique):  # type: ignore[no-untyped-def]
-    s3 = jobs.s3()
-    code = put(s3, f"{unique}/code/host.py", HOST_SCRIPT)
-    for index in range(4):
-        put(s3, f"{unique}/in/part-{index}.csv", f"{index}\n")
-    sm.create_processing_job(
-        ProcessingJobName=unique, RoleArn="arn:aws:iam::000000000000:role/modelyard",
-        AppSpecification={"ImageUri": "modelyard/python:3.11",
-                          "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/host.py"]},
-        ProcessingResources={"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.large",
-                                               "VolumeSizeInGB": 5}},
-        ProcessingInputs=[
-            {"InputName": "code", "S3Input": {"S3Uri": code, "LocalPath": "/opt/ml/processing/input/code",
-                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
-            {"InputName": "data", "S3Input": {"S3Uri": f"s3://{BUCKET}/{unique}/in/",
-                                              "LocalPath": "/opt/ml/processing/input/data",
-                                              "S3DataType": "S3Prefix", "S3InputMode": "File",
-                                              "S3DataDistributionType": "ShardedByS3Key"}}],
-        ProcessingOutputConfig={"Outputs": [{"OutputName": "reports", "S3Output": {
-            "S3Uri": f"s3://{BUCKET}/{unique}/out", "LocalPath": "/opt/ml/processing/output",
-            "S3UploadMode": "EndOfJob"}}]},
-        StoppingCondition={"MaxRuntimeInSeconds": 300})
+def test_processing_on_two_instances_shards_inputs_and_uploads_every_hosts_output(jobs, sm, unique):  # type: ignore[no-untyped-def]
+    start_sharded_processing(jobs.s3(), sm, unique)
     described = wait_processing(sm, unique, timeout=240)
     assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{unique}/out/")["Contents"])
-    assert keys == [f"{unique}/out/algo-1.json", f"{unique}/out/algo-2.json"]
-    written = json.loads(s3.get_object(Bucket=BUCKET, Key=keys[1])["Body"].read())
-    assert written["written_by"] == "algo-2"
-    reports = {report["host"]: report for report in written["reports"]}
-    for host in ("algo-1", "algo-2"):
-        assert reports[host]["resource"]["current_host"] == host
-        assert reports[host]["resource"]["hosts"] == ["algo-1", "algo-2"]
-    assert sorted(k for k in reports["algo-1"]["files"] if k.startswith("data/")) == ["data/part-0.csv",
-                                                                                        "data/part-2.csv"]
-    assert sorted(k for k in reports["algo-2"]["files"] if k.startswith("data/")) == ["data/part-1.csv",
-                                                                                        "data/part-3.csv"]
+    check_sharded_processing(jobs.s3(), unique)
 
 
 def test_transform_on_two_instances_gives_each_file_to_one_instance(jobs, sm, unique, tmp_path):  # type: ignore[no-untyped-def]

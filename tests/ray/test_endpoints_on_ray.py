@@ -96,8 +96,9 @@ def test_without_ray_address_nothing_of_ray_is_loaded(ray_server: ServerProcess,
     finally:
         plain.stop()
     assert maps_ray(ray_server.process.pid)
-    assert ("Ray places the single-container instances of endpoints and transform jobs and single-host training "
-            "and processing jobs of framework images") in ray_server.log()
+    assert ("Ray places single-container instances of endpoints and transform jobs, and training and processing "
+            "jobs of framework images (a multi-host job's hosts spread over nodes on one job network)") in \
+        ray_server.log()
 
 
 def test_a_transform_jobs_instances_run_on_the_nodes_one_file_each(cluster: RayCluster, ray_server: ServerProcess,

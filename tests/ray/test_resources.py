@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelyard.controllers.ray.resources import ActorResources, no_node_fits, resources_for
+from modelyard.controllers.ray.resources import ActorResources, cluster_cannot_hold, no_node_fits, resources_for
 
 GIB = 1 << 30
 
@@ -27,3 +27,16 @@ def test_no_node_that_fits_is_explained_with_the_numbers() -> None:
                       "32 CPUs, 10 GiB memory")
     assert no_node_fits(ActorResources(1.0, GIB, 0), []) == \
         "it needs 1 CPUs, 1 GiB memory, and the nodes have no live node"
+
+
+def test_several_hosts_are_counted_across_the_nodes_with_the_numbers() -> None:
+    wanted = ActorResources(2.0, 8 * GIB, 0)
+    nodes = [{"CPU": 4.0, "memory": 20.0 * GIB}, {"CPU": 8.0, "memory": 10.0 * GIB}]
+    assert cluster_cannot_hold(wanted, 3, nodes) is None
+    assert cluster_cannot_hold(wanted, 4, nodes) == (
+        "4 hosts need 4 x 2 CPUs, 8 GiB memory at once, and the live nodes (4 CPUs, 20 GiB memory; 8 CPUs, "
+        "10 GiB memory) hold at most 3 of them: use an InstanceCount of at most 3 or a smaller instance type")
+    assert cluster_cannot_hold(ActorResources(1.0, GIB, 1), 2, nodes) is not None
+    assert cluster_cannot_hold(wanted, 1, nodes) is None
+    assert cluster_cannot_hold(ActorResources(16.0, GIB, 0), 1, nodes) == no_node_fits(
+        ActorResources(16.0, GIB, 0), nodes)

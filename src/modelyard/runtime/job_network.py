@@ -18,18 +18,26 @@ The veths are created and addressed by root (``ip`` from iproute2, entering name
 program starts with its network complete. ``probe`` then checks, before any program runs, that
 every host reaches algo-1 over TCP: hosts that cannot reach each other fail the job at once, naming
 the host and why.
+
+On a Ray cluster each host's node holds a ``JobNetwork`` of its own with that one host attached, and
+``add_tap`` puts a TAP device on its bridge, which ``controllers.ray.job_tunnel`` relays to the other
+hosts' switches (``probe_listener`` and ``reach`` are the two halves of the probe, run on different
+nodes there).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 SUBNET = "10.0.1"
 PREFIX = 24
@@ -39,6 +47,12 @@ MAX_HOSTS = 250
 PROBE_TIMEOUT = 5.0
 _CLONE_NEWNET = 0x40000000
 _COMMAND_TIMEOUT = 20.0
+TAP = "tap0"
+TUN_DEVICE = "/dev/net/tun"
+_TUNSETIFF = 0x400454CA
+_IFF_TAP = 0x0002
+_IFF_NO_PI = 0x1000
+T = TypeVar("T")
 
 
 class JobNetworkError(Exception):
@@ -79,12 +93,14 @@ class JobNetwork:
     """The network of one job: ``open`` makes its switch, ``attach`` wires one host's sandbox, ``close``
     removes everything (the veths go with the namespaces)."""
 
-    def __init__(self, job: str, hosts: Sequence[str]) -> None:
+    def __init__(self, job: str, hosts: Sequence[str], mtu: int | None = None) -> None:
         if len(hosts) > MAX_HOSTS:
             raise JobNetworkError(f"{job}: a job network holds at most {MAX_HOSTS} hosts, not {len(hosts)}")
         self.job = job
         self.hosts = list(hosts)
         self.addresses = [host_address(i) for i in range(len(hosts))]
+        self.mtu = mtu
+        """The MTU of every interface of the network (None: the kernel's 1500)."""
         self._switch: subprocess.Popen[bytes] | None = None
         self._pids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -119,8 +135,10 @@ class JobNetwork:
         assert ip is not None
         _run([ip, "link", "add", INTERFACE, "netns", str(pid), "type", "veth", "peer", "name", peer,
               "netns", str(self._switch.pid)], f"{host}: could not create its network interface")
-        self._in(self._switch.pid, host, [["link", "set", peer, "master", BRIDGE], ["link", "set", peer, "up"]])
-        self._in(pid, host, [["addr", "add", f"{self.addresses[index]}/{PREFIX}", "dev", INTERFACE],
+        self._in(self._switch.pid, host, [*self._mtu_of(peer), ["link", "set", peer, "master", BRIDGE],
+                                          ["link", "set", peer, "up"]])
+        self._in(pid, host, [*self._mtu_of(INTERFACE),
+                             ["addr", "add", f"{self.addresses[index]}/{PREFIX}", "dev", INTERFACE],
                              ["link", "set", INTERFACE, "up"]])
         with self._lock:
             self._pids[host] = pid
@@ -133,21 +151,54 @@ class JobNetwork:
         first = self.hosts[0]
         if first not in pids or len(pids) < 2:
             return
-        listener = _in_namespace(pids[first], lambda: _listen(self.addresses[0]))
+        listener = self.probe_listener(first)
         try:
             port = listener.getsockname()[1]
             listener.settimeout(timeout)
-            for host, pid in pids.items():
+            for host in pids:
                 if host == first:
                     continue
-                try:
-                    _in_namespace(pid, lambda: socket.create_connection((self.addresses[0], port), timeout)).close()
-                    listener.accept()[0].close()
-                except OSError as exc:
-                    raise JobNetworkError(f"{host} cannot reach {first} ({self.addresses[0]}) over TCP: "
-                                          f"{exc.strerror or exc}") from None
+                self.reach(host, self.addresses[0], port, timeout)
+                listener.accept()[0].close()
         finally:
             listener.close()
+
+    def probe_listener(self, host: str) -> socket.socket:
+        """A TCP listener on an ephemeral port of ``host``'s address, in its sandbox's network."""
+        return _in_namespace(self._pid(host), lambda: _listen(self.addresses[self.hosts.index(host)]))
+
+    def reach(self, host: str, address: str, port: int, timeout: float = PROBE_TIMEOUT) -> None:
+        """Connect from ``host``'s sandbox network to ``address:port`` (algo-1's probe listener);
+        JobNetworkError naming ``host`` and why when it cannot."""
+        target = self.hosts[self.addresses.index(address)] if address in self.addresses else address
+        try:
+            _in_namespace(self._pid(host), lambda: socket.create_connection((address, port), timeout)).close()
+        except OSError as exc:
+            raise JobNetworkError(f"{host} cannot reach {target} ({address}) over TCP: "
+                                  f"{exc.strerror or exc}") from None
+
+    def add_tap(self) -> int:
+        """A TAP device on the job's bridge (for a tunnel to the job's hosts elsewhere): its descriptor."""
+        if self._switch is None:
+            raise JobNetworkError("the job network is not open")
+        fd = _in_namespace(self._switch.pid, lambda: open_tap(TAP))
+        try:
+            self._in(self._switch.pid, "the job's switch", [*self._mtu_of(TAP), ["link", "set", TAP, "master", BRIDGE],
+                                                            ["link", "set", TAP, "up"]])
+        except JobNetworkError:
+            os.close(fd)
+            raise
+        return fd
+
+    def _mtu_of(self, interface: str) -> list[list[str]]:
+        return [["link", "set", "dev", interface, "mtu", str(self.mtu)]] if self.mtu else []
+
+    def _pid(self, host: str) -> int:
+        with self._lock:
+            pid = self._pids.get(host)
+        if pid is None:
+            raise JobNetworkError(f"{host} is not attached to the job network")
+        return pid
 
     def close(self) -> None:
         """End the switch namespace (its bridge and the veths' peers go with it)."""
@@ -177,6 +228,18 @@ class JobNetwork:
         raise JobNetworkError("the job's switch namespace did not start")
 
 
+def open_tap(name: str) -> int:
+    """A non-blocking descriptor of a new TAP device ``name`` (frames without a packet header) in the
+    calling thread's network namespace."""
+    fd = os.open(TUN_DEVICE, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", name.encode(), _IFF_TAP | _IFF_NO_PI))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _run(argv: list[str], what: str) -> None:
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT,
@@ -194,10 +257,11 @@ def _listen(address: str) -> socket.socket:
     return listener
 
 
-def _in_namespace(pid: int, action: Callable[[], socket.socket]) -> socket.socket:
-    """Run ``action`` (making a socket) on a thread of its own that first enters ``pid``'s network
-    namespace: a socket keeps the namespace it was made in, and the thread ends right after."""
-    result: list[socket.socket] = []
+def _in_namespace(pid: int, action: Callable[[], T]) -> T:
+    """Run ``action`` (making a socket or a TAP device) on a thread of its own that first enters ``pid``'s
+    network namespace: a socket or device keeps the namespace it was made in, and the thread ends right
+    after."""
+    result: list[T] = []
     errors: list[BaseException] = []
 
     def enter_and_act() -> None:

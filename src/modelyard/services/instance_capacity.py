@@ -1,5 +1,11 @@
 """Refuse an ``InstanceCount`` this machine can never hold, at create time, with the numbers.
 
+On a server joined to a Ray cluster, jobs run on the cluster's nodes, not on this machine: their
+count is checked against the live nodes when the job is placed (``controllers.ray.resources``), and
+the job fails at once with the cluster's numbers. Their hosts' traffic then crosses the network
+between nodes authenticated but not encrypted, so EnableInterContainerTrafficEncryption is refused
+for a multi-host job there.
+
 Every instance of a job runs on this machine at once, each with the memory of its instance type
 (``runtime.limits``) and at least one core of its own: N instances need N × that memory and N cores.
 CPU beyond one core per instance is shared (each instance's quota is its type's vCPUs, capped at the
@@ -24,10 +30,10 @@ def machine_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def check_capacity(member: str, instance_type: str | None, count: int) -> None:
+def check_capacity(member: str, instance_type: str | None, count: int, on_cluster: bool = False) -> None:
     """ValidationException when ``count`` instances of ``instance_type`` (given as ``member``) cannot run
-    on this machine at once."""
-    if count <= 1:
+    on this machine at once (nothing with ``on_cluster``: the cluster's nodes are checked at placement)."""
+    if count <= 1 or on_cluster:
         return
     cores = machine_cores()
     if count > cores:
@@ -42,3 +48,12 @@ def check_capacity(member: str, instance_type: str | None, count: int) -> None:
             f"{member} {count} of {instance_type} needs {size_text(memory * count)} of memory ({count} x "
             f"{size_text(memory)}), but this machine has {size_text(available)}: use at most {most} "
             f"instance(s) of this type, or a smaller instance type")
+
+
+def refuse_encryption_on_cluster(member: str, encrypted: bool, count: int, on_cluster: bool) -> None:
+    """ValidationException when a multi-host job on a Ray cluster asks for encrypted traffic between its
+    hosts (the job network's tunnel authenticates every frame but does not encrypt)."""
+    if encrypted and count > 1 and on_cluster:
+        raise ValidationException(
+            f"{member}: the hosts of a multi-instance job on the Ray cluster talk through an authenticated but "
+            "unencrypted tunnel between nodes; set it to false, or use InstanceCount 1")

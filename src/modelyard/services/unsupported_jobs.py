@@ -7,7 +7,8 @@ parameters, rules) is refused. Members left out of these tables are acted on, or
 nothing observable here (roles, tags, KMS key ids, instance types and volume sizes, ExperimentConfig,
 EnableManagedSpotTraining and MaxWaitTimeInSeconds - a spot job simply runs and is never interrupted -,
 EnableInterContainerTrafficEncryption - the hosts of a multi-instance job talk over a bridge inside this
-machine's kernel, never over a wire -, SessionChainingConfig, shuffling). S3DataDistributionType is acted on.
+machine's kernel, never over a wire; on a Ray cluster it is refused for multi-host jobs
+(``instance_capacity``) -, SessionChainingConfig, shuffling). S3DataDistributionType is acted on.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Where a job's hosts run: the seam between the job runners and the machines.
 
 ``host_group`` gives the runner ``hosts.HostGroup`` (containers on this machine), or, on a server
-joined to a Ray cluster, the cluster's ``RemoteJobs`` for a single-host job of a framework image
-(``controllers.ray.jobs``). Jobs with several hosts always run here (their hosts share a job network
-of this machine), as do jobs of bring-your-own images (their directories are on this machine).
+joined to a Ray cluster, the cluster's ``RemoteJobs`` for a job of a framework image, with any number
+of hosts (``controllers.ray.jobs``: their job network spans the nodes they land on). Jobs of
+bring-your-own images run here (their directories are on this machine).
 """
 
 from __future__ import annotations
@@ -49,15 +49,15 @@ class JobHosts(Protocol):
 
 
 class RemoteJobs(Protocol):
-    """Runs single-host jobs on other machines."""
+    """Runs jobs on other machines."""
 
-    def hosts(self, job: JobRun, what: str, launch: JobLaunch) -> JobHosts:
-        """The one host of ``job`` on another machine."""
+    def hosts(self, job: JobRun, what: str, launch: JobLaunch, hosts: Sequence[str]) -> JobHosts:
+        """The ``hosts`` of ``job`` on other machines."""
 
 
 def host_group(tools: JobTools, job: JobRun, hosts: Sequence[str], what: str, launch: JobLaunch) -> JobHosts:
-    """Where ``job``'s ``hosts`` run: elsewhere when ``tools.remote`` is set, there is one host and the image
-    is a framework image (a bring-your-own image's directory is on this machine), else here."""
-    if tools.remote is not None and len(hosts) == 1 and launch.image.kind == "toolkit":
-        return tools.remote.hosts(job, what, launch)
+    """Where ``job``'s ``hosts`` run: elsewhere when ``tools.remote`` is set and the image is a framework
+    image (a bring-your-own image's directory is on this machine), else here."""
+    if tools.remote is not None and launch.image.kind == "toolkit":
+        return tools.remote.hosts(job, what, launch, hosts)
     return HostGroup(tools, job, hosts, what)

@@ -48,7 +48,7 @@ class JobTools:
     logs: LogStore
     data_dir: Path
     remote: RemoteJobs | None = None
-    """Where single-host jobs run when not here (a Ray cluster); None: everything runs here."""
+    """Where jobs of framework images run when not here (a Ray cluster); None: everything runs here."""
 
 
 @dataclass

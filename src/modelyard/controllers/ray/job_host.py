@@ -1,4 +1,4 @@
-"""What runs on a cluster node for one single-host training or processing job: the body of its actor.
+"""What runs on a cluster node for one host of a training or processing job: the body of its actor.
 
     run(request, opt_ml)  ─► <node dir>/jobs/<run id>/opt_ml   (the staged /opt/ml, unpacked here)
                           ─► <node dir>/envs                   (the environment, built here)
@@ -6,6 +6,9 @@
     follow(token, wait)   ─► exit code (once it ended) and new log events
     collect(excluded)     ─► /opt/ml as a tar, without the inputs the server already has
     stop(grace) / remove  ─► container stopped / the job's files removed (a dead actor's: by the next one)
+
+A host of a multi-host job first opens its share of the job's network (``job_net``) and joins the other
+hosts' shares; its container then starts held on that network, is probed, and runs once released.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
+from modelyard.controllers.ray.job_net import NetPlan, NodeShare
 from modelyard.controllers.ray.leases import Lease, claim_node_dir, sweep
 from modelyard.controllers.ray.node_host import EXIT_LOG_SETTLE_SECONDS, LOG_PAGE_EVENTS, Progress, unpack
 from modelyard.logstore import LogStore, LogStoreError, LogWriter, pump
@@ -87,6 +91,50 @@ class JobHost:
         self._root: Path | None = None
         self._writer: LogWriter | None = None
         self._lease: Lease | None = None
+        self._share: NodeShare | None = None
+
+    def open_network(self, plan: NetPlan) -> tuple[str, str, int]:
+        """Open this host's share of the job's network: this node's id, and the address and port of its
+        frame forwarder."""
+        import ray
+
+        address = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+        self._share = NodeShare(plan)
+        port = self._share.open(address)
+        return ray.get_runtime_context().get_node_id(), address, port
+
+    def join_network(self, peers: dict[int, tuple[str, int]]) -> str | None:
+        """Connect to the other hosts' forwarders; None, or why some cannot be reached."""
+        assert self._share is not None
+        try:
+            self._share.join(peers)
+        except Exception as exc:  # noqa: BLE001
+            return str(exc)
+        return None
+
+    def probe_open(self) -> int:
+        """Listen in this host's sandbox network (algo-1): the port."""
+        assert self._share is not None
+        return self._share.probe_open()
+
+    def probe_reach(self, address: str, port: int) -> str | None:
+        """Connect from this host's sandbox network to algo-1's probe listener; None, or why not."""
+        assert self._share is not None
+        try:
+            self._share.probe_reach(address, port)
+        except Exception as exc:  # noqa: BLE001
+            return str(exc)
+        return None
+
+    def probe_close(self) -> None:
+        """Stop the probe listener."""
+        if self._share is not None:
+            self._share.probe_close()
+
+    def release(self) -> None:
+        """Let a container held on the job's network start its program."""
+        if self._process is not None:
+            self._process.release()
 
     def run(self, request: JobRequest, opt_ml: bytes) -> str:
         """Unpack /opt/ml, build the environment and start the container here; the node's id."""
@@ -107,6 +155,8 @@ class JobHost:
             writable=list(request.writable), network_isolated=request.network_isolated, name=request.name,
             capture_output=True, limits=request.limits, hostname=request.hostname, hosts_file=request.hosts_file)
         reveal_host_paths(spec, environment.path, request.image.directory, toolkit)
+        if self._share is not None:
+            self._share.prepare(spec)
         self._logs = LogStore(self._lease.holds(node_dir / "logs" / request.run_id)).scoped(request.account,
                                                                                              request.region)
         writer = self._logs.writer(request.log_group, request.stream)
@@ -117,8 +167,9 @@ class JobHost:
         process = backend.start(spec)
         assert process.stdout is not None
         pump(cast(BinaryIO, process.stdout), writer, name=f"log-{request.run_id}")
-        process.release()
         self._process = process
+        if self._share is None:
+            process.release()
         return node_id
 
     def follow(self, token: str | None, wait: float) -> Progress:
@@ -157,6 +208,9 @@ class JobHost:
             self._process.kill()
         if self._writer is not None:
             self._writer.close()
+        if self._share is not None:
+            self._share.close()
+            self._share = None
         if self._lease is not None:
             self._lease.release()
             sweep(self._lease.node_dir)

@@ -49,3 +49,26 @@ def no_node_fits(wanted: ActorResources, nodes: Sequence[Mapping[str, float]]) -
     shown = "; ".join(ActorResources(node.get("CPU", 0.0), int(node.get("memory", 0.0)),
                                      int(node.get("GPU", 0.0))).describe() for node in nodes) or "no live node"
     return f"it needs {wanted.describe()}, and the nodes have {shown}"
+
+
+def cluster_cannot_hold(wanted: ActorResources, count: int, nodes: Sequence[Mapping[str, float]]) -> str | None:
+    """Why ``count`` hosts of ``wanted`` can never run at once on ``nodes`` (each node's total resources),
+    with the numbers; None when they can."""
+    if count <= 1:
+        return no_node_fits(wanted, nodes)
+    fits = sum(_how_many(wanted, node) for node in nodes)
+    if fits >= count:
+        return None
+    shown = "; ".join(ActorResources(node.get("CPU", 0.0), int(node.get("memory", 0.0)),
+                                     int(node.get("GPU", 0.0))).describe() for node in nodes) or "no live node"
+    return (f"{count} hosts need {count} x {wanted.describe()} at once, and the live nodes ({shown}) hold at most "
+            f"{fits} of them: use an InstanceCount of at most {fits}" + (" or a smaller instance type" if fits else ""))
+
+
+def _how_many(wanted: ActorResources, node: Mapping[str, float]) -> int:
+    """How many hosts of ``wanted`` fit on ``node`` at once."""
+    counts = [int(node.get("CPU", 0.0) // wanted.cpus) if wanted.cpus else None,
+              int(node.get("memory", 0.0) // wanted.memory_bytes) if wanted.memory_bytes else None,
+              int(node.get("GPU", 0.0) // wanted.gpus) if wanted.gpus else None]
+    known = [count for count in counts if count is not None]
+    return min(known) if known else 0
