@@ -6,6 +6,7 @@ socket is opened.
 ::
 
     accept ─► handshake on the raw socket (exactly its bytes read) ─► open the instance's unix socket
+           ─► the client's socket wrapped with its pair already set (nothing it sent is read unpaired)
            ─► two paired protocols: each ``data_received`` is written straight to the other side;
               a side whose write buffer fills pauses the other's reading; an end of file is passed
               on as a half-close, a lost connection closes its pair
@@ -148,22 +149,27 @@ class Relay:
             return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            outside, client = await loop.connect_accepted_socket(_Side, sock)
+            inside, instance = await loop.create_unix_connection(_Side, self.socket_path)
         except OSError:
+            _close_refused(sock)
+            return
+
+        def paired() -> _Side:
+            client = _Side()
+            client.peer, instance.peer = instance, client
+            return client
+
+        try:
+            outside, client = await loop.connect_accepted_socket(paired, sock)
+        except OSError:
+            inside.close()
             sock.close()
             return
-        try:
-            _, instance = await loop.create_unix_connection(_Side, self.socket_path)
-        except OSError:
-            outside.close()
-            return
-        client.peer, instance.peer = instance, client
         try:
             await asyncio.gather(client.ended, instance.ended)
         finally:
             outside.close()
-            if instance.transport is not None:
-                instance.transport.close()
+            inside.close()
 
 
 def _close_refused(sock: socket.socket) -> None:
