@@ -11,19 +11,53 @@ model: it only keeps the next requests waiting at the instance while one runs, w
 trip. At most ``depth`` requests are in flight; once full, the lane refills only when half of them
 have answered, so the requests go in bursts (one write, one wake-up of the toolkit per burst).
 ``budget`` bounds the bytes in flight on the lane (a request larger than the budget still goes,
-alone). A failure closes the connection; the calls waiting behind the failed one raise ``Withdrawn``
-and may be sent again, the next call opens a fresh connection.
+alone). ``invoke_batch`` sends several records in one frame (``framing.OP_INVOKE_BATCH``): the
+toolkit runs them one by one, as separate invocations, and answers them together; an answer whose count
+or lengths do not fit raises ``BadBatchAnswer``. A failure closes the connection; the calls waiting
+behind the failed one raise ``Withdrawn`` and may be sent again, the next call opens a fresh connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from modelyard.hosting.frame_client import FrameConnection, invoke_header
+from modelyard.hosting.frame_client import Frame, FrameConnection, batch_header, invoke_header
 from modelyard.hosting.instances import FramedInstance, Invocation, Reply
 
 DEFAULT_BUDGET = 1 << 20
 """Bytes of request bodies in flight on one lane."""
+
+
+class BadBatchAnswer(ConnectionError):
+    """The toolkit's answer to a batch does not fit its records (count, lengths or fields): the lane is closed."""
+
+
+def _replies(header: dict[str, Any], body: bytes, count: int) -> list[Reply]:
+    """One Reply per record from a batch answer, each field checked (the toolkit runs user code)."""
+    results = header.get("results")
+    if not isinstance(results, list):
+        status = header.get("status")
+        message = body[:300].decode("utf-8", "replace").strip()
+        raise BadBatchAnswer(f"the toolkit answered a batch of {count} records with status {status!r} and no "
+                             f"results: {message}")
+    if len(results) != count:
+        raise BadBatchAnswer(f"the toolkit answered {len(results)} results to a batch of {count} records")
+    replies: list[Reply] = []
+    position = 0
+    for entry in results:
+        if not (isinstance(entry, list) and len(entry) == 4 and type(entry[0]) is int and type(entry[1]) is int
+                and entry[1] >= 0 and isinstance(entry[2], (str, type(None)))
+                and isinstance(entry[3], (str, type(None)))):
+            raise BadBatchAnswer(f"the toolkit answered a malformed batch result {str(entry)[:100]}")
+        status, length, content_type, attributes = entry
+        end = position + length
+        replies.append(Reply(status, body[position:end], content_type, attributes))
+        position = end
+    if position != len(body):
+        raise BadBatchAnswer(f"the toolkit's batch results add up to {position} bytes but its answer has "
+                             f"{len(body)}")
+    return replies
 
 
 class FramePipeline:
@@ -51,7 +85,28 @@ class FramePipeline:
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Send one invocation on the lane and wait for its answer; ``timeout`` counts from when the
         toolkit can start it. Raises asyncio.TimeoutError, OSError (``Withdrawn`` when it never started)."""
-        size = len(invocation.body)
+        header, body = await self._call(invoke_header(
+            invocation.content_type, invocation.accept, invocation.custom_attributes, invocation.inference_id,
+            invocation.target_model), invocation.body, len(invocation.body), timeout)
+        return Reply(int(header.get("status", 500)), body, header.get("content_type"),
+                     header.get("custom_attributes"))
+
+    async def invoke_batch(self, bodies: list[bytes], content_type: str | None, accept: str | None,
+                           timeout: float) -> list[Reply]:
+        """Send several records in one frame (the toolkit runs each as its own invocation, in order) and
+        return one Reply per record; ``timeout`` is per record (the frame may take that many times it).
+        Raises what ``invoke`` raises, and ``BadBatchAnswer`` for an answer that does not fit the records."""
+        lengths = [len(body) for body in bodies]
+        payload = b"".join(bodies)
+        header, body = await self._call(batch_header(lengths, content_type, accept), payload, len(payload),
+                                        timeout * len(bodies))
+        try:
+            return _replies(header, body, len(bodies))
+        except BadBatchAnswer:
+            self.close()
+            raise
+
+    async def _call(self, raw_header: bytes, payload: bytes, size: int, timeout: float) -> Frame:
         while self._in_flight and (self._in_flight >= self.depth or not self._refill
                                    or self._bytes + size > self.budget):
             self._room.clear()
@@ -66,9 +121,7 @@ class FramePipeline:
         if self._in_flight >= self.depth:
             self._refill = False
         try:
-            header, body = await conn.call(invoke_header(
-                invocation.content_type, invocation.accept, invocation.custom_attributes, invocation.inference_id,
-                invocation.target_model), invocation.body, timeout)
+            return await conn.call(raw_header, payload, timeout)
         except BaseException:
             conn.close()
             raise
@@ -79,8 +132,6 @@ class FramePipeline:
             if self._in_flight <= self.low:
                 self._refill = True
                 self._room.set()
-        return Reply(int(header.get("status", 500)), body, header.get("content_type"),
-                     header.get("custom_attributes"))
 
     def close(self) -> None:
         """Close the lane's connection (calls in flight fail)."""

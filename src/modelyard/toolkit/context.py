@@ -27,6 +27,13 @@ class Headers(dict[str, str]):
         for key, value in (items or {}).items():
             self[key] = value
 
+    def copy(self) -> Headers:
+        """A copy that changes independently of this one."""
+        twin = Headers()
+        dict.update(twin, self)
+        twin._lower = dict(self._lower)
+        return twin
+
     def __setitem__(self, key: str, value: str) -> None:
         previous = self._lower.get(key.lower())
         if previous is not None and previous != key:

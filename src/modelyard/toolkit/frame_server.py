@@ -4,6 +4,8 @@
 
     data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
                                   └► invoke: HandlerThread ─► response frame (then next frame)
+                                  └► invoke-batch: the same, each record run as its own invocation,
+                                     one response frame for them all (bad lengths: a 400 frame)
                                      (written by the handler thread itself when the transport's buffer
                                       is empty: the loop is not woken; a plain invoke frame waiting
                                       behind it (a pipelining client) is handed to the service by the
@@ -92,6 +94,15 @@ class FrameProtocol(asyncio.Protocol):
             else:
                 self._service.invoke(self._loop, body, frame_headers(header), self._on_response,
                                      reply=self._reply if self._fd >= 0 else None)
+        elif op == framing.OP_INVOKE_BATCH:
+            self._busy = True
+            reply = self._reply if self._fd >= 0 else None
+            try:
+                bodies = framing.split_batch(header.get("lengths"), body)
+            except framing.FrameError as exc:
+                self._service.answer(self._loop, Response(400, str(exc).encode(), _TEXT), self._on_response, reply)
+                return
+            self._service.invoke_batch(self._loop, bodies, frame_headers(header), self._on_response, reply)
         elif op == framing.OP_PING:
             self._send(self._service.ping())
         elif op == framing.OP_EXECUTION_PARAMETERS:
@@ -176,10 +187,13 @@ class FrameProtocol(asyncio.Protocol):
 
 
 def _plain_invoke(header: dict[str, Any]) -> bool:
-    return header.get("op") == framing.OP_INVOKE and not header.get(framing.STREAM)
+    op = header.get("op")
+    return op == framing.OP_INVOKE_BATCH or (op == framing.OP_INVOKE and not header.get(framing.STREAM))
 
 
 def _response_header(response: Response) -> dict[str, Any]:
+    if response.results is not None:
+        return {"status": response.status, "results": response.results}
     return {"status": response.status, "content_type": response.content_type,
             "custom_attributes": response.custom_attributes}
 

@@ -52,17 +52,21 @@ and the toolkit module that does it as their container does."""
 
 class Response:
     """What one invocation answers. ``streamed``: its parts already went to the request's stream sink,
-    and ``status``/``body`` say how the stream ended (200, or the error raised mid-stream)."""
+    and ``status``/``body`` say how the stream ended (200, or the error raised mid-stream). ``results``:
+    the answer to a batch, one ``[status, length, content_type, custom_attributes]`` per record, their
+    bodies one after another in ``body``."""
 
-    __slots__ = ("status", "body", "content_type", "custom_attributes", "streamed")
+    __slots__ = ("status", "body", "content_type", "custom_attributes", "streamed", "results")
 
     def __init__(self, status: int, body: bytes, content_type: str | None = None,
-                 custom_attributes: str | None = None, streamed: bool = False) -> None:
+                 custom_attributes: str | None = None, streamed: bool = False,
+                 results: list[list[Any]] | None = None) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
         self.custom_attributes = custom_attributes
         self.streamed = streamed
+        self.results = results
 
 
 class PartSink(Protocol):
@@ -177,6 +181,19 @@ class Handler:
         if stream is None or not is_stream(response.body):
             return response
         return _send_parts(response, stream)
+
+    def invoke_batch(self, bodies: list[bytes], content_type: str | None, accept: str | None,
+                     headers: Headers) -> Response:
+        """Run each body as its own invocation (``invoke``, each with a copy of ``headers``), in order; one
+        Response holding every answer (``results``); never raises."""
+        results: list[list[Any]] = []
+        answers: list[bytes] = []
+        invoke = self.invoke
+        for body in bodies:
+            answer = invoke(body, content_type, accept, headers.copy())
+            results.append([answer.status, len(answer.body), answer.content_type, answer.custom_attributes])
+            answers.append(answer.body)
+        return Response(200, b"".join(answers), results=results)
 
     def _default_transform(self, context: Context, data: Any, content_type: str | None, accept: str) -> Any:
         decoded = self.input_fn(context, data, content_type)

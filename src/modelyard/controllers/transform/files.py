@@ -127,6 +127,12 @@ def describe_records(piece: Piece) -> str:
     return f"records {piece.start + 1}-{piece.start + piece.count}"
 
 
+def describe_pieces(pieces: list[Piece]) -> str:
+    """The records of consecutive ``pieces``, as ``describe_records`` words them."""
+    first, last = pieces[0], pieces[-1]
+    return describe_records(Piece(first.start, last.start + last.count - first.start, b""))
+
+
 def plan_file(data: bytes, spec: TransformSpec) -> FileWork:
     """Split, filter and batch one object; raises FileFailed for bad input."""
     if spec.gzip:
