@@ -46,11 +46,13 @@ def _replies(header: dict[str, Any], body: bytes, count: int) -> list[Reply]:
     replies: list[Reply] = []
     position = 0
     for entry in results:
-        if not (isinstance(entry, list) and len(entry) == 4 and type(entry[0]) is int and type(entry[1]) is int
-                and entry[1] >= 0 and isinstance(entry[2], (str, type(None)))
-                and isinstance(entry[3], (str, type(None)))):
+        if type(entry) is not list or len(entry) != 4:
             raise BadBatchAnswer(f"the toolkit answered a malformed batch result {str(entry)[:100]}")
         status, length, content_type, attributes = entry
+        if (type(status) is not int or type(length) is not int or length < 0
+                or not (content_type is None or type(content_type) is str)
+                or not (attributes is None or type(attributes) is str)):
+            raise BadBatchAnswer(f"the toolkit answered a malformed batch result {str(entry)[:100]}")
         end = position + length
         replies.append(Reply(status, body[position:end], content_type, attributes))
         position = end

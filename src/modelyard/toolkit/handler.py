@@ -79,9 +79,13 @@ class PartSink(Protocol):
         """One part of the answer."""
 
 
+_PLAIN = frozenset((bytes, str, bytearray, memoryview, list, dict, tuple, type(None)))
+
+
 def is_stream(result: Any) -> bool:
     """Whether a hook's result is a generator or iterator of parts (not bytes, str, a list or a dict)."""
-    return isinstance(result, Iterator) and not isinstance(result, (bytes, str, bytearray, memoryview))
+    return type(result) not in _PLAIN and isinstance(result, Iterator) \
+        and not isinstance(result, (bytes, str, bytearray, memoryview))
 
     def __repr__(self) -> str:
         return f"Response({self.status}, {self.body[:80]!r}, {self.content_type!r})"

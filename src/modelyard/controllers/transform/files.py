@@ -14,6 +14,8 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import NamedTuple
 
 from modelyard.jobs import (
     AssembleWith,
@@ -24,7 +26,6 @@ from modelyard.jobs import (
     RecordTooLargeError,
     SplitType,
     assemble,
-    assemble_chunk,
     make_batches,
     split_records,
 )
@@ -46,9 +47,9 @@ class TransformSpec:
     gzip: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """One request: records ``start .. start+count-1`` of the object, and the body sent."""
+class Piece(NamedTuple):
+    """One request: records ``start .. start+count-1`` of the object, and the body sent (a tuple: a job may
+    have millions, one per record under SingleRecord)."""
 
     start: int
     count: int
@@ -89,11 +90,14 @@ class FileWork:
     records: list[bytes] | None
     outputs: list[bytes | None] = field(init=False)
     remaining: int = field(init=False)
+    _by_line: bool = field(init=False)
     failure: str | None = None
 
     def __post_init__(self) -> None:
         self.outputs = [None] * len(self.pieces)
         self.remaining = len(self.pieces)
+        self._by_line = self.spec.assemble_with is AssembleWith.LINE
+        """``assemble_chunk``'s rule, decided once."""
 
     @property
     def done(self) -> bool:
@@ -105,7 +109,9 @@ class FileWork:
         piece = self.pieces[index]
         processor = self.spec.processor
         if self.records is None:
-            self.outputs[index] = assemble_chunk(reply, self.spec.assemble_with)
+            if self._by_line and not reply.endswith(b"\n"):
+                reply += b"\n"
+            self.outputs[index] = reply
         else:
             try:
                 outputs = processor.split_outputs(reply, piece.count)
@@ -151,14 +157,26 @@ def plan_file(data: bytes, spec: TransformSpec) -> FileWork:
         records = split_records(data, spec.split_type)
         sent = records if processor.processing.input_filter.is_root else [
             _filtered(processor, record, index) for index, record in enumerate(records)]
-        batches = make_batches(sent, spec.split_type, spec.strategy, spec.payload_limit)
+        if spec.strategy is BatchStrategy.SINGLE_RECORD:
+            pieces = single_pieces(sent, spec.payload_limit)
+        else:
+            batches = make_batches(sent, spec.split_type, spec.strategy, spec.payload_limit)
+            pieces = [Piece(b.start, len(b.records), b.body) for b in batches]
     except RecordTooLargeError as exc:
         raise FileFailed(f"record {exc.index + 1} is {exc.size} bytes, more than MaxPayloadInMB allows "
                          f"({exc.limit} bytes)") from None
     except RecordFormatError as exc:
         raise FileFailed(f"the object is not valid {spec.split_type.value} data: {exc}") from None
-    pieces = [Piece(b.start, len(b.records), b.body) for b in batches]
     return FileWork(spec, pieces, records if per_record else None)
+
+
+def single_pieces(records: list[bytes], limit: int | None) -> list[Piece]:
+    """One piece per record (what ``make_batches`` gives under SingleRecord, without a Batch each);
+    raises RecordTooLargeError for the first record over ``limit``."""
+    if limit is not None and records and max(map(len, records)) > limit:
+        index = next(i for i, record in enumerate(records) if len(record) > limit)
+        raise RecordTooLargeError(index=index, size=len(records[index]), limit=limit)
+    return list(map(Piece, range(len(records)), repeat(1), records))
 
 
 def _filtered(processor: RecordProcessor, record: bytes, index: int) -> bytes:
