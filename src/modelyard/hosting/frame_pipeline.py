@@ -9,7 +9,8 @@
 The toolkit never runs two frames of one connection at once, so a lane adds no concurrency in the
 model: it only keeps the next requests waiting at the instance while one runs, which hides the round
 trip. At most ``depth`` requests are in flight; once full, the lane refills only when half of them
-have answered, so the requests go in bursts (one write, one wake-up of the toolkit per burst).
+have answered, so the requests go in bursts (one write, one wake-up of the toolkit per burst). Calls
+go on the wire in the order they were made, however they wait for room.
 ``budget`` bounds the bytes in flight on the lane (a request larger than the budget still goes,
 alone). ``invoke_batch`` sends several records in one frame (``framing.OP_INVOKE_BATCH``): the
 toolkit runs them one by one, as separate invocations, and answers them together; an answer whose count
@@ -76,6 +77,11 @@ class FramePipeline:
         self._in_flight = 0
         self._refill = True
         self._room = asyncio.Event()
+        self._tickets = 0
+        """Calls that asked for room so far; ``_turn`` is the ticket of the next call to go."""
+        self._turn = 0
+        self._dropped: set[int] = set()
+        """Tickets whose calls were cancelled while they waited."""
 
     async def _connection(self) -> FrameConnection:
         async with self._opening:
@@ -108,11 +114,36 @@ class FramePipeline:
             self.close()
             raise
 
+    async def _admit(self, size: int) -> None:
+        """Wait for room on the lane, in turn: calls go on the wire in the order they asked for room."""
+        ticket = self._tickets
+        self._tickets += 1
+        try:
+            while ticket != self._turn or (self._in_flight and (
+                    self._in_flight >= self.depth or not self._refill or self._bytes + size > self.budget)):
+                self._room.clear()
+                await self._room.wait()
+        except BaseException:
+            self._dropped.add(ticket)
+            self._next_turn()
+            raise
+        self._turn += 1
+        self._next_turn()
+
+    def _next_turn(self) -> None:
+        while self._turn in self._dropped:
+            self._dropped.discard(self._turn)
+            self._turn += 1
+        if self._turn != self._tickets:
+            self._room.set()
+
     async def _call(self, raw_header: bytes, payload: bytes, size: int, timeout: float) -> Frame:
-        while self._in_flight and (self._in_flight >= self.depth or not self._refill
-                                   or self._bytes + size > self.budget):
-            self._room.clear()
-            await self._room.wait()
+        if self._turn != self._tickets or (self._in_flight and (
+                self._in_flight >= self.depth or not self._refill or self._bytes + size > self.budget)):
+            await self._admit(size)
+        else:
+            self._tickets += 1
+            self._turn += 1
         conn = self._conn
         if conn is None or conn.closed:
             conn = await self._connection()
