@@ -149,6 +149,10 @@ class Handler:
                                "output_fn", ("prediction", "accept"))
         self.transform_fn = None if transform_fn is None else Hook(
             transform_fn, "transform_fn", ("model", "input_data", "content_type", "accept"))
+        used = (self.transform_fn,) if self.transform_fn is not None else (self.input_fn, self.predict_fn,
+                                                                           self.output_fn)
+        self.with_context = any(hook.mode is not None for hook in used)
+        """Whether a hook that runs per request takes the context (else none is made: no hook could see it)."""
 
     @classmethod
     def from_settings(cls, settings: ToolkitSettings) -> Handler:
@@ -169,8 +173,11 @@ class Handler:
         a generator goes part by part to ``stream`` when there is one."""
         if not accept or accept == content_types.ANY:
             accept = self.default_accept
-        processor = RequestProcessor(headers)
-        context = Context(self.properties, [processor], headers.get(INFERENCE_ID))
+        processor: RequestProcessor | None = None
+        context: Context | None = None
+        if self.with_context:
+            processor = RequestProcessor(headers)
+            context = Context(self.properties, [processor], headers.get(INFERENCE_ID))
         try:
             data: Any = body.decode("utf-8") if content_type in content_types.UTF8_TYPES else body
             if self.transform_fn is not None:
@@ -193,13 +200,14 @@ class Handler:
         results: list[list[Any]] = []
         answers: list[bytes] = []
         invoke = self.invoke
+        separate = self.with_context
         for body in bodies:
-            answer = invoke(body, content_type, accept, headers.copy())
+            answer = invoke(body, content_type, accept, headers.copy() if separate else headers)
             results.append([answer.status, len(answer.body), answer.content_type, answer.custom_attributes])
             answers.append(answer.body)
         return Response(200, b"".join(answers), results=results)
 
-    def _default_transform(self, context: Context, data: Any, content_type: str | None, accept: str) -> Any:
+    def _default_transform(self, context: Context | None, data: Any, content_type: str | None, accept: str) -> Any:
         decoded = self.input_fn(context, data, content_type)
         prediction = self.predict_fn(context, decoded, self.model)
         if is_stream(prediction) and self.output_fn.is_default:
@@ -236,12 +244,12 @@ def _hook(user_fn: Any, default: Any, name: str, arguments: tuple[str, ...]) -> 
     return Hook(user_fn, name, arguments)
 
 
-def _response(result: Any, accept: str, processor: RequestProcessor) -> Response:
+def _response(result: Any, accept: str, processor: RequestProcessor | None) -> Response:
     content_type: str | None = accept
     if isinstance(result, tuple):
         result, content_type = result[0], result[1]
-    status = processor.get_response_status_code()
-    attributes = processor.get_response_header(CUSTOM_ATTRIBUTES)
+    status, attributes = (200, None) if processor is None else (
+        processor.get_response_status_code(), processor.get_response_header(CUSTOM_ATTRIBUTES))
     if is_stream(result):
         return Response(status, result, content_type, attributes)
     return Response(status, as_bytes(result), content_type, attributes)
