@@ -15,7 +15,6 @@ import gzip
 import zlib
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import NamedTuple
 
 from modelyard.jobs import (
     AssembleWith,
@@ -47,13 +46,20 @@ class TransformSpec:
     gzip: bool = False
 
 
-class Piece(NamedTuple):
-    """One request: records ``start .. start+count-1`` of the object, and the body sent (a tuple: a job may
-    have millions, one per record under SingleRecord)."""
+class Piece:
+    """One request: records ``start .. start+count-1`` of the object, and the body sent (a slotted class, not
+    a frozen dataclass, which costs several times more to make: a job may have millions, one per record
+    under SingleRecord)."""
 
-    start: int
-    count: int
-    body: bytes
+    __slots__ = ("start", "count", "body")
+
+    def __init__(self, start: int, count: int, body: bytes) -> None:
+        self.start = start
+        self.count = count
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Piece({self.start}, {self.count}, {self.body[:40]!r})"
 
 
 def line_pieces(payload: bytes, limit: int | None) -> list[Piece] | None:
