@@ -24,6 +24,7 @@ from tests.jobs_e2e.transform_env import (
     transform_request,
     wait_for_job,
 )
+from tests.toolkit.test_batch_frames import HOSTILE
 
 pytestmark = pytest.mark.slow
 DATA_LOG_COUNTS = re.compile(r": (\d+) invocations sent in (\d+) requests to the instance")
@@ -108,30 +109,13 @@ def test_records_go_many_to_a_frame_and_each_is_its_own_call_of_the_model(  # ty
     assert requests <= records // 16, f"{records} records in {requests} requests"
 
 
-LYING = """
-import modelyard.toolkit.handler as handler
-
-real = handler.Handler.invoke_batch
-
-def lying(self, bodies, content_type, accept, headers):
-    response = real(self, bodies, content_type, accept, headers)
-    response.results.pop()
-    return response
-
-def model_fn(model_dir):
-    handler.Handler.invoke_batch = lying
-    return None
-
-def transform_fn(model, body, content_type, accept):
-    return body
-"""
 
 
 def test_a_toolkit_answer_that_does_not_fit_the_frame_fails_the_job(  # type: ignore[no-untyped-def]
         sm, moto, unique: str, tmp_path: Path) -> None:
     """User code runs in the toolkit's process and may change how it answers: one result short for a frame of
     records is caught by the server (no record gets another's answer, no hang)."""
-    create_model(sm, unique, package(tmp_path, {"code/inference.py": LYING}))
+    create_model(sm, unique, package(tmp_path, {"code/inference.py": HOSTILE.format(mode="count")}))
     moto.client().put_object(Bucket=BUCKET, Key=f"{unique}/in/data.txt", Body=b"x\n" * 10)
     sm.create_transform_job(**_job(unique, unique, ModelClientConfig={"InvocationsMaxRetries": 1}))
     described = wait_for_job(sm, unique, timeout=60)
