@@ -47,7 +47,10 @@ def test_each_record_of_a_batch_is_its_own_call_with_its_own_answer(serve) -> No
 
     async def scenario():  # type: ignore[no-untyped-def]
         pipe = FramePipeline(FramedInstance(toolkit.socket_path), 4)
-        first = await pipe.invoke_batch(records, "text/plain", "text/csv", 30.0)
+        answers = await pipe.invoke_batch(records, "text/plain", "text/csv", 30.0)
+        first = [answers.reply(index) for index in range(len(records))]
+        assert answers.statuses == [reply.status for reply in first]
+        assert answers.bodies == [reply.body for reply in first]
         second = await pipe.invoke(Invocation(b"after", "text/plain", "text/csv"), 30.0)
         pipe.close()
         return first, second

@@ -25,6 +25,7 @@ from typing import Any
 
 from modelyard.hosting.frame_client import Frame, FrameConnection, batch_header, invoke_header
 from modelyard.hosting.instances import FramedInstance, Invocation, Reply
+from modelyard.toolkit import framing
 
 DEFAULT_BUDGET = 1 << 20
 """Bytes of request bodies in flight on one lane."""
@@ -34,8 +35,35 @@ class BadBatchAnswer(ConnectionError):
     """The toolkit's answer to a batch does not fit its records (count, lengths or fields): the lane is closed."""
 
 
-def _replies(header: dict[str, Any], body: bytes, count: int) -> list[Reply]:
-    """One Reply per record from a batch answer, each field checked (the toolkit runs user code)."""
+class Answers:
+    """The answers to consecutive invocations: ``statuses`` and ``bodies`` side by side (what a transform
+    needs of each), ``reply(i)`` the whole of one."""
+
+    __slots__ = ("statuses", "bodies", "_results", "_replies")
+
+    def __init__(self, statuses: list[int], bodies: list[bytes], results: list[list[Any]] | None = None,
+                 replies: list[Reply] | None = None) -> None:
+        self.statuses = statuses
+        self.bodies = bodies
+        self._results = results
+        self._replies = replies
+
+    @classmethod
+    def of(cls, replies: list[Reply]) -> Answers:
+        """Answers holding these replies."""
+        return cls([reply.status for reply in replies], [reply.body for reply in replies], replies=replies)
+
+    def reply(self, index: int) -> Reply:
+        """Answer ``index`` as a Reply."""
+        if self._replies is not None:
+            return self._replies[index]
+        assert self._results is not None
+        _, _, content_type, attributes = self._results[index]
+        return Reply(self.statuses[index], self.bodies[index], content_type, attributes)
+
+
+def batch_answers(header: dict[str, Any], body: bytes, count: int) -> Answers:
+    """The answers in a batch frame's answer, each field checked (the toolkit runs user code)."""
     results = header.get("results")
     if not isinstance(results, list):
         status = header.get("status")
@@ -44,23 +72,23 @@ def _replies(header: dict[str, Any], body: bytes, count: int) -> list[Reply]:
                              f"results: {message}")
     if len(results) != count:
         raise BadBatchAnswer(f"the toolkit answered {len(results)} results to a batch of {count} records")
-    replies: list[Reply] = []
-    position = 0
-    for entry in results:
-        if type(entry) is not list or len(entry) != 4:
-            raise BadBatchAnswer(f"the toolkit answered a malformed batch result {str(entry)[:100]}")
-        status, length, content_type, attributes = entry
-        if (type(status) is not int or type(length) is not int or length < 0
-                or not (content_type is None or type(content_type) is str)
-                or not (attributes is None or type(attributes) is str)):
-            raise BadBatchAnswer(f"the toolkit answered a malformed batch result {str(entry)[:100]}")
-        end = position + length
-        replies.append(Reply(status, body[position:end], content_type, attributes))
-        position = end
-    if position != len(body):
-        raise BadBatchAnswer(f"the toolkit's batch results add up to {position} bytes but its answer has "
-                             f"{len(body)}")
-    return replies
+    if not all(type(entry) is list and len(entry) == 4 for entry in results):
+        raise BadBatchAnswer("the toolkit answered a malformed batch result (not [status, length, content "
+                             "type, custom attributes])")
+    statuses, lengths, content_types, attributes = zip(*results, strict=True)
+    if any(type(status) is not int for status in statuses) or not _optional_strings(content_types) \
+            or not _optional_strings(attributes):
+        raise BadBatchAnswer("the toolkit answered a malformed batch result (a status that is not an integer, "
+                             "or a content type or custom attributes that are not strings)")
+    try:
+        bodies = framing.split_batch(lengths, body)
+    except framing.FrameError as exc:
+        raise BadBatchAnswer(f"the toolkit's batch answer does not fit: {exc}") from None
+    return Answers(list(statuses), bodies, results)
+
+
+def _optional_strings(values: tuple[Any, ...]) -> bool:
+    return {type(value) for value in values} <= {str, type(None)}
 
 
 class FramePipeline:
@@ -100,16 +128,16 @@ class FramePipeline:
                      header.get("custom_attributes"))
 
     async def invoke_batch(self, bodies: list[bytes], content_type: str | None, accept: str | None,
-                           timeout: float) -> list[Reply]:
+                           timeout: float) -> Answers:
         """Send several records in one frame (the toolkit runs each as its own invocation, in order) and
-        return one Reply per record; ``timeout`` is per record (the frame may take that many times it).
+        return their answers; ``timeout`` is per record (the frame may take that many times it).
         Raises what ``invoke`` raises, and ``BadBatchAnswer`` for an answer that does not fit the records."""
         lengths = [len(body) for body in bodies]
         payload = b"".join(bodies)
         header, body = await self._call(batch_header(lengths, content_type, accept), payload, len(payload),
                                         timeout * len(bodies))
         try:
-            return _replies(header, body, len(bodies))
+            return batch_answers(header, body, len(bodies))
         except BadBatchAnswer:
             self.close()
             raise

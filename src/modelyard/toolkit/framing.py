@@ -34,6 +34,7 @@ import asyncio
 import json
 import os
 import struct
+from itertools import accumulate
 from typing import Any
 
 PREFIX = struct.Struct(">II")
@@ -105,20 +106,18 @@ def encode_frame(header: dict[str, Any], body: bytes | bytearray | memoryview = 
 def split_batch(lengths: object, body: bytes) -> list[bytes]:
     """``body`` cut at ``lengths`` (a list of non-negative ints adding up to its size, at most
     ``MAX_BATCH_RECORDS`` of them); raises FrameError saying what is wrong otherwise."""
-    if not isinstance(lengths, list) or not lengths:
+    if not isinstance(lengths, (list, tuple)) or not lengths:
         raise FrameError("a batch needs a non-empty list of lengths")
     if len(lengths) > MAX_BATCH_RECORDS:
         raise FrameError(f"a batch of {len(lengths)} records exceeds {MAX_BATCH_RECORDS}")
-    parts: list[bytes] = []
-    position = 0
-    for length in lengths:
-        if type(length) is not int or length < 0:
-            raise FrameError(f"batch length {length!r} is not a non-negative integer")
-        parts.append(body[position:position + length])
-        position += length
-    if position != len(body):
-        raise FrameError(f"batch lengths add up to {position} bytes but the body has {len(body)}")
-    return parts
+    if any(type(length) is not int for length in lengths) or min(lengths) < 0:
+        wrong = next(n for n in lengths if type(n) is not int or n < 0)
+        raise FrameError(f"batch length {wrong!r} is not a non-negative integer")
+    ends = list(accumulate(lengths))
+    if ends[-1] != len(body):
+        raise FrameError(f"batch lengths add up to {ends[-1]} bytes but the body has {len(body)}")
+    ends.insert(0, 0)
+    return list(map(body.__getitem__, map(slice, ends, ends[1:])))
 
 
 def request_header(op: str, content_type: str | None = None, accept: str | None = None,

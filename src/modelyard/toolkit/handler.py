@@ -84,7 +84,8 @@ _PLAIN = frozenset((bytes, str, bytearray, memoryview, list, dict, tuple, type(N
 
 def is_stream(result: Any) -> bool:
     """Whether a hook's result is a generator or iterator of parts (not bytes, str, a list or a dict)."""
-    return type(result) not in _PLAIN and isinstance(result, Iterator) \
+    kind = type(result)
+    return kind not in _PLAIN and hasattr(kind, "__next__") and isinstance(result, Iterator) \
         and not isinstance(result, (bytes, str, bytearray, memoryview))
 
     def __repr__(self) -> str:

@@ -110,6 +110,17 @@ class FileWork:
         """True once every piece has answered (or the file failed)."""
         return self.remaining == 0 or self.failure is not None
 
+    def accept_run(self, first: int, replies: list[bytes]) -> None:
+        """Record the replies of pieces ``first, first+1, ...``; raises FileFailed as ``accept`` does."""
+        if self.records is not None:
+            for index, reply in enumerate(replies, first):
+                self.accept(index, reply)
+            return
+        if self._by_line:
+            replies = [reply if reply.endswith(b"\n") else reply + b"\n" for reply in replies]
+        self.outputs[first:first + len(replies)] = replies
+        self.remaining -= len(replies)
+
     def accept(self, index: int, reply: bytes) -> None:
         """Record piece ``index``'s reply; raises FileFailed when it cannot be mapped to its records."""
         piece = self.pieces[index]

@@ -51,8 +51,8 @@ from modelyard.controllers.transform.settings import (
 from modelyard.desired.transform import TransformDesired
 from modelyard.hosting.container_chain import SERIAL
 from modelyard.hosting.frame_client import Withdrawn
-from modelyard.hosting.frame_pipeline import FramePipeline
-from modelyard.hosting.instances import ChainReply, FramedInstance, Invocation, Reply
+from modelyard.hosting.frame_pipeline import Answers, FramePipeline
+from modelyard.hosting.instances import ChainReply, FramedInstance, Invocation
 from modelyard.log_groups import TRANSFORM_JOBS
 from modelyard.logstore import LogWriter
 from modelyard.storage import ObjectStore, StorageError
@@ -77,9 +77,9 @@ class Outcome:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-Send = Callable[[list[bytes], float], Awaitable[list[Reply]]]
+Send = Callable[[list[bytes], float], Awaitable[Answers]]
 """Sends the bodies of consecutive pieces of one file (one frame on a toolkit instance, else one piece) with
-the per-record timeout; one Reply per body, in order."""
+the per-record timeout; their answers, in order."""
 
 LANE_FRAMES = 16
 """Frames in flight on one connection to a toolkit instance (answered in order, run one at a time; at most
@@ -106,14 +106,18 @@ def _piece_size(item: tuple[FileWork, InputObject], index: int) -> int:
     return len(item[0].pieces[index].body)
 
 
-def _accept(work: FileWork, index: int, reply: Reply) -> None:
-    """Piece ``index``'s reply into ``work``; raises FileFailed for an error answer."""
-    if reply.status == 200:
-        work.accept(index, reply.body)
+def _accept(work: FileWork, first: int, answers: Answers) -> None:
+    """The answers of pieces ``first ..`` into ``work``; raises FileFailed for the first error answer."""
+    statuses = answers.statuses
+    failed = next((offset for offset, status in enumerate(statuses) if status != 200), None)
+    work.accept_run(first, answers.bodies if failed is None else answers.bodies[:failed])
+    if failed is None:
         return
+    reply = answers.reply(failed)
     message = reply.body.decode("utf-8", errors="replace").strip()[:_MESSAGE_CHARS]
     source = f"container {reply.container}" if isinstance(reply, ChainReply) else "the model"
-    raise FileFailed(f"{describe_records(work.pieces[index])}: {source} answered HTTP {reply.status}: {message}")
+    raise FileFailed(f"{describe_records(work.pieces[first + failed])}: {source} answered HTTP {reply.status}: "
+                     f"{message}")
 
 
 def _plans(job: dict[str, Any], desired: TransformDesired) -> list[ContainerPlan]:
@@ -282,16 +286,16 @@ class TransformRun:
         client = slot.instance.client
         content_type, accept = settings.content_type, settings.accept
         if not isinstance(client, FramedInstance):
-            async def one(bodies: list[bytes], timeout: float) -> list[Reply]:
-                return [await client.invoke(Invocation(bodies[0], content_type, accept), timeout)]
+            async def one(bodies: list[bytes], timeout: float) -> Answers:
+                return Answers.of([await client.invoke(Invocation(bodies[0], content_type, accept), timeout)])
             return [(one, 1)] * settings.max_concurrent
         lanes = [FramePipeline(client, LANE_FRAMES) for _ in range(settings.max_concurrent)]
         slot.lanes = lanes
 
         def batched(lane: FramePipeline) -> Send:
-            async def send(bodies: list[bytes], timeout: float) -> list[Reply]:
+            async def send(bodies: list[bytes], timeout: float) -> Answers:
                 if len(bodies) == 1:
-                    return [await lane.invoke(Invocation(bodies[0], content_type, accept), timeout)]
+                    return Answers.of([await lane.invoke(Invocation(bodies[0], content_type, accept), timeout)])
                 return await lane.invoke_batch(bodies, content_type, accept, timeout)
             return send
 
@@ -307,11 +311,9 @@ class TransformRun:
             if work.failure is not None:
                 continue
             try:
-                replies = await self._send(slot, work, first, count, settings, send)
-                for index, reply in enumerate(replies, first):
-                    if work.failure is not None:
-                        break
-                    _accept(work, index, reply)
+                answers = await self._send(slot, work, first, count, settings, send)
+                if work.failure is None:
+                    _accept(work, first, answers)
                 if work.remaining == 0 and work.failure is None:
                     self._finish(source, work, slot)
             except FileFailed as exc:
@@ -323,8 +325,8 @@ class TransformRun:
                     self._fail(source, f"internal error in modelyard: {exc}", slot, work)
 
     async def _send(self, slot: _Slot, work: FileWork, first: int, count: int, settings: RunSettings,
-                    send: Send) -> list[Reply]:
-        """Send pieces ``first .. first+count-1`` of ``work``, retrying transport failures; their replies."""
+                    send: Send) -> Answers:
+        """Send pieces ``first .. first+count-1`` of ``work``, retrying transport failures; their answers."""
         pieces = work.pieces[first:first + count]
         bodies = [piece.body for piece in pieces]
         attempt = 0
