@@ -8,6 +8,7 @@ frame does not fit its records (user code patched it) fails the job with a clear
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,18 @@ def test_a_toolkit_answer_that_does_not_fit_the_frame_fails_the_job(  # type: ig
     reason = described["FailureReason"]
     assert "data.txt: records 1-10: the request to the model failed (the toolkit answered 9 results to a batch " \
            "of 10 records)" in reason, reason
+
+
+def test_a_record_past_the_timeout_is_named_while_the_records_around_it_share_its_frame(  # type: ignore[no-untyped-def]
+        sm, moto, model: str, unique: str) -> None:
+    """InvocationsTimeoutInSeconds is per record, batched or not: the record that hangs fails its file within
+    seconds (not the frame's records times the timeout) and the reason names it."""
+    moto.client().put_object(Bucket=BUCKET, Key=f"{unique}/in/data.txt", Body=b"a\nb\nhang\nc\nd\n")
+    sm.create_transform_job(**_job(unique, model, ModelClientConfig={"InvocationsTimeoutInSeconds": 2,
+                                                                     "InvocationsMaxRetries": 0}))
+    started = time.monotonic()
+    described = wait_for_job(sm, unique, timeout=60)
+    assert described["TransformJobStatus"] == "Failed"
+    assert time.monotonic() - started < 30
+    reason = described["FailureReason"]
+    assert "data.txt: record 3: the model did not answer within 2 s (InvocationsTimeoutInSeconds)" in reason, reason

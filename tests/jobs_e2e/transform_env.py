@@ -3,7 +3,7 @@
 The model is pure Python on the generic image (its environment builds in about a second). One
 request body is one or more lines; ``ContentType`` picks how a line is read:
 
-    text/plain            a line "abc" -> "ABC"; "sleep" sleeps 1 s; "env:NAME" -> $NAME; "fail" raises;
+    text/plain            a line "abc" -> "ABC"; "sleep" sleeps 1 s; "hang" 60 s; "env:NAME" -> $NAME; "fail" raises;
                           "exit" ends the container process;
                           "calls" -> how many times predict_fn ran in this process, this call included
     text/csv              a row "1,2" -> (1+2)*scale; a field "fail" raises
@@ -57,6 +57,8 @@ def _one(kind, row, scale):
             raise RuntimeError("cannot read the line fail")
         if row == "sleep":
             time.sleep(1)
+        if row == "hang":
+            time.sleep(60)
         if row == "exit":
             os._exit(3)
         if row == "calls":

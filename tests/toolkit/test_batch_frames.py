@@ -7,10 +7,11 @@ caught by the router's lane, which closes the connection instead of handing out 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from modelyard.hosting.frame_pipeline import BadBatchAnswer, FramePipeline
+from modelyard.hosting.frame_pipeline import BadBatchAnswer, FramePipeline, RecordTimedOut
 from modelyard.hosting.instances import FramedInstance, Invocation
 from modelyard.toolkit import framing
 
@@ -100,8 +101,8 @@ import modelyard.toolkit.handler as handler
 MODE = {mode!r}
 real = handler.Handler.invoke_batch
 
-def lying(self, bodies, content_type, accept, headers):
-    response = real(self, bodies, content_type, accept, headers)
+def lying(self, *args):
+    response = real(self, *args)
     if MODE == "count":
         response.results.pop()
     elif MODE == "length":
@@ -143,3 +144,46 @@ def test_an_answer_that_does_not_fit_the_batch_is_caught_and_closes_the_lane(ser
     assert words in message, message
     assert closed
     assert again.body == b"fresh"
+
+
+SLEEPY = """
+import time
+
+def model_fn(model_dir):
+    return None
+
+def transform_fn(model, body, content_type, accept):
+    text = body.decode()
+    if text.startswith("sleep:"):
+        time.sleep(float(text[6:]))
+    return text
+"""
+
+
+def test_the_timeout_is_per_record_and_a_record_past_it_stops_its_batch(serve) -> None:
+    """Four records of 0.3 s each under a 0.5 s timeout all answer (1.2 s in all); a record that runs 10 s is
+    named by the toolkit once it has run 0.5 s, and the toolkit frees its handler (a fresh call answers)."""
+    toolkit = serve({"inference.py": SLEEPY})
+
+    async def scenario():  # type: ignore[no-untyped-def]
+        pipe = FramePipeline(FramedInstance(toolkit.socket_path), 4)
+        slow = await pipe.invoke_batch([b"sleep:0.3"] * 4, "text/plain", None, 0.5)
+        started = time.monotonic()
+        with pytest.raises(RecordTimedOut) as info:
+            await pipe.invoke_batch([b"a", b"sleep:10", b"c"], "text/plain", None, 0.5)
+        stopped = time.monotonic() - started
+        for _ in range(100):
+            try:
+                after = await pipe.invoke(Invocation(b"after"), 30.0)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        pipe.close()
+        return slow, info.value.index, stopped, after
+
+    slow, index, stopped, after = _run(scenario())
+    assert slow.statuses == [200] * 4 and slow.bodies == [b"sleep:0.3"] * 4
+    assert index == 1
+    assert stopped < 5, stopped
+    assert after.body == b"after"
+    assert "abandoned by its caller" in toolkit.stderr()

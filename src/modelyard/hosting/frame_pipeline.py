@@ -62,8 +62,22 @@ class Answers:
         return Reply(self.statuses[index], self.bodies[index], content_type, attributes)
 
 
+class RecordTimedOut(TimeoutError):
+    """The toolkit stopped a batch because record ``index`` of it ran past the timeout."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"record {index + 1} of the batch timed out")
+        self.index = index
+
+
 def batch_answers(header: dict[str, Any], body: bytes, count: int) -> Answers:
-    """The answers in a batch frame's answer, each field checked (the toolkit runs user code)."""
+    """The answers in a batch frame's answer, each field checked (the toolkit runs user code); raises
+    RecordTimedOut when the toolkit says a record ran past the timeout, BadBatchAnswer when it does not fit."""
+    timed_out = header.get(framing.TIMED_OUT)
+    if timed_out is not None:
+        if type(timed_out) is not int or not 0 <= timed_out < count:
+            raise BadBatchAnswer(f"the toolkit said record {str(timed_out)[:20]} of a batch of {count} timed out")
+        raise RecordTimedOut(timed_out)
     results = header.get("results")
     if not isinstance(results, list):
         status = header.get("status")
@@ -130,15 +144,16 @@ class FramePipeline:
     async def invoke_batch(self, bodies: list[bytes], content_type: str | None, accept: str | None,
                            timeout: float) -> Answers:
         """Send several records in one frame (the toolkit runs each as its own invocation, in order) and
-        return their answers; ``timeout`` is per record (the frame may take that many times it).
+        return their answers; ``timeout`` is per record: the toolkit stops the batch when a record runs
+        longer (RecordTimedOut), and the frame as a whole may take that many times it.
         Raises what ``invoke`` raises, and ``BadBatchAnswer`` for an answer that does not fit the records."""
         lengths = [len(body) for body in bodies]
         payload = b"".join(bodies)
-        header, body = await self._call(batch_header(lengths, content_type, accept), payload, len(payload),
-                                        timeout * len(bodies))
+        header, body = await self._call(batch_header(lengths, content_type, accept, timeout), payload,
+                                        len(payload), timeout * len(bodies))
         try:
             return batch_answers(header, body, len(bodies))
-        except BadBatchAnswer:
+        except (BadBatchAnswer, RecordTimedOut):
             self.close()
             raise
 

@@ -5,7 +5,8 @@
     data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
                                   └► invoke: HandlerThread ─► response frame (then next frame)
                                   └► invoke-batch: the same, each record run as its own invocation,
-                                     one response frame for them all (bad lengths: a 400 frame)
+                                     one response frame for them all (bad lengths: a 400 frame; a record
+                                     running past the frame's "timeout": a "timed_out" frame, then close)
                                      (written by the handler thread itself when the transport's buffer
                                       is empty: the loop is not woken; a plain invoke frame waiting
                                       behind it (a pipelining client) is handed to the service by the
@@ -22,11 +23,12 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from collections import deque
 from typing import Any
 
 from modelyard.toolkit import framing
-from modelyard.toolkit.handler import Response
+from modelyard.toolkit.handler import BatchProgress, Response
 from modelyard.toolkit.routes import Service, frame_headers
 
 _TEXT = "text/plain; charset=utf-8"
@@ -43,6 +45,7 @@ class FrameProtocol(asyncio.Protocol):
         self._busy = False
         self._transport: asyncio.Transport | None = None
         self._fd = -1
+        self._loop_thread = threading.get_ident()
         self._lock = threading.Lock()
         """Held by the handler thread while it answers on this connection, and by the loop while it changes
         what that answer depends on (busy, the queue, the transport): the socket stays open while it writes."""
@@ -102,7 +105,16 @@ class FrameProtocol(asyncio.Protocol):
             except framing.FrameError as exc:
                 self._service.answer(self._loop, Response(400, str(exc).encode(), _TEXT), self._on_response, reply)
                 return
-            self._service.invoke_batch(self._loop, bodies, frame_headers(header), self._on_response, reply)
+            timeout = header.get("timeout")
+            progress = None
+            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+                progress = BatchProgress()
+                if threading.get_ident() == self._loop_thread:
+                    self._loop.call_later(timeout, self._watch, progress, float(timeout))
+                else:
+                    self._loop.call_soon_threadsafe(self._watch, progress, float(timeout))
+            self._service.invoke_batch(self._loop, bodies, frame_headers(header), self._on_response, reply,
+                                       progress)
         elif op == framing.OP_PING:
             self._send(self._service.ping())
         elif op == framing.OP_EXECUTION_PARAMETERS:
@@ -110,6 +122,25 @@ class FrameProtocol(asyncio.Protocol):
         else:
             self._send(Response(400, f"unknown op {op!r}; expected one of {', '.join(framing.OPS)}".encode(),
                                 _TEXT))
+
+    def _watch(self, progress: BatchProgress, timeout: float) -> None:
+        """On the loop: when a record of a batch has run ``timeout`` seconds, answer the batch with the record
+        that timed out and close the connection (which recycles the stuck handler, as when the router gives up
+        on an invocation); otherwise look again when it could have."""
+        if progress.done or self._transport is None:
+            return
+        started = progress.started
+        left = timeout if started is None else started + timeout - time.monotonic()
+        if left > 0:
+            self._loop.call_later(left, self._watch, progress, timeout)
+            return
+        with self._lock:
+            transport = self._transport
+            if progress.done or transport is None:
+                return
+            message = f"record {progress.index + 1} of the batch ran longer than {timeout:g} s"
+            self.write_frame({"status": 504, framing.TIMED_OUT: progress.index}, message.encode())
+        transport.close()
 
     def _reply(self, response: Response) -> bool:
         """On the handler thread: write the answer to the socket now, when the transport holds nothing unsent

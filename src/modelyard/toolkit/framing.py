@@ -17,7 +17,9 @@ same fields as ``invoke`` (they apply to every record) and ``"lengths": [n1, n2,
 the records' bodies one after another (at most ``MAX_BATCH_RECORDS``). The toolkit runs each record as
 its own invocation and answers one frame: ``{"status": 200, "results": [[status, length, content_type,
 custom_attributes], ...]}`` (one entry per record, in order), the body being the answers' bodies one
-after another. ``split_batch`` checks lengths against a body, on either side.
+after another. ``split_batch`` checks lengths against a body, on either side. With ``"timeout": seconds``
+in the request, a record that runs longer is answered ``{"status": 504, "timed_out": index}`` (the
+record's 0-based index in the batch; the body a message) and the connection is closed.
 
 A streamed answer is several frames: ``{"stream": "start", "status", "content_type",
 "custom_attributes"}``, then ``{"stream": "part"}`` with each part as the body, then ``{"stream":
@@ -47,6 +49,7 @@ OP_PING = "ping"
 OP_EXECUTION_PARAMETERS = "execution-parameters"
 OP_INVOKE_BATCH = "invoke-batch"
 OPS = (OP_INVOKE, OP_INVOKE_BATCH, OP_PING, OP_EXECUTION_PARAMETERS)
+TIMED_OUT = "timed_out"
 MAX_BATCH_RECORDS = 1024
 """Records in one ``invoke-batch`` frame, at most (either side refuses more)."""
 

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import traceback
 import types
 from collections.abc import Iterator
@@ -67,6 +68,18 @@ class Response:
         self.custom_attributes = custom_attributes
         self.streamed = streamed
         self.results = results
+
+
+class BatchProgress:
+    """Which record of a batch runs and since when (``time.monotonic``), written by the thread running them
+    and read by a watchdog on another; ``done`` once the batch has ended."""
+
+    __slots__ = ("index", "started", "done")
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.started: float | None = None
+        self.done = False
 
 
 class PartSink(Protocol):
@@ -195,17 +208,23 @@ class Handler:
         return _send_parts(response, stream)
 
     def invoke_batch(self, bodies: list[bytes], content_type: str | None, accept: str | None,
-                     headers: Headers) -> Response:
+                     headers: Headers, progress: BatchProgress | None = None) -> Response:
         """Run each body as its own invocation (``invoke``, each with a copy of ``headers``), in order; one
-        Response holding every answer (``results``); never raises."""
+        Response holding every answer (``results``); never raises. ``progress`` follows the record running."""
         results: list[list[Any]] = []
         answers: list[bytes] = []
         invoke = self.invoke
         separate = self.with_context
-        for body in bodies:
-            answer = invoke(body, content_type, accept, headers.copy() if separate else headers)
-            results.append([answer.status, len(answer.body), answer.content_type, answer.custom_attributes])
-            answers.append(answer.body)
+        try:
+            for index, body in enumerate(bodies):
+                if progress is not None:
+                    progress.index, progress.started = index, time.monotonic()
+                answer = invoke(body, content_type, accept, headers.copy() if separate else headers)
+                results.append([answer.status, len(answer.body), answer.content_type, answer.custom_attributes])
+                answers.append(answer.body)
+        finally:
+            if progress is not None:
+                progress.done = True
         return Response(200, b"".join(answers), results=results)
 
     def _default_transform(self, context: Context | None, data: Any, content_type: str | None, accept: str) -> Any:

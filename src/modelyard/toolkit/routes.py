@@ -15,7 +15,7 @@ from modelyard.toolkit.context import (
     TARGET_MODEL,
     Headers,
 )
-from modelyard.toolkit.handler import Handler, PartSink, Response, failure
+from modelyard.toolkit.handler import BatchProgress, Handler, PartSink, Response, failure
 from modelyard.toolkit.runner import Call, HandlerThread
 
 PING_OK = Response(200, b"", None)
@@ -58,11 +58,12 @@ class Service:
                      (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers, stream), done, reply)
 
     def invoke_batch(self, loop: asyncio.AbstractEventLoop, bodies: list[bytes], headers: Headers,
-                     done: Callable[[Response], None], reply: Callable[[Response], bool] | None = None) -> None:
-        """Queue several records, each run as its own invocation one after another (``Handler.invoke_batch``);
-        one Response answers them all, delivered as ``invoke`` delivers one."""
+                     done: Callable[[Response], None], reply: Callable[[Response], bool] | None = None,
+                     progress: BatchProgress | None = None) -> None:
+        """Queue several records, each run as its own invocation one after another (``Handler.invoke_batch``,
+        which keeps ``progress``); one Response answers them all, delivered as ``invoke`` delivers one."""
         self._submit(loop, self.handler.invoke_batch,
-                     (bodies, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers), done, reply)
+                     (bodies, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers, progress), done, reply)
 
     def answer(self, loop: asyncio.AbstractEventLoop, response: Response, done: Callable[[Response], None],
                reply: Callable[[Response], bool] | None = None) -> None:

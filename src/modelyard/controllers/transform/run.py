@@ -51,7 +51,7 @@ from modelyard.controllers.transform.settings import (
 from modelyard.desired.transform import TransformDesired
 from modelyard.hosting.container_chain import SERIAL
 from modelyard.hosting.frame_client import Withdrawn
-from modelyard.hosting.frame_pipeline import Answers, FramePipeline
+from modelyard.hosting.frame_pipeline import Answers, FramePipeline, RecordTimedOut
 from modelyard.hosting.instances import ChainReply, FramedInstance, Invocation
 from modelyard.log_groups import TRANSFORM_JOBS
 from modelyard.logstore import LogWriter
@@ -348,11 +348,12 @@ class TransformRun:
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
                 await asyncio.sleep(RETRY_DELAY_SECONDS * (attempt + 1))
                 problem = self._transport_problem(slot, exc, settings)
+                culprits = [pieces[exc.index]] if isinstance(exc, RecordTimedOut) else pieces
                 if attempt < settings.retries and slot.instance.process.poll() is None:
-                    slot.data_log.write_line(f"{describe_pieces(pieces)}: {problem}; retrying")
+                    slot.data_log.write_line(f"{describe_pieces(culprits)}: {problem}; retrying")
                     attempt += 1
                     continue
-                raise FileFailed(f"{describe_pieces(pieces)}: {problem}") from None
+                raise FileFailed(f"{describe_pieces(culprits)}: {problem}") from None
         raise AssertionError("unreachable")
 
     def _transport_problem(self, slot: _Slot, exc: BaseException, settings: RunSettings) -> str:
