@@ -46,6 +46,10 @@ class FrameProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._fd = -1
         self._loop_thread = threading.get_ident()
+        self._progress: BatchProgress | None = None
+        """The batch running (or last run) on this connection, and its timeout per record."""
+        self._timeout = 0.0
+        self._watching = False
         self._lock = threading.Lock()
         """Held by the handler thread while it answers on this connection, and by the loop while it changes
         what that answer depends on (busy, the queue, the transport): the socket stays open while it writes."""
@@ -108,11 +112,14 @@ class FrameProtocol(asyncio.Protocol):
             timeout = header.get("timeout")
             progress = None
             if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-                progress = BatchProgress()
-                if threading.get_ident() == self._loop_thread:
-                    self._loop.call_later(timeout, self._watch, progress, float(timeout))
-                else:
-                    self._loop.call_soon_threadsafe(self._watch, progress, float(timeout))
+                progress = self._progress = BatchProgress()
+                self._timeout = float(timeout)
+                if not self._watching:
+                    self._watching = True
+                    if threading.get_ident() == self._loop_thread:
+                        self._loop.call_later(self._timeout, self._watch)
+                    else:
+                        self._loop.call_soon_threadsafe(self._watch)
             self._service.invoke_batch(self._loop, bodies, frame_headers(header), self._on_response, reply,
                                        progress)
         elif op == framing.OP_PING:
@@ -123,23 +130,25 @@ class FrameProtocol(asyncio.Protocol):
             self._send(Response(400, f"unknown op {op!r}; expected one of {', '.join(framing.OPS)}".encode(),
                                 _TEXT))
 
-    def _watch(self, progress: BatchProgress, timeout: float) -> None:
-        """On the loop: when a record of a batch has run ``timeout`` seconds, answer the batch with the record
-        that timed out and close the connection (which recycles the stuck handler, as when the router gives up
-        on an invocation); otherwise look again when it could have."""
-        if progress.done or self._transport is None:
-            return
-        started = progress.started
-        left = timeout if started is None else started + timeout - time.monotonic()
-        if left > 0:
-            self._loop.call_later(left, self._watch, progress, timeout)
-            return
+    def _watch(self) -> None:
+        """On the loop, while batches run on this connection: when the record running has run the batch's
+        timeout, answer the batch with the record that timed out and close the connection (which recycles the
+        stuck handler, as when the router gives up on an invocation); otherwise look again when it could
+        have. One timer a connection, stopped when the connection has nothing left to run."""
         with self._lock:
-            transport = self._transport
-            if progress.done or transport is None:
+            progress, timeout, transport = self._progress, self._timeout, self._transport
+            if transport is None or progress is None or (progress.done and not self._busy and not self._queue):
+                self._watching = False
+                self._progress = None
                 return
-            message = f"record {progress.index + 1} of the batch ran longer than {timeout:g} s"
-            self.write_frame({"status": 504, framing.TIMED_OUT: progress.index}, message.encode())
+            started = progress.started
+            left = timeout if progress.done or started is None else started + timeout - time.monotonic()
+            if left <= 0:
+                message = f"record {progress.index + 1} of the batch ran longer than {timeout:g} s"
+                self.write_frame({"status": 504, framing.TIMED_OUT: progress.index}, message.encode())
+        if left > 0:
+            self._loop.call_later(left, self._watch)
+            return
         transport.close()
 
     def _reply(self, response: Response) -> bool:
