@@ -1,13 +1,13 @@
 """The toolkit's own CPU per framed invocation, in process: the real frame protocol, service, handler
 thread and handler, fed over a real socketpair by a client in another process (not counted); no router.
 
-    .venv/bin/python bench/toolkit_loop.py [--requests 20000] [--rounds 5] [--profile N]
+    .venv/bin/python bench/toolkit_loop.py [--requests 20000] [--rounds 5] [--profile N] [--batch N]
 
 Serves the shared benchmark model (../shared/bench: numpy's linear classifier) and prints CPU µs per
 request (``time.process_time`` of the whole process, both threads; the median of ``--rounds``), and the
 same model's four hooks called directly (what the user's code costs by itself), so the toolkit's share is
-the difference. ``--profile N`` prints the N costliest functions (the loop thread only: cProfile does
-not follow the handler thread).
+the difference. ``--profile N`` prints the N costliest functions of the loop thread and of the handler thread.
+``--batch N`` sends N requests per ``invoke-batch`` frame (what batch transform does under SingleRecord).
 """
 
 from __future__ import annotations
@@ -38,7 +38,14 @@ from modelyard.toolkit.pool import WorkerPool  # noqa: E402
 from modelyard.toolkit.routes import Service  # noqa: E402
 from modelyard.toolkit.runner import HandlerThread  # noqa: E402
 
-FRAME = framing.encode_frame(framing.request_header(framing.OP_INVOKE, "text/csv"), b"5.1,3.5,1.4,0.2")
+RECORD = b"5.1,3.5,1.4,0.2"
+FRAME = framing.encode_frame(framing.request_header(framing.OP_INVOKE, "text/csv"), RECORD)
+
+
+def batch_frame(records: int) -> bytes:
+    """One ``invoke-batch`` frame of ``records`` copies of the benchmark row."""
+    header = {**framing.request_header(framing.OP_INVOKE_BATCH, "text/csv"), "lengths": [len(RECORD)] * records}
+    return framing.encode_frame(header, RECORD * records)
 
 
 CLIENT = """
@@ -49,10 +56,15 @@ else:
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(sys.argv[1])
 frame = bytes.fromhex(sys.argv[3])
+answer = b""
 for _ in range(int(sys.argv[2])):
     sock.sendall(frame)
-    answer = b""
-    while not answer.endswith(b"}"):
+    while True:
+        if len(answer) >= 8:
+            size = 8 + int.from_bytes(answer[:4], "big") + int.from_bytes(answer[4:8], "big")
+            if len(answer) >= size:
+                answer = answer[size:]
+                break
         answer += sock.recv(65536)
 sock.sendall(b"done")
 """
@@ -74,15 +86,17 @@ def worker_ticks() -> int:
     return total
 
 
-async def run(service: Any, requests: int) -> float:
+async def run(service: Any, requests: int, frame: bytes = FRAME, per_frame: int = 1) -> float:
     """CPU µs per request of this process (and its pool workers) over ``requests`` frames sent one at a time
     on one connection by a client process (whose start-up is in the count, a millisecond or so over the
-    whole round). ``service`` is a ``Service`` served here, or the path of a pool's listening socket."""
+    whole round). ``service`` is a ``Service`` served here, or the path of a pool's listening socket; ``frame``
+    carries ``per_frame`` requests (an ``invoke-batch`` frame when more than one)."""
+    requests //= per_frame
     loop = asyncio.get_running_loop()
     finished: asyncio.Future[None] = loop.create_future()
     started, workers = time.process_time(), worker_ticks()
     if isinstance(service, str):
-        feeder = subprocess.Popen([sys.executable, "-c", CLIENT, service, str(requests), FRAME.hex()])
+        feeder = subprocess.Popen([sys.executable, "-c", CLIENT, service, str(requests), frame.hex()])
         await asyncio.get_running_loop().run_in_executor(None, feeder.wait)
     else:
         server, remote = socket.socketpair()
@@ -96,12 +110,12 @@ async def run(service: Any, requests: int) -> float:
 
         await loop.connect_accepted_socket(lambda: Counting(service, loop), server)
         feeder = subprocess.Popen([sys.executable, "-c", CLIENT, str(remote.fileno()), str(requests),
-                                   FRAME.hex()], pass_fds=(remote.fileno(),))
+                                   frame.hex()], pass_fds=(remote.fileno(),))
         remote.close()
         await finished
     spent = time.process_time() - started + (worker_ticks() - workers) / os.sysconf("SC_CLK_TCK")
     feeder.wait()
-    return spent / requests * 1e6
+    return spent / (requests * per_frame) * 1e6
 
 
 def hooks_alone(handler: Handler, requests: int) -> float:
@@ -121,6 +135,8 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--loop-replies", action="store_true",
                         help="answer through the event loop (call_soon_threadsafe), as before direct replies")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="requests per frame: above 1, invoke-batch frames (batch transform's SingleRecord)")
     parser.add_argument("--workers", type=int, default=1,
                         help="SAGEMAKER_MODEL_SERVER_WORKERS: above 1, the worker pool (workers' CPU counted)")
     args = parser.parse_args()
@@ -148,18 +164,24 @@ def main() -> None:
                 listener.listen(64)
                 listener.setblocking(False)
                 pool.serve(listener, None)
-            await run(service, 1000)
-            served = [await run(service, args.requests) for _ in range(args.rounds)]
+            shape = (batch_frame(args.batch), args.batch) if args.batch > 1 else (FRAME, 1)
+            await run(service, 1000, *shape)
+            served = [await run(service, args.requests, *shape) for _ in range(args.rounds)]
             alone = [hooks_alone(handler, args.requests) for _ in range(args.rounds)]
             print(f"toolkit CPU per framed invoke, in process (median of {args.rounds} rounds of {args.requests}): "
                   f"{statistics.median(served):.1f} µs, of which the model's hooks alone "
                   f"{statistics.median(alone):.1f} µs")
             if args.profile:
-                profile = cProfile.Profile()
+                profile, on_handler = cProfile.Profile(), cProfile.Profile()
+                runner.call(on_handler.enable)
                 profile.enable()
-                await run(service, args.requests)
+                await run(service, args.requests, *shape)
                 profile.disable()
+                runner.call(on_handler.disable)
+                print("event loop thread:")
                 pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+                print("handler thread:")
+                pstats.Stats(on_handler).sort_stats("tottime").print_stats(args.profile)
             if pool is not None:
                 await pool.stop()
 

@@ -3,8 +3,9 @@
 The model is pure Python on the generic image (its environment builds in about a second). One
 request body is one or more lines; ``ContentType`` picks how a line is read:
 
-    text/plain            a line "abc" -> "ABC"; "sleep" sleeps 1 s; "env:NAME" -> $NAME; "fail" raises;
-                          "exit" ends the container process
+    text/plain            a line "abc" -> "ABC"; "sleep" sleeps 1 s; "hang" 60 s; "env:NAME" -> $NAME; "fail" raises;
+                          "exit" ends the container process;
+                          "calls" -> how many times predict_fn ran in this process, this call included
     text/csv              a row "1,2" -> (1+2)*scale; a field "fail" raises
     application/jsonlines {"x": [1, 2]} (or a bare list) -> {"score": (1+2)*scale}; {"fail": ...} raises
 
@@ -33,6 +34,8 @@ BUCKET = "transform-data"
 MODEL = '''
 import json, os, time
 
+CALLS = [0]
+
 def model_fn(model_dir):
     with open(os.path.join(model_dir, "weights.json")) as handle:
         return json.load(handle)
@@ -54,8 +57,12 @@ def _one(kind, row, scale):
             raise RuntimeError("cannot read the line fail")
         if row == "sleep":
             time.sleep(1)
+        if row == "hang":
+            time.sleep(60)
         if row == "exit":
             os._exit(3)
+        if row == "calls":
+            return str(CALLS[0])
         if row.startswith("env:"):
             return os.environ.get(row[4:], "<unset>")
         return row.upper()
@@ -69,6 +76,7 @@ def _one(kind, row, scale):
     return {"score": sum(values) * scale}
 
 def predict_fn(data, model):
+    CALLS[0] += 1
     kind, rows = data
     return [_one(kind, row, model["scale"]) for row in rows]
 

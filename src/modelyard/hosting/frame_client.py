@@ -45,6 +45,23 @@ def invoke_header(content_type: str | None, accept: str | None, custom_attribute
     return raw
 
 
+_batch_prefixes: dict[tuple[str | float | None, ...], bytes] = {}
+
+
+def batch_header(lengths: list[int], content_type: str | None, accept: str | None, timeout: float) -> bytes:
+    """The encoded header of an ``invoke-batch`` frame of records of these ``lengths``, each allowed
+    ``timeout`` seconds."""
+    key = (content_type, accept, timeout)
+    prefix = _batch_prefixes.get(key)
+    if prefix is None:
+        header = {**framing.request_header(framing.OP_INVOKE_BATCH, content_type, accept), "timeout": timeout}
+        prefix = framing.encode_header(header)[:-1] + b',"lengths":['
+        if len(_batch_prefixes) >= HEADER_CACHE_ENTRIES:
+            _batch_prefixes.clear()
+        _batch_prefixes[key] = prefix
+    return prefix + ",".join(map(str, lengths)).encode() + b"]}"
+
+
 class Withdrawn(ConnectionResetError):
     """The connection closed while this call waited behind another: the toolkit never started it."""
 

@@ -27,6 +27,13 @@ class Headers(dict[str, str]):
         for key, value in (items or {}).items():
             self[key] = value
 
+    def copy(self) -> Headers:
+        """A copy that changes independently of this one."""
+        twin = Headers.__new__(Headers)
+        dict.update(twin, self)
+        twin._lower = self._lower.copy()
+        return twin
+
     def __setitem__(self, key: str, value: str) -> None:
         previous = self._lower.get(key.lower())
         if previous is not None and previous != key:
@@ -55,11 +62,19 @@ class Headers(dict[str, str]):
 class RequestProcessor:
     """Request headers in, response status and headers out, for one request."""
 
+    __slots__ = ("_request_header", "_response", "_status_code", "_reason_phrase")
+
     def __init__(self, request_header: Headers) -> None:
         self._request_header = request_header
-        self._response_header = Headers()
+        self._response: Headers | None = None
         self._status_code = 200
         self._reason_phrase: str | None = None
+
+    @property
+    def _response_header(self) -> Headers:
+        if self._response is None:
+            self._response = Headers()
+        return self._response
 
     def get_request_property(self, key: str) -> str | None:
         """One request header."""
@@ -79,7 +94,7 @@ class RequestProcessor:
 
     def get_response_header(self, key: str) -> str | None:
         """One response header."""
-        return self._response_header.get(key)
+        return None if self._response is None else self._response.get(key)
 
     def report_status(self, code: int, reason_phrase: str | None = None) -> None:
         """Choose the response status."""

@@ -4,6 +4,9 @@
 
     data_received ─► FrameParser ─► ping / execution-parameters: answered on the loop at once
                                   └► invoke: HandlerThread ─► response frame (then next frame)
+                                  └► invoke-batch: the same, each record run as its own invocation,
+                                     one response frame for them all (bad lengths: a 400 frame; a record
+                                     running past the frame's "timeout": a "timed_out" frame, then close)
                                      (written by the handler thread itself when the transport's buffer
                                       is empty: the loop is not woken; a plain invoke frame waiting
                                       behind it (a pipelining client) is handed to the service by the
@@ -20,11 +23,12 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from collections import deque
 from typing import Any
 
 from modelyard.toolkit import framing
-from modelyard.toolkit.handler import Response
+from modelyard.toolkit.handler import BatchProgress, Response
 from modelyard.toolkit.routes import Service, frame_headers
 
 _TEXT = "text/plain; charset=utf-8"
@@ -41,6 +45,11 @@ class FrameProtocol(asyncio.Protocol):
         self._busy = False
         self._transport: asyncio.Transport | None = None
         self._fd = -1
+        self._loop_thread = threading.get_ident()
+        self._progress: BatchProgress | None = None
+        """The batch running (or last run) on this connection, and its timeout per record."""
+        self._timeout = 0.0
+        self._watching = False
         self._lock = threading.Lock()
         """Held by the handler thread while it answers on this connection, and by the loop while it changes
         what that answer depends on (busy, the queue, the transport): the socket stays open while it writes."""
@@ -92,6 +101,27 @@ class FrameProtocol(asyncio.Protocol):
             else:
                 self._service.invoke(self._loop, body, frame_headers(header), self._on_response,
                                      reply=self._reply if self._fd >= 0 else None)
+        elif op == framing.OP_INVOKE_BATCH:
+            self._busy = True
+            reply = self._reply if self._fd >= 0 else None
+            try:
+                bodies = framing.split_batch(header.get("lengths"), body)
+            except framing.FrameError as exc:
+                self._service.answer(self._loop, Response(400, str(exc).encode(), _TEXT), self._on_response, reply)
+                return
+            timeout = header.get("timeout")
+            progress = None
+            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+                progress = self._progress = BatchProgress()
+                self._timeout = float(timeout)
+                if not self._watching:
+                    self._watching = True
+                    if threading.get_ident() == self._loop_thread:
+                        self._loop.call_later(self._timeout, self._watch)
+                    else:
+                        self._loop.call_soon_threadsafe(self._watch)
+            self._service.invoke_batch(self._loop, bodies, frame_headers(header), self._on_response, reply,
+                                       progress)
         elif op == framing.OP_PING:
             self._send(self._service.ping())
         elif op == framing.OP_EXECUTION_PARAMETERS:
@@ -99,6 +129,27 @@ class FrameProtocol(asyncio.Protocol):
         else:
             self._send(Response(400, f"unknown op {op!r}; expected one of {', '.join(framing.OPS)}".encode(),
                                 _TEXT))
+
+    def _watch(self) -> None:
+        """On the loop, while batches run on this connection: when the record running has run the batch's
+        timeout, answer the batch with the record that timed out and close the connection (which recycles the
+        stuck handler, as when the router gives up on an invocation); otherwise look again when it could
+        have. One timer a connection, stopped when the connection has nothing left to run."""
+        with self._lock:
+            progress, timeout, transport = self._progress, self._timeout, self._transport
+            if transport is None or progress is None or (progress.done and not self._busy and not self._queue):
+                self._watching = False
+                self._progress = None
+                return
+            started = progress.started
+            left = timeout if progress.done or started is None else started + timeout - time.monotonic()
+            if left <= 0:
+                message = f"record {progress.index + 1} of the batch ran longer than {timeout:g} s"
+                self.write_frame({"status": 504, framing.TIMED_OUT: progress.index}, message.encode())
+        if left > 0:
+            self._loop.call_later(left, self._watch)
+            return
+        transport.close()
 
     def _reply(self, response: Response) -> bool:
         """On the handler thread: write the answer to the socket now, when the transport holds nothing unsent
@@ -176,10 +227,13 @@ class FrameProtocol(asyncio.Protocol):
 
 
 def _plain_invoke(header: dict[str, Any]) -> bool:
-    return header.get("op") == framing.OP_INVOKE and not header.get(framing.STREAM)
+    op = header.get("op")
+    return op == framing.OP_INVOKE_BATCH or (op == framing.OP_INVOKE and not header.get(framing.STREAM))
 
 
 def _response_header(response: Response) -> dict[str, Any]:
+    if response.results is not None:
+        return {"status": response.status, "results": response.results}
     return {"status": response.status, "content_type": response.content_type,
             "custom_attributes": response.custom_attributes}
 

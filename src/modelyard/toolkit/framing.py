@@ -12,6 +12,15 @@ an invocation whose answer may come in parts.
 Response header: ``{"status": int, "content_type", "custom_attributes"}``; for status >= 400 the
 body is a UTF-8 error message. One request is in flight per connection at a time.
 
+Several records in one frame (batch transform): the request header has ``"op": "invoke-batch"``, the
+same fields as ``invoke`` (they apply to every record) and ``"lengths": [n1, n2, ...]``, the body being
+the records' bodies one after another (at most ``MAX_BATCH_RECORDS``). The toolkit runs each record as
+its own invocation and answers one frame: ``{"status": 200, "results": [[status, length, content_type,
+custom_attributes], ...]}`` (one entry per record, in order), the body being the answers' bodies one
+after another. ``split_batch`` checks lengths against a body, on either side. With ``"timeout": seconds``
+in the request, a record that runs longer is answered ``{"status": 504, "timed_out": index}`` (the
+record's 0-based index in the batch; the body a message) and the connection is closed.
+
 A streamed answer is several frames: ``{"stream": "start", "status", "content_type",
 "custom_attributes"}``, then ``{"stream": "part"}`` with each part as the body, then ``{"stream":
 "end", "status"}`` or ``{"stream": "error", "status"}`` with the error message as the body. A
@@ -27,6 +36,7 @@ import asyncio
 import json
 import os
 import struct
+from itertools import accumulate
 from typing import Any
 
 PREFIX = struct.Struct(">II")
@@ -37,7 +47,11 @@ MAX_BODY_BYTES = 1 << 30
 OP_INVOKE = "invoke"
 OP_PING = "ping"
 OP_EXECUTION_PARAMETERS = "execution-parameters"
-OPS = (OP_INVOKE, OP_PING, OP_EXECUTION_PARAMETERS)
+OP_INVOKE_BATCH = "invoke-batch"
+OPS = (OP_INVOKE, OP_INVOKE_BATCH, OP_PING, OP_EXECUTION_PARAMETERS)
+TIMED_OUT = "timed_out"
+MAX_BATCH_RECORDS = 1024
+"""Records in one ``invoke-batch`` frame, at most (either side refuses more)."""
 
 STREAM = "stream"
 STREAM_START = "start"
@@ -90,6 +104,23 @@ def frame_parts(header: dict[str, Any], body: bytes | bytearray | memoryview = b
 def encode_frame(header: dict[str, Any], body: bytes | bytearray | memoryview = b"") -> bytes:
     """The whole frame as one bytes object."""
     return b"".join(frame_parts(header, body))
+
+
+def split_batch(lengths: object, body: bytes) -> list[bytes]:
+    """``body`` cut at ``lengths`` (a list of non-negative ints adding up to its size, at most
+    ``MAX_BATCH_RECORDS`` of them); raises FrameError saying what is wrong otherwise."""
+    if not isinstance(lengths, (list, tuple)) or not lengths:
+        raise FrameError("a batch needs a non-empty list of lengths")
+    if len(lengths) > MAX_BATCH_RECORDS:
+        raise FrameError(f"a batch of {len(lengths)} records exceeds {MAX_BATCH_RECORDS}")
+    if any(type(length) is not int for length in lengths) or min(lengths) < 0:
+        wrong = next(n for n in lengths if type(n) is not int or n < 0)
+        raise FrameError(f"batch length {wrong!r} is not a non-negative integer")
+    ends = list(accumulate(lengths))
+    if ends[-1] != len(body):
+        raise FrameError(f"batch lengths add up to {ends[-1]} bytes but the body has {len(body)}")
+    ends.insert(0, 0)
+    return list(map(body.__getitem__, map(slice, ends, ends[1:])))
 
 
 def request_header(op: str, content_type: str | None = None, accept: str | None = None,

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import traceback
 import types
 from collections.abc import Iterator
@@ -52,17 +53,33 @@ and the toolkit module that does it as their container does."""
 
 class Response:
     """What one invocation answers. ``streamed``: its parts already went to the request's stream sink,
-    and ``status``/``body`` say how the stream ended (200, or the error raised mid-stream)."""
+    and ``status``/``body`` say how the stream ended (200, or the error raised mid-stream). ``results``:
+    the answer to a batch, one ``[status, length, content_type, custom_attributes]`` per record, their
+    bodies one after another in ``body``."""
 
-    __slots__ = ("status", "body", "content_type", "custom_attributes", "streamed")
+    __slots__ = ("status", "body", "content_type", "custom_attributes", "streamed", "results")
 
     def __init__(self, status: int, body: bytes, content_type: str | None = None,
-                 custom_attributes: str | None = None, streamed: bool = False) -> None:
+                 custom_attributes: str | None = None, streamed: bool = False,
+                 results: list[list[Any]] | None = None) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
         self.custom_attributes = custom_attributes
         self.streamed = streamed
+        self.results = results
+
+
+class BatchProgress:
+    """Which record of a batch runs and since when (``time.monotonic``), written by the thread running them
+    and read by a watchdog on another; ``done`` once the batch has ended."""
+
+    __slots__ = ("index", "started", "done")
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.started: float | None = None
+        self.done = False
 
 
 class PartSink(Protocol):
@@ -75,9 +92,14 @@ class PartSink(Protocol):
         """One part of the answer."""
 
 
+_PLAIN = frozenset((bytes, str, bytearray, memoryview, list, dict, tuple, type(None)))
+
+
 def is_stream(result: Any) -> bool:
     """Whether a hook's result is a generator or iterator of parts (not bytes, str, a list or a dict)."""
-    return isinstance(result, Iterator) and not isinstance(result, (bytes, str, bytearray, memoryview))
+    kind = type(result)
+    return kind not in _PLAIN and hasattr(kind, "__next__") and isinstance(result, Iterator) \
+        and not isinstance(result, (bytes, str, bytearray, memoryview))
 
     def __repr__(self) -> str:
         return f"Response({self.status}, {self.body[:80]!r}, {self.content_type!r})"
@@ -141,6 +163,10 @@ class Handler:
                                "output_fn", ("prediction", "accept"))
         self.transform_fn = None if transform_fn is None else Hook(
             transform_fn, "transform_fn", ("model", "input_data", "content_type", "accept"))
+        used = (self.transform_fn,) if self.transform_fn is not None else (self.input_fn, self.predict_fn,
+                                                                           self.output_fn)
+        self.with_context = any(hook.mode is not None for hook in used)
+        """Whether a hook that runs per request takes the context (else none is made: no hook could see it)."""
 
     @classmethod
     def from_settings(cls, settings: ToolkitSettings) -> Handler:
@@ -161,8 +187,11 @@ class Handler:
         a generator goes part by part to ``stream`` when there is one."""
         if not accept or accept == content_types.ANY:
             accept = self.default_accept
-        processor = RequestProcessor(headers)
-        context = Context(self.properties, [processor], headers.get(INFERENCE_ID))
+        processor: RequestProcessor | None = None
+        context: Context | None = None
+        if self.with_context:
+            processor = RequestProcessor(headers)
+            context = Context(self.properties, [processor], headers.get(INFERENCE_ID))
         try:
             data: Any = body.decode("utf-8") if content_type in content_types.UTF8_TYPES else body
             if self.transform_fn is not None:
@@ -178,7 +207,27 @@ class Handler:
             return response
         return _send_parts(response, stream)
 
-    def _default_transform(self, context: Context, data: Any, content_type: str | None, accept: str) -> Any:
+    def invoke_batch(self, bodies: list[bytes], content_type: str | None, accept: str | None,
+                     headers: Headers, progress: BatchProgress | None = None) -> Response:
+        """Run each body as its own invocation (``invoke``, each with a copy of ``headers``), in order; one
+        Response holding every answer (``results``); never raises. ``progress`` follows the record running."""
+        results: list[list[Any]] = []
+        answers: list[bytes] = []
+        invoke = self.invoke
+        separate = self.with_context
+        try:
+            for index, body in enumerate(bodies):
+                if progress is not None:
+                    progress.index, progress.started = index, time.monotonic()
+                answer = invoke(body, content_type, accept, headers.copy() if separate else headers)
+                results.append([answer.status, len(answer.body), answer.content_type, answer.custom_attributes])
+                answers.append(answer.body)
+        finally:
+            if progress is not None:
+                progress.done = True
+        return Response(200, b"".join(answers), results=results)
+
+    def _default_transform(self, context: Context | None, data: Any, content_type: str | None, accept: str) -> Any:
         decoded = self.input_fn(context, data, content_type)
         prediction = self.predict_fn(context, decoded, self.model)
         if is_stream(prediction) and self.output_fn.is_default:
@@ -215,12 +264,12 @@ def _hook(user_fn: Any, default: Any, name: str, arguments: tuple[str, ...]) -> 
     return Hook(user_fn, name, arguments)
 
 
-def _response(result: Any, accept: str, processor: RequestProcessor) -> Response:
+def _response(result: Any, accept: str, processor: RequestProcessor | None) -> Response:
     content_type: str | None = accept
     if isinstance(result, tuple):
         result, content_type = result[0], result[1]
-    status = processor.get_response_status_code()
-    attributes = processor.get_response_header(CUSTOM_ATTRIBUTES)
+    status, attributes = (200, None) if processor is None else (
+        processor.get_response_status_code(), processor.get_response_header(CUSTOM_ATTRIBUTES))
     if is_stream(result):
         return Response(status, result, content_type, attributes)
     return Response(status, as_bytes(result), content_type, attributes)

@@ -15,7 +15,7 @@ from modelyard.toolkit.context import (
     TARGET_MODEL,
     Headers,
 )
-from modelyard.toolkit.handler import Handler, PartSink, Response, failure
+from modelyard.toolkit.handler import BatchProgress, Handler, PartSink, Response, failure
 from modelyard.toolkit.runner import Call, HandlerThread
 
 PING_OK = Response(200, b"", None)
@@ -54,6 +54,24 @@ class Service:
         """Queue an invocation on the handler thread; ``done(response)`` is called on ``loop``, unless
         ``reply(response)`` (called on the handler thread first) delivers it and returns True. A generator
         result goes to ``stream`` part by part (called from the handler thread)."""
+        self._submit(loop, self.handler.invoke,
+                     (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers, stream), done, reply)
+
+    def invoke_batch(self, loop: asyncio.AbstractEventLoop, bodies: list[bytes], headers: Headers,
+                     done: Callable[[Response], None], reply: Callable[[Response], bool] | None = None,
+                     progress: BatchProgress | None = None) -> None:
+        """Queue several records, each run as its own invocation one after another (``Handler.invoke_batch``,
+        which keeps ``progress``); one Response answers them all, delivered as ``invoke`` delivers one."""
+        self._submit(loop, self.handler.invoke_batch,
+                     (bodies, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers, progress), done, reply)
+
+    def answer(self, loop: asyncio.AbstractEventLoop, response: Response, done: Callable[[Response], None],
+               reply: Callable[[Response], bool] | None = None) -> None:
+        """Answer ``response`` in the order of the invocations queued before it, delivered as they are."""
+        self._submit(loop, _constant, (response,), done, reply)
+
+    def _submit(self, loop: asyncio.AbstractEventLoop, func: Callable[..., Response], args: tuple[object, ...],
+                done: Callable[[Response], None], reply: Callable[[Response], bool] | None) -> None:
         def finish(result: object) -> None:
             self._calls.pop(done, None)
             done(result if isinstance(result, Response) else failure(result))  # type: ignore[arg-type]
@@ -66,10 +84,7 @@ class Service:
                     return True
                 return False
 
-        self._calls[done] = self.runner.submit(loop, self.handler.invoke,
-                                               (body, headers.get(CONTENT_TYPE), headers.get(ACCEPT), headers,
-                                                stream),
-                                               finish, direct)
+        self._calls[done] = self.runner.submit(loop, func, args, finish, direct)
 
     def abandon(self, done: Callable[[Response], None]) -> None:
         """The caller of the invocation reporting to ``done`` is gone: drop it, or recycle if it runs."""
@@ -88,6 +103,10 @@ class Service:
     def in_flight(self) -> int:
         """Invocations queued or running."""
         return self.runner.in_flight
+
+
+def _constant(response: Response) -> Response:
+    return response
 
 
 def frame_headers(header: dict[str, object]) -> Headers:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from modelyard.jobs import (
     AssembleWith,
@@ -24,7 +25,6 @@ from modelyard.jobs import (
     RecordTooLargeError,
     SplitType,
     assemble,
-    assemble_chunk,
     make_batches,
     split_records,
 )
@@ -46,13 +46,20 @@ class TransformSpec:
     gzip: bool = False
 
 
-@dataclass(frozen=True, slots=True)
 class Piece:
-    """One request: records ``start .. start+count-1`` of the object, and the body sent."""
+    """One request: records ``start .. start+count-1`` of the object, and the body sent (a slotted class, not
+    a frozen dataclass, which costs several times more to make: a job may have millions, one per record
+    under SingleRecord)."""
 
-    start: int
-    count: int
-    body: bytes
+    __slots__ = ("start", "count", "body")
+
+    def __init__(self, start: int, count: int, body: bytes) -> None:
+        self.start = start
+        self.count = count
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Piece({self.start}, {self.count}, {self.body[:40]!r})"
 
 
 def line_pieces(payload: bytes, limit: int | None) -> list[Piece] | None:
@@ -89,23 +96,39 @@ class FileWork:
     records: list[bytes] | None
     outputs: list[bytes | None] = field(init=False)
     remaining: int = field(init=False)
+    _by_line: bool = field(init=False)
     failure: str | None = None
 
     def __post_init__(self) -> None:
         self.outputs = [None] * len(self.pieces)
         self.remaining = len(self.pieces)
+        self._by_line = self.spec.assemble_with is AssembleWith.LINE
+        """``assemble_chunk``'s rule, decided once."""
 
     @property
     def done(self) -> bool:
         """True once every piece has answered (or the file failed)."""
         return self.remaining == 0 or self.failure is not None
 
+    def accept_run(self, first: int, replies: list[bytes]) -> None:
+        """Record the replies of pieces ``first, first+1, ...``; raises FileFailed as ``accept`` does."""
+        if self.records is not None:
+            for index, reply in enumerate(replies, first):
+                self.accept(index, reply)
+            return
+        if self._by_line:
+            replies = [reply if reply.endswith(b"\n") else reply + b"\n" for reply in replies]
+        self.outputs[first:first + len(replies)] = replies
+        self.remaining -= len(replies)
+
     def accept(self, index: int, reply: bytes) -> None:
         """Record piece ``index``'s reply; raises FileFailed when it cannot be mapped to its records."""
         piece = self.pieces[index]
         processor = self.spec.processor
         if self.records is None:
-            self.outputs[index] = assemble_chunk(reply, self.spec.assemble_with)
+            if self._by_line and not reply.endswith(b"\n"):
+                reply += b"\n"
+            self.outputs[index] = reply
         else:
             try:
                 outputs = processor.split_outputs(reply, piece.count)
@@ -127,6 +150,12 @@ def describe_records(piece: Piece) -> str:
     return f"records {piece.start + 1}-{piece.start + piece.count}"
 
 
+def describe_pieces(pieces: list[Piece]) -> str:
+    """The records of consecutive ``pieces``, as ``describe_records`` words them."""
+    first, last = pieces[0], pieces[-1]
+    return describe_records(Piece(first.start, last.start + last.count - first.start, b""))
+
+
 def plan_file(data: bytes, spec: TransformSpec) -> FileWork:
     """Split, filter and batch one object; raises FileFailed for bad input."""
     if spec.gzip:
@@ -145,14 +174,26 @@ def plan_file(data: bytes, spec: TransformSpec) -> FileWork:
         records = split_records(data, spec.split_type)
         sent = records if processor.processing.input_filter.is_root else [
             _filtered(processor, record, index) for index, record in enumerate(records)]
-        batches = make_batches(sent, spec.split_type, spec.strategy, spec.payload_limit)
+        if spec.strategy is BatchStrategy.SINGLE_RECORD:
+            pieces = single_pieces(sent, spec.payload_limit)
+        else:
+            batches = make_batches(sent, spec.split_type, spec.strategy, spec.payload_limit)
+            pieces = [Piece(b.start, len(b.records), b.body) for b in batches]
     except RecordTooLargeError as exc:
         raise FileFailed(f"record {exc.index + 1} is {exc.size} bytes, more than MaxPayloadInMB allows "
                          f"({exc.limit} bytes)") from None
     except RecordFormatError as exc:
         raise FileFailed(f"the object is not valid {spec.split_type.value} data: {exc}") from None
-    pieces = [Piece(b.start, len(b.records), b.body) for b in batches]
     return FileWork(spec, pieces, records if per_record else None)
+
+
+def single_pieces(records: list[bytes], limit: int | None) -> list[Piece]:
+    """One piece per record (what ``make_batches`` gives under SingleRecord, without a Batch each);
+    raises RecordTooLargeError for the first record over ``limit``."""
+    if limit is not None and records and max(map(len, records)) > limit:
+        index = next(i for i, record in enumerate(records) if len(record) > limit)
+        raise RecordTooLargeError(index=index, size=len(records[index]), limit=limit)
+    return list(map(Piece, range(len(records)), repeat(1), records))
 
 
 def _filtered(processor: RecordProcessor, record: bytes, index: int) -> bytes:

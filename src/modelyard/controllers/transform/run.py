@@ -7,9 +7,11 @@
               so one file never splits across instances
     workers : MaxConcurrentTransforms connections per instance, each takes its instance's next piece,
               invokes, hands the reply back; on a toolkit instance a connection is a pipelined lane of
-              PIPELINE_DEPTH workers (the toolkit runs a connection's requests one at a time, in order,
-              so the model still sees at most MaxConcurrentTransforms requests at once, and the next
-              request already waits at the instance when one ends: no round trip per record)
+              LANE_FRAMES workers, each taking up to BATCH_RECORDS consecutive pieces of one file and
+              sending them in one frame (the toolkit runs a connection's frames one at a time, in order,
+              and a frame's pieces one after another as separate invocations, so the model still sees at
+              most MaxConcurrentTransforms requests at once, and the next frame already waits at the
+              instance when one ends: no round trip, and no frame, per record)
     a file whose pieces all answered is assembled in input order and written as <key>.out;
     a failing piece fails its file (no .out) and the others carry on
 
@@ -32,7 +34,13 @@ from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.placement import InstancePlacement
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.controllers.transform.feed import PieceFeed
-from modelyard.controllers.transform.files import FileFailed, FileWork, describe_records, plan_file
+from modelyard.controllers.transform.files import (
+    FileFailed,
+    FileWork,
+    describe_pieces,
+    describe_records,
+    plan_file,
+)
 from modelyard.controllers.transform.inputs import InputError, InputObject, list_inputs, output_uri
 from modelyard.controllers.transform.settings import (
     RunSettings,
@@ -44,8 +52,8 @@ from modelyard.controllers.transform.settings import (
 from modelyard.desired.transform import TransformDesired
 from modelyard.hosting.container_chain import SERIAL
 from modelyard.hosting.frame_client import Withdrawn
-from modelyard.hosting.frame_pipeline import FramePipeline
-from modelyard.hosting.instances import ChainReply, FramedInstance, Invocation, Reply
+from modelyard.hosting.frame_pipeline import Answers, FramePipeline, RecordTimedOut
+from modelyard.hosting.instances import ChainReply, FramedInstance, Invocation
 from modelyard.log_groups import TRANSFORM_JOBS
 from modelyard.logstore import LogWriter
 from modelyard.storage import ObjectStore, StorageError
@@ -70,13 +78,18 @@ class Outcome:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-Invoke = Callable[[Invocation, float], Awaitable[Reply]]
+Send = Callable[[list[bytes], float], Awaitable[Answers]]
+"""Sends the bodies of consecutive pieces of one file (one frame on a toolkit instance, else one piece) with
+the per-record timeout; their answers, in order."""
 
-PIPELINE_DEPTH = 128
-"""Requests in flight on one connection to a toolkit instance (answered in order, run one at a time; at most
-1 MiB of bodies, so MultiRecord pieces still go one by one). Deep enough that the server and the toolkit
-each wake once per burst of 64 records: on a loaded machine a wake-up costs milliseconds (16 ran at about
-half the rate of 128 in bench/transform.py; 256 and 512 gave no more)."""
+LANE_FRAMES = 16
+"""Frames in flight on one connection to a toolkit instance (answered in order, run one at a time; at most
+1 MiB of bodies, so MultiRecord pieces still go one by one). Each frame carries up to BATCH_RECORDS
+pieces, so the server and the toolkit each wake once per burst of frames rather than per record."""
+BATCH_RECORDS = 64
+"""Pieces of one file in one frame to a toolkit instance, each run as its own invocation by the toolkit."""
+BATCH_BYTES = 256 * 1024
+"""Bodies in one batch frame, at most (a larger piece goes alone)."""
 
 
 @dataclass
@@ -84,6 +97,28 @@ class _Slot:
     instance: Instance
     data_log: LogWriter
     lanes: list[FramePipeline] = field(default_factory=list)
+    frames: int = 0
+    """Requests (frames) sent to the instance."""
+    sent: int = 0
+    """Pieces sent to the instance in them."""
+
+
+def _piece_size(item: tuple[FileWork, InputObject], index: int) -> int:
+    return len(item[0].pieces[index].body)
+
+
+def _accept(work: FileWork, first: int, answers: Answers) -> None:
+    """The answers of pieces ``first ..`` into ``work``; raises FileFailed for the first error answer."""
+    statuses = answers.statuses
+    failed = next((offset for offset, status in enumerate(statuses) if status != 200), None)
+    work.accept_run(first, answers.bodies if failed is None else answers.bodies[:failed])
+    if failed is None:
+        return
+    reply = answers.reply(failed)
+    message = reply.body.decode("utf-8", errors="replace").strip()[:_MESSAGE_CHARS]
+    source = f"container {reply.container}" if isinstance(reply, ChainReply) else "the model"
+    raise FileFailed(f"{describe_records(work.pieces[first + failed])}: {source} answered HTTP {reply.status}: "
+                     f"{message}")
 
 
 def _plans(job: dict[str, Any], desired: TransformDesired) -> list[ContainerPlan]:
@@ -213,8 +248,9 @@ class TransformRun:
 
     async def _process(self, inputs: list[InputObject], settings: RunSettings) -> None:
         feeds: list[PieceFeed[tuple[FileWork, InputObject]]] = [PieceFeed() for _ in self.slots]
-        tasks = [asyncio.create_task(self._worker(slot, feed, settings, invoke))
-                 for slot, feed in zip(self.slots, feeds, strict=True) for invoke in self._lanes(slot, settings)]
+        tasks = [asyncio.create_task(self._worker(slot, feed, settings, send, limit))
+                 for slot, feed in zip(self.slots, feeds, strict=True)
+                 for send, limit in self._lanes(slot, settings)]
         try:
             for position, source in enumerate(inputs):
                 index = position % len(self.slots)
@@ -230,6 +266,9 @@ class TransformRun:
                 feed.close()
             await asyncio.gather(*tasks)
             await asyncio.gather(*self._writes)
+            for slot in self.slots:
+                slot.data_log.write_line(f"Transform job {self.name}: {slot.sent} invocations sent in "
+                                         f"{slot.frames} requests to the instance")
         finally:
             for task in tasks:
                 task.cancel()
@@ -245,29 +284,41 @@ class TransformRun:
             self._fail(source, str(exc), slot)
         return None
 
-    def _lanes(self, slot: _Slot, settings: RunSettings) -> list[Invoke]:
-        """One invoke per worker: MaxConcurrentTransforms connections to the instance; on a toolkit instance
-        each carries PIPELINE_DEPTH requests (the toolkit runs them one at a time per connection)."""
+    def _lanes(self, slot: _Slot, settings: RunSettings) -> list[tuple[Send, int]]:
+        """One sender per worker, with the pieces it may take at once: MaxConcurrentTransforms connections to
+        the instance; on a toolkit instance each carries LANE_FRAMES frames of up to BATCH_RECORDS pieces (the
+        toolkit runs a connection's frames one at a time and a frame's pieces one after another)."""
         client = slot.instance.client
+        content_type, accept = settings.content_type, settings.accept
         if not isinstance(client, FramedInstance):
-            return [client.invoke] * settings.max_concurrent
-        lanes = [FramePipeline(client, PIPELINE_DEPTH) for _ in range(settings.max_concurrent)]
+            async def one(bodies: list[bytes], timeout: float) -> Answers:
+                return Answers.of([await client.invoke(Invocation(bodies[0], content_type, accept), timeout)])
+            return [(one, 1)] * settings.max_concurrent
+        lanes = [FramePipeline(client, LANE_FRAMES) for _ in range(settings.max_concurrent)]
         slot.lanes = lanes
-        return [lane.invoke for lane in lanes for _ in range(PIPELINE_DEPTH)]
+
+        def batched(lane: FramePipeline) -> Send:
+            async def send(bodies: list[bytes], timeout: float) -> Answers:
+                if len(bodies) == 1:
+                    return Answers.of([await lane.invoke(Invocation(bodies[0], content_type, accept), timeout)])
+                return await lane.invoke_batch(bodies, content_type, accept, timeout)
+            return send
+
+        return [(batched(lane), BATCH_RECORDS) for lane in lanes for _ in range(LANE_FRAMES)]
 
     async def _worker(self, slot: _Slot, feed: PieceFeed[tuple[FileWork, InputObject]],
-                      settings: RunSettings, invoke: Invoke) -> None:
+                      settings: RunSettings, send: Send, limit: int) -> None:
         while True:
-            taken = await feed.take()
+            taken = await feed.take_run(limit, BATCH_BYTES, _piece_size)
             if taken is None:
                 return
-            (work, source), index = taken
+            (work, source), first, count = taken
             if work.failure is not None:
                 continue
             try:
-                reply = await self._invoke(slot, work, index, settings, invoke)
+                answers = await self._send(slot, work, first, count, settings, send)
                 if work.failure is None:
-                    work.accept(index, reply)
+                    _accept(work, first, answers)
                 if work.remaining == 0 and work.failure is None:
                     self._finish(source, work, slot)
             except FileFailed as exc:
@@ -278,13 +329,17 @@ class TransformRun:
                 if work.failure is None:
                     self._fail(source, f"internal error in modelyard: {exc}", slot, work)
 
-    async def _invoke(self, slot: _Slot, work: FileWork, index: int, settings: RunSettings, invoke: Invoke) -> bytes:
-        piece = work.pieces[index]
-        invocation = Invocation(piece.body, settings.content_type, settings.accept)
+    async def _send(self, slot: _Slot, work: FileWork, first: int, count: int, settings: RunSettings,
+                    send: Send) -> Answers:
+        """Send pieces ``first .. first+count-1`` of ``work``, retrying transport failures; their answers."""
+        pieces = work.pieces[first:first + count]
+        bodies = [piece.body for piece in pieces]
         attempt = 0
         while attempt <= settings.retries:
+            slot.frames += 1
+            slot.sent += count
             try:
-                reply = await invoke(invocation, settings.timeout)
+                return await send(bodies, settings.timeout)
             except Withdrawn as exc:
                 # the call ahead of this one failed and reports it after the same pause as any failed call:
                 # wait a little longer, so a container that died on an earlier record is blamed on that record
@@ -293,20 +348,17 @@ class TransformRun:
                     raise FileFailed(work.failure) from None
                 if slot.instance.process.poll() is None:
                     continue
-                raise FileFailed(f"{describe_records(piece)}: {self._transport_problem(slot, exc, settings)}") from None
+                raise FileFailed(f"{describe_pieces(pieces)}: {self._transport_problem(slot, exc, settings)}") \
+                    from None
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
                 await asyncio.sleep(RETRY_DELAY_SECONDS * (attempt + 1))
                 problem = self._transport_problem(slot, exc, settings)
+                culprits = [pieces[exc.index]] if isinstance(exc, RecordTimedOut) else pieces
                 if attempt < settings.retries and slot.instance.process.poll() is None:
-                    slot.data_log.write_line(f"{describe_records(piece)}: {problem}; retrying")
+                    slot.data_log.write_line(f"{describe_pieces(culprits)}: {problem}; retrying")
                     attempt += 1
                     continue
-                raise FileFailed(f"{describe_records(piece)}: {problem}") from None
-            if reply.status == 200:
-                return reply.body
-            message = reply.body.decode("utf-8", errors="replace").strip()[:_MESSAGE_CHARS]
-            source = f"container {reply.container}" if isinstance(reply, ChainReply) else "the model"
-            raise FileFailed(f"{describe_records(piece)}: {source} answered HTTP {reply.status}: {message}")
+                raise FileFailed(f"{describe_pieces(culprits)}: {problem}") from None
         raise AssertionError("unreachable")
 
     def _transport_problem(self, slot: _Slot, exc: BaseException, settings: RunSettings) -> str:
