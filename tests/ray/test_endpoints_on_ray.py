@@ -232,6 +232,29 @@ def test_an_instance_type_no_node_can_hold_fails_with_the_numbers(ray_server: Se
     sm.delete_endpoint(EndpointName=name)
 
 
+def test_more_instances_than_the_cluster_can_ever_hold_fail_at_once_with_the_numbers(
+        ray_server: ServerProcess, tmp_path: Path) -> None:
+    """4 x ml.m5.large (2 CPUs, 8 GiB) on nodes of 4 CPUs/20 GiB and 2 CPUs/10 GiB, which hold 3 at most:
+    the endpoint fails before any instance is placed, instead of one waiting 900 s for a node."""
+    sm = client_for(ray_server, "sagemaker")
+    name = f"many{secrets.token_hex(4)}"
+    began = time.monotonic()
+    deploy(sm, name, f"file://{scaler_model(tmp_path)}", wait=False, variants=[
+        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 4,
+         "InstanceType": "ml.m5.large"}])
+    described = wait_for_status(sm, name, timeout=120)
+    assert described["EndpointStatus"] == "Failed"
+    assert time.monotonic() - began < 60
+    reason = described["FailureReason"]
+    assert "The Ray cluster can never hold 4 instances of type ml.m5.large at once" in reason
+    assert "4 instances need 4 x 2 CPUs, 8 GiB memory at once" in reason and "at most 3" in reason
+    logs = client_for(ray_server, "logs")
+    streams = logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")["logStreams"] \
+        if name in str(logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/Endpoints/")) else []
+    assert not streams, "no instance may be placed"
+    sm.delete_endpoint(EndpointName=name)
+
+
 TRAIN = """
 import json, os, sys, time
 total = sum(float(x) for x in open("/opt/ml/input/data/train/numbers.txt").read().split())

@@ -256,6 +256,12 @@ class Launcher:
         with self._ports_lock:
             self._ports.discard(port)
 
+    def capacity_problem(self, prepared: PreparedContainer, instance_type: str | None, count: int,
+                         memory_mb: int | None = None) -> str | None:
+        """None: an endpoint's instances on this machine share its cores and memory, however many they are
+        (each container's own limits still hold)."""
+        return None
+
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         """Return once the instance answers its health check; raise InstanceFailed if it dies or times out
         (a multi-container instance: once every container answers; the failure names the container)."""

@@ -23,6 +23,11 @@ class InstancePlacement(Protocol):
               instance_id: str | None = None, container: str | None = None) -> Instance:
         """Start one instance of ``prepared`` (blocking; call from a worker thread)."""
 
+    def capacity_problem(self, prepared: PreparedContainer, instance_type: str | None, count: int,
+                         memory_mb: int | None = None) -> str | None:
+        """Why ``count`` instances of ``prepared`` on ``instance_type`` can never run at once where this
+        placement puts them, with the numbers; None when they can (blocking)."""
+
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         """Return once the instance answers its health check; raise InstanceFailed otherwise."""
 

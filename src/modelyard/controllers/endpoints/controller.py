@@ -466,6 +466,12 @@ class EndpointController(KeyedReconciler):
                 host.start()
             variant.hosts.extend(hosts)
             return
+        plan = variant.plan
+        if not variant.members and plan.serverless is None:
+            problem = await asyncio.to_thread(self.placement.capacity_problem, variant.prepared, plan.instance_type,
+                                              variant.instance_count() + count)
+            if problem is not None:
+                raise InstanceFailed(problem)
         started = await asyncio.gather(*(self._start(key, variant) for _ in range(count)),
                                        return_exceptions=True)
         good = [i for i in started if isinstance(i, Instance)]

@@ -28,7 +28,7 @@ from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher, n
 from modelyard.controllers.preparation import PreparedContainer
 from modelyard.controllers.ray.cluster import gcs_address, gcs_answers
 from modelyard.controllers.ray.node_host import InstanceHost, Placed, Progress, StartRequest, pack
-from modelyard.controllers.ray.resources import ActorResources, no_node_fits, resources_for
+from modelyard.controllers.ray.resources import ActorResources, cluster_cannot_hold, no_node_fits, resources_for
 from modelyard.hosting import channel
 from modelyard.hosting.instances import Ending
 from modelyard.hosting.remote_instance import RemoteFramedInstance
@@ -193,6 +193,23 @@ class RayPlacement:
         return Instance(instance_id, variant, prepared, process, client, on_node, None, log_group, stream, writer,
                         logs=logs, node=placed.node_id)
 
+    def capacity_problem(self, prepared: PreparedContainer, instance_type: str | None, count: int,
+                         memory_mb: int | None = None) -> str | None:
+        """Why the cluster's live nodes, empty, could never hold ``count`` instances of the type at once
+        (with the numbers); None when they could, for an image that runs here, or while the GCS is away
+        (then each instance waits for its node as usual)."""
+        if prepared.image.kind != "toolkit" or not gcs_answers(self.gcs):
+            return None
+        wanted = resources_for(instance_type, memory_mb)
+        single = self._fit_problem(wanted, instance_type)
+        if single is not None or count <= 1:
+            return single
+        reason = cluster_cannot_hold(wanted, count, self._live_nodes())
+        if reason is None:
+            return None
+        return (f"The Ray cluster can never hold {count} instances of type {instance_type or 'unknown'} at once: "
+                + reason.replace(" hosts ", " instances ").replace("InstanceCount", "instance count"))
+
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         """As the local launcher: ping until healthy (the remote process and logs tell of an early end)."""
         await self.local.wait_ready(instance, timeout)
@@ -222,11 +239,19 @@ class RayPlacement:
     # internals
 
     def _check_fits(self, wanted: ActorResources, instance_type: str | None) -> None:
-        nodes = [node["Resources"] for node in self._ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
-        reason = no_node_fits(wanted, nodes)
-        if reason is not None:
-            raise InstanceFailed(f"No node of the Ray cluster can ever hold an instance of type "
-                                 f"{instance_type or 'unknown'}: {reason}")
+        problem = self._fit_problem(wanted, instance_type)
+        if problem is not None:
+            raise InstanceFailed(problem)
+
+    def _fit_problem(self, wanted: ActorResources, instance_type: str | None) -> str | None:
+        reason = no_node_fits(wanted, self._live_nodes())
+        if reason is None:
+            return None
+        return f"No node of the Ray cluster can ever hold an instance of type {instance_type or 'unknown'}: {reason}"
+
+    def _live_nodes(self) -> list[dict[str, float]]:
+        """Each live node's total resources."""
+        return [node["Resources"] for node in self._ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
 
     def _artifact(self, prepared: PreparedContainer) -> tuple[int, Any]:
         """The prepared model files as a Ray object, put once per prepared container."""
