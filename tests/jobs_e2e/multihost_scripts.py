@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.jobs_e2e.jobs_support import BUCKET, put
+from tests.jobs_e2e.jobs_support import BUCKET, put, training_request
 
 HOST_SCRIPT = r'''
 import argparse, json, os, socket, sys, threading, time
@@ -98,6 +98,28 @@ with open(path, "w") as handle:
     json.dump(everything, handle)
 print(f"{me} done with {len(received)} peers", flush=True)
 '''
+
+
+def two_hosts(name: str, source: str, mode: str, **extra: Any) -> dict[str, Any]:
+    """A CreateTrainingJob request: HOST_SCRIPT on two hosts in ``mode`` (output under s3://BUCKET/mh-out)."""
+    request = training_request(name, program="host.py", submit=source, output=f"s3://{BUCKET}/mh-out",
+                               hyperparameters={"mode": mode, **extra.pop("hyperparameters", {})}, **extra)
+    request["ResourceConfig"]["InstanceCount"] = 2
+    return request
+
+
+def sharded_talk(s3: Any, name: str, source: str, shared: tuple[str, ...]) -> dict[str, Any]:
+    """Five files in a ShardedByS3Key channel and ``shared`` ones in a FullyReplicated one, under ``name``/;
+    the two-host "talk" request over them, with a ``score`` metric."""
+    for index in range(5):
+        put(s3, f"{name}/sharded/part-{index}.csv", f"row {index}\n")
+    for file in shared:
+        put(s3, f"{name}/shared/{file}.csv", f"{file}\n")
+    request = two_hosts(name, source, "talk", channels={"sharded": f"s3://{BUCKET}/{name}/sharded/",
+                                                        "shared": f"s3://{BUCKET}/{name}/shared/"})
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
+    request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "score", "Regex": r"score=(\d+)"}]
+    return request
 
 
 def start_sharded_processing(s3: Any, sm: Any, name: str) -> None:

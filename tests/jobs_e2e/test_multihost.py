@@ -21,12 +21,17 @@ from tests.jobs_e2e.jobs_support import (
     read_tarball,
     sourcedir,
     stack,
-    training_request,
     wait_processing,
     wait_secondary,
     wait_training,
 )
-from tests.jobs_e2e.multihost_scripts import HOST_SCRIPT, check_sharded_processing, start_sharded_processing
+from tests.jobs_e2e.multihost_scripts import (
+    HOST_SCRIPT,
+    check_sharded_processing,
+    sharded_talk,
+    start_sharded_processing,
+    two_hosts,
+)
 from tests.jobs_e2e.transform_env import MODEL, create_model, transform_request, wait_for_job
 
 pytestmark = pytest.mark.slow
@@ -48,13 +53,6 @@ def host_source(jobs: Stack) -> str:
     return put(jobs.s3(), "code/multihost/sourcedir.tar.gz", sourcedir({"host.py": HOST_SCRIPT}))
 
 
-def two_hosts(name: str, source: str, mode: str, **extra: Any) -> dict[str, Any]:
-    request = training_request(name, program="host.py", submit=source, output=f"s3://{BUCKET}/mh-out",
-                               hyperparameters={"mode": mode, **extra.pop("hyperparameters", {})}, **extra)
-    request["ResourceConfig"]["InstanceCount"] = 2
-    return request
-
-
 def model_of(jobs: Stack, name: str) -> dict[str, Any]:
     body = jobs.s3().get_object(Bucket=BUCKET, Key=f"mh-out/{name}/output/model.tar.gz")["Body"].read()
     return json.loads(read_tarball(body)["reports.json"])  # type: ignore[no-any-return]
@@ -67,16 +65,7 @@ def error_of(call: Any, **request: Any) -> tuple[str, str]:
 
 
 def test_two_hosts_see_their_config_talk_by_name_and_get_their_shards(jobs, sm, host_source, unique):  # type: ignore[no-untyped-def]
-    s3 = jobs.s3()
-    for index in range(5):
-        put(s3, f"{unique}/sharded/part-{index}.csv", f"row {index}\n")
-    put(s3, f"{unique}/shared/a.csv", "a\n")
-    put(s3, f"{unique}/shared/b.csv", "b\n")
-    request = two_hosts(unique, host_source, "talk", channels={"sharded": f"s3://{BUCKET}/{unique}/sharded/",
-                                                               "shared": f"s3://{BUCKET}/{unique}/shared/"})
-    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
-    request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "score", "Regex": r"score=(\d+)"}]
-    sm.create_training_job(**request)
+    sm.create_training_job(**sharded_talk(jobs.s3(), unique, host_source, ("a", "b")))
     described = wait_training(sm, unique, timeout=240)
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
 

@@ -23,7 +23,13 @@ import pytest
 from modelyard.hosting import channel
 from tests.conftest import client_for
 from tests.jobs_e2e.jobs_support import BUCKET, put, read_tarball, sourcedir, training_request
-from tests.jobs_e2e.multihost_scripts import HOST_SCRIPT, check_sharded_processing, start_sharded_processing
+from tests.jobs_e2e.multihost_scripts import (
+    HOST_SCRIPT,
+    check_sharded_processing,
+    sharded_talk,
+    start_sharded_processing,
+    two_hosts,
+)
 from tests.support.ray_cluster import RayCluster, start_cluster
 from tests.support.server import ServerProcess, start_server
 
@@ -52,13 +58,6 @@ def server(cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
 @pytest.fixture(scope="module")
 def source(server: ServerProcess) -> str:
     return put(client_for(server, "s3"), "code/multihost/sourcedir.tar.gz", sourcedir({"host.py": HOST_SCRIPT}))
-
-
-def two_hosts(name: str, source: str, mode: str, **extra: Any) -> dict[str, Any]:
-    request = training_request(name, program="host.py", submit=source, output=f"s3://{BUCKET}/mh-out",
-                               hyperparameters={"mode": mode, **extra.pop("hyperparameters", {})}, **extra)
-    request["ResourceConfig"]["InstanceCount"] = 2
-    return request
 
 
 def wait(describe: Any, field: str, timeout: float = 300) -> dict[str, Any]:
@@ -110,14 +109,7 @@ def model_of(server: ServerProcess, name: str) -> dict[str, Any]:
 def test_two_hosts_on_two_nodes_talk_by_name_and_get_their_shards(cluster, server, source) -> None:  # type: ignore[no-untyped-def]
     s3, sm = client_for(server, "s3"), client_for(server, "sagemaker")
     name = f"rmh{secrets.token_hex(4)}"
-    for index in range(5):
-        put(s3, f"{name}/sharded/part-{index}.csv", f"row {index}\n")
-    put(s3, f"{name}/shared/a.csv", "a\n")
-    request = two_hosts(name, source, "talk", channels={"sharded": f"s3://{BUCKET}/{name}/sharded/",
-                                                        "shared": f"s3://{BUCKET}/{name}/shared/"})
-    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
-    request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "score", "Regex": r"score=(\d+)"}]
-    sm.create_training_job(**request)
+    sm.create_training_job(**sharded_talk(s3, name, source, ("a",)))
     described = wait_training(sm, name)
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
 
