@@ -68,6 +68,7 @@ from modelyard.metrics.alarm_evaluator import AlarmEvaluator
 from modelyard.metrics.endpoint_meter import EndpointMeter
 from modelyard.metrics.hub import MetricsHub
 from modelyard.metrics.instance_usage import InstanceUsageSampler
+from modelyard.ports import ClusterJobs
 from modelyard.runtime.cgroups import CgroupError, CgroupTree, ContainerGroup
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageRegistry
@@ -263,13 +264,14 @@ def _async_placeholder(router: Router) -> dict[str, OperationHandler]:
 
 
 def instance_placement(settings: Settings, kit: RuntimeKit) -> tuple[
-        InstancePlacement, Callable[[], Awaitable[None]] | None]:
-    """Where endpoint instances and jobs run: on this machine (the launcher, the job tools' host groups),
-    or with ``ray_address`` on the Ray cluster it names (joined here; Ray is imported only then;
-    ``kit.job_tools.remote`` is set), with the hook that leaves it at shutdown. Transform jobs,
-    multi-container and multi-model instances run on this machine either way."""
+        InstancePlacement, ClusterJobs | None, Callable[[], Awaitable[None]] | None]:
+    """Where endpoint and transform instances and jobs run: on this machine (the launcher, the job tools'
+    host groups), or with ``ray_address`` on the Ray cluster it names (joined here; Ray is imported only
+    then; ``kit.job_tools.remote`` is set, and is what the services ask about capacity at create), with
+    the hook that leaves it at shutdown. Multi-container and multi-model instances and bring-your-own
+    images run on this machine either way."""
     if not settings.ray_address:
-        return kit.launcher, None
+        return kit.launcher, None, None
     from modelyard.controllers.ray import cluster
     from modelyard.controllers.ray.jobs import RayJobs
     from modelyard.controllers.ray.placement import RayPlacement
@@ -277,14 +279,15 @@ def instance_placement(settings: Settings, kit: RuntimeKit) -> tuple[
     joined = cluster.join(settings.ray_address)
     log.warning("joined the %s. %s", joined, RAY_SCOPE)
     placement = RayPlacement(kit.launcher, node_root=settings.ray_node_dir, sandbox=settings.sandbox)
-    kit.job_tools.remote = RayJobs(node_root=settings.ray_node_dir, sandbox=settings.sandbox,
-                                   stop_grace=STOP_GRACE_SECONDS)
+    jobs = RayJobs(node_root=settings.ray_node_dir, sandbox=settings.sandbox, stop_grace=STOP_GRACE_SECONDS,
+                   images=kit.images)
+    kit.job_tools.remote = jobs
 
     async def leave() -> None:
         placement.close()
         cluster.leave()
 
-    return placement, leave
+    return placement, jobs, leave
 
 
 def build_authenticator(settings: Settings, db: Database, secret: bytes) -> Authenticator:
@@ -312,7 +315,7 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     server_paths = ServerPaths(settings.data_dir)
     captures = CaptureService(kit.objects, settings.data_dir / "capture", settings.capture)
     metrics = MetricsHub(db, settings.metrics)
-    placement, leave_cluster = instance_placement(settings, kit)
+    placement, cluster_jobs, leave_cluster = instance_placement(settings, kit)
     endpoints = EndpointController(db, settings.limits, router, kit.preparer, kit.launcher, placement=placement,
                                    backoff=RestartBackoff(reset_after_seconds=settings.restart_reset_seconds),
                                    server_paths=server_paths, captures=captures, metrics=metrics.buffer,
@@ -327,7 +330,8 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
     metrics.samplers.append(InstanceUsageSampler(endpoints.running_instances))
     metrics.samplers.append(LoadedModelSampler(endpoints.loaded_models))
     state = AppState(settings=settings, db=db, logs=kit.logs, endpoints=endpoints, transforms=transforms,
-                     jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics, tuning=tuner)
+                     jobs=jobs, images=kit.images, buckets=own_s3, metrics=metrics, tuning=tuner,
+                     cluster=cluster_jobs)
     secret = load_server_secret(settings.data_dir)
     token_key = derive(secret, PAGE_TOKEN_LABEL)
     page_tokens.use_secret(token_key)

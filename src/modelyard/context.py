@@ -10,7 +10,15 @@ import time
 from dataclasses import dataclass, field
 
 from modelyard.metrics.hub import MetricsHub
-from modelyard.ports import BucketOwners, ImageCatalogue, JobScheduler, LogBackend, NoImageChecks, Reconciler
+from modelyard.ports import (
+    BucketOwners,
+    ClusterJobs,
+    ImageCatalogue,
+    JobScheduler,
+    LogBackend,
+    NoImageChecks,
+    Reconciler,
+)
 from modelyard.settings import Settings
 from modelyard.store.database import Database
 
@@ -32,6 +40,8 @@ class AppState:
     """CloudWatch metrics (None in control worker processes, which serve no CloudWatch call)."""
     tuning: Reconciler | None = None
     """The tuner (hyperparameter tuning jobs); None where no tuner runs (control workers)."""
+    cluster: ClusterJobs | None = None
+    """The Ray cluster jobs are placed on; None: every job runs on this machine."""
 
 
 @dataclass(slots=True)

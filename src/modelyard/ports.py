@@ -38,6 +38,17 @@ class ImageCatalogue(Protocol):
         """Why an image must be refused at create time (a framework version that cannot be installed)."""
 
 
+class ClusterJobs(Protocol):
+    """What the services ask, when a job is created, of the cluster a server places jobs on."""
+
+    def on_cluster(self, image: str) -> bool:
+        """Whether the containers of image ``image`` run on the cluster's nodes (else on this machine)."""
+
+    def capacity_problem(self, instance_type: str | None, count: int) -> str | None:
+        """Why ``count`` hosts of ``instance_type`` can never run at once on the cluster's live nodes, with the
+        numbers; None when they can (or when the cluster cannot be asked now: placement checks again)."""
+
+
 class NoImageChecks:
     """An ImageCatalogue that refuses nothing (for states built without the runtime)."""
 

@@ -204,7 +204,7 @@ def test_training_instance_count_beyond_this_machine_is_refused(sm, host_source,
     assert "use at most" in message
 
 
-def test_processing_and_transform_instance_count_beyond_this_machine_is_refused(sm, unique):  # type: ignore[no-untyped-def]
+def test_processing_and_transform_instance_count_beyond_this_machine_is_refused(sm, unique, tmp_path):  # type: ignore[no-untyped-def]
     code, message = error_of(
         sm.create_processing_job, ProcessingJobName=unique, RoleArn="arn:aws:iam::000000000000:role/modelyard",
         AppSpecification={"ImageUri": "modelyard/python:3.11", "ContainerEntrypoint": ["python3", "x.py"]},
@@ -212,7 +212,8 @@ def test_processing_and_transform_instance_count_beyond_this_machine_is_refused(
                                                "VolumeSizeInGB": 5}})
     assert code == "ValidationException"
     assert "ProcessingResources.ClusterConfig.InstanceCount 99" in message
+    create_model(sm, unique, package(tmp_path, {"weights.json": json.dumps({"scale": 1}), "code/inference.py": MODEL}))
     code, message = error_of(sm.create_transform_job, **transform_request(
-        unique, "no-model-needed", f"s3://{BUCKET}/in/", f"s3://{BUCKET}/out", content_type="text/plain",
+        unique, unique, f"s3://{BUCKET}/in/", f"s3://{BUCKET}/out", content_type="text/plain",
         accept="text/csv", TransformResources={"InstanceType": "ml.m5.24xlarge", "InstanceCount": 2}))
     assert code == "ValidationException" and "TransformResources.InstanceCount 2 of ml.m5.24xlarge" in message

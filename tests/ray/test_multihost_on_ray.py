@@ -255,21 +255,50 @@ def test_other_jobs_and_strangers_cannot_reach_a_jobs_hosts(server, source) -> N
                        "4 CPUs, 20 GiB memory) hold at most 4 of them: use an InstanceCount of at most 4"),
     (3, "ml.m5.xlarge", "hold at most 2 of them"),
 ])
-def test_an_instance_count_the_cluster_can_never_hold_fails_at_once_with_the_numbers(  # type: ignore[no-untyped-def]
+def test_an_instance_count_the_cluster_can_never_hold_is_refused_at_create_with_the_numbers(  # type: ignore[no-untyped-def]
         server, source, count, instance_type, words) -> None:
+    """The cluster's live nodes are asked at create (this 2-core machine alone would hold only 2 hosts: the
+    refusal names the cluster's numbers, not the machine's), and nothing is stored."""
+    from botocore.exceptions import ClientError
+
     sm = client_for(server, "sagemaker")
     name = f"rmc{secrets.token_hex(4)}"
     request = two_hosts(name, source, "talk")
     request["ResourceConfig"].update(InstanceCount=count, InstanceType=instance_type)
-    began = time.monotonic()
-    sm.create_training_job(**request)
-    described = wait_training(sm, name, 120)
-    assert described["TrainingJobStatus"] == "Failed"
-    assert described["FailureReason"].startswith(
-        f"CapacityError: no node of the Ray cluster can ever hold the training job's {count} hosts of "
-        f"{instance_type}"), described["FailureReason"]
-    assert words in described["FailureReason"], described["FailureReason"]
-    assert time.monotonic() - began < 60
+    with pytest.raises(ClientError) as info:
+        sm.create_training_job(**request)
+    error = info.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(f"ResourceConfig.InstanceCount {count} of {instance_type}: no node of the Ray "
+                                       "cluster can ever hold them: "), error["Message"]
+    assert words in error["Message"], error["Message"]
+    with pytest.raises(ClientError):
+        sm.describe_training_job(TrainingJobName=name)
+
+
+def test_a_processing_job_beyond_the_cluster_is_refused_and_one_within_it_is_accepted(server) -> None:  # type: ignore[no-untyped-def]
+    """3 x ml.m5.large fit the two 4-CPU nodes though this machine has 2 cores: accepted (and stopped);
+    9 do not fit: refused with the cluster's numbers."""
+    from botocore.exceptions import ClientError
+
+    sm = client_for(server, "sagemaker")
+
+    def create(name: str, count: int) -> None:
+        sm.create_processing_job(
+            ProcessingJobName=name, RoleArn="arn:aws:iam::000000000000:role/modelyard",
+            AppSpecification={"ImageUri": "modelyard/python:3.11", "ContainerEntrypoint": ["python3", "-c", "pass"]},
+            ProcessingResources={"ClusterConfig": {"InstanceCount": count, "InstanceType": "ml.m5.large",
+                                                   "VolumeSizeInGB": 5}})
+
+    with pytest.raises(ClientError) as info:
+        create(f"rpc{secrets.token_hex(4)}", 9)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "ProcessingResources.ClusterConfig.InstanceCount 9 of ml.m5.large: no node of the Ray cluster can " \
+           "ever hold them: 9 hosts need 9 x 2 CPUs" in info.value.response["Error"]["Message"]
+    accepted = f"rpa{secrets.token_hex(4)}"
+    create(accepted, 3)
+    sm.stop_processing_job(ProcessingJobName=accepted)
+    wait(lambda: sm.describe_processing_job(ProcessingJobName=accepted), "ProcessingJobStatus", 240)
 
 
 def test_traffic_encryption_is_refused_for_a_multihost_job_on_the_cluster(server, source) -> None:  # type: ignore[no-untyped-def]

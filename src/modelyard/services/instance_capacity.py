@@ -1,10 +1,10 @@
 """Refuse an ``InstanceCount`` this machine can never hold, at create time, with the numbers.
 
-On a server joined to a Ray cluster, jobs run on the cluster's nodes, not on this machine: their
-count is checked against the live nodes when the job is placed (``controllers.ray.resources``), and
-the job fails at once with the cluster's numbers. Their hosts' traffic then crosses the network
-between nodes authenticated but not encrypted, so EnableInterContainerTrafficEncryption is refused
-for a multi-host job there.
+On a server joined to a Ray cluster (``AppState.cluster``), jobs whose containers run on the cluster's
+nodes (framework images; a transform job's single-container model) are checked against the cluster's
+live nodes instead, with its numbers (and again when they are placed: the cluster may change). Their
+hosts' traffic crosses the network between nodes authenticated but not encrypted, so
+EnableInterContainerTrafficEncryption is refused for a multi-host job there.
 
 Every instance of a job runs on this machine at once, each with the memory of its instance type
 (``runtime.limits``) and at least one core of its own: N instances need N × that memory and N cores.
@@ -15,7 +15,9 @@ machine's cores), so a type with more vCPUs than the machine still runs, only sl
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
+from modelyard.context import RequestContext
 from modelyard.runtime.limits import limits_for, size_text
 from modelyard.wire.errors import ValidationException
 
@@ -30,10 +32,29 @@ def machine_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def check_capacity(member: str, instance_type: str | None, count: int, on_cluster: bool = False) -> None:
+def runs_on_cluster(ctx: RequestContext, images: Sequence[str | None]) -> bool:
+    """Whether a job of containers ``images`` runs on the cluster's nodes: one container, whose image the
+    cluster places."""
+    cluster = ctx.app.cluster
+    return cluster is not None and len(images) == 1 and bool(images[0]) and cluster.on_cluster(str(images[0]))
+
+
+def check_capacity(ctx: RequestContext, member: str, instance_type: str | None, count: int,
+                   images: Sequence[str | None]) -> None:
+    """ValidationException when ``count`` instances of ``instance_type`` (given as ``member``) running
+    ``images`` can never run at once where they would run: on the cluster, or on this machine."""
+    if ctx.app.cluster is not None and runs_on_cluster(ctx, images):
+        problem = ctx.app.cluster.capacity_problem(instance_type, count)
+        if problem is not None:
+            raise ValidationException(f"{member} {count} of {instance_type}: {problem}")
+        return
+    check_machine_capacity(member, instance_type, count)
+
+
+def check_machine_capacity(member: str, instance_type: str | None, count: int) -> None:
     """ValidationException when ``count`` instances of ``instance_type`` (given as ``member``) cannot run
-    on this machine at once (nothing with ``on_cluster``: the cluster's nodes are checked at placement)."""
-    if count <= 1 or on_cluster:
+    on this machine at once."""
+    if count <= 1:
         return
     cores = machine_cores()
     if count > cores:

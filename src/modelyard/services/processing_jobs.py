@@ -14,7 +14,7 @@ from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.data_locations import check_locations
 from modelyard.services.dispatch import operation
 from modelyard.services.image_checks import refuse_unrunnable_image
-from modelyard.services.instance_capacity import check_capacity, refuse_encryption_on_cluster
+from modelyard.services.instance_capacity import check_capacity, refuse_encryption_on_cluster, runs_on_cluster
 from modelyard.services.jobs_common import (
     insert_job,
     processing_path,
@@ -78,16 +78,17 @@ def _outputs(request: dict[str, Any]) -> dict[str, Any] | None:
     return {**config, "Outputs": outputs}
 
 
-def _resources(request: dict[str, Any], on_cluster: bool) -> dict[str, Any]:
+def _resources(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     cluster = dict(request["ProcessingResources"]["ClusterConfig"])
     if not cluster.get("InstanceType") or not cluster.get("InstanceCount"):
         raise ValidationException("ProcessingResources.ClusterConfig must give InstanceType and InstanceCount")
-    check_capacity("ProcessingResources.ClusterConfig.InstanceCount", cluster["InstanceType"],
-                   int(cluster["InstanceCount"]), on_cluster)
+    images = [(request.get("AppSpecification") or {}).get("ImageUri")]
+    check_capacity(ctx, "ProcessingResources.ClusterConfig.InstanceCount", cluster["InstanceType"],
+                   int(cluster["InstanceCount"]), images)
     refuse_encryption_on_cluster("NetworkConfig.EnableInterContainerTrafficEncryption",
                                  bool((request.get("NetworkConfig") or {}).get(
                                      "EnableInterContainerTrafficEncryption")),
-                                 int(cluster["InstanceCount"]), on_cluster)
+                                 int(cluster["InstanceCount"]), runs_on_cluster(ctx, images))
     return {"ClusterConfig": cluster}
 
 
@@ -115,7 +116,7 @@ def create_processing_job(ctx: RequestContext, request: dict[str, Any]) -> dict[
     document: dict[str, Any] = {
         "ProcessingJobName": name, "ProcessingJobArn": arn, "ProcessingJobStatus": "InProgress",
         "ProcessingInputs": _inputs(request), "ProcessingOutputConfig": _outputs(request),
-        "ProcessingResources": _resources(request, bool(ctx.settings.ray_address)),
+        "ProcessingResources": _resources(ctx, request),
         "StoppingCondition": _stopping_condition(request),
         "AppSpecification": dict(request["AppSpecification"]),
         "CreationTime": ctx.now, "LastModifiedTime": ctx.now,

@@ -16,7 +16,7 @@ from modelyard.services.common import arn_for, find, list_page
 from modelyard.services.data_locations import check_locations, submit_directory
 from modelyard.services.dispatch import operation
 from modelyard.services.image_checks import refuse_unrunnable_image
-from modelyard.services.instance_capacity import check_capacity, refuse_encryption_on_cluster
+from modelyard.services.instance_capacity import check_capacity, refuse_encryption_on_cluster, runs_on_cluster
 from modelyard.services.jobs_common import insert_job, require_unique, stop_job, summary
 from modelyard.services.unsupported import refuse_unsupported
 from modelyard.services.unsupported_jobs import CREATE_TRAINING_JOB
@@ -77,18 +77,19 @@ def _channels(request: dict[str, Any], default_mode: str) -> list[dict[str, Any]
     return channels
 
 
-def _resources(request: dict[str, Any], on_cluster: bool) -> dict[str, Any]:
+def _resources(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     resources = dict(request.get("ResourceConfig") or {})
     if resources.get("InstanceGroups"):
         raise ValidationException("ResourceConfig.InstanceGroups (heterogeneous clusters) is not supported by "
                                   "modelyard; give InstanceType and InstanceCount")
     if not resources.get("InstanceType") or not resources.get("InstanceCount"):
         raise ValidationException("ResourceConfig must give InstanceType and InstanceCount")
-    check_capacity("ResourceConfig.InstanceCount", resources["InstanceType"], int(resources["InstanceCount"]),
-                   on_cluster)
+    images = [(request.get("AlgorithmSpecification") or {}).get("TrainingImage")]
+    check_capacity(ctx, "ResourceConfig.InstanceCount", resources["InstanceType"], int(resources["InstanceCount"]),
+                   images)
     refuse_encryption_on_cluster("EnableInterContainerTrafficEncryption",
                                  bool(request.get("EnableInterContainerTrafficEncryption")),
-                                 int(resources["InstanceCount"]), on_cluster)
+                                 int(resources["InstanceCount"]), runs_on_cluster(ctx, images))
     resources.setdefault("VolumeSizeInGB", 30)
     return resources
 
@@ -124,7 +125,7 @@ def training_document(ctx: RequestContext, request: dict[str, Any], name: str, a
         "TrainingJobName": name, "TrainingJobArn": arn, **first_transition(ctx.now),
         "AlgorithmSpecification": algorithm,
         "InputDataConfig": _channels(request, algorithm["TrainingInputMode"]),
-        "ResourceConfig": _resources(request, bool(ctx.settings.ray_address)),
+        "ResourceConfig": _resources(ctx, request),
         "StoppingCondition": _stopping_condition(request),
         "HyperParameters": dict(request.get("HyperParameters") or {}),
         "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),

@@ -70,9 +70,6 @@ def check_request(request: dict[str, Any]) -> None:
         raise ValidationException(
             f"MaxConcurrentTransforms ({concurrent}) * MaxPayloadInMB ({payload}) must not exceed "
             f"{MAX_PAYLOAD_IN_MB} MB")
-    resources = request["TransformResources"]
-    check_capacity("TransformResources.InstanceCount", resources.get("InstanceType"),
-                   int(resources.get("InstanceCount", 1)))
     transform_input = request["TransformInput"]
     if (request.get("BatchStrategy") == "MultiRecord" and payload == 0
             and transform_input.get("SplitType") not in (None, "None")):
@@ -126,6 +123,9 @@ def create_transform_job(ctx: RequestContext, request: dict[str, Any]) -> dict[s
     try:
         with ctx.db.session(write=True) as conn:
             desired = _model_snapshot(conn, ctx, request["ModelName"])
+            resources = request["TransformResources"]
+            check_capacity(ctx, "TransformResources.InstanceCount", resources.get("InstanceType"),
+                           int(resources.get("InstanceCount", 1)), [c.get("Image") for c in desired.containers])
             document: dict[str, Any] = {k: request[k] for k in _COPIED if k in request}
             document.update({
                 "TransformJobName": name, "TransformJobArn": arn, "TransformJobStatus": "InProgress",

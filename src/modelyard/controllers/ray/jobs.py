@@ -44,6 +44,8 @@ from modelyard.controllers.ray.placement import (
 )
 from modelyard.controllers.ray.resources import ActorResources, cluster_cannot_hold, resources_for
 from modelyard.hosting.channel import new_secret
+from modelyard.runtime.errors import UnknownImageError
+from modelyard.runtime.images import ImageRegistry
 from modelyard.runtime.job_network import host_address, hosts_file
 from modelyard.runtime.process import ContainerSpec
 
@@ -54,10 +56,12 @@ NETWORK_SETUP_SECONDS = 120.0
 class RayJobs:
     """Places jobs on the Ray cluster this server has joined (``RemoteJobs``)."""
 
-    def __init__(self, *, node_root: Path, sandbox: bool | None, stop_grace: float) -> None:
+    def __init__(self, *, node_root: Path, sandbox: bool | None, stop_grace: float,
+                 images: ImageRegistry | None = None) -> None:
         import ray
 
         self._ray = ray
+        self.images = images
         self.gcs = gcs_address()
         self.node_root = node_root
         self.sandbox = sandbox
@@ -71,6 +75,26 @@ class RayJobs:
     def live_nodes(self) -> list[dict[str, float]]:
         """Each live node's total resources."""
         return [node["Resources"] for node in self._ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
+
+    def on_cluster(self, image: str) -> bool:
+        """Whether jobs of ``image`` run here (framework images; a bring-your-own image's directory, or an
+        image not known yet, is the server's machine's)."""
+        if self.images is None:
+            return False
+        try:
+            return self.images.resolve(image).kind == "toolkit"
+        except UnknownImageError:
+            return False
+
+    def capacity_problem(self, instance_type: str | None, count: int) -> str | None:
+        """Why ``count`` hosts of ``instance_type`` can never run at once on the live nodes (the check a job
+        meets again when it is placed); None when they can or the GCS does not answer now."""
+        if not gcs_answers(self.gcs):
+            return None
+        reason = cluster_cannot_hold(resources_for(instance_type), count, self.live_nodes())
+        if reason is None:
+            return None
+        return f"no node of the Ray cluster can ever hold {'it' if count == 1 else 'them'}: {reason}"
 
 
 class RayJobGroup:
