@@ -63,6 +63,8 @@ class FakeLauncher:
         self.stopped: list[Instance] = []
         self.on_start: Callable[[], None] | None = None
         self.failing: set[str] = set()
+        self.capacity: int | None = None
+        """How many instances of one variant the machines could ever hold at once (None: any number)."""
         self._ids = itertools.count(1)
 
     def start(self, region: str, endpoint: str, variant: str, prepared: PreparedContainer,
@@ -77,6 +79,12 @@ class FakeLauncher:
                             log_group, stream, self.logs.scoped(account, region).writer(log_group, stream))
         self.started.append(instance)
         return instance
+
+    def capacity_problem(self, prepared: PreparedContainer, instance_type: str | None, count: int,
+                         memory_mb: int | None = None) -> str | None:
+        if self.capacity is not None and count > self.capacity:
+            return f"the machines can never hold {count} instances of {instance_type}: at most {self.capacity}"
+        return None
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         if instance.prepared.plan.image == NEVER_READY or instance.prepared.plan.image in self.failing:

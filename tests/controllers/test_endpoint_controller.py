@@ -56,6 +56,22 @@ def test_create_reaches_in_service(db: Database, tmp_path: Path) -> None:
     assert _served_by(controller) == [launcher.started[0].instance_id]
 
 
+def test_a_variant_the_placement_can_never_hold_fails_before_any_instance_starts(db: Database,
+                                                                                  tmp_path: Path) -> None:
+    state, controller, launcher = _setup(db, tmp_path, deploy=False)
+    launcher.capacity = 2
+    add_config(context(state), "three", "good", count=3)
+    delete_endpoint(context(state), {"EndpointName": EP.name})
+    asyncio.run(controller.reconcile(EP))
+    create_endpoint(context(state), {"EndpointName": EP.name, "EndpointConfigName": "three"})
+    asyncio.run(controller.reconcile(EP))
+
+    described = _described(state)
+    assert described["EndpointStatus"] == "Failed"
+    assert "can never hold 3 instances of ml.m5.large: at most 2" in described["FailureReason"]
+    assert launcher.started == []
+
+
 @pytest.mark.parametrize("image", [UNPREPARABLE, NEVER_READY])
 def test_failed_update_rolls_back_to_the_old_config(db: Database, tmp_path: Path, image: str) -> None:
     state, controller, launcher = _setup(db, tmp_path)
