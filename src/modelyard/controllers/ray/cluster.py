@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from typing import Any
 
 REACH_TIMEOUT_SECONDS = 5.0
 RECONNECT_VARIABLE = "RAY_gcs_rpc_server_reconnect_timeout_s"
@@ -77,3 +78,8 @@ def leave() -> None:
     import ray
 
     ray.shutdown()
+
+
+def live_node_resources(ray: Any) -> list[dict[str, float]]:
+    """Each live node's total resources (``ray.nodes()``, one call to the GCS)."""
+    return [node["Resources"] for node in ray.nodes() if node.get("Alive")]

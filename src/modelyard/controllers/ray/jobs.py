@@ -32,7 +32,7 @@ from modelyard.controllers.jobs.data import JobDataError
 from modelyard.controllers.jobs.hosts import FAILURE_GRACE, HostsEnd
 from modelyard.controllers.jobs.placement import JobHosts, JobLaunch
 from modelyard.controllers.jobs.tools import LogTap
-from modelyard.controllers.ray.cluster import gcs_address, gcs_answers
+from modelyard.controllers.ray.cluster import gcs_address, gcs_answers, live_node_resources
 from modelyard.controllers.ray.job_host import JobHost, JobRequest, pack_tree
 from modelyard.controllers.ray.job_net import NetPlan
 from modelyard.controllers.ray.job_tunnel import JOIN_TIMEOUT
@@ -74,7 +74,7 @@ class RayJobs:
 
     def live_nodes(self) -> list[dict[str, float]]:
         """Each live node's total resources."""
-        return [node["Resources"] for node in self._ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
+        return live_node_resources(self._ray)
 
     def on_cluster(self, image: str) -> bool:
         """Whether jobs of ``image`` run here (framework images; a bring-your-own image's directory, or an

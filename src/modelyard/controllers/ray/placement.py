@@ -26,7 +26,7 @@ from typing import Any
 
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher, new_instance_id
 from modelyard.controllers.preparation import PreparedContainer
-from modelyard.controllers.ray.cluster import gcs_address, gcs_answers
+from modelyard.controllers.ray.cluster import gcs_address, gcs_answers, live_node_resources
 from modelyard.controllers.ray.node_host import InstanceHost, Placed, Progress, StartRequest, pack
 from modelyard.controllers.ray.resources import ActorResources, cluster_cannot_hold, no_node_fits, resources_for
 from modelyard.hosting import channel
@@ -204,11 +204,12 @@ class RayPlacement:
         single = self._fit_problem(wanted, instance_type)
         if single is not None or count <= 1:
             return single
-        reason = cluster_cannot_hold(wanted, count, self._live_nodes())
+        reason = cluster_cannot_hold(wanted, count, live_node_resources(self._ray), what="instances",
+                                     setting="instance count")
         if reason is None:
             return None
         return (f"The Ray cluster can never hold {count} instances of type {instance_type or 'unknown'} at once: "
-                + reason.replace(" hosts ", " instances ").replace("InstanceCount", "instance count"))
+                f"{reason}")
 
     async def wait_ready(self, instance: Instance, timeout: float) -> None:
         """As the local launcher: ping until healthy (the remote process and logs tell of an early end)."""
@@ -244,14 +245,10 @@ class RayPlacement:
             raise InstanceFailed(problem)
 
     def _fit_problem(self, wanted: ActorResources, instance_type: str | None) -> str | None:
-        reason = no_node_fits(wanted, self._live_nodes())
+        reason = no_node_fits(wanted, live_node_resources(self._ray))
         if reason is None:
             return None
         return f"No node of the Ray cluster can ever hold an instance of type {instance_type or 'unknown'}: {reason}"
-
-    def _live_nodes(self) -> list[dict[str, float]]:
-        """Each live node's total resources."""
-        return [node["Resources"] for node in self._ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
 
     def _artifact(self, prepared: PreparedContainer) -> tuple[int, Any]:
         """The prepared model files as a Ray object, put once per prepared container."""

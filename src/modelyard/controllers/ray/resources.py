@@ -51,9 +51,10 @@ def no_node_fits(wanted: ActorResources, nodes: Sequence[Mapping[str, float]]) -
     return f"it needs {wanted.describe()}, and the nodes have {shown}"
 
 
-def cluster_cannot_hold(wanted: ActorResources, count: int, nodes: Sequence[Mapping[str, float]]) -> str | None:
-    """Why ``count`` hosts of ``wanted`` can never run at once on ``nodes`` (each node's total resources),
-    with the numbers; None when they can."""
+def cluster_cannot_hold(wanted: ActorResources, count: int, nodes: Sequence[Mapping[str, float]], *,
+                        what: str = "hosts", setting: str = "InstanceCount") -> str | None:
+    """Why ``count`` ``what`` of ``wanted`` can never run at once on ``nodes`` (each node's total resources),
+    with the numbers and the ``setting`` to lower; None when they can."""
     if count <= 1:
         return no_node_fits(wanted, nodes)
     fits = sum(_how_many(wanted, node) for node in nodes)
@@ -61,8 +62,8 @@ def cluster_cannot_hold(wanted: ActorResources, count: int, nodes: Sequence[Mapp
         return None
     shown = "; ".join(ActorResources(node.get("CPU", 0.0), int(node.get("memory", 0.0)),
                                      int(node.get("GPU", 0.0))).describe() for node in nodes) or "no live node"
-    return (f"{count} hosts need {count} x {wanted.describe()} at once, and the live nodes ({shown}) hold at most "
-            f"{fits} of them: use an InstanceCount of at most {fits}" + (" or a smaller instance type" if fits else ""))
+    return (f"{count} {what} need {count} x {wanted.describe()} at once, and the live nodes ({shown}) hold at most "
+            f"{fits} of them: use an {setting} of at most {fits}" + (" or a smaller instance type" if fits else ""))
 
 
 def _how_many(wanted: ActorResources, node: Mapping[str, float]) -> int:
