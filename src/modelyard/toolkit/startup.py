@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.toolkit import recycle
+from modelyard.toolkit.buffered_reads import BufferedReads
 from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.frame_server import FrameProtocol
 from modelyard.toolkit.handler import Handler
@@ -147,9 +148,9 @@ async def serve_until_stopped(service: Any, unix: socket.socket | None, http: so
     loop = asyncio.get_running_loop()
     servers = []
     if unix is not None:
-        servers.append(await loop.create_unix_server(lambda: FrameProtocol(service, loop), sock=unix))
+        servers.append(await loop.create_unix_server(lambda: BufferedReads(FrameProtocol(service, loop)), sock=unix))
     if http is not None:
-        servers.append(await loop.create_server(lambda: HttpProtocol(service, loop), sock=http))
+        servers.append(await loop.create_server(lambda: BufferedReads(HttpProtocol(service, loop)), sock=http))
     log(f"serving (pid {os.getpid()})")
     await stop.wait()
     log(f"stopping (pid {os.getpid()}), {service.in_flight} request(s) in flight")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from modelyard.toolkit import framing
+from modelyard.toolkit.buffered_reads import BufferedReads
 from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.frame_server import FrameProtocol
 from modelyard.toolkit.http_server import HttpProtocol
@@ -110,32 +111,4 @@ def _adopt(loop: asyncio.AbstractEventLoop, connection: socket.socket, kind: byt
     """Serve a passed connection with the protocol its ``kind`` names."""
     connection.setblocking(False)
     inner: asyncio.Protocol = FrameProtocol(service, loop) if kind == FRAMES else HttpProtocol(service, loop)
-    loop.create_task(loop.connect_accepted_socket(lambda: _Counted(inner, closed), connection))
-
-
-class _Counted(asyncio.Protocol):
-    """``inner``, telling the parent when the connection is gone."""
-
-    def __init__(self, inner: asyncio.Protocol, closed: Callable[[], None]) -> None:
-        self._inner = inner
-        self._closed = closed
-        self.data_received = inner.data_received  # type: ignore[method-assign]
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._inner.connection_made(transport)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        try:
-            self._inner.connection_lost(exc)
-        finally:
-            self._closed()
-
+    loop.create_task(loop.connect_accepted_socket(lambda: BufferedReads(inner, closed), connection))
