@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("domain", frozenset({"services", "controllers", "hosting", "auth", "s3"})),
     ("mechanisms", frozenset({"context", "ports", "model_documents", "desired", "runtime", "storage",
                               "logstore", "store", "wire", "jobs", "toolkit", "metrics"})),
-    ("foundations", frozenset({"settings", "arns", "log_groups", "page_tokens"})),
+    ("foundations", frozenset({"settings", "arns", "log_groups", "page_tokens", "deadline"})),
 ]
 
 # Imports between parts of the same layer that the architecture allows; any other is a violation.

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from modelyard.deadline import Deadline
 from modelyard.edge import zero_copy
 from modelyard.settings import EdgeLimits
 
@@ -116,7 +117,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._closed = False
         self._reading_headers = True
         self._header_bytes = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = Deadline(self.loop, self._expired)
+        self._phase = ""
+        self._phase_seconds = 0.0
         self._body_progress = 0
         self._lean_request: LeanRequest | None = None
         self._lean_busy = False
@@ -137,7 +140,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Release the connection's place and timer."""
-        self._cancel()
+        self._deadline.close()
         if self._admitted:
             self._admitted = False
             self.book.release(self)
@@ -247,9 +250,16 @@ class GuardedProtocol(HttpToolsProtocol):
         super().shutdown()
 
     def on_response_complete(self) -> None:
-        """A response went out: the connection is idle (uvicorn's keep-alive timer closes it later)."""
-        super().on_response_complete()
-        if self._admitted and not self.transport.is_closing() and not self.pipeline:
+        """A response went out: start the next pipelined request, or wait idle. uvicorn's own keep-alive
+        timer is not armed: the idle phase's deadline (the same keep-alive timeout) closes the connection."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self._admitted:
             self._idle()
 
     def evict(self) -> None:
@@ -262,16 +272,14 @@ class GuardedProtocol(HttpToolsProtocol):
         self._arm(self.limits.keep_alive_timeout_seconds, "idle")
 
     def _arm(self, seconds: float, phase: str) -> None:
-        self._cancel()
-        self._timer = self.loop.call_later(seconds, self._expired, phase, seconds)
+        self._phase, self._phase_seconds = phase, seconds
+        self._deadline.set(seconds)
 
     def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline.clear()
 
-    def _expired(self, phase: str, seconds: float) -> None:
-        self._timer = None
+    def _expired(self) -> None:
+        phase, seconds = self._phase, self._phase_seconds
         if phase == "idle":
             self.evict()
             return

@@ -22,6 +22,7 @@ import socket
 from collections import deque
 from typing import Any
 
+from modelyard.deadline import Deadline
 from modelyard.toolkit import framing
 
 Frame = tuple[dict[str, Any], bytes]
@@ -75,7 +76,7 @@ class FrameConnection(asyncio.Protocol):
         self.closed = False
         self._parser = framing.FrameParser()
         self._waiters: deque[tuple[asyncio.Future[Frame], float]] = deque()
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = Deadline(loop, self._expire)
         self._held: list[bytes] = []
 
     @classmethod
@@ -127,9 +128,7 @@ class FrameConnection(asyncio.Protocol):
         self._fail(ConnectionResetError("connection closed before a response frame"))
 
     def _fail(self, exc: BaseException) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline.close()
         waiters, self._waiters = self._waiters, deque()
         for position, (waiter, _) in enumerate(waiters):
             if not waiter.done():
@@ -138,14 +137,12 @@ class FrameConnection(asyncio.Protocol):
 
     def _arm(self) -> None:
         """Time the call at the head of the line (the one the toolkit is running)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if self._waiters:
-            self._timer = self.loop.call_later(self._waiters[0][1], self._expire)
+            self._deadline.set(self._waiters[0][1])
+        else:
+            self._deadline.clear()
 
     def _expire(self) -> None:
-        self._timer = None
         if self._waiters:
             waiter = self._waiters[0][0]
             if not waiter.done():
