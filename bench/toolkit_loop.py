@@ -31,6 +31,7 @@ SHARED = ROOT.parent / "shared" / "bench"
 sys.path.insert(0, str(ROOT / "src"))
 
 from modelyard.toolkit import framing  # noqa: E402
+from modelyard.toolkit.buffered_reads import BufferedReads  # noqa: E402
 from modelyard.toolkit.environment import ToolkitSettings  # noqa: E402
 from modelyard.toolkit.frame_server import FrameProtocol  # noqa: E402
 from modelyard.toolkit.handler import Handler  # noqa: E402
@@ -108,7 +109,7 @@ async def run(service: Any, requests: int, frame: bytes = FRAME, per_frame: int 
                     return
                 super().data_received(data)
 
-        await loop.connect_accepted_socket(lambda: Counting(service, loop), server)
+        await loop.connect_accepted_socket(lambda: BufferedReads(Counting(service, loop)), server)
         feeder = subprocess.Popen([sys.executable, "-c", CLIENT, str(remote.fileno()), str(requests),
                                    frame.hex()], pass_fds=(remote.fileno(),))
         remote.close()

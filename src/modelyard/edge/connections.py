@@ -157,20 +157,40 @@ class GuardedProtocol(HttpToolsProtocol):
             self._too_large(self._header_bytes)
 
     def on_message_begin(self) -> None:
-        """A request starts: it is no longer idle, and its headers must arrive in time."""
-        super().on_message_begin()
+        """A request starts: it is no longer idle, and its headers must arrive in time. Its ASGI scope is
+        made only if the request takes the ASGI path (``_start_scope``); the lean path needs none."""
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self.book.idle.pop(self, None)
         self._arm(self.limits.header_timeout_seconds, "headers")
+
+    def _start_scope(self) -> None:
+        """The ASGI scope uvicorn's ``on_message_begin`` makes, over the headers collected so far."""
+        self.scope = {  # type: ignore[typeddict-item]
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,  # type: ignore[typeddict-item]
+            "root_path": self.root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+        }
 
     def on_url(self, url: bytes) -> None:
         """Collect the URL (counted against the header limit)."""
         if not self._closed:
-            super().on_url(url)
+            self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        """Collect a header (counted against the header limit)."""
+        """Collect a header, its name lower-cased (counted against the header limit)."""
         if not self._closed:
-            super().on_header(name, value)
+            name = name.lower()
+            if name == b"expect" and value.lower() == b"100-continue":
+                self.expect_100_continue = True
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         """Check the header block's size, then start the request with its body deadline."""
@@ -188,6 +208,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._lean_request = self.lean.claim(self)
             if self._lean_request is not None:
                 return
+        self._start_scope()
         zero_copy.enable(self.scope)
         before = self.cycle
         super().on_headers_complete()

@@ -153,10 +153,11 @@ class FrameConnection(asyncio.Protocol):
         if held and self.transport is not None and not self.closed:
             self.transport.writelines(held)
 
-    async def call(self, raw_header: bytes, body: bytes, timeout: float) -> Frame:
-        """Send one request frame (its header already encoded) and wait for its answer, up to ``timeout``
-        seconds from when the answers before it arrived; raises asyncio.TimeoutError, ConnectionResetError
-        (``Withdrawn`` when it waited behind a call that failed) or FrameError."""
+    def call(self, raw_header: bytes, body: bytes, timeout: float) -> asyncio.Future[Frame]:
+        """Send one request frame (its header already encoded); the future is its answer, up to ``timeout``
+        seconds from when the answers before it arrived, or asyncio.TimeoutError, ConnectionResetError
+        (``Withdrawn`` when it waited behind a call that failed) or FrameError. A connection already closed
+        or a frame over the limits raises at once."""
         transport = self.transport
         if self.closed or transport is None:
             raise ConnectionResetError("connection closed before a response frame")
@@ -177,7 +178,7 @@ class FrameConnection(asyncio.Protocol):
                 transport.writelines((head, body))
             waiters.append((waiter, timeout))
             self._arm()
-        return await waiter
+        return waiter
 
     def close(self) -> None:
         """Close the connection (the calls in flight fail with ConnectionResetError)."""
