@@ -165,7 +165,7 @@ class FrameProtocol(asyncio.Protocol):
                 return False
             if queue and not _plain_invoke(queue[0][0]):
                 return False
-            data = framing.encode_frame(_response_header(response), response.body)
+            data = b"".join(answer_parts(response))
             try:
                 sent = os.write(self._fd, data)
             except (BlockingIOError, InterruptedError):
@@ -207,7 +207,10 @@ class FrameProtocol(asyncio.Protocol):
         if response.streamed:
             self.write_frame(framing.stream_end_header(response.status), response.body)
             return
-        self.write_frame(_response_header(response), response.body)
+        transport = self._transport
+        if transport is not None:
+            for part in answer_parts(response):
+                transport.write(part)
 
     def write_frame(self, header: dict[str, Any], body: bytes) -> None:
         """Write one frame, if the connection is still open."""
@@ -231,11 +234,28 @@ def _plain_invoke(header: dict[str, Any]) -> bool:
     return op == framing.OP_INVOKE_BATCH or (op == framing.OP_INVOKE and not header.get(framing.STREAM))
 
 
-def _response_header(response: Response) -> dict[str, Any]:
+ANSWER_HEADERS_KEPT = 256
+"""Distinct answer headers (status, content type, custom attributes) kept encoded (then the cache starts over)."""
+
+_answer_headers: dict[tuple[int, str | None, str | None], bytes] = {}
+
+
+def answer_parts(response: Response) -> list[bytes]:
+    """The answer frame of a (not streamed) response as buffers to write in order (one when the body is
+    small); the header of a plain answer is encoded once per distinct status, content type and custom
+    attributes."""
     if response.results is not None:
-        return {"status": response.status, "results": response.results}
-    return {"status": response.status, "content_type": response.content_type,
-            "custom_attributes": response.custom_attributes}
+        return framing.frame_parts({"status": response.status, "results": response.results}, response.body)
+    key = (response.status, response.content_type, response.custom_attributes)
+    header = _answer_headers.get(key)
+    if header is None:
+        header = framing.encode_header({"status": key[0], "content_type": key[1], "custom_attributes": key[2]})
+        if len(_answer_headers) >= ANSWER_HEADERS_KEPT:
+            _answer_headers.clear()
+        _answer_headers[key] = header
+    body = response.body
+    head = framing.PREFIX.pack(len(header), len(body)) + header
+    return [head + body] if len(body) <= framing.SMALL_BODY else [head, body]
 
 
 class FrameSink:
