@@ -14,6 +14,10 @@ from modelyard.wire.errors import RuntimeValidationError
 
 MAX_TARGET_LENGTH = 1024
 _DECODE_ROUNDS = 4
+ACCEPTED_KEPT = 4096
+"""TargetModel values remembered as accepted (then the memory starts over): a hit is not walked again."""
+
+_accepted: set[str] = set()
 
 
 class ModelHolder(Protocol):
@@ -35,6 +39,8 @@ def _decodings(target: str) -> list[str]:
 
 def checked_target(target: str | None, endpoint: str) -> str:
     """``target`` if it can name a model under the prefix; ``ValidationError`` saying what to fix."""
+    if target in _accepted:
+        return target
     if not target:
         raise RuntimeValidationError(
             f"Endpoint {endpoint} is a multi-model endpoint: give TargetModel, the path of a model artifact "
@@ -55,4 +61,7 @@ def checked_target(target: str | None, endpoint: str) -> str:
             raise RuntimeValidationError(
                 f"TargetModel {target!r} has an empty, '.' or '..' path segment; it must name an artifact "
                 "under the model's ModelDataUrl prefix without leaving it")
+    if len(_accepted) >= ACCEPTED_KEPT:
+        _accepted.clear()
+    _accepted.add(target)
     return target

@@ -121,32 +121,34 @@ class ModelHost:
         self._spawn(self._sweep())
 
     def holds(self, target: str) -> bool:
-        """Whether ``target`` is loaded or loading here."""
-        model = self.models.get(target)
-        return target in self._loading or (model is not None and model.alive())
+        """Whether ``target`` is loaded or loading here (a routing preference: a model whose process has died
+        since its last call still counts, and that call, here, loads it again)."""
+        return target in self.models or target in self._loading
 
     async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
         """Load ``invocation.target_model`` if needed (waiting at most ``timeout``), then call it."""
         target = checked_target(invocation.target_model, self.setup.endpoint)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = time.monotonic() + timeout
         self.outstanding += 1
-        self._callers[target] += 1
+        callers = self._callers
+        callers[target] = callers.get(target, 0) + 1
         try:
             model = await self._ready(target, timeout)
             model.in_flight += 1
             model.touch()
             try:
-                return await model.server.invoke(invocation, max(deadline - loop.time(), 0.001))
+                return await model.server.invoke(invocation, max(deadline - time.monotonic(), 0.001))
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 raise await self._lost(model) from None
             finally:
                 model.in_flight -= 1
         finally:
             self.outstanding -= 1
-            self._callers[target] -= 1
-            if not self._callers[target]:
-                del self._callers[target]
+            left = callers[target] - 1
+            if left:
+                callers[target] = left
+            else:
+                del callers[target]
                 self._after_last_call(target)
 
     def _after_last_call(self, target: str) -> None:
@@ -232,16 +234,18 @@ class ModelHost:
         """The loaded, current model for ``target``: from memory (a hit) or from the one load of it under
         way, started if none is (a miss). A model unloaded before this call could use it (its process died)
         is loaded again within the same ``timeout``."""
-        record = self.records.setdefault(target, ModelRecord())
+        record = self.records.get(target)
+        if record is None:
+            record = self.records[target] = ModelRecord()
         model = self.models.get(target)
         if model is not None:
-            if not model.alive():
-                await self._unload(model, "its process ended")
-            elif await self._unchanged(model) and self._usable(target, model):
+            if await self._unchanged(model) and self._usable(target, model):
                 record.hits += 1
                 model.hits += 1
                 self.metrics.cache(True)
                 return model
+            if self.models.get(target) is model and not model.alive():
+                await self._unload(model, "its process ended")
         record.misses += 1
         self.metrics.cache(False)
         waited = time.monotonic()
