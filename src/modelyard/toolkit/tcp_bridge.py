@@ -3,39 +3,94 @@
 The container lives in its own network namespace, so the server cannot reach its HTTP port; it
 connects to the unix socket in the instance's socket directory instead. Run as a file with ``python
 -I tcp_bridge.py SOCKET PORT`` beside the image's serve program (it imports only the standard library).
+
+Each accepted connection is paired with a new connection to the port: two protocols, each writing what
+it reads straight to the other's transport (read with ``recv_into`` one reused buffer: a plain
+protocol's reads would allocate 256 KiB per read). The accepted side reads nothing until its pair is
+connected; a side whose peer's write buffer is full stops reading until it drains; an end of stream or
+a close on either side closes both (each after writing what it still holds).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 
+READ_BYTES = 64 * 1024
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
+
+class _Side(asyncio.BufferedProtocol):
+    """One connection of a pair: what it reads goes to ``peer``'s transport."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self._view = memoryview(bytearray(READ_BYTES))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.write(self._view[:nbytes].tobytes())
+
+    def eof_received(self) -> bool:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.close()
+        return False
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        peer, self.peer = self.peer, None
+        if peer is not None and peer.transport is not None:
+            peer.transport.close()
+
+
+class _Accepted(_Side):
+    """The server's connection on the unix socket: paused until its connection to the port is made."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self._port = port
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport.pause_reading()  # type: ignore[union-attr]
+        asyncio.get_running_loop().create_task(self._pair())
+
+    async def _pair(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, upstream = await loop.create_connection(_Side, "127.0.0.1", self._port)
+        except OSError:
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if self.transport is None:
+            upstream.transport.close()  # type: ignore[union-attr]
+            return
+        self.peer, upstream.peer = upstream, self
+        self.transport.resume_reading()
 
 
 async def _serve(socket_path: str, port: int) -> None:
-    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            client_writer.close()
-            return
-        await asyncio.gather(_pipe(client_reader, writer), _pipe(reader, client_writer))
-
+    loop = asyncio.get_running_loop()
     temporary = f"{socket_path}.{os.getpid()}"
-    server = await asyncio.start_unix_server(handle, path=temporary)
+    server = await loop.create_unix_server(lambda: _Accepted(port), path=temporary)
     os.replace(temporary, socket_path)
     async with server:
         await server.serve_forever()
