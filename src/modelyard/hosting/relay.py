@@ -7,7 +7,7 @@ socket is opened.
 
     accept ─► handshake on the raw socket (exactly its bytes read) ─► open the instance's unix socket
            ─► the client's socket wrapped with its pair already set (nothing it sent is read unpaired)
-           ─► two paired protocols: each ``data_received`` is written straight to the other side;
+           ─► two paired protocols: what each reads is written straight to the other side;
               a side whose write buffer fills pauses the other's reading; an end of file is passed
               on as a half-close, a lost connection closes its pair
 
@@ -22,28 +22,20 @@ import asyncio
 import contextlib
 import socket
 import threading
-from typing import cast
 
 from modelyard.hosting import channel
+from modelyard.toolkit.tcp_bridge import PairedSide
 
 BACKLOG = 128
 
 
-class _Side(asyncio.Protocol):
-    """One end of a relayed connection; ``peer`` is the other."""
+class _Side(PairedSide):
+    """One end of a relayed connection (``tcp_bridge.PairedSide``), passing an end of file on as a
+    half-close; ``ended`` is set when the connection is lost."""
 
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.peer: _Side | None = None
+        super().__init__()
         self.ended = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        peer = self.peer
-        if peer is not None and peer.transport is not None:
-            peer.transport.write(data)
 
     def eof_received(self) -> bool:
         peer = self.peer
@@ -53,17 +45,8 @@ class _Side(asyncio.Protocol):
             return True
         return False
 
-    def pause_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.resume_reading()
-
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.close()
+        super().connection_lost(exc)
         if not self.ended.done():
             self.ended.set_result(None)
 

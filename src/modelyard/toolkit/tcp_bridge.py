@@ -20,47 +20,56 @@ import sys
 READ_BYTES = 64 * 1024
 
 
-class _Side(asyncio.BufferedProtocol):
-    """One connection of a pair: what it reads goes to ``peer``'s transport."""
+class PairedSide(asyncio.BufferedProtocol):
+    """One connection of a pair: what it reads (``recv_into`` a buffer of its own) is written to ``peer``'s
+    transport; while the peer's write buffer is full this side does not read. An end of stream closes the
+    peer (after it writes what it holds), and so does a lost connection."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.peer: _Side | None = None
+        self.peer: PairedSide | None = None
         self._view = memoryview(bytearray(READ_BYTES))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport."""
         self.transport = transport  # type: ignore[assignment]
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        """This side's buffer (its bytes are copied out in ``buffer_updated``)."""
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
+        """Write what was read to the peer."""
         peer = self.peer
         if peer is not None and peer.transport is not None:
             peer.transport.write(self._view[:nbytes].tobytes())
 
-    def eof_received(self) -> bool:
+    def eof_received(self) -> bool | None:
+        """Close the peer; this side closes too."""
         peer = self.peer
         if peer is not None and peer.transport is not None:
             peer.transport.close()
         return False
 
     def pause_writing(self) -> None:
+        """The peer stops reading until this side's buffer drains."""
         if self.peer is not None and self.peer.transport is not None:
             self.peer.transport.pause_reading()
 
     def resume_writing(self) -> None:
+        """The peer reads again."""
         if self.peer is not None and self.peer.transport is not None:
             self.peer.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Close the peer."""
         self.transport = None
         peer, self.peer = self.peer, None
         if peer is not None and peer.transport is not None:
             peer.transport.close()
 
 
-class _Accepted(_Side):
+class _Accepted(PairedSide):
     """The server's connection on the unix socket: paused until its connection to the port is made."""
 
     def __init__(self, port: int) -> None:
@@ -75,7 +84,7 @@ class _Accepted(_Side):
     async def _pair(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            _, upstream = await loop.create_connection(_Side, "127.0.0.1", self._port)
+            _, upstream = await loop.create_connection(PairedSide, "127.0.0.1", self._port)
         except OSError:
             if self.transport is not None:
                 self.transport.close()
