@@ -76,14 +76,31 @@ def check_lengths(header_len: int, body_len: int) -> None:
         raise FrameError(f"frame body of {body_len} bytes exceeds {MAX_BODY_BYTES}")
 
 
+DECODED_KEPT = 1024
+"""Distinct small headers of scalar fields kept decoded (then the memory starts over)."""
+DECODED_MAX_BYTES = 512
+_SCALARS = (str, int, float, bool, type(None))
+_decoded: dict[bytes, dict[str, Any]] = {}
+
+
 def decode_header(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
-    """Parse a JSON header; it must be an object."""
+    """Parse a JSON header; it must be an object. Each call gets its own dict; a header seen before (the
+    same bytes: invocations with the same content types, answers with the same status) is copied from the
+    one decoded then instead of parsed again."""
+    key = bytes(raw)
+    known = _decoded.get(key)
+    if known is not None:
+        return known.copy()
     try:
-        header = _loads(bytes(raw).decode("utf-8"))
+        header = _loads(key.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError(f"frame header is not valid UTF-8 JSON: {exc}") from None
     if not isinstance(header, dict):
         raise FrameError("frame header must be a JSON object")
+    if len(key) <= DECODED_MAX_BYTES and all(isinstance(value, _SCALARS) for value in header.values()):
+        if len(_decoded) >= DECODED_KEPT:
+            _decoded.clear()
+        _decoded[key] = header.copy()
     return header
 
 
