@@ -64,6 +64,8 @@ class VariantRoutes:
         """For a multi-model variant: the least busy instance that already holds ``target``, unless every
         holder has ``SPREAD_OUTSTANDING`` calls in flight and some instance is idle (a hot model is then
         loaded on one more instance); no holder: the usual pick."""
+        if len(self.instances) <= 1:
+            return self.pick()
         holders = [i for i in self.instances if cast(ModelHolder, i).holds(target)]
         if not holders:
             return self.pick()

@@ -133,7 +133,7 @@ class ModelHost:
         callers = self._callers
         callers[target] = callers.get(target, 0) + 1
         try:
-            model = await self._ready(target, timeout)
+            model = self._hit(target) or await self._ready(target, timeout)
             model.in_flight += 1
             model.touch()
             try:
@@ -230,6 +230,22 @@ class ModelHost:
 
     # loading
 
+    def _hit(self, target: str) -> LoadedModel | None:
+        """The loaded model for ``target`` when it can be used at once (its artifact checked within
+        ``revalidate_seconds``, its process running), counted as a hit; None: ``_ready`` decides."""
+        model, record = self.models.get(target), self.records.get(target)
+        if model is None or record is None or model.stale or \
+                time.monotonic() - model.checked_at >= self.setup.limits.revalidate_seconds or \
+                not self._usable(target, model):
+            return None
+        return self._counted_hit(record, model)
+
+    def _counted_hit(self, record: ModelRecord, model: LoadedModel) -> LoadedModel:
+        record.hits += 1
+        model.hits += 1
+        self.metrics.cache(True)
+        return model
+
     async def _ready(self, target: str, timeout: float) -> LoadedModel:
         """The loaded, current model for ``target``: from memory (a hit) or from the one load of it under
         way, started if none is (a miss). A model unloaded before this call could use it (its process died)
@@ -240,10 +256,7 @@ class ModelHost:
         model = self.models.get(target)
         if model is not None:
             if await self._unchanged(model) and self._usable(target, model):
-                record.hits += 1
-                model.hits += 1
-                self.metrics.cache(True)
-                return model
+                return self._counted_hit(record, model)
             if self.models.get(target) is model and not model.alive():
                 await self._unload(model, "its process ended")
         record.misses += 1
