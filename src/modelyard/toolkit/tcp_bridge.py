@@ -70,16 +70,27 @@ class PairedSide(asyncio.BufferedProtocol):
 
 
 class _Accepted(PairedSide):
-    """The server's connection on the unix socket: paused until its connection to the port is made."""
+    """The server's connection on the unix socket: paused until its connection to the port is made. What it
+    reads before then (a Python whose transport starts reading even when paused in ``connection_made``,
+    as 3.11.2's does) is held and written to the port first."""
 
     def __init__(self, port: int) -> None:
         super().__init__()
         self._port = port
+        self._pairing: asyncio.Task[None] | None = None
+        """Held here: the loop keeps only a weak reference to a task, which could vanish mid-connect."""
+        self._early: list[bytes] = []
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.peer is None:
+            self._early.append(self._view[:nbytes].tobytes())
+            return
+        super().buffer_updated(nbytes)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.transport.pause_reading()  # type: ignore[union-attr]
-        asyncio.get_running_loop().create_task(self._pair())
+        self._pairing = asyncio.get_running_loop().create_task(self._pair())
 
     async def _pair(self) -> None:
         loop = asyncio.get_running_loop()
@@ -93,6 +104,9 @@ class _Accepted(PairedSide):
             upstream.transport.close()  # type: ignore[union-attr]
             return
         self.peer, upstream.peer = upstream, self
+        early, self._early = self._early, []
+        for data in early:
+            upstream.transport.write(data)  # type: ignore[union-attr]
         self.transport.resume_reading()
 
 
