@@ -19,6 +19,9 @@ from modelyard.storage.atomic import atomic_path
 from modelyard.storage.errors import ArtifactNotFoundError, CopyLimitError, InvalidArchiveError, UnsafeArchiveError
 from modelyard.storage.limits import CopyLimits
 
+_FILTER_ERRORS: tuple[type[Exception], ...] = (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
+"""What PEP 706's ``data`` filter raises; nothing on a Python before 3.11.4, which has no filters."""
+
 
 def safe_extract(tar_path: Path, dest: Path, limits: CopyLimits | None = None, *, name: str | None = None) -> Path:
     """Extract a ``.tar`` or ``.tar.gz`` (detected from content) into ``dest``; returns ``dest``.
@@ -49,7 +52,7 @@ def safe_extract(tar_path: Path, dest: Path, limits: CopyLimits | None = None, *
                 archive.extractall(dest, members=members, filter="data")
             else:  # pragma: no cover - Python without PEP 706 filters
                 archive.extractall(dest, members=members)
-        except tarfile.FilterError as exc:
+        except _FILTER_ERRORS as exc:
             raise UnsafeArchiveError(f"unsafe member in {label}: {exc}", member=str(exc), uri=label) from exc
         except (tarfile.TarError, EOFError) as exc:
             raise InvalidArchiveError(f"{label} is a corrupt archive: {exc}", uri=label) from exc
