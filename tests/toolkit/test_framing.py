@@ -111,3 +111,19 @@ def test_call_round_trips_against_a_stream_server(tmp_path):
             os.unlink(path)
 
     asyncio.run(scenario())
+
+
+def test_a_header_decoded_again_is_a_fresh_dict_equal_to_the_first() -> None:
+    raw = framing.encode_header({"status": 200, "content_type": "text/csv", "custom_attributes": None})
+    first = framing.decode_header(raw)
+    first["status"] = 500
+    assert framing.decode_header(raw) == {"status": 200, "content_type": "text/csv", "custom_attributes": None}
+    nested = framing.encode_header({"status": 200, "results": [[200, 1, None, None]]})
+    framing.decode_header(nested)["results"].append("tampered")
+    assert framing.decode_header(nested)["results"] == [[200, 1, None, None]]
+
+
+def test_headers_that_are_not_objects_are_refused_whether_or_not_seen_before() -> None:
+    for _ in range(2):
+        with pytest.raises(framing.FrameError):
+            framing.decode_header(b"[1, 2]")

@@ -253,9 +253,7 @@ def answer_parts(response: Response) -> list[bytes]:
         if len(_answer_headers) >= ANSWER_HEADERS_KEPT:
             _answer_headers.clear()
         _answer_headers[key] = header
-    body = response.body
-    head = framing.PREFIX.pack(len(header), len(body)) + header
-    return [head + body] if len(body) <= framing.SMALL_BODY else [head, body]
+    return framing.raw_frame_parts(header, response.body)
 
 
 class FrameSink:

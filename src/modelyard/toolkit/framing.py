@@ -111,7 +111,11 @@ def encode_header(header: dict[str, Any]) -> bytes:
 
 def frame_parts(header: dict[str, Any], body: bytes | bytearray | memoryview = b"") -> list[bytes]:
     """The frame as buffers to write in order (one buffer when the body is small)."""
-    raw_header = encode_header(header)
+    return raw_frame_parts(encode_header(header), body)
+
+
+def raw_frame_parts(raw_header: bytes, body: bytes | bytearray | memoryview = b"") -> list[bytes]:
+    """``frame_parts`` for a header already encoded."""
     head = PREFIX.pack(len(raw_header), len(body)) + raw_header
     if len(body) <= SMALL_BODY:
         return [head + bytes(body)]
