@@ -146,6 +146,25 @@ def test_hostile_bodies_to_every_operation_get_a_4xx(unchanged: ServerProcess) -
             _assert_aws_4xx(status, answer, (service, name, label))
 
 
+def _plain_string_members(service: str, name: str) -> list[str]:
+    shape = service_model(service).operation_model(name).input_shape
+    if shape is None:
+        return []
+    return [member for member, member_shape in shape.members.items()
+            if member_shape.type_name == "string" and not member_shape.enum]
+
+
+def test_nul_in_any_string_member_of_every_operation_is_refused(unchanged: ServerProcess) -> None:
+    """PostgreSQL cannot store U+0000 in text; it is refused as a ValidationException on both stores
+    (a NUL AlarmName once reached PostgreSQL in SetAlarmState and came back a 500)."""
+    for service, name in OPERATIONS:
+        for member in _plain_string_members(service, name):
+            body = json.dumps({member: "a\x00b"}).encode()
+            status, answer = _post(unchanged, _headers(service, name), body, service=service)
+            _assert_aws_4xx(status, answer, (service, name, member))
+            assert b"U+0000" in answer, (service, name, member, answer[:300])
+
+
 def test_forged_page_tokens_get_a_4xx(unchanged: ServerProcess) -> None:
     for service, name in OPERATIONS:
         shape = service_model(service).operation_model(name).input_shape

@@ -10,7 +10,8 @@ Wrong JSON types are a ``SerializationException`` (as AWS's JSON protocol answer
 violations are a ``ValidationException``. Timestamps are normalized to epoch seconds (float) and
 blobs to bytes; unknown members are dropped, as AWS ignores them. One deliberate extension: members
 whose pattern admits ``s3://`` URIs also accept ``file://`` URIs and absolute paths, so everything
-runs offline.
+runs offline. And no string may hold U+0000: PostgreSQL's text cannot store it, so it is refused as a
+constraint violation on every store alike rather than failing in one of them.
 """
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ class _Walker:
             self.violation(value, path, f"must satisfy enum value set: [{', '.join(enum)}]")
             return value
         self.length(shape, value, len(value), path)
+        if "\x00" in value:
+            self.violation(value, path, "must not contain the NUL character (U+0000)")
+            return value
         pattern = shape.metadata.get("pattern")
         if pattern:
             compiled = _compiled(pattern)
