@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
 from urllib.parse import quote
 
 from modelyard.context import AppState, RequestContext
 from modelyard.edge.regions import check_region
-from modelyard.edge.services import Service, ServiceTable, unrouted
+from modelyard.edge.services import OperationHandler, Service, ServiceTable, unrouted
 from modelyard.wire import json_protocol
 from modelyard.wire.asgi import BodyTooLarge, ClientDisconnected, Receive, Scope, read_body
 from modelyard.wire.auth import Authenticator, AuthRequest, AuthRules, Principal
@@ -130,10 +129,11 @@ class Pipeline:
         ctx = self._context(service.auth_rules, call.name, request, body, request_id)
         gate = service.gate
         if gate is None:
-            return await _dispatch(service, call, ctx, call.decode(request, body))
+            params = call.decode(request, body)
+            return call.encode(await _handler(service, call)(ctx, params), request_id)
         async with gate.admitted():
             params = await gate.offload(len(body), call.decode, request, body)
-            return await _dispatch(service, call, ctx, params)
+            return call.encode(await _handler(service, call)(ctx, params), request_id)
 
     def _context(self, rules: AuthRules, name: str, request: HttpRequest, body: bytes,
                  request_id: str) -> RequestContext:
@@ -162,7 +162,7 @@ class Pipeline:
                 stream.transform = service.body_transform(request, principal)
             params = call.decode(request, b"")
             params[STREAMED_BODY] = stream
-            status, headers, body = await _dispatch(service, call, ctx, params)
+            status, headers, body = call.encode(await _handler(service, call)(ctx, params), request_id)
         except ServiceError as error:
             status, headers, body = service.protocol.encode_error(error, request_id)
         except BodyTooLarge as exc:
@@ -173,11 +173,12 @@ class Pipeline:
         return status, headers, body
 
 
-async def _dispatch(service: Service, call: OperationCall, ctx: RequestContext, params: dict[str, Any]) -> Response:
+def _handler(service: Service, call: OperationCall) -> OperationHandler:
+    """The operation's handler (awaited by the caller itself: no coroutine of its own on the hot path)."""
     handler = service.operations.get(call.name)
     if handler is None:
         raise service.not_implemented(service.name, call.name)
-    return call.encode(await handler(ctx, params), ctx.request_id)
+    return handler
 
 
 def path_as_sent(request: HttpRequest) -> str:

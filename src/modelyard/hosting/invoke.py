@@ -119,11 +119,20 @@ class InvokeEndpoint:
             limit = min(SERVERLESS_PAYLOAD_BYTES, limit)
             if len(invocation.body) > limit:
                 raise payload_too_large(len(invocation.body), limit)
-        if gate is None:
-            reply, model_seconds = await self._timed_call(routes, variant, invocation)
-        else:
-            async with self._serverless_slot(routes, variant, gate):
-                reply, model_seconds = await self._timed_call(routes, variant, invocation)
+        sent = 0.0  # set when the call goes to an instance (after any serverless cold start): the model's time
+        try:
+            if gate is None:
+                sent = time.perf_counter()
+                reply = await self._call(routes, variant, invocation)
+            else:
+                async with self._serverless_slot(routes, variant, gate):
+                    sent = time.perf_counter()
+                    reply = await self._call(routes, variant, invocation)
+        except ModelError as error:
+            if sent:
+                error.model_seconds = time.perf_counter() - sent
+            raise
+        model_seconds = time.perf_counter() - sent
         chained = cast(ChainReply, reply) if variant.containers else None
         if reply.status >= 400:
             failure = model_error(routes, variant, reply.status, reply.body.decode("utf-8", "replace"),
@@ -142,17 +151,6 @@ class InvokeEndpoint:
         return ({"Body": reply.body, "ContentType": content_type,
                  "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds,
                 chained.container_seconds if chained else ())
-
-    async def _timed_call(self, routes: EndpointRoutes, variant: VariantRoutes,
-                          invocation: Invocation) -> tuple[Reply, float]:
-        """The instance's reply and the model's share of the time (from sending the call to its reply)."""
-        sent = time.perf_counter()
-        try:
-            reply = await self._call(routes, variant, invocation)
-        except ModelError as error:
-            error.model_seconds = time.perf_counter() - sent
-            raise
-        return reply, time.perf_counter() - sent
 
     @contextlib.asynccontextmanager
     async def _serverless_slot(self, routes: EndpointRoutes, variant: VariantRoutes,
