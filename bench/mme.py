@@ -19,8 +19,11 @@ One run, in order:
 5. the same traffic and cold loads against multi-model-server in multi-model mode on the same models
    (bench/mme_mms.py: the sagemaker-inference toolkit's MME configuration, one worker per model, at most
    ``--budget-models`` loaded, least recently used unloaded);
-6. hit throughput on one loaded model, ``--rounds`` paired rounds of ``--dur`` seconds: modelyard's MME,
-   a single-model endpoint on the same model (aim MME ≥ 0.90 of it) and MMS (aim MME ≥ 3× MMS).
+6. hit throughput on one loaded model, ``--rounds`` paired wrk rounds (c=8) of ``--dur`` seconds: modelyard's MME,
+   a single-model endpoint on the same model (aim MME ≥ 0.90 of it) and MMS (aim MME ≥ 3× MMS), with the
+   server's and the toolkit's CPU per call (bench/proc_cpu.py). wrk, not the Python client of the traffic
+   phases, drives these rounds: at 6–9 k calls/s that client, not the server, was the ceiling. Each round
+   is checked by a correct answer before and after it; wrk's non-2xx count is an error row.
 
 Every call has a timeout (``--call-timeout``), every phase a deadline (``--phase-seconds``); a failed call
 is counted by kind, printed as an error row, and never stops the run. Every reply is checked against the
@@ -31,8 +34,8 @@ X-Amzn-SageMaker-Target-Model header.
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
-import itertools
 import json
 import random
 import re
@@ -57,6 +60,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from hosting import low_free_port  # noqa: E402
 from mme_artifacts import answers, tool_python, write_models  # noqa: E402
 from mme_mms import CallFailed, MmsPlatform, MmsServer  # noqa: E402
+from proc_cpu import Pids, anywhere, matching, one_round  # noqa: E402
 from tests.multimodel.models import processes_of  # noqa: E402
 from tests.support.server import start_server  # noqa: E402
 
@@ -278,15 +282,37 @@ def cold_loads(system: str, make_caller: Callable[[Errors], Callable[[str | None
     return statistics.median(cold) if cold else None
 
 
-def throughput(make_caller: Callable[[Errors], Callable[[str | None], dict]], target: str | None,  # type: ignore[type-arg]
-               args: argparse.Namespace, truth: dict[str, float], label: str, errors: Errors) -> float:
-    """Correct replies per second at ``args.concurrency`` for ``args.dur`` seconds."""
-    stop = time.monotonic() + args.dur
-    outcome = drive(make_caller, [itertools.repeat(target) for _ in range(args.concurrency)], truth, stop,
-                    args.call_timeout)
-    for kind, count in outcome.errors.counts.items():
-        errors.add(f"{label}: {kind}", count)
-    return len(outcome.records) / args.dur
+@dataclass
+class HitTarget:
+    """What one hit-throughput round drives with wrk: a URL, the TargetModel header (if any), the processes
+    whose CPU per call is reported, and a correctness check made before and after each round."""
+
+    url: str
+    header: str | None
+    processes: dict[str, Pids]
+    check: Callable[[], dict]  # type: ignore[type-arg]
+    answer: float
+
+
+def hit_round(label: str, target: HitTarget, args: argparse.Namespace, errors: Errors) -> dict[str, float]:
+    """One wrk round of ``args.dur`` seconds at ``args.concurrency`` (server-bound, unlike the Python client
+    of the traffic phases): req/s, CPU µs per call of each process group; a wrong or failed answer to the
+    checks around it, or a non-2xx answer during it, is counted as an error."""
+    _check_hit(label, target, "before", errors)
+    row = one_round(target.url, target.processes, max(1, round(args.dur)), BODY.decode(), "application/json",
+                    target.header)
+    if row["errors"]:
+        errors.add(f"{label}: wrk counted non-2xx or socket errors", int(row["errors"]))
+    _check_hit(label, target, "after", errors)
+    return row
+
+
+def _check_hit(label: str, target: HitTarget, when: str, errors: Errors) -> None:
+    try:
+        if not _correct(target.check(), target.answer):
+            errors.add(f"{label}: wrong answer {when} the round")
+    except (CallFailed, OSError, http.client.HTTPException) as exc:
+        errors.add(f"{label}: {when} the round: {exc}")
 
 
 def median_ratio(numerators: list[float], denominators: list[float]) -> float:
@@ -401,23 +427,37 @@ def main() -> None:
                 cold_loads("MMS multi-model mode", mms_caller, args, truth)
 
             errors = Errors()
-            ModelyardCaller(server.url, "mme", args.call_timeout, errors)("m0000.tar.gz")
-            systems: list[tuple[str, Callable[[Errors], Callable[[str | None], dict]], str | None]] = [  # type: ignore[type-arg]
-                ("single-model", modelyard("single"), None), ("MME", modelyard("mme"), "m0000.tar.gz")]
+            first = "m0000.tar.gz"
+            server_pid = server.process.pid
+            below = matching(server_pid, "modelyard.toolkit")
+            on_server = {"server": lambda: [server_pid], "toolkit": below}
+            single_caller = ModelyardCaller(server.url, "single", args.call_timeout, errors)
+            mme_caller = ModelyardCaller(server.url, "mme", args.call_timeout, errors)
+            hit_targets = {
+                "single-model": HitTarget(f"{server.url}/endpoints/single/invocations", None, on_server,
+                                          lambda: single_caller(None), truth[first]),
+                "MME": HitTarget(f"{server.url}/endpoints/mme/invocations", f"X-Amzn-SageMaker-Target-Model: {first}",
+                                 on_server, lambda: mme_caller(first), truth[first])}
             if mms is not None:
-                MmsCaller(mms[1])("m0000.tar.gz")
-                systems.append(("MMS", mms_caller, "m0000.tar.gz"))
-            rates: dict[str, list[float]] = {name: [] for name, _, _ in systems}
+                hit_targets["MMS"] = HitTarget(f"http://127.0.0.1:{mms[1].port}/models/m0000/invoke", None,
+                                               {"mms": anywhere("com.amazonaws.ml.mms.ModelServer")},
+                                               functools.partial(MmsCaller(mms[1]), first), truth[first])
+            rows: dict[str, list[dict[str, float]]] = {name: [] for name in hit_targets}
             for round_number in range(args.rounds):
-                for name, make_caller, target in systems:
-                    rates[name].append(throughput(make_caller, target, args, truth, name, errors))
-                shown = ", ".join(f"{name} {rates[name][-1]:.0f}/s" for name in rates)
-                print(f"round {round_number + 1}: hit throughput at c={args.concurrency}: {shown}; MME / single-model "
-                      f"{rates['MME'][-1] / max(rates['single-model'][-1], 1e-9):.3f}"
-                      + (f", MME / MMS {rates['MME'][-1] / max(rates['MMS'][-1], 1e-9):.2f}" if "MMS" in rates else ""),
-                      flush=True)
+                for name, target in hit_targets.items():
+                    rows[name].append(hit_round(name, target, args, errors))
+                shown = ", ".join(f"{name} {rows[name][-1]['req/s']:.0f}/s" for name in rows)
+                cpu = ", ".join(f"{name} {rows[name][-1]['server']:.1f}" for name in ("single-model", "MME"))
+                print(f"round {round_number + 1}: hit throughput at c=8 (wrk): {shown}; MME / single-model "
+                      f"{rows['MME'][-1]['req/s'] / max(rows['single-model'][-1]['req/s'], 1e-9):.3f}; "
+                      f"server CPU µs per call: {cpu}", flush=True)
+            rates = {name: [row["req/s"] for row in rows[name]] for name in rows}
             single = median_ratio(rates["MME"], rates["single-model"])
             print(f"hit throughput MME / single-model, median of {args.rounds}: {single:.3f} (aim ≥ 0.90)")
+            for process in ("server", "toolkit"):
+                print(f"{process} CPU µs per hit, median: single-model "
+                      f"{statistics.median(row[process] for row in rows['single-model']):.1f}, MME "
+                      f"{statistics.median(row[process] for row in rows['MME']):.1f}")
             if "MMS" in rates:
                 over_mms = median_ratio(rates["MME"], rates["MMS"])
                 print(f"hit throughput MME / MMS multi-model mode, median of {args.rounds}: {over_mms:.2f} (aim ≥ 3)")

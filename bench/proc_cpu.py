@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 TICK = os.sysconf("SC_CLK_TCK")
 LUA = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "post.lua"
+HEADER_LUA = Path(__file__).resolve().parent / "post_header.lua"
+"""post.lua plus one request header (``header="Name: value"``)."""
 
 Pids = Callable[[], list[int]]
 Target = tuple[str, dict[str, Pids]]
@@ -97,11 +99,13 @@ def others(root: int, *groups: Pids) -> Pids:
     return pids
 
 
-def wrk(url: str, conns: int, dur: int, body: str, content_type: str) -> dict[str, float]:
-    """One wrk round through the shared post.lua; its JSON summary."""
+def wrk(url: str, conns: int, dur: int, body: str, content_type: str, header: str | None = None) -> dict[str, float]:
+    """One wrk round through the shared post.lua (``header``: one more request header, "Name: value");
+    its JSON summary."""
     parts = urlsplit(url)
-    env = dict(os.environ, WRK_PATH=parts.path or "/", WRK_BODY=body, WRK_CT=content_type)
-    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{dur}s", "-s", str(LUA), f"{parts.scheme}://{parts.netloc}"],
+    env = dict(os.environ, WRK_PATH=parts.path or "/", WRK_BODY=body, WRK_CT=content_type, WRK_HEADER=header or "")
+    script = HEADER_LUA if header else LUA
+    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{dur}s", "-s", str(script), f"{parts.scheme}://{parts.netloc}"],
                          env=env, capture_output=True, text=True, timeout=dur + 60).stdout
     line = next((text for text in out.splitlines() if text.startswith("WRKJSON ")), None)
     if line is None:
@@ -109,12 +113,13 @@ def wrk(url: str, conns: int, dur: int, body: str, content_type: str) -> dict[st
     return dict(json.loads(line[8:]))
 
 
-def one_round(url: str, groups: dict[str, Pids], dur: int, body: str, content_type: str) -> dict[str, float]:
-    """CPU µs per request of each group (and of wrk) over one c=8 round. A process that ends during the
-    round is not counted; one that starts during it counts whole."""
+def one_round(url: str, groups: dict[str, Pids], dur: int, body: str, content_type: str,
+              header: str | None = None) -> dict[str, float]:
+    """CPU µs per request of each group (and of wrk) over one c=8 round, with its req/s and wrk's error
+    count. A process that ends during the round is not counted; one that starts during it counts whole."""
     before = {name: {pid: ticks(pid) for pid in pids()} for name, pids in groups.items()}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = wrk(url, 8, dur, body, content_type)
+    result = wrk(url, 8, dur, body, content_type, header)
     after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     requests = max(1, int(result["requests"]))
     row = {}
@@ -129,6 +134,7 @@ def one_round(url: str, groups: dict[str, Pids], dur: int, body: str, content_ty
     row["wrk"] = ((after_children.ru_utime + after_children.ru_stime) -
                   (children.ru_utime + children.ru_stime)) * 1e6 / requests
     row["req/s"] = result["rps"]
+    row["errors"] = result["errors"]
     return row
 
 
@@ -150,7 +156,7 @@ def cpu_table(medians: dict[str, dict[str, float]]) -> str:
     """A markdown table: target, process group, CPU µs per request; a total per target (wrk apart)."""
     lines = ["| target | process | CPU µs / request | of which kernel |", "|---|---|---|---|"]
     for name, row in medians.items():
-        served = [key for key in row if key not in ("wrk", "req/s") and not key.endswith(" (kernel)")]
+        served = [key for key in row if key not in ("wrk", "req/s", "errors") and not key.endswith(" (kernel)")]
         for group in served:
             lines.append(f"| {name} | {group} | {row[group]:.1f} | {row[f'{group} (kernel)']:.1f} |")
         total = sum(row[group] for group in served)

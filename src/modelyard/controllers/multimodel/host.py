@@ -513,6 +513,7 @@ class ModelHost:
         self._snapshot()
         while True:
             await asyncio.sleep(_sweep_interval(self.setup.limits.idle_seconds))
+            self.metrics.flush()
             for model in idle(list(self.models.values()), self.setup.limits.idle_seconds, busy=set(self._callers)):
                 if self._unused(model):
                     await self._unload(model, f"idle for more than {self.setup.limits.idle_seconds:g} s")

@@ -22,8 +22,8 @@ from modelyard.metrics.series import SeriesKey
 
 MICROSECONDS = 1_000_000.0
 TIMINGS = ("ModelLoadingWaitTime", "ModelDownloadingTime", "ModelLoadingTime", "ModelUnloadingTime")
-Publish = Callable[[str, str, float], None]
-"""(metric name, unit, value): one sample to CloudWatch."""
+Publish = Callable[[str, str, float, int], None]
+"""(metric name, unit, value, count): ``count`` samples of one value to CloudWatch."""
 
 
 @dataclass
@@ -35,10 +35,10 @@ class Statistic:
     minimum: float | None = None
     maximum: float | None = None
 
-    def add(self, value: float) -> None:
-        """Record one sample."""
-        self.count += 1
-        self.total += value
+    def add(self, value: float, count: int = 1) -> None:
+        """Record ``count`` samples of ``value``."""
+        self.count += count
+        self.total += value * count
         self.minimum = value if self.minimum is None else min(self.minimum, value)
         self.maximum = value if self.maximum is None else max(self.maximum, value)
 
@@ -50,29 +50,43 @@ class Statistic:
 
 @dataclass
 class HostMetrics:
-    """The metrics of one multi-model instance; each sample also goes to ``publish`` when given."""
+    """The metrics of one multi-model instance; each sample also goes to ``publish`` when given. Cache hits,
+    one per call on the hot path, are counted and recorded together by ``flush`` (which the instance calls
+    about once a second, and which a miss or ``as_dict`` calls first)."""
 
     publish: Publish | None = None
     statistics: dict[str, Statistic] = field(default_factory=lambda: {
         name: Statistic() for name in (*TIMINGS, "ModelCacheHit")})
     loaded_model_count: int = 0
+    pending_hits: int = 0
 
     def timing(self, name: str, seconds: float) -> None:
         """Record a duration (in microseconds, as SageMaker reports it)."""
         value = seconds * MICROSECONDS
-        self.statistics[name].add(value)
-        if self.publish is not None:
-            self.publish(name, "Microseconds", value)
+        self._record(name, "Microseconds", value, 1)
 
     def cache(self, hit: bool) -> None:
-        """Record whether a call found its model loaded."""
-        value = 1.0 if hit else 0.0
-        self.statistics["ModelCacheHit"].add(value)
+        """Record whether a call found its model loaded (a hit is only counted until ``flush``)."""
+        if hit:
+            self.pending_hits += 1
+            return
+        self.flush()
+        self._record("ModelCacheHit", "None", 0.0, 1)
+
+    def flush(self) -> None:
+        """Record the cache hits counted since the last flush."""
+        hits, self.pending_hits = self.pending_hits, 0
+        if hits:
+            self._record("ModelCacheHit", "None", 1.0, hits)
+
+    def _record(self, name: str, unit: str, value: float, count: int) -> None:
+        self.statistics[name].add(value, count)
         if self.publish is not None:
-            self.publish("ModelCacheHit", "None", value)
+            self.publish(name, unit, value, count)
 
     def as_dict(self) -> dict[str, object]:
-        """Every metric by SageMaker's name."""
+        """Every metric by SageMaker's name (the hits counted so far included)."""
+        self.flush()
         shown: dict[str, object] = {name: stat.as_dict() for name, stat in self.statistics.items()}
         shown["LoadedModelCount"] = self.loaded_model_count
         return shown
@@ -83,11 +97,11 @@ def publisher(buffer: MetricBuffer, account: str, region: str, endpoint: str, va
     dimensions = (("EndpointName", endpoint), ("VariantName", variant))
     series: dict[str, SeriesKey] = {}
 
-    def publish(name: str, unit: str, value: float) -> None:
+    def publish(name: str, unit: str, value: float, count: int) -> None:
         key = series.get(name)
         if key is None:
             key = series[name] = SeriesKey(account, region, ENDPOINT_NAMESPACE, name, dimensions)
-        buffer.put_values(key, time.time(), unit, (value,))
+        buffer.put_values(key, time.time(), unit, (value,), (count,) if count != 1 else None)
 
     return publish
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Protocol
 
@@ -12,6 +13,8 @@ from modelyard.controllers.launcher import Instance, Launcher, local_process
 from modelyard.controllers.preparation import PreparedContainer, Preparer
 from modelyard.hosting.http_instance import HttpInstance
 from modelyard.hosting.instances import Invocation, Reply
+from modelyard.runtime.containers import ContainerProcess
+from modelyard.runtime.exit_notice import ExitNotice
 from modelyard.runtime.resident import resident_bytes
 
 UNLOAD_GRACE_SECONDS = 2.0
@@ -20,7 +23,7 @@ UNLOAD_GRACE_SECONDS = 2.0
 class ModelServer(Protocol):
     """One loaded model, however it is served."""
 
-    async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
+    def invoke(self, invocation: Invocation, timeout: float) -> Awaitable[Reply]:
         """Call the model; raises asyncio.TimeoutError or OSError as instances do."""
 
     def alive(self) -> bool:
@@ -45,13 +48,19 @@ class OwnProcess:
         self.prepared = prepared
         self.launcher = launcher
         self.preparer = preparer
+        process = instance.process
+        self._exit = ExitNotice.watch(process.pid) if isinstance(process, ContainerProcess) else None
+        """Tells ``alive`` of the process's end without a ``waitpid`` per call (None: poll instead)."""
 
-    async def invoke(self, invocation: Invocation, timeout: float) -> Reply:
-        """One frame to the model's process."""
-        return await self.instance.client.invoke(invocation, timeout)
+    def invoke(self, invocation: Invocation, timeout: float) -> Awaitable[Reply]:
+        """One frame to the model's process (the instance client's own coroutine, awaited by the caller)."""
+        return self.instance.client.invoke(invocation, timeout)
 
     def alive(self) -> bool:
         """Whether its process runs."""
+        notice = self._exit
+        if notice is not None and not notice.ended:
+            return True
         return self.instance.process.poll() is None
 
     def memory_bytes(self) -> int:
@@ -73,6 +82,8 @@ class OwnProcess:
         self.instance.stopping = True
         await self.instance.client.close()
         await asyncio.to_thread(self.launcher.stop, self.instance, UNLOAD_GRACE_SECONDS)
+        if self._exit is not None:
+            self._exit.close()
         await asyncio.to_thread(self.preparer.release, self.prepared)
 
 
