@@ -34,7 +34,6 @@ X-Amzn-SageMaker-Target-Model header.
 from __future__ import annotations
 
 import argparse
-import functools
 import http.client
 import json
 import random
@@ -431,17 +430,20 @@ def main() -> None:
             server_pid = server.process.pid
             below = matching(server_pid, "modelyard.toolkit")
             on_server = {"server": lambda: [server_pid], "toolkit": below}
-            single_caller = ModelyardCaller(server.url, "single", args.call_timeout, errors)
-            mme_caller = ModelyardCaller(server.url, "mme", args.call_timeout, errors)
+            def one_call(make_caller: Callable[[Errors], Callable[[str | None], dict]],  # type: ignore[type-arg]
+                         target: str | None) -> Callable[[], dict]:  # type: ignore[type-arg]
+                """A check on a fresh connection (a kept one would have been closed idle during the round)."""
+                return lambda: make_caller(errors)(target)
+
             hit_targets = {
                 "single-model": HitTarget(f"{server.url}/endpoints/single/invocations", None, on_server,
-                                          lambda: single_caller(None), truth[first]),
+                                          one_call(modelyard("single"), None), truth[first]),
                 "MME": HitTarget(f"{server.url}/endpoints/mme/invocations", f"X-Amzn-SageMaker-Target-Model: {first}",
-                                 on_server, lambda: mme_caller(first), truth[first])}
+                                 on_server, one_call(modelyard("mme"), first), truth[first])}
             if mms is not None:
                 hit_targets["MMS"] = HitTarget(f"http://127.0.0.1:{mms[1].port}/models/m0000/invoke", None,
                                                {"mms": anywhere("com.amazonaws.ml.mms.ModelServer")},
-                                               functools.partial(MmsCaller(mms[1]), first), truth[first])
+                                               one_call(mms_caller, first), truth[first])
             rows: dict[str, list[dict[str, float]]] = {name: [] for name in hit_targets}
             for round_number in range(args.rounds):
                 for name, target in hit_targets.items():
