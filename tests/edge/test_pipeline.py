@@ -6,19 +6,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import pytest
 
+from modelyard.app import service_table
 from modelyard.context import AppState, RequestContext
 from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import OperationHandler, Service, ServiceTable
 from modelyard.hosting import invoke
+from modelyard.hosting.router import Router
 from modelyard.server import ModelyardApp
 from modelyard.settings import Settings
 from modelyard.wire.auth import AuthRequest, Principal, parse_authorization
 from modelyard.wire.errors import RuntimeValidationError, ServiceError, ValidationException
 from modelyard.wire.json_protocol import JsonProtocol
+from modelyard.wire.protocol import HttpRequest
 from modelyard.wire.rest_json import RestJsonProtocol
 from tests.edge.asgi import Answer, request
 
@@ -196,3 +200,28 @@ def test_health_check_bypasses_the_pipeline() -> None:
     app, authenticator = make_app({}, {}, {})
     answer = asyncio.run(request(app, "GET", "/_modelyard/health"))
     assert (answer.status, answer.body) == (200, b'{"status":"ok"}') and not authenticator.seen
+
+
+
+ROOT_ONLY_PROBES = [
+    ("POST", "/endpoints/ep/invocations", {"x-amz-target": "SageMaker.ListModels",
+                                           "authorization": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/sts/"
+                                                            "aws4_request, SignedHeaders=host, Signature=00"}),
+    ("GET", "/x", {"authorization": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/iam/aws4_request"}),
+    ("POST", "//", {"x-amz-target": "Logs_20140328.GetLogEvents"}),
+    ("POST", "/bucket", {"x-amz-target": "SageMaker.ListModels", "host": "bucket.s3.localhost"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), ROOT_ONLY_PROBES)
+def test_a_table_skips_root_only_protocols_without_changing_who_claims(method: str, path: str,
+                                                                       headers: dict[str, str]) -> None:
+    """A protocol of the server's own table that says it claims only ``/`` claims no other path, even when
+    its target or signature scope is named; so ``ServiceTable.find`` may skip it there."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        table = service_table(Router(), Settings(), executor)
+    sent = HttpRequest(method, path, b"", headers, path.encode())
+    root_only = [service for service in table.services if service.protocol.claims_only_root]
+    assert {"sagemaker", "logs", "sts", "iam"} <= {service.name for service in root_only}
+    assert not [service.name for service in root_only if service.protocol.claims(sent)]
+    assert table.find(sent) is next((service for service in table.services if service.protocol.claims(sent)), None)

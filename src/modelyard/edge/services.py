@@ -80,10 +80,12 @@ class ServiceTable:
 
     def __init__(self, services: Sequence[Service]) -> None:
         self.services = tuple(services)
+        self._beyond_root = tuple(service for service in self.services if not service.protocol.claims_only_root)
 
     def find(self, request: HttpRequest) -> Service | None:
-        """The first service whose protocol claims the request."""
-        for service in self.services:
+        """The first service whose protocol claims the request (those that claim only ``/`` are not asked
+        about other paths)."""
+        for service in self.services if request.path == "/" else self._beyond_root:
             if service.protocol.claims(request):
                 return service
         return None

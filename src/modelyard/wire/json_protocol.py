@@ -146,6 +146,8 @@ def _call_named(service: str, name: str) -> JsonCall:
 class JsonProtocol:
     """A service spoken over AWS JSON 1.0 or 1.1: ``POST /`` with ``X-Amz-Target: <targetPrefix>.<Operation>``."""
 
+    claims_only_root = True
+
     def __init__(self, service: str) -> None:
         self.service = service
         self.target_prefix: str = service_model(service).metadata["targetPrefix"]

@@ -66,6 +66,9 @@ class NamedInBody:
 class WireProtocol(Protocol):
     """One service's binding to an AWS wire protocol."""
 
+    claims_only_root: bool
+    """True when ``claims`` can be true only for the path ``/`` (so a table may skip it for any other)."""
+
     def claims(self, request: HttpRequest) -> bool:
         """Whether the request is addressed to this service (cheap: no body, no validation)."""
 

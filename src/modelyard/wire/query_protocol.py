@@ -233,6 +233,8 @@ class PendingQueryCall(NamedInBody):
 class QueryProtocol:
     """A service spoken over the query protocol, told apart from others by its signing name."""
 
+    claims_only_root = True
+
     def __init__(self, service: str) -> None:
         self.service = service
         model = service_model(service)

@@ -196,6 +196,8 @@ class RestCall:
 class RestJsonProtocol:
     """A service spoken over rest-json, owning the paths under ``path_prefix``."""
 
+    claims_only_root = False
+
     def __init__(self, service: str, path_prefix: str, validation_error: type[ServiceError]) -> None:
         self.service = service
         self.path_prefix = path_prefix

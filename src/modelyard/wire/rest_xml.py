@@ -430,6 +430,8 @@ class RestXmlProtocol:
     signature version 2, which authentication then refuses by name) or addressed to a virtual-host
     bucket (``<bucket>.<domain>``)."""
 
+    claims_only_root = False
+
     def __init__(self, service: str, validation_error: type[ServiceError],
                  domains: tuple[str, ...] = DEFAULT_VIRTUAL_DOMAINS, codes: Mapping[str, str] | None = None) -> None:
         self.service = service
