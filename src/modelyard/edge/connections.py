@@ -120,6 +120,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = Deadline(self.loop, self._expired)
         self._phase = ""
         self._phase_seconds = 0.0
+        self._arm_after_read = False
+        """A request's header or body deadline is due to be set once the bytes at hand are parsed (a request
+        that arrives whole in one read never sets one)."""
         self._body_progress = 0
         self._lean_request: LeanRequest | None = None
         self._lean_busy = False
@@ -153,6 +156,10 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._reading_headers:
             self._header_bytes += len(data)
         super().data_received(data)
+        if self._arm_after_read:
+            self._arm_after_read = False
+            if not self._closed:
+                self._deadline.set(self._phase_seconds)
         if self._reading_headers and not self._closed and self._header_bytes > self.limits.max_header_bytes:
             self._too_large(self._header_bytes)
 
@@ -163,7 +170,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.expect_100_continue = False
         self.headers = []
         self.book.idle.pop(self, None)
-        self._arm(self.limits.header_timeout_seconds, "headers")
+        self._arm_later(self.limits.header_timeout_seconds, "headers")
 
     def _start_scope(self) -> None:
         """The ASGI scope uvicorn's ``on_message_begin`` makes, over the headers collected so far."""
@@ -202,7 +209,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._too_large(size)
             return
         self._body_progress = 0
-        self._arm(self.limits.body_timeout_seconds, "body")
+        self._arm_later(self.limits.body_timeout_seconds, "body")
         if self.lean is not None and not self._lean_busy and not self.pipeline and \
                 (self.cycle is None or self.cycle.response_complete):
             self._lean_request = self.lean.claim(self)
@@ -294,9 +301,17 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _arm(self, seconds: float, phase: str) -> None:
         self._phase, self._phase_seconds = phase, seconds
+        self._arm_after_read = False
         self._deadline.set(seconds)
 
+    def _arm_later(self, seconds: float, phase: str) -> None:
+        """Enter ``phase``; its deadline, ``seconds`` from now, is set when the read being parsed is done
+        (the same moment, give or take the parse) unless the request completes first."""
+        self._phase, self._phase_seconds = phase, seconds
+        self._arm_after_read = True
+
     def _cancel(self) -> None:
+        self._arm_after_read = False
         self._deadline.clear()
 
     def _expired(self) -> None:
