@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 
 from modelyard.runtime.exit_notice import ExitNotice
 
@@ -19,10 +21,19 @@ async def _until(condition, seconds: float = 5.0) -> bool:  # type: ignore[no-un
     return True
 
 
+@contextlib.contextmanager
+def _sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_the_end_of_a_process_is_noticed_on_the_loop() -> None:
     async def scenario() -> None:
-        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-        try:
+        with _sleeper() as process:
             notice = ExitNotice.watch(process.pid)
             assert notice is not None
             await asyncio.sleep(0.05)
@@ -31,9 +42,6 @@ def test_the_end_of_a_process_is_noticed_on_the_loop() -> None:
             assert await _until(lambda: notice.ended)
             notice.close()
             assert notice.ended
-        finally:
-            process.kill()
-            process.wait()
 
     asyncio.run(scenario())
 
@@ -60,8 +68,7 @@ def test_a_pid_that_is_gone_gives_no_notice() -> None:
 
 def test_closing_stops_the_watch_without_marking_an_end() -> None:
     async def scenario() -> None:
-        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-        try:
+        with _sleeper() as process:
             notice = ExitNotice.watch(process.pid)
             assert notice is not None
             notice.close()
@@ -70,7 +77,5 @@ def test_closing_stops_the_watch_without_marking_an_end() -> None:
             process.wait()
             await asyncio.sleep(0.05)
             assert not notice.ended
-        finally:
-            process.kill()
 
     asyncio.run(scenario())
