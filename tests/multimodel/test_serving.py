@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.multimodel.models import deploy_multi_model, echo_model, invoke
+from tests.multimodel.models import deploy_multi_model, echo_model, invoke, processes_of
 
 
 def test_models_under_an_s3_prefix_load_on_first_call_and_stay(sm, runtime, s3, tmp_path, unique):  # type: ignore[no-untyped-def]
@@ -90,3 +94,25 @@ def test_a_hot_model_is_loaded_on_more_instances_under_load(sm, runtime, tmp_pat
     assert all(answer["name"] == "hot" for answer in answers)
     processes = {answer["process"] for answer in answers}
     assert first in processes and len(processes) == 2, "eight calls at once on one holder should load it on the other"
+
+
+def test_a_model_whose_process_died_is_loaded_again_by_its_next_call(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
+    """The host learns of the death from the event loop (a pidfd), not from a poll per call: the next call
+    after the process is gone loads the model again instead of failing on its closed socket."""
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    shutil.copy(echo_model(tmp_path / "m", "m"), prefix / "m.tar.gz")
+    deploy_multi_model(sm, unique, f"file://{prefix}/")
+    first = invoke(runtime, unique, "m.tar.gz")
+    pids = processes_of(unique)
+    assert pids
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while processes_of(unique) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes_of(unique)
+    time.sleep(0.2)
+    again = invoke(runtime, unique, "m.tar.gz")
+    assert again["name"] == "m" and again["process"] != first["process"]
