@@ -202,7 +202,6 @@ def test_health_check_bypasses_the_pipeline() -> None:
     assert (answer.status, answer.body) == (200, b'{"status":"ok"}') and not authenticator.seen
 
 
-
 ROOT_ONLY_PROBES = [
     ("POST", "/endpoints/ep/invocations", {"x-amz-target": "SageMaker.ListModels",
                                            "authorization": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/sts/"

@@ -2,9 +2,10 @@
 
 A pidfd (Linux 5.3+) becomes readable when its process exits; the loop's reader callback marks the notice.
 A hot path (a multi-model hit, which asks about its model's process on every call) reads one attribute
-instead of calling ``waitpid``. The notice arrives on the loop's next turn after the exit, the same moment
-a ``waitpid`` made by that turn's calls would have seen it. Where there is no pidfd (an older kernel, a
-process already reaped), ``watch`` returns None and callers poll as before.
+instead of calling ``waitpid``. The notice arrives on the loop's next turn after the exit: a call handled
+in the turn the process died may still be sent to it, and fails as a call to a process dying under it
+always could (a ``waitpid`` just before sending had the same window, only shorter). Where there is no
+pidfd (an older kernel, a process already reaped), ``watch`` returns None and callers poll as before.
 """
 
 from __future__ import annotations

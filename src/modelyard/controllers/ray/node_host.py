@@ -32,7 +32,7 @@ from modelyard.metrics.instance_usage import UsageReading, read_usage
 from modelyard.runtime.environments import EnvironmentBuilder
 from modelyard.runtime.images import ImageSpec
 from modelyard.runtime.process import ProcessBackend
-from modelyard.storage.tarballs import check_members
+from modelyard.storage.tarballs import extract_checked
 
 LOG_PAGE_EVENTS = 1000
 MODEL_MEMBER = "model"
@@ -102,15 +102,10 @@ def pack(model_dir: Path | None, code_dir: Path | None) -> bytes:
 
 def unpack(artifact: bytes, directory: Path) -> None:
     """Unpack ``pack``'s tar into ``directory``: every member passes the artifact cache's checks first
-    (``storage.tarballs.check_members``: no names or links out, no devices), then the ``data`` filter where
-    this Python has it."""
-    directory.mkdir(parents=True, exist_ok=True)
+    (``storage.tarballs.extract_checked``: no names or links out, no devices), then the ``data`` filter
+    where this Python has it."""
     with tarfile.open(fileobj=io.BytesIO(artifact), mode="r") as tar:
-        check_members(tar.getmembers(), archive_name="the files a Ray node sent")
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(directory, filter="data")
-        else:  # Python before 3.11.4 (Debian 12's 3.11.2) has no PEP 706 filters; check_members has run
-            tar.extractall(directory)  # noqa: S202 - every member was checked just above
+        extract_checked(tar, directory, tar.getmembers(), archive_name="the files a Ray node sent")
 
 
 class InstanceHost:
