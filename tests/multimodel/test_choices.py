@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from modelyard.controllers.multimodel.eviction import idle, over_budget
+from modelyard.controllers.multimodel.eviction import idle, least_recently_used, over_budget
 from modelyard.controllers.multimodel.loaded import LoadedModel
 from modelyard.hosting.model_targets import checked_target
 from modelyard.hosting.router import SPREAD_OUTSTANDING, VariantRoutes
@@ -62,6 +62,17 @@ def test_over_budget_unloads_least_recently_used_idle_models_first() -> None:
     assert [m.target for m in idle(models, 5.0, now=6.5)] == ["old"]
     assert idle(models, 5.0, now=6.5, busy={"old"}) == []
     assert idle(models, None) == []
+
+
+def test_a_507_unloads_the_least_recently_used_idle_model_even_one_measured_at_zero_bytes() -> None:
+    """A contract container's tiny models may grow its resident set by nothing measurable; over_budget with
+    a zero budget then chose none, and the load failed with the container's 507 (seen in CI)."""
+    models = [_model("new", 0, 3.0), _model("old", 0, 1.0), _model("busy", 0, 0.5, in_flight=1)]
+    assert over_budget(models, 0) == []
+    chosen = least_recently_used(models)
+    assert chosen is not None and chosen.target == "old"
+    assert least_recently_used(models, busy={"old"}).target == "new"  # type: ignore[union-attr]
+    assert least_recently_used([_model("busy", 0, 0.5, in_flight=1)]) is None
 
 
 @pytest.mark.parametrize("target", ["", "/abs.tar.gz", "../x.tar.gz", "a/../../x", "a//b", "./x", "%2E%2E/x",

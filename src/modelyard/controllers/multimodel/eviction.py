@@ -8,6 +8,13 @@ from collections.abc import Collection, Iterable
 from modelyard.controllers.multimodel.loaded import LoadedModel
 
 
+def least_recently_used(models: Iterable[LoadedModel], busy: Collection[str] = ()) -> LoadedModel | None:
+    """The idle model used longest ago, whatever its size (a container's 507 is about its resources, which
+    a model measured at zero bytes still holds); never one in use or whose target is in ``busy``."""
+    return min((m for m in models if m.target not in busy and not m.in_flight), key=lambda m: m.last_used,
+               default=None)
+
+
 def over_budget(models: Iterable[LoadedModel], budget: int, incoming: int = 0,
                 busy: Collection[str] = ()) -> list[LoadedModel]:
     """The models to unload, oldest use first, so that what stays plus ``incoming`` bytes fits in

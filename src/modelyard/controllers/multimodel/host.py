@@ -36,7 +36,7 @@ from urllib.parse import quote
 from modelyard.controllers.endpoints.plans import ContainerPlan, PlanError
 from modelyard.controllers.launcher import Instance, InstanceFailed, Launcher
 from modelyard.controllers.multimodel.contract import ContractContainer, LoadRefused
-from modelyard.controllers.multimodel.eviction import idle, over_budget
+from modelyard.controllers.multimodel.eviction import idle, least_recently_used, over_budget
 from modelyard.controllers.multimodel.loaded import LoadedModel, ModelRecord
 from modelyard.controllers.multimodel.metrics import HostMetrics, publisher
 from modelyard.controllers.multimodel.servers import ModelServer, OwnProcess
@@ -476,10 +476,10 @@ class ModelHost:
 
     async def _unload_oldest(self) -> bool:
         """Unload the least recently used idle model (a container answered 507); whether there was one."""
-        chosen = over_budget(self.models.values(), 0, busy=set(self._callers))
-        if chosen:
-            await self._unload(chosen[0], "the container is out of resources (507)")
-        return bool(chosen)
+        chosen = least_recently_used(self.models.values(), busy=self._callers)
+        if chosen is not None:
+            await self._unload(chosen, "the container is out of resources (507)")
+        return chosen is not None
 
     async def _unload(self, model: LoadedModel, why: str, *, drain: bool = False) -> None:
         """Stop serving ``model`` at once (the next call for its target loads it again, once this unload
