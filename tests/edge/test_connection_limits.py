@@ -156,3 +156,27 @@ def test_idle_connections_beyond_the_cap_do_not_lock_out_a_normal_client(guarded
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.mark.parametrize("request_bytes", [
+    pytest.param(b"GET /endpoints/e/invocations HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", id="websocket"),
+    pytest.param(b"POST /endpoints/e/invocations HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n"
+                 b"Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"
+                 b"Content-Length: 5\r\n\r\n1,2,3", id="h2c"),
+    pytest.param(b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n", id="connect"),
+])
+def test_protocol_upgrades_are_refused_and_hold_no_connection_slot(guarded: ServerProcess,
+                                                                   request_bytes: bytes) -> None:
+    for _ in range(PER_CLIENT + 5):
+        sock = _connect(guarded, "127.0.0.10")
+        sock.sendall(request_bytes)
+        answer = _read_all(sock)
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+        assert b"BadRequest" in answer and b"does not switch protocols" in answer
+    sock = _connect(guarded, "127.0.0.10")
+    sock.sendall(b"GET /_modelyard/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert _read_all(sock).startswith(b"HTTP/1.1 200 ")
+    sock.close()
+    assert "500" not in guarded.log()

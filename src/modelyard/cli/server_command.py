@@ -87,7 +87,7 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     signal.signal(signal.SIGTERM, _stopped_by_signal)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
-                    lifespan="on", loop="auto", http=guarded_protocol(edge, cap, lean),
+                    lifespan="on", loop="auto", http=guarded_protocol(edge, cap, lean), ws="none",
                     timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap))
     except StoppedBySignal as stopped:
         end_by_signal(stopped.signum)

@@ -153,6 +153,8 @@ class GuardedProtocol(HttpToolsProtocol):
         """Feed the parser, counting header bytes so a never-ending header block is cut."""
         if self._closed:
             return
+        if self._header_bytes == 0 and self._reading_headers and self._take_whole(data):
+            return
         if self._reading_headers:
             self._header_bytes += len(data)
         super().data_received(data)
@@ -162,6 +164,21 @@ class GuardedProtocol(HttpToolsProtocol):
                 self._deadline.set(self._phase_seconds)
         if self._reading_headers and not self._closed and self._header_bytes > self.limits.max_header_bytes:
             self._too_large(self._header_bytes)
+
+    def _take_whole(self, data: bytes) -> bool:
+        """Serve ``data`` on the lean path without the parser if it is one whole invocation request the lean
+        path takes (``LeanInvocations.claim_whole``); the parser, never fed it, stays between requests."""
+        if self.lean is None or self._lean_busy or self.pipeline or \
+                (self.cycle is not None and not self.cycle.response_complete):
+            return False
+        lean = self.lean.claim_whole(data, self.limits.max_header_bytes)
+        if lean is None:
+            return False
+        self.book.idle.pop(self, None)
+        self._cancel()
+        self._lean_busy = True
+        self.lean.start(self, lean)
+        return True
 
     def on_message_begin(self) -> None:
         """A request starts: it is no longer idle, and its headers must arrive in time. Its ASGI scope is
@@ -200,8 +217,12 @@ class GuardedProtocol(HttpToolsProtocol):
             self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        """Check the header block's size, then start the request with its body deadline."""
+        """Check the header block's size and refuse a protocol upgrade, then start the request with its body
+        deadline."""
         if self._closed:
+            return
+        if self.parser.should_upgrade():
+            self._refuse_upgrade()
             return
         self._reading_headers = False
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
@@ -248,6 +269,23 @@ class GuardedProtocol(HttpToolsProtocol):
             self.lean.start(self, lean)
             return
         super().on_message_complete()
+
+    def _refuse_upgrade(self) -> None:
+        """No API here switches protocols: an upgrade (``Connection: upgrade`` with ``Upgrade``, or CONNECT)
+        is answered 400 and the connection closed. Served as HTTP/1.1 instead, its body would be lost (the
+        parser stops at an upgrade's headers); handed to uvicorn's WebSocket protocol, the connection would
+        leave this book without being released."""
+        upgrade = next((value for name, value in self.headers if name == b"upgrade"), b"")
+        self._refuse(400, "Bad Request", "BadRequest",
+                     f"This server does not switch protocols (Upgrade: {upgrade.decode('latin-1')[:64]!r}); "
+                     "send the request as plain HTTP/1.1, without Upgrade and Connection: upgrade")
+
+    def _should_upgrade(self) -> bool:
+        """Never: upgrades are refused in ``on_headers_complete``."""
+        return False
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """Nothing to log: the upgrade was already answered with a 400."""
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         """Start a request's ASGI task, or queue it behind a lean request in flight (pipelining)."""

@@ -26,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE, STATUS_LINE
 
 from modelyard.edge.pipeline import Pipeline
 from modelyard.edge.services import Service
+from modelyard.edge.whole_request import take_whole
 from modelyard.wire.protocol import HttpRequest
 
 if TYPE_CHECKING:
@@ -71,14 +72,28 @@ class LeanInvocations:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
         if len(headers) != len(raw) or "transfer-encoding" in headers:
             return None
-        path = url.decode("ascii")
+        keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+        return self._routed(url.decode("ascii"), url, headers, keep_alive)
+
+    def claim_whole(self, data: bytes, max_head: int) -> LeanRequest | None:
+        """``data``, one read on a connection between requests, if it is exactly one complete invocation
+        request of ``whole_request``'s strict subset (request line and headers within ``max_head`` bytes)
+        that the lean path can serve, its body collected."""
+        whole = take_whole(data, max_head)
+        if whole is None:
+            return None
+        lean = self._routed(whole.path, whole.path.encode("ascii"), whole.headers, True)
+        if lean is not None:
+            lean.body.append(whole.body)
+        return lean
+
+    def _routed(self, path: str, url: bytes, headers: dict[str, str], keep_alive: bool) -> LeanRequest | None:
         request = HttpRequest("POST", path, b"", headers, url)
         service = self.pipeline.services.find(request)
         length = headers.get("content-length", "")
         if service is None or service.name != self.service_name or not length.isdigit() \
                 or int(length) > service.body_limit:
             return None
-        keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
         return LeanRequest(request, service, keep_alive)
 
     def start(self, protocol: GuardedProtocol, lean: LeanRequest) -> None:
