@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.edge.connections import MAX_PIPELINED
 from tests.conftest import client_for
 from tests.support.server import ServerProcess, start_server
 
@@ -180,3 +181,40 @@ def test_protocol_upgrades_are_refused_and_hold_no_connection_slot(guarded: Serv
     assert _read_all(sock).startswith(b"HTTP/1.1 200 ")
     sock.close()
     assert "500" not in guarded.log()
+
+
+def _rss_mib(server: ServerProcess) -> float:
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+TINY_INVOKE = b"POST /endpoints/e/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_a_pipelining_flood_is_cut_before_it_holds_memory(guarded: ServerProcess) -> None:
+    before = _rss_mib(guarded)
+    sock = _connect(guarded, "127.0.0.11")
+    sock.sendall(TINY_INVOKE * 5000)
+    answers = _read_all(sock)
+    sock.close()
+    assert answers.count(b"HTTP/1.1 ") <= MAX_PIPELINED + 2
+    assert b"More than 64 requests were sent ahead of their answers" in answers
+    assert _rss_mib(guarded) - before < 32
+    _served(guarded)
+
+
+def test_a_client_that_never_reads_its_answers_cannot_grow_the_server(guarded: ServerProcess) -> None:
+    before = _rss_mib(guarded)
+    sock = _connect(guarded, "127.0.0.12")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(1)
+    sent, deadline = 0, time.monotonic() + 5
+    with contextlib.suppress(OSError):
+        while time.monotonic() < deadline:
+            sock.sendall(TINY_INVOKE)
+            sent += 1
+            if sent % 20 == 0:
+                time.sleep(0.0005)
+    sock.close()
+    assert _rss_mib(guarded) - before < 32, f"{sent} requests sent"
+    _served(guarded)

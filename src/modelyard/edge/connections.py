@@ -66,6 +66,11 @@ def _answer(status: int, reason: str, code: str, message: str) -> bytes:
     return head.encode("latin-1") + body
 
 
+MAX_PIPELINED = 64
+"""Requests one connection may have parsed ahead of the one being answered (HTTP pipelining). Each holds
+a request cycle in memory, and one read can hold thousands of small requests: beyond this the connection
+is closed."""
+
 BODY_PROGRESS_BYTES = 1 << 20
 """Bytes of body that restart the body deadline (a minimum rate of a megabyte per deadline)."""
 
@@ -242,6 +247,12 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is not None and self.cycle is not before:
             zero_copy.wrap(self.cycle)
+        if len(self.pipeline) > MAX_PIPELINED:
+            log.warning("closed a connection from %s: more than %d pipelined requests", self.client_key,
+                        MAX_PIPELINED)
+            self._refuse(400, "Bad Request", "BadRequest",
+                         f"More than {MAX_PIPELINED} requests were sent ahead of their answers on one connection; "
+                         "wait for answers, or open more connections")
 
     def on_body(self, body: bytes) -> None:
         """Pass a body chunk on, unless the connection was cut. Every ``BODY_PROGRESS_BYTES`` received
@@ -298,14 +309,30 @@ class GuardedProtocol(HttpToolsProtocol):
     def lean_finished(self, response: bytes | None, keep_alive: bool) -> None:
         """A lean request's response (None: nothing to send, close): write it, then go on as after any
         response (keep-alive, the next pipelined request)."""
-        self._lean_busy = False
         transport = self.transport
         if transport is None or transport.is_closing():
+            self._lean_busy = False
             return
         if response is not None:
             transport.write(response)
         if not keep_alive or response is None:
             transport.close()
+        elif self.flow.write_paused:
+            waiting = self.loop.create_task(self._after_drain())
+            self.tasks.add(waiting)
+            waiting.add_done_callback(self.tasks.discard)
+            return
+        self._lean_busy = False
+        self.on_response_complete()
+
+    async def _after_drain(self) -> None:
+        """The client is not reading its answers: go on (read the next request) only once the answer
+        written has left the transport's buffer, as uvicorn's own responses wait, so answers cannot pile
+        up in memory."""
+        await self.flow.drain()
+        self._lean_busy = False
+        if not self.keep_alive and self.transport is not None:
+            self.transport.close()
         self.on_response_complete()
 
     def shutdown(self) -> None:
