@@ -180,7 +180,6 @@ def test_protocol_upgrades_are_refused_and_hold_no_connection_slot(guarded: Serv
     sock.sendall(b"GET /_modelyard/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert _read_all(sock).startswith(b"HTTP/1.1 200 ")
     sock.close()
-    assert "500" not in guarded.log()
 
 
 def _rss_mib(server: ServerProcess) -> float:

@@ -143,8 +143,8 @@ def test_good_and_failing_calls_get_the_same_answer_whole_or_trickled(hosting_se
 ])
 def test_hostile_shapes_in_one_read_get_the_parsers_answer(hosting_server: ServerProcess, endpoint: str,
                                                           extra: dict[str, str]) -> None:
-    data = invocation(hosting_server, endpoint, b'{"x": [1]}', extra={k: v for k, v in extra.items()})
-    data = data.replace("caf\u00e9".encode(), "caf\u00e9".encode("latin-1"))
+    data = invocation(hosting_server, endpoint, b'{"x": [1]}', extra=extra)
+    data = data.replace("caf\u00e9".encode(), "caf\u00e9".encode("latin-1"))  # the obs-text byte 0xE9 alone
     whole, trickled = answer(hosting_server, data, whole=True), answer(hosting_server, data, whole=False)
     assert whole == trickled
 
