@@ -5,13 +5,21 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from tests.support.server import ServerProcess, create_pg_database, drop_pg_database, start_server
+from tests.support.server import (
+    ServerProcess,
+    create_pg_database,
+    delete_endpoints,
+    drop_pg_database,
+    running_servers,
+    start_server,
+)
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -25,6 +33,24 @@ for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
 CLIENT_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120, connect_timeout=10)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def endpoints_left_are_deleted() -> Iterator[None]:
+    """After each test module, the endpoints it left on a server that outlives the module are deleted: their
+    instances would otherwise be supervised, measured and health-checked for the rest of the suite."""
+    yield
+    for server in running_servers():
+        if not (server.data_dir / "admin-key.json").exists():
+            continue
+        try:
+            left = delete_endpoints(server)
+        except Exception as exc:  # noqa: BLE001 - housekeeping: the module's own tests have already run
+            warnings.warn(f"could not delete the endpoints left on {server.url}: {exc!r}", stacklevel=1)
+            continue
+        if left:
+            warnings.warn(f"endpoints still listed on {server.url} a minute after DeleteEndpoint: {left}",
+                          stacklevel=1)
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None, timeo
     return Result(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server of its own, so listings see only what the CLI tests made."""
     server = start_server(tmp_path_factory.mktemp("cli-server"))

@@ -10,7 +10,7 @@ from tests.conftest import client_for
 from tests.support.server import ServerProcess, start_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hosting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server whose invocations time out after 3 s."""
     server = start_server(tmp_path_factory.mktemp("hosting"), env={"MODELYARD_INVOKE_TIMEOUT_SECONDS": "3"})

@@ -177,3 +177,26 @@ def test_connection_close_and_http_1_0_close_after_the_answer(hosting_server: Se
         status, headers, body, closed = answer(hosting_server, data, whole)
         assert (status, json.loads(body)["y"], closed) == (200, [2], True)
         assert headers[b"connection"] == b"close"
+
+
+def test_a_slow_reader_of_a_large_answer_gets_its_next_pipelined_answer_after_the_drain(
+        hosting_server: ServerProcess, endpoint: str) -> None:
+    """An answer far larger than the socket buffers fills the server's transport: the lean path then holds
+    the connection until the client has read it all, and only then serves the request queued behind it."""
+    count = 600_000
+    big = invocation(hosting_server, endpoint, json.dumps({"x": [1] * count}).encode())
+    small = invocation(hosting_server, endpoint, b'{"x": [7]}')
+    host, port = hosting_server.url.removeprefix("http://").split(":")
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect((host, int(port)))
+        sock.sendall(big + small)
+        time.sleep(1.0)
+        reader = Reader(sock)
+        status, _, body = reader.response()
+        assert status == 200, body[:300]
+        assert json.loads(body)["y"] == [2] * count
+        assert len(body) > 2_000_000
+        status, _, body = reader.response()
+    assert (status, json.loads(body)["y"]) == (200, [14])

@@ -14,7 +14,7 @@ MEMORY_BUDGET = 400 * 1024 * 1024
 IDLE_SECONDS = 5.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mme_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The multi-model test server."""
     server = start_server(tmp_path_factory.mktemp("mme"), env={

@@ -52,7 +52,7 @@ class SdkStack:
                               capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sdk_stack() -> Iterator[SdkStack]:
     """Started once; the data dir is under /var/tmp (not hidden by the sandbox's private /tmp)."""
     root = Path(tempfile.mkdtemp(prefix="modelyard-sdk-", dir="/var/tmp"))

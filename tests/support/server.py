@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import socket
@@ -103,6 +104,34 @@ def _stop_leftovers() -> None:
     """Stop every server a test started and did not stop (no server outlives the test run)."""
     for server in _STARTED:
         server.stop()
+
+
+def running_servers() -> list[ServerProcess]:
+    """The servers started by this test run that are still running."""
+    return [server for server in _STARTED if server.process.poll() is None]
+
+
+def delete_endpoints(server: ServerProcess, region: str = "us-east-1", timeout: float = 60.0) -> list[str]:
+    """Delete every endpoint the admin key sees in ``region`` and wait until they are gone (their instances
+    stopped), up to ``timeout``; returns the names still listed then."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    sm = boto3.client("sagemaker", endpoint_url=server.url, region_name=region,
+                      config=Config(retries={"max_attempts": 1}, read_timeout=60), **server.credentials)
+
+    def listed() -> list[str]:
+        return [e["EndpointName"] for page in sm.get_paginator("list_endpoints").paginate()
+                for e in page["Endpoints"]]
+
+    for name in listed():
+        with contextlib.suppress(ClientError):
+            sm.delete_endpoint(EndpointName=name)
+    deadline = time.monotonic() + timeout
+    while (left := listed()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
 
 
 def start_server(data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None,
