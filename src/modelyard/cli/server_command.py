@@ -14,6 +14,10 @@ import click
 
 from modelyard.settings import settings_from_env
 
+SHUTDOWN_GRACE_MARGIN_SECONDS = 10.0
+"""On SIGTERM, requests in flight get the invocation timeout plus this long to finish and be read; then
+what is left is cancelled, so a client that never reads its answer cannot hold the server open."""
+
 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on [env MODELYARD_HOST; default 127.0.0.1].")
@@ -84,11 +88,13 @@ def server(host: str | None, port: int | None, data_dir: Path | None, database_u
     edge = settings.edge
     cap = connection_cap(edge, raise_fd_limit())
     lean = LeanInvocations(app.handle) if isinstance(app.handle, Pipeline) else None
+    grace = round(settings.limits.invoke_timeout_seconds + SHUTDOWN_GRACE_MARGIN_SECONDS)
     signal.signal(signal.SIGTERM, _stopped_by_signal)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
                     lifespan="on", loop="auto", http=guarded_protocol(edge, cap, lean), ws="none",
-                    timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap))
+                    timeout_keep_alive=max(1, round(edge.keep_alive_timeout_seconds)), backlog=min(2048, cap),
+                    timeout_graceful_shutdown=grace)
     except StoppedBySignal as stopped:
         end_by_signal(stopped.signum)
 
