@@ -76,3 +76,36 @@ def test_the_controller_resets_the_delay_after_a_healthy_run(sqlite_db: Database
 
     asyncio.run(scenario())
     assert delays == [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 0.0, 1.0]
+
+
+def test_a_crashed_instance_is_replaced_even_with_a_call_still_counted_on_it(sqlite_db: Database,
+                                                                             tmp_path: Path) -> None:
+    """A call counted on an instance whose process has exited cannot finish there: the replacement does
+    not wait for it (before, a count left raised held the replacement back for good)."""
+    state = app_state(sqlite_db, tmp_path)
+    ctx = context(state)
+    add_model(ctx, "good", "image:good")
+    add_config(ctx, "cfg", "good")
+    create_endpoint(ctx, {"EndpointName": EP.name, "EndpointConfigName": "cfg"})
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    controller = EndpointController(
+        sqlite_db, state.settings.limits, Router(), FakePreparer(),  # type: ignore[arg-type]
+        FakeLauncher(LogStore(tmp_path / "logs")),  # type: ignore[arg-type]
+        backoff=RestartBackoff(), clock=lambda: 0.0, sleep=no_sleep)
+
+    async def scenario() -> list[Instance]:
+        await controller.reconcile(EP)
+        variant = next(iter(controller.deployments[EP].variants.values()))
+        crashed: Instance = variant.instances[0]
+        crashed.process = ExitedProcess()  # type: ignore[assignment]
+        crashed.client.outstanding = 1
+        controller._replace_crashed(EP, variant, crashed)
+        while controller._tasks:
+            await asyncio.wait_for(asyncio.gather(*list(controller._tasks)), 10)
+        return [crashed, *variant.instances]
+
+    crashed, *running = asyncio.run(scenario())
+    assert len(running) == 1 and running[0] is not crashed

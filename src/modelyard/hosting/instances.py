@@ -194,16 +194,17 @@ class FramedInstance:
                   "custom_attributes": invocation.custom_attributes, "inference_id": invocation.inference_id,
                   "target_model": invocation.target_model}
         self.outstanding += 1
-        reader, writer = await self._connection()
         try:
-            async def exchange() -> dict[str, object]:
-                await framing.write_frame_from_file(writer, header, body_path)
-                return await framing.read_frame_into(reader, reply_path)
+            reader, writer = await self._connection()
+            try:
+                async def exchange() -> dict[str, object]:
+                    await framing.write_frame_from_file(writer, header, body_path)
+                    return await framing.read_frame_into(reader, reply_path)
 
-            answer = await asyncio.wait_for(exchange(), timeout)
-        except BaseException:
-            writer.close()
-            raise
+                answer = await asyncio.wait_for(exchange(), timeout)
+            except BaseException:
+                writer.close()
+                raise
         finally:
             self.outstanding -= 1
         self._release((reader, writer))
@@ -217,7 +218,11 @@ class FramedInstance:
                   "custom_attributes": invocation.custom_attributes, "inference_id": invocation.inference_id,
                   "target_model": invocation.target_model, framing.STREAM: True}
         self.outstanding += 1
-        conn = await self._connection()
+        try:
+            conn = await self._connection()
+        except BaseException:
+            self.outstanding -= 1
+            raise
         try:
             await framing.write_frame(conn[1], header, invocation.body)
             first = await asyncio.wait_for(framing.read_frame(conn[0]), timeout)

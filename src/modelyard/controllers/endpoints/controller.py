@@ -508,9 +508,11 @@ class EndpointController(KeyedReconciler):
         return instance
 
     async def _stop(self, instance: Instance, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop routing to ``instance``, let its calls in flight finish (none can once its process has
+        exited: they fail on their own), then stop its process."""
         instance.stopping = True
         await asyncio.sleep(0)
-        while instance.client.outstanding:
+        while instance.client.outstanding and instance.process.poll() is None:
             await asyncio.sleep(0.05)
         await instance.client.close()
         self._healthy_since.pop(instance.instance_id, None)
