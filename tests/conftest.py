@@ -44,7 +44,7 @@ def endpoints_left_are_deleted() -> Iterator[None]:
         if not (server.data_dir / "admin-key.json").exists():
             continue
         try:
-            left = delete_endpoints(server)
+            left = delete_endpoints(client_for(server, "sagemaker"))
         except Exception as exc:  # noqa: BLE001 - housekeeping: the module's own tests have already run
             warnings.warn(f"could not delete the endpoints left on {server.url}: {exc!r}", stacklevel=1)
             continue

@@ -6,6 +6,7 @@ Driven with an injected clock and a recording sleep, so no test waits or depends
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from modelyard.controllers.endpoints.backoff import RestartBackoff
@@ -40,22 +41,28 @@ def test_the_policy_grows_caps_and_resets() -> None:
     assert backoff.restarts_so_far(6, healthy_seconds=HEALTHY_RESET) == 0
 
 
-def test_the_controller_resets_the_delay_after_a_healthy_run(sqlite_db: Database, tmp_path: Path) -> None:
-    state = app_state(sqlite_db, tmp_path)
+def _controller(db: Database, tmp_path: Path, clock: Callable[[], float],
+                sleep: Callable[[float], Awaitable[None]]) -> EndpointController:
+    """A controller over fakes, with endpoint ``EP`` created (one instance once reconciled)."""
+    state = app_state(db, tmp_path)
     ctx = context(state)
     add_model(ctx, "good", "image:good")
     add_config(ctx, "cfg", "good")
     create_endpoint(ctx, {"EndpointName": EP.name, "EndpointConfigName": "cfg"})
+    return EndpointController(
+        db, state.settings.limits, Router(), FakePreparer(),  # type: ignore[arg-type]
+        FakeLauncher(LogStore(tmp_path / "logs")),  # type: ignore[arg-type]
+        backoff=RestartBackoff(reset_after_seconds=HEALTHY_RESET), clock=clock, sleep=sleep)
+
+
+def test_the_controller_resets_the_delay_after_a_healthy_run(sqlite_db: Database, tmp_path: Path) -> None:
     now = [0.0]
     delays: list[float] = []
 
     async def recording_sleep(seconds: float) -> None:
         delays.append(seconds)
 
-    controller = EndpointController(
-        sqlite_db, state.settings.limits, Router(), FakePreparer(),  # type: ignore[arg-type]
-        FakeLauncher(LogStore(tmp_path / "logs")),  # type: ignore[arg-type]
-        backoff=RestartBackoff(reset_after_seconds=HEALTHY_RESET), clock=lambda: now[0], sleep=recording_sleep)
+    controller = _controller(sqlite_db, tmp_path, lambda: now[0], recording_sleep)
 
     async def crash_after(running_seconds: float) -> None:
         now[0] += running_seconds
@@ -82,19 +89,11 @@ def test_a_crashed_instance_is_replaced_even_with_a_call_still_counted_on_it(sql
                                                                              tmp_path: Path) -> None:
     """A call counted on an instance whose process has exited cannot finish there: the replacement does
     not wait for it (before, a count left raised held the replacement back for good)."""
-    state = app_state(sqlite_db, tmp_path)
-    ctx = context(state)
-    add_model(ctx, "good", "image:good")
-    add_config(ctx, "cfg", "good")
-    create_endpoint(ctx, {"EndpointName": EP.name, "EndpointConfigName": "cfg"})
 
     async def no_sleep(seconds: float) -> None:
         return None
 
-    controller = EndpointController(
-        sqlite_db, state.settings.limits, Router(), FakePreparer(),  # type: ignore[arg-type]
-        FakeLauncher(LogStore(tmp_path / "logs")),  # type: ignore[arg-type]
-        backoff=RestartBackoff(), clock=lambda: 0.0, sleep=no_sleep)
+    controller = _controller(sqlite_db, tmp_path, lambda: 0.0, no_sleep)
 
     async def scenario() -> list[Instance]:
         await controller.reconcile(EP)

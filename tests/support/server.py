@@ -15,6 +15,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 
@@ -111,15 +112,10 @@ def running_servers() -> list[ServerProcess]:
     return [server for server in _STARTED if server.process.poll() is None]
 
 
-def delete_endpoints(server: ServerProcess, region: str = "us-east-1", timeout: float = 60.0) -> list[str]:
-    """Delete every endpoint the admin key sees in ``region`` and wait until they are gone (their instances
+def delete_endpoints(sm: Any, timeout: float = 60.0) -> list[str]:
+    """Delete every endpoint the sagemaker client ``sm`` sees and wait until they are gone (their instances
     stopped), up to ``timeout``; returns the names still listed then."""
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import ClientError
-
-    sm = boto3.client("sagemaker", endpoint_url=server.url, region_name=region,
-                      config=Config(retries={"max_attempts": 1}, read_timeout=60), **server.credentials)
 
     def listed() -> list[str]:
         return [e["EndpointName"] for page in sm.get_paginator("list_endpoints").paginate()
