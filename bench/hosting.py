@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -128,7 +129,14 @@ def compare(args: argparse.Namespace, targets: list[str]) -> None:
                "--warmup", str(args.warmup)]
     for target in targets:
         command += ["--target", target]
-    subprocess.run(command, check=True)
+    comparing = subprocess.Popen(command, start_new_session=True)
+    try:
+        if comparing.wait():
+            raise subprocess.CalledProcessError(comparing.returncode, command)
+    finally:
+        if comparing.poll() is None:
+            os.killpg(comparing.pid, signal.SIGTERM)
+            comparing.wait()
 
 
 def measure_cpu(args: argparse.Namespace, targets: list[str], groups: dict[str, dict[str, Pids]]) -> None:
@@ -156,6 +164,7 @@ def main() -> None:
                         help="SAGEMAKER_MODEL_SERVER_WORKERS on every side (default: one per core, SageMaker's "
                              "default; 0: unset, each side's own default)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _stopped)
     environment = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)} if args.workers else {}
     groups: dict[str, dict[str, Pids]] = {}
     processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
@@ -229,6 +238,11 @@ def main() -> None:
                 except (ProcessLookupError, PermissionError):
                     process.terminate()
             server.stop()
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM stops the run the way Ctrl-C does: every process it started is stopped on the way out."""
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

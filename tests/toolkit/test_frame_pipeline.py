@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,27 @@ def test_a_timeout_withdraws_the_calls_behind_it_and_they_never_run(serve, tmp_p
     assert after == b"after"
     assert not marks.exists(), "a withdrawn call ran"
     assert "abandoned by its caller" in toolkit.stderr()
+
+
+def test_a_lane_whose_instance_cannot_be_reached_fails_every_call_and_serves_again_once_it_can(serve) -> None:
+    toolkit = serve({"inference.py": ECHO})
+    path = Path(toolkit.socket_path)
+    hidden = path.with_name("hidden.sock")
+
+    async def scenario() -> tuple[list[BaseException | object], int, list[bytes]]:
+        instance = FramedInstance(str(path))
+        pipe = FramePipeline(instance, 4)
+        path.rename(hidden)
+        failed = await asyncio.wait_for(asyncio.gather(
+            *(pipe.invoke(Invocation(f"r{i}".encode(), "x"), 5.0) for i in range(10)), return_exceptions=True), 10)
+        left = instance.outstanding
+        hidden.rename(path)
+        replies = await asyncio.wait_for(asyncio.gather(
+            *(pipe.invoke(Invocation(f"s{i}".encode(), "x"), 5.0) for i in range(10))), 10)
+        pipe.close()
+        return failed, left, [reply.body for reply in replies]
+
+    failed, left, bodies = _run(scenario())
+    assert all(isinstance(result, FileNotFoundError) for result in failed), failed
+    assert left == 0
+    assert bodies == [f"s{i}".encode() for i in range(10)]
