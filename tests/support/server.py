@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -100,6 +103,15 @@ class ServerProcess:
 _STARTED: list[ServerProcess] = []
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _stopped_with_its_starter() -> None:
+    """In the server's child process before exec: SIGTERM it when the process that started it dies, however
+    that dies (atexit does not run when a test run or a benchmark is killed)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @atexit.register
 def _stop_leftovers() -> None:
     """Stop every server a test started and did not stop (no server outlives the test run)."""
@@ -143,7 +155,10 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict[str,
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("MODELYARD_FILE_ROOTS", tempfile.gettempdir())
     with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
+        # the death signal is tied to the starting thread: only the main thread's servers get it
+        starter_bound = threading.current_thread() is threading.main_thread()
+        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=full_env,
+                                   preexec_fn=_stopped_with_its_starter if starter_bound else None)
     url = f"http://127.0.0.1:{port}"
     server = ServerProcess(process, url, data_dir, log_path,
                            database_url or f"sqlite:///{data_dir / 'modelyard.db'}")
