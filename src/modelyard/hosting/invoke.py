@@ -19,9 +19,8 @@ endpoint, unknown, or sent to any other endpoint are ``ValidationError``; a hand
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, cast
 
 from modelyard.context import RequestContext
@@ -125,9 +124,19 @@ class InvokeEndpoint:
                 sent = time.perf_counter()
                 reply = await self._call(routes, variant, invocation)
             else:
-                async with self._serverless_slot(routes, variant, gate):
+                if not gate.admit():
+                    raise ThrottlingException(
+                        f"Endpoint {routes.name} is already handling its MaxConcurrency of "
+                        f"{gate.shape.max_concurrency} concurrent invocations; retry with backoff or raise "
+                        "MaxConcurrency")
+                try:
+                    gate.want_capacity(variant.instances)
+                    if not variant.instances:
+                        await self._cold_start(routes, variant, gate)
                     sent = time.perf_counter()
                     reply = await self._call(routes, variant, invocation)
+                finally:
+                    gate.leave()
         except ModelError as error:
             if sent:
                 error.model_seconds = time.perf_counter() - sent
@@ -152,28 +161,16 @@ class InvokeEndpoint:
                  "InvokedProductionVariant": variant.name, "CustomAttributes": reply.custom_attributes}, model_seconds,
                 chained.container_seconds if chained else ())
 
-    @contextlib.asynccontextmanager
-    async def _serverless_slot(self, routes: EndpointRoutes, variant: VariantRoutes,
-                               gate: ServerlessGate) -> AsyncIterator[None]:
-        """For a serverless variant: admit the call under MaxConcurrency, start capacity on demand and wait
-        for a cold start (overhead, not model time, as SageMaker counts it)."""
-        if not gate.admit():
-            raise ThrottlingException(
-                f"Endpoint {routes.name} is already handling its MaxConcurrency of "
-                f"{gate.shape.max_concurrency} concurrent invocations; retry with backoff or raise MaxConcurrency")
-        try:
-            gate.want_capacity(busy=all(instance.outstanding for instance in variant.instances))
-            if not variant.instances:
-                timeout = self.limits.invoke_timeout_seconds
-                if not await gate.wait_for_instance(timeout):
-                    raise ModelNotReadyException(
-                        f"Endpoint {routes.name} is starting an instance for this call (serverless cold start) "
-                        f"and it was not ready within {timeout:g} seconds; retry shortly")
-                if gate.failure is not None and not variant.instances:
-                    raise model_error(routes, variant, 500, gate.failure)
-            yield
-        finally:
-            gate.leave()
+    async def _cold_start(self, routes: EndpointRoutes, variant: VariantRoutes, gate: ServerlessGate) -> None:
+        """For an admitted call to a serverless variant with no instance: wait for the one its gate is starting
+        (overhead, not model time, as SageMaker counts it)."""
+        timeout = self.limits.invoke_timeout_seconds
+        if not await gate.wait_for_instance(timeout):
+            raise ModelNotReadyException(
+                f"Endpoint {routes.name} is starting an instance for this call (serverless cold start) "
+                f"and it was not ready within {timeout:g} seconds; retry shortly")
+        if gate.failure is not None and not variant.instances:
+            raise model_error(routes, variant, 500, gate.failure)
 
     async def _call(self, routes: EndpointRoutes, variant: VariantRoutes, invocation: Invocation) -> Reply:
         """One retry on another pick when an instance drops the call. An instance killed meanwhile for

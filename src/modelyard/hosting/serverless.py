@@ -17,8 +17,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelyard.hosting.instances import InstanceClient
 
 SERVERLESS_PAYLOAD_BYTES = 4 * 1024 * 1024
 """SageMaker's payload limit for serverless endpoints, each way."""
@@ -76,13 +80,14 @@ class ServerlessGate:
         self.in_flight -= 1
         self.last_activity = self.clock()
 
-    def want_capacity(self, busy: bool) -> None:
-        """Ask for one more instance when there is none, or when all are ``busy`` and the cap allows."""
+    def want_capacity(self, instances: Sequence[InstanceClient]) -> None:
+        """Ask for one more instance when there is none, or when all of ``instances`` (the variant's) have a
+        call outstanding and the cap allows."""
         if self.instances + self.starting >= self.cap:
             return
         if self.instances == 0 and self.starting:
             return
-        if self.instances == 0 or busy:
+        if self.instances == 0 or all(instance.outstanding for instance in instances):
             self.failure = None
             self.starting += 1
             self.demand()
