@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from tests.conftest import client_for
-from tests.hosting.models import GENERIC_IMAGE, package, wait_for_status
+from tests.hosting.models import GENERIC_IMAGE, endpoint_pids, package, wait_for_status
 from tests.support.moto_s3 import MotoS3Server, start_moto_s3
 from tests.support.server import ServerProcess, start_server
 
@@ -238,14 +238,19 @@ class Blackhole:
             conn.close()
 
 
+def hanging_s3_env(hole: Blackhole) -> dict[str, str]:
+    """Server settings for a capture queue of 4 records and 4 kB of waiting files, sealed every 0.5 s, with
+    the S3 at ``hole``."""
+    return {"MODELYARD_CAPTURE_ROTATE_SECONDS": "0.5", "MODELYARD_CAPTURE_QUEUE_RECORDS": "4",
+            "MODELYARD_CAPTURE_QUEUE_BYTES": "4096", "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{hole.port}",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
 @pytest.fixture(scope="module")
 def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server whose capture queue holds 4 records and 4 kB of waiting files, and whose S3 never answers."""
     hole = Blackhole()
-    server = start_server(tmp_path_factory.mktemp("capture-tight"), env={
-        "MODELYARD_CAPTURE_ROTATE_SECONDS": "0.5", "MODELYARD_CAPTURE_QUEUE_RECORDS": "4",
-        "MODELYARD_CAPTURE_QUEUE_BYTES": "4096", "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{hole.port}",
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
+    server = start_server(tmp_path_factory.mktemp("capture-tight"), env=hanging_s3_env(hole))
     yield server
     server.stop()
     hole.close()
@@ -342,3 +347,27 @@ def test_capture_pauses_when_the_disk_is_nearly_full(echo_data, tmp_path, unique
                              "capture was paused")
     finally:
         server.stop()
+
+
+def test_stopping_the_server_does_not_wait_out_a_deleted_endpoints_capture_flush(echo_data, tmp_path, unique):  # type: ignore[no-untyped-def]
+    hole = Blackhole()
+    server = start_server(tmp_path / "data", env=hanging_s3_env(hole))
+    try:
+        sm, runtime = client_for(server, "sagemaker"), client_for(server, "sagemaker-runtime")
+        deploy(sm, unique, echo_data, capture(f"s3://{unique}/capture"))
+        deadline = time.monotonic() + 30
+        while not hole.held:
+            assert time.monotonic() < deadline, "the capture writer never tried to upload"
+            runtime.invoke_endpoint(EndpointName=unique, ContentType="application/json", Body=b"{}")
+        sm.delete_endpoint(EndpointName=unique)
+        while endpoint_pids(unique):
+            assert time.monotonic() < deadline, "the deleted endpoint's instance kept running"
+            time.sleep(0.1)
+        stopping = time.monotonic()
+        server.process.terminate()
+        server.process.wait(25)
+        assert time.monotonic() - stopping < 15, "the shutdown waited for the delete's 30 s capture flush"
+        assert re.search(rf"data capture of endpoint {unique}: still uploading to s3://{unique}/capture", server.log())
+    finally:
+        server.stop()
+        hole.close()

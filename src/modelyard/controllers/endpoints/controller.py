@@ -71,6 +71,8 @@ log = logging.getLogger("modelyard.controllers.endpoints.controller")
 KIND = "endpoint"
 STOP_GRACE_SECONDS = 10.0
 CAPTURE_FLUSH_SECONDS = 30.0
+SHUTDOWN_FLUSH_SECONDS = 5.0
+"""At server shutdown, how long every capture writer may still upload (what is left stays staged on disk)."""
 SUPERVISE_INTERVAL = 0.5
 STUCK_PING_TIMEOUT_SECONDS = 2.0
 """After an invocation timed out, an instance must answer /ping within this (SageMaker's ping limit)."""
@@ -149,6 +151,9 @@ class EndpointController(KeyedReconciler):
         self.sleep = sleep
         self._healthy_since: dict[str, float] = {}
         self._health_checks: set[str] = set()
+        self._closing_captures: set[CaptureWriter] = set()
+        """Capture writers of deployments being stopped, uploading what they captured (a shutdown shortens
+        their wait to ``SHUTDOWN_FLUSH_SECONDS``)."""
         self.db = db
         self.limits = limits
         self.router = router
@@ -177,9 +182,11 @@ class EndpointController(KeyedReconciler):
         """Stop every instance (server shutdown)."""
         if self._supervisor:
             self._supervisor.cancel()
+        for capture in self._closing_captures:
+            capture.hurry(SHUTDOWN_FLUSH_SECONDS)
         self.cancel_tasks()
         for deployment in list(self.deployments.values()):
-            await self._stop_all(deployment, grace=2.0, flush=5.0)
+            await self._stop_all(deployment, grace=2.0, flush=SHUTDOWN_FLUSH_SECONDS)
         self.deployments.clear()
 
     def running_instances(self) -> list[RunningInstance]:
@@ -532,8 +539,13 @@ class EndpointController(KeyedReconciler):
         for variant in deployment.variants.values():
             for prepared in [p for _, p in variant.members] or [variant.prepared]:
                 self.preparer.release(prepared)
-        if deployment.capture is not None:
-            await asyncio.to_thread(deployment.capture.close, flush)
+        capture = deployment.capture
+        if capture is not None:
+            self._closing_captures.add(capture)
+            try:
+                await asyncio.to_thread(capture.close, flush)
+            finally:
+                self._closing_captures.discard(capture)
 
     # routing and descriptions
 

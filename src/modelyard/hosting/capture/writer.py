@@ -34,6 +34,8 @@ FLUSH_INTERVAL = 0.2
 REPORT_EVERY = 10.0
 MAX_RETRY_DELAY = 30.0
 YIELD_EVERY = 32
+HURRY_CHECK_SECONDS = 0.1
+"""How often a closing writer looks whether ``hurry`` shortened its wait."""
 """Records encoded between two releases of the GIL, so the event loop never waits long for it."""
 
 
@@ -59,6 +61,7 @@ class CaptureWriter:
         self._reported_at = 0.0
         self._paused: str | None = None
         self._failing: str | None = None
+        self._hurried_until = float("inf")
 
     def start(self) -> CaptureWriter:
         """Start the writer thread."""
@@ -67,15 +70,27 @@ class CaptureWriter:
         return self
 
     def close(self, timeout: float) -> bool:
-        """Stop capturing, then write and upload what was captured; whether that finished within ``timeout``."""
+        """Stop capturing, then write and upload what was captured; whether that finished within ``timeout``
+        (or the shorter time ``hurry`` set meanwhile)."""
         self.sink.closed = True
         self._stop.set()
-        self._thread.join(timeout)
+        started = time.monotonic()
+        while self._thread.is_alive():
+            left = min(started + timeout, self._hurried_until) - time.monotonic()
+            if left <= 0:
+                break
+            self._thread.join(min(left, HURRY_CHECK_SECONDS))
         if self._thread.is_alive():
             log.warning("data capture of endpoint %s: still uploading to %s after %.0f s; it goes on in the "
-                        "background", self.endpoint, self.config.destination, timeout)
+                        "background", self.endpoint, self.config.destination, time.monotonic() - started)
             return False
         return True
+
+    def hurry(self, within: float) -> None:
+        """Make a ``close`` under way (or the next) return within ``within`` seconds from now, leaving what is
+        not uploaded by then to the thread (the server is stopping: files not stored stay staged on disk and
+        are stored when it starts again)."""
+        self._hurried_until = min(self._hurried_until, time.monotonic() + within)
 
     # the thread
 
