@@ -120,6 +120,10 @@ class InstanceClient(Protocol):
 class FramedInstance:
     """An instance running modelyard's toolkit, reached with length-prefixed frames."""
 
+    restarts_when_stuck = True
+    """The toolkit restarts itself (loading the model again) when a handler is stuck on a call its caller
+    abandoned, and answers /ping again once it has."""
+
     def __init__(self, socket_path: str, max_idle: int = 32) -> None:
         self.socket_path = socket_path
         self.max_idle = max_idle

@@ -76,6 +76,8 @@ SHUTDOWN_FLUSH_SECONDS = 5.0
 SUPERVISE_INTERVAL = 0.5
 STUCK_PING_TIMEOUT_SECONDS = 2.0
 """After an invocation timed out, an instance must answer /ping within this (SageMaker's ping limit)."""
+PING_RETRY_SECONDS = 0.2
+"""After a failed ping, how long before the check after a timeout asks again."""
 
 
 @dataclass
@@ -637,17 +639,34 @@ class EndpointController(KeyedReconciler):
 
     async def _check_after_timeout(self, instance: Instance) -> None:
         """An instance that let an invocation time out and no longer answers /ping is stopped; the next
-        supervision pass replaces it like a crashed one (a stuck single-threaded server, say)."""
+        supervision pass replaces it like a crashed one (a stuck single-threaded server, say). modelyard's
+        toolkit restarts itself to free a handler stuck on an abandoned call and loads the model again, so a
+        toolkit instance has the startup health-check timeout to answer; any other container has
+        ``STUCK_PING_TIMEOUT_SECONDS``. An instance that exits meanwhile is left to the crash replacement."""
         try:
             instance.client.timeouts = 0
-            if await instance.client.ping(STUCK_PING_TIMEOUT_SECONDS) or instance.stopping:
+            patience = (self.limits.health_check_timeout_seconds
+                        if getattr(instance.client, "restarts_when_stuck", False) else STUCK_PING_TIMEOUT_SECONDS)
+            if await self._answers_ping(instance, patience) or instance.stopping or instance.process.poll() is not None:
                 return
             instance.writer.write_line(
                 f"modelyard: an invocation timed out and the instance did not answer /ping within "
-                f"{STUCK_PING_TIMEOUT_SECONDS:g} s; replacing it")
+                f"{patience:g} s; replacing it")
             await asyncio.to_thread(instance.process.stop, 1.0)
         finally:
             self._health_checks.discard(instance.instance_id)
+
+    async def _answers_ping(self, instance: Instance, patience: float) -> bool:
+        """Whether ``instance`` answers /ping within ``patience`` seconds, asking again after a failed
+        connection (one made before a restart) while there is time left and the instance runs."""
+        deadline = self.clock() + patience
+        while True:
+            left = deadline - self.clock()
+            if await instance.client.ping(left):
+                return True
+            if deadline - self.clock() < PING_RETRY_SECONDS or instance.stopping or instance.process.poll() is not None:
+                return False
+            await self.sleep(PING_RETRY_SECONDS)
 
     def _replace_crashed(self, key: ResourceKey, variant: VariantDeployment, instance: Instance) -> None:
         log.warning("endpoint %s: instance %s exited with %s; restarting it", key.name, instance.instance_id,
