@@ -162,9 +162,10 @@ def test_failing_canary_trips_the_alarm_and_rolls_back(sm, cw, hosting_server, t
     assert described["EndpointConfigName"] == unique
     assert described["FailureReason"].startswith(
         f"Deployment of endpoint configuration {unique}bad was rolled back: alarm {alarm} entered ALARM state")
+    # The alarm's state now is not asserted: it evaluates the current clock minute, so it is OK again as soon
+    # as the minute of the canary's errors is over (a CI run failed on that at a minute boundary).
     assert "PendingDeploymentSummary" not in described and described["LastDeploymentConfig"] == deployment
     assert {o.answer for o in load.snapshot()[-20:]} == {1.0}
-    assert cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM"
 
 
 def test_rolling_update_loses_no_call(sm, hosting_server, tmp_path, unique):  # type: ignore[no-untyped-def]
