@@ -111,3 +111,10 @@ def deploy(sm, name: str, model_data: str, *, image: str = GENERIC_IMAGE, count:
          "InstanceType": "ml.m5.large"}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     return wait_for_status(sm, name) if wait else {}
+
+
+def endpoint_log_lines(logs, endpoint: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every line of every log stream in ``endpoint``'s log group (``logs``: a CloudWatch Logs client)."""
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    return [event["message"] for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]
+            for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]]

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import client_for
-from tests.hosting.models import deploy, package
+from tests.hosting.models import deploy, endpoint_log_lines, package
 from tests.hosting.test_byoc import image_dir, register
 from tests.support.server import ServerProcess, start_server
 
@@ -89,11 +89,7 @@ def test_a_stuck_single_threaded_server_is_replaced(server: ServerProcess, tmp_p
             assert error.response["Error"]["Code"] in ("ServiceUnavailable", "ModelError"), error.response
         assert time.monotonic() < deadline, "the stuck instance was not replaced"
         time.sleep(0.5)
-    logs = client_for(server, "logs")
-    group = f"/aws/sagemaker/Endpoints/{unique}"
-    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-    lines = [e["message"] for s in streams
-             for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]]
+    lines = endpoint_log_lines(client_for(server, "logs"), unique)
     assert any("did not answer /ping" in line for line in lines), lines[-10:]
     assert sm.describe_endpoint(EndpointName=unique)["EndpointStatus"] == "InService"
 

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import client_for
-from tests.hosting.models import deploy, package
+from tests.hosting.models import deploy, endpoint_log_lines, package
 from tests.support.server import ServerProcess, start_server
 
 SLOW_TO_LOAD = '''
@@ -64,10 +64,7 @@ def test_a_toolkit_restarting_itself_after_a_stuck_call_is_waited_for_not_replac
             assert error.response["Error"]["Code"] in ("ServiceUnavailable", "ModelError"), error.response
         assert time.monotonic() < deadline, "the endpoint did not serve again"
         time.sleep(0.5)
-    logs = client_for(server, "logs")
-    group = f"/aws/sagemaker/Endpoints/{unique}"
-    lines = [e["message"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
-             for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]]
+    lines = endpoint_log_lines(client_for(server, "logs"), unique)
     assert any("restarting to free the handler" in line for line in lines), lines[-10:]
     assert not any("did not answer /ping" in line or "instance exited" in line for line in lines), lines[-10:]
     assert after["instance"] == first["instance"]
