@@ -133,7 +133,9 @@ def test_serial_pipeline_chains_three_containers(sm, runtime, logs, hosting_serv
                        - {name})
 
     cw = client_for(hosting_server, "cloudwatch")
-    assert eventually(lambda: container_latency(cw, unique, "container-3")) == 4, "three good calls and one"
+    # the calls reach the metrics in flushes, so a first datapoint may hold only some of them
+    eventually(lambda: (container_latency(cw, unique, "container-3") or 0) >= 4)
+    assert container_latency(cw, unique, "container-3") == 4, "three good calls and one after the error"
     assert container_latency(cw, unique, "container-2") == 5, "every call reached container 2"
     assert container_latency(cw, unique, "container-1") == 5
     sm.delete_endpoint(EndpointName=unique)
