@@ -34,9 +34,9 @@ FLUSH_INTERVAL = 0.2
 REPORT_EVERY = 10.0
 MAX_RETRY_DELAY = 30.0
 YIELD_EVERY = 32
+"""Records encoded between two releases of the GIL, so the event loop never waits long for it."""
 HURRY_CHECK_SECONDS = 0.1
 """How often a closing writer looks whether ``hurry`` shortened its wait."""
-"""Records encoded between two releases of the GIL, so the event loop never waits long for it."""
 
 
 class CaptureWriter:
