@@ -17,9 +17,11 @@ time each process behind each target spends per request (bench/proc_cpu.py: utim
 over the requests wrk completed): modelyard's server and its toolkit processes (parent and workers),
 MMS's java frontend and python workers, direct's toolkit, the ceiling's uvicorn, and wrk itself.
 Both sides run the worker count SageMaker's toolkits choose when SAGEMAKER_MODEL_SERVER_WORKERS is
-unset, one per core: MMS does so by itself; modelyard's toolkit defaults to one worker, so the benchmark
-sets SAGEMAKER_MODEL_SERVER_WORKERS to the core count on every side (the endpoint's model, direct's
-toolkit, MMS). ``--workers N`` sets N instead; ``--workers 0`` leaves every side to its own default.
+unset, one per core: MMS and direct's toolkit do so by themselves, the endpoint's toolkit runs one per
+vCPU of its instance type (ml.m5.large: 2) capped at the machine's cores. The benchmark still sets
+SAGEMAKER_MODEL_SERVER_WORKERS to the core count on every side (the endpoint's model, direct's toolkit,
+MMS), so the sides match on any machine. ``--workers N`` sets N instead; ``--workers 0`` leaves every
+side to its own default.
 """
 
 from __future__ import annotations

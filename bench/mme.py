@@ -70,7 +70,10 @@ Call = Callable[[str], dict]  # type: ignore[type-arg]
 
 
 def deploy(sm, name: str, data: str, multi: bool) -> None:  # type: ignore[no-untyped-def]
-    container = {"Image": IMAGE, "ModelDataUrl": data, **({"Mode": "MultiModel"} if multi else {})}
+    """A multi-model endpoint (one worker per model, its default) or a single-model one on one worker, so the
+    hit-path rounds compare one worker with one worker (a single-model endpoint defaults to one per vCPU)."""
+    container = {"Image": IMAGE, "ModelDataUrl": data,
+                 **({"Mode": "MultiModel"} if multi else {"Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})}
     sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
                     PrimaryContainer=container)
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[

@@ -54,9 +54,12 @@ def echo_model(directory: Path, name: str, *, requirements: str | None = None, *
 
 
 def deploy_multi_model(sm, name: str, prefix: str, *, count: int = 1,  # type: ignore[no-untyped-def]
-                       cache: str | None = None, wait: bool = True) -> dict:  # type: ignore[type-arg]
-    """A MultiModel model over ``prefix``, its config and endpoint (all named ``name``)."""
-    container: dict[str, Any] = {"Image": GENERIC_IMAGE, "ModelDataUrl": prefix, "Mode": "MultiModel"}
+                       cache: str | None = None, wait: bool = True,
+                       env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+    """A MultiModel model over ``prefix`` (its container's Environment ``env``), its config and endpoint (all
+    named ``name``)."""
+    container: dict[str, Any] = {"Image": GENERIC_IMAGE, "ModelDataUrl": prefix, "Mode": "MultiModel",
+                                 "Environment": env or {}}
     if cache is not None:
         container["MultiModelConfig"] = {"ModelCacheSetting": cache}
     sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/modelyard",

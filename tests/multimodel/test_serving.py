@@ -64,6 +64,20 @@ def test_concurrent_first_calls_share_one_load(sm, runtime, tmp_path, unique):  
     assert len({a["process"] for a in answers}) == 1
 
 
+@pytest.mark.parametrize("env, workers", [({}, 1), ({"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, 2)])
+def test_each_model_runs_one_worker_unless_the_environment_sets_the_count(  # type: ignore[no-untyped-def]
+        sm, runtime, tmp_path, unique, env, workers):
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    shutil.copy(echo_model(tmp_path / "slow", "slow", predict_sleep=1.0), prefix / "slow.tar.gz")
+    deploy_multi_model(sm, unique, f"file://{prefix}/", env=env)
+    invoke(runtime, unique, "slow.tar.gz")
+    with ThreadPoolExecutor(2) as pool:  # two rounds of two calls at once, each on a connection of its own
+        answers = [answer for _ in range(2)
+                   for answer in pool.map(lambda _: invoke(runtime, unique, "slow.tar.gz"), range(2))]
+    assert len({answer["process"] for answer in answers}) == workers
+
+
 def test_without_target_model_is_a_validation_error(sm, runtime, tmp_path, unique):  # type: ignore[no-untyped-def]
     prefix = tmp_path / "prefix"
     prefix.mkdir()

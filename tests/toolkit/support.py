@@ -96,12 +96,13 @@ class Toolkit:
 
 def start(model_dir: Path, env: dict[str, str] | None = None, ready: bool = True,
           python: str = sys.executable) -> Toolkit:
-    """Start the toolkit for ``model_dir`` (with ``python``) on a socket in a short temporary directory."""
+    """Start the toolkit for ``model_dir`` (with ``python``) on a socket in a short temporary directory, as
+    a container of one vCPU (one worker) unless ``env`` says otherwise."""
     sock_dir = tempfile.mkdtemp(prefix="tk", dir="/tmp")
     socket_path = os.path.join(sock_dir, "s.sock")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "MODELYARD_"))}
     full_env.update({"PYTHONPATH": SRC, "SAGEMAKER_MODEL_DIR": str(model_dir),
-                     "MODELYARD_SOCKET": socket_path, **(env or {})})
+                     "MODELYARD_SOCKET": socket_path, "MODELYARD_VCPUS": "1", **(env or {})})
     out_path, err_path = model_dir.parent / "stdout.log", model_dir.parent / "stderr.log"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         process = subprocess.Popen([python, "-m", "modelyard.toolkit", "serve"], env=full_env,

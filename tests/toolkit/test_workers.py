@@ -112,3 +112,9 @@ def test_worker_load_failure_exits_2_with_the_reason(serve):
     assert "modelyard-toolkit: model_fn failed: RuntimeError: weights are corrupt" in toolkit.stderr()
     assert not os.path.exists(toolkit.socket_path)
     assert not os.path.exists(toolkit.socket_path + ".tmp")
+
+
+def test_without_a_worker_count_the_toolkit_runs_one_worker_per_vcpu(serve):
+    toolkit = serve({"inference.py": WORKER}, env={"MODELYARD_VCPUS": "2"})
+    assert "starting: 2 worker(s)" in toolkit.stdout() and "2 workers ready" in toolkit.stdout()
+    assert len(_pids(toolkit)) == 2

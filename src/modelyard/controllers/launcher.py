@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import re
 import secrets
 import shutil
@@ -33,6 +34,7 @@ from modelyard.runtime.containers import ContainerProcess
 from modelyard.runtime.environments import toolkit_pythonpath
 from modelyard.runtime.limits import Breach, limits_for
 from modelyard.runtime.process import ContainerSpec, ProcessBackend, reveal_host_paths
+from modelyard.toolkit.environment import VCPUS_VARIABLE
 
 FAILURE_LINE = re.compile(r"modelyard-toolkit: (model_fn|handler load) failed: (.*)")
 
@@ -198,6 +200,8 @@ class Launcher:
         if image.kind == "toolkit":
             socket_dir = self._socket_dir(spec)
             env["MODELYARD_SOCKET"] = str(socket_dir / "m.sock")
+            if spec.limits.cpus is not None:
+                env[VCPUS_VARIABLE] = str(max(1, math.ceil(spec.limits.cpus)))
             if image.framework:
                 env["MODELYARD_FRAMEWORK"] = image.framework
             env["PYTHONPATH"] = toolkit_pythonpath(self.data_dir / "toolkit-path")

@@ -14,6 +14,9 @@ DEFAULT_HTTP_PORT = 8080
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_BATCH_STRATEGY = "MultiRecord"
+WORKERS_VARIABLE = "SAGEMAKER_MODEL_SERVER_WORKERS"
+VCPUS_VARIABLE = "MODELYARD_VCPUS"
+"""The container's vCPUs, set by the server that starts it: its instance type's, capped at the host's cores."""
 
 
 class SettingsError(ValueError):
@@ -62,7 +65,7 @@ class ToolkitSettings:
             env.get("SAGEMAKER_BASE_DIR") or os.path.dirname(DEFAULT_MODEL_DIR), "model")
         submit_dir = env.get("SAGEMAKER_SUBMIT_DIRECTORY") or ""
         code_dir = submit_dir if submit_dir and "://" not in submit_dir else os.path.join(model_dir, "code")
-        workers = _int(env, "SAGEMAKER_MODEL_SERVER_WORKERS", 1, minimum=1)
+        workers = _int(env, WORKERS_VARIABLE, default_workers(env), minimum=1)
         http_port = _int(env, "SAGEMAKER_BIND_TO_PORT", 0, minimum=0) or None
         if http_port is None and env.get("MODELYARD_HTTP", "").strip().lower() in ("1", "true", "yes"):
             http_port = DEFAULT_HTTP_PORT
@@ -82,6 +85,16 @@ class ToolkitSettings:
             program_given=bool(env.get("SAGEMAKER_PROGRAM")),
             accept_given=bool(env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")),
         )
+
+
+def default_workers(env: Mapping[str, str]) -> int:
+    """The worker count when ``SAGEMAKER_MODEL_SERVER_WORKERS`` is unset: one per vCPU of the container,
+    as SageMaker's toolkits choose (``MODELYARD_VCPUS`` where modelyard started the container, else the
+    CPUs this process may run on)."""
+    vcpus = _int(env, VCPUS_VARIABLE, 0, minimum=0)
+    if vcpus:
+        return vcpus
+    return len(os.sched_getaffinity(0)) or 1
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:

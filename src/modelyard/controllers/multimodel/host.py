@@ -48,6 +48,7 @@ from modelyard.metrics.buffer import MetricBuffer
 from modelyard.runtime.limits import DEFAULT_MEMORY, limits_for
 from modelyard.settings import MultiModelLimits
 from modelyard.storage.errors import ArtifactNotFoundError, StorageError
+from modelyard.toolkit.environment import WORKERS_VARIABLE
 from modelyard.wire.errors import ModelError, ModelNotReadyException, RuntimeValidationError, ServiceError
 
 log = logging.getLogger("modelyard.controllers.multimodel")
@@ -56,6 +57,14 @@ MEASURE_SECONDS = 5.0
 SNAPSHOT_SECONDS = 2.0
 DRAIN_SECONDS = 10.0
 _UNSAFE_STREAM = re.compile(r"[^A-Za-z0-9._/#=+-]")
+
+
+def _one_worker_unless_set(prepared: PreparedContainer) -> dict[str, str]:
+    """One worker per model, as SageMaker's toolkits configure a multi-model server
+    (``default_workers_per_model=1``), unless the model's or the image's environment sets the count."""
+    if WORKERS_VARIABLE in prepared.plan.environment or WORKERS_VARIABLE in prepared.image.env:
+        return {}
+    return {WORKERS_VARIABLE: "1"}
 
 
 @dataclass(frozen=True)
@@ -428,7 +437,7 @@ class ModelHost:
         instance = await asyncio.to_thread(
             self.launcher.start, setup.region, setup.endpoint, setup.variant, prepared, setup.network_isolated,
             setup.log_group, setup.instance_type, account=setup.account, volume_gb=setup.volume_gb,
-            stream=stream, extra_env={"MODELYARD_TARGET_MODEL": target})
+            stream=stream, extra_env={"MODELYARD_TARGET_MODEL": target, **_one_worker_unless_set(prepared)})
         try:
             await self.launcher.wait_ready(instance, setup.health_timeout)
         except InstanceFailed as exc:
