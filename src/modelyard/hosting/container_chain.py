@@ -59,8 +59,28 @@ class ContainerChain:
         self.members = members
         self.mode = mode
         self.outstanding = 0
-        self.timeouts = 0
+        self._timeouts = 0
         self.ended: Callable[[], Ending | None] | None = self._ending
+
+    @property
+    def timeouts(self) -> int:
+        """Invocations of this instance that timed out since the controller last checked it; setting it to 0
+        (the check) clears the containers' own counts too."""
+        return self._timeouts
+
+    @timeouts.setter
+    def timeouts(self, value: int) -> None:
+        self._timeouts = value
+        if value == 0:
+            for member in self.members:
+                member.client.timeouts = 0
+
+    @property
+    def restarts_when_stuck(self) -> bool:
+        """Whether every container whose call timed out restarts itself to free the stuck handler (modelyard's
+        toolkit), so the instance is given the time such a restart takes to answer /ping again."""
+        stuck = [member.client for member in self.members if member.client.timeouts]
+        return bool(stuck) and all(getattr(client, "restarts_when_stuck", False) for client in stuck)
 
     def _ending(self) -> Ending | None:
         for member in self.members:

@@ -641,12 +641,13 @@ class EndpointController(KeyedReconciler):
         """An instance that let an invocation time out and no longer answers /ping is stopped; the next
         supervision pass replaces it like a crashed one (a stuck single-threaded server, say). modelyard's
         toolkit restarts itself to free a handler stuck on an abandoned call and loads the model again, so a
-        toolkit instance has the startup health-check timeout to answer; any other container has
-        ``STUCK_PING_TIMEOUT_SECONDS``. An instance that exits meanwhile is left to the crash replacement."""
+        toolkit instance (a multi-container one whose timed-out containers are all toolkits) has the startup
+        health-check timeout to answer; any other has ``STUCK_PING_TIMEOUT_SECONDS``. An instance that exits
+        meanwhile is left to the crash replacement."""
         try:
-            instance.client.timeouts = 0
             patience = (self.limits.health_check_timeout_seconds
                         if getattr(instance.client, "restarts_when_stuck", False) else STUCK_PING_TIMEOUT_SECONDS)
+            instance.client.timeouts = 0
             if await self._answers_ping(instance, patience) or instance.stopping or instance.process.poll() is not None:
                 return
             instance.writer.write_line(
