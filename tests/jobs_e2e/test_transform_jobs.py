@@ -17,6 +17,7 @@ from tests.hosting.models import BROKEN_MODEL_FN, GENERIC_IMAGE, package
 from tests.hosting.test_multi_container import STEP
 from tests.jobs_e2e.transform_env import (
     BUCKET,
+    ONE_WORKER,
     ROLE,
     client_for,
     create_model,
@@ -216,14 +217,35 @@ def test_stop_a_running_job(sm, moto, model: str, unique: str) -> None:  # type:
                             "The request was rejected because the transform job is in status Stopped.")
 
 
-def test_a_container_that_dies_fails_the_job_with_its_exit_code(sm, moto, model: str, unique: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_container_that_dies_fails_the_job_with_its_exit_code(sm, moto, artifact: Path, unique: str) -> None:  # type: ignore[no-untyped-def]
+    create_model(sm, unique, artifact, ONE_WORKER)
     moto.client().put_object(Bucket=BUCKET, Key=f"{unique}/in/t.txt", Body=b"a\nexit\nb\n")
-    sm.create_transform_job(**_text_job(unique, model, unique, strategy="SingleRecord"))
+    sm.create_transform_job(**_text_job(unique, unique, unique, strategy="SingleRecord"))
     described = wait_for_job(sm, unique, timeout=60)
     assert described["TransformJobStatus"] == "Failed"
     reason = described["FailureReason"]
     # the three records went to the toolkit in one batch frame: the exit is blamed on the records of that frame
     assert f"t.txt: records 1-3: the container exited with code 3; see log stream {unique}/i-" in reason, reason
+
+
+def test_a_worker_that_dies_fails_the_job_and_points_to_its_log(  # type: ignore[no-untyped-def]
+        sm, moto, server: ServerProcess, model: str, unique: str) -> None:
+    """With one worker per vCPU (ml.m5.large: two), a worker that exits is restarted by the toolkit, so the
+    container lives on: the records of the frame it held fail with the log stream that says why."""
+    moto.client().put_object(Bucket=BUCKET, Key=f"{unique}/in/t.txt", Body=b"a\nexit\nb\n")
+    sm.create_transform_job(**_text_job(unique, model, unique, strategy="SingleRecord"))
+    described = wait_for_job(sm, unique, timeout=60)
+    assert described["TransformJobStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert "t.txt: records 1-3: the request to the model failed (connection closed before a response frame); " \
+           f"see log stream {unique}/i-" in reason, reason
+    logs = client_for(server, "logs")
+    stream = next(s["logStreamName"] for s in logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=unique)["logStreams"]
+        if not s["logStreamName"].endswith("/data-log"))
+    assert f"see log stream {stream}" in reason, reason
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/TransformJobs", logStreamName=stream)["events"]
+    assert any("exited with code 3; restarting" in e["message"] for e in events), [e["message"] for e in events]
 
 
 def test_a_model_that_cannot_load_fails_the_job(sm, tmp_path: Path, unique: str) -> None:  # type: ignore[no-untyped-def]

@@ -136,13 +136,17 @@ def module_fixtures(name: str) -> tuple[Any, Any, Any]:
 
 
 def model_fixture(name: str) -> Any:
-    """A module fixture ``model``: the test model registered as ``name`` (its name)."""
+    """A module fixture ``model``: the test model registered as ``name`` (its name), on one worker, so the
+    calls its records count are every call of the job."""
     @pytest.fixture(scope="module", name="model")
     def model(sm: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-        create_model(sm, name, model_artifact(tmp_path_factory.mktemp("model")))
+        create_model(sm, name, model_artifact(tmp_path_factory.mktemp("model")), ONE_WORKER)
         return name
 
     return model
+
+
+ONE_WORKER = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
 
 
 def create_model(sm: Any, name: str, artifact: Path, env: dict[str, str] | None = None) -> None:

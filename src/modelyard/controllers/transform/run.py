@@ -367,7 +367,8 @@ class TransformRun:
                     f"{slot.instance.log_stream}")
         if isinstance(exc, asyncio.TimeoutError):
             return f"the model did not answer within {settings.timeout:g} s (InvocationsTimeoutInSeconds)"
-        return f"the request to the model failed ({exc or type(exc).__name__})"
+        return (f"the request to the model failed ({exc or type(exc).__name__}); see log stream "
+                f"{slot.instance.log_stream}")
 
     def _fail(self, source: InputObject, message: str, slot: _Slot, work: FileWork | None = None) -> None:
         if work is not None:
