@@ -49,6 +49,12 @@ from tests.support.server import free_port, start_server  # noqa: E402
 IMAGE = "modelyard/python:3.11"
 
 
+def sagemaker_client(url: str):  # type: ignore[no-untyped-def]
+    """A boto3 SageMaker client of the benchmark's server at ``url`` (auth off: any credentials)."""
+    return boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="bench", aws_secret_access_key="bench")
+
+
 def build_model(out: Path) -> Path:
     """The shared benchmark model, plus code/requirements.txt (numpy) for modelyard's venv."""
     subprocess.run([sys.executable, str(SHARED / "build_model.py"), str(out)], check=True, capture_output=True)
@@ -175,8 +181,7 @@ def main() -> None:
         model_dir = build_model(work / "bm")
         server = start_server(work / "data", env={"MODELYARD_AUTH": "off"})
         try:
-            sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
-                              aws_access_key_id="bench", aws_secret_access_key="bench")
+            sm = sagemaker_client(server.url)
             first = deploy(sm, "bench-warm", f"file://{work / 'bm' / 'model.tar.gz'}")
             in_service = deploy(sm, "bench", f"file://{work / 'bm' / 'model.tar.gz'}", environment=environment)
             server_pid = server.process.pid

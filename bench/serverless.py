@@ -21,10 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import boto3
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hosting import IMAGE, ROOT, build_model, compare, deploy  # noqa: E402
+from hosting import IMAGE, ROOT, build_model, compare, deploy, sagemaker_client  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from tests.support.server import start_server  # noqa: E402
@@ -81,8 +79,7 @@ def main() -> None:
         server = start_server(work / "data", env={"MODELYARD_AUTH": "off", "MODELYARD_SERVERLESS_IDLE_SECONDS": "0.3",
                                                   "MODELYARD_SERVERLESS_MAX_INSTANCES": "1"})
         try:
-            sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
-                              aws_access_key_id="bench", aws_secret_access_key="bench")
+            sm = sagemaker_client(server.url)
             deploy(sm, "realtime", data)
             deploy_serverless(sm, "serverless", data)
             url = f"{server.url}/endpoints/serverless/invocations"
@@ -96,8 +93,7 @@ def main() -> None:
             server = start_server(work / "data", env={"MODELYARD_AUTH": "off",
                                                       "MODELYARD_SERVERLESS_IDLE_SECONDS": "3600",
                                                       "MODELYARD_SERVERLESS_MAX_INSTANCES": "1"})
-            sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
-                              aws_access_key_id="bench", aws_secret_access_key="bench")
+            sm = sagemaker_client(server.url)
             while sm.describe_endpoint(EndpointName="realtime")["EndpointStatus"] != "InService":
                 time.sleep(0.05)
             compare(args, [f"realtime={server.url}/endpoints/realtime/invocations",

@@ -6,7 +6,7 @@ and on one pinned to one worker (``SAGEMAKER_MODEL_SERVER_WORKERS=1``, the defau
 
 One server (auth off, as wrk does not sign) serves the same model twice; ../shared/bench/compare.py runs
 paired wrk cycles, ``one-worker`` first (the reference). Each call sums ``--work`` squares in pure Python
-(about 1 ms of CPU at the default), so the model, not the server, is the bottleneck: the default should
+(about 0.6 ms of CPU on these 2-core machines), so the model, not the server, is the bottleneck: the default should
 approach the core count × one worker's throughput.
 """
 
@@ -21,10 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hosting import ROOT, compare, deploy  # noqa: E402
+from hosting import ROOT, compare, deploy, sagemaker_client  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from tests.support.server import start_server  # noqa: E402
@@ -64,8 +62,7 @@ def main() -> None:
         data = f"file://{package(work / 'model', CPU_BOUND.format(work=args.work))}"
         server = start_server(work / "data", env={"MODELYARD_AUTH": "off"})
         try:
-            sm = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1",
-                              aws_access_key_id="bench", aws_secret_access_key="bench")
+            sm = sagemaker_client(server.url)
             deploy(sm, "one-worker", data, environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
             deploy(sm, "default", data)
             time.sleep(1)
