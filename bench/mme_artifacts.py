@@ -9,17 +9,13 @@ scikit-learn version that pickled it, so modelyard builds the same one for the e
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
-from modelyard.runtime.uvtool import find_uv
+import tool_venv
 
-CACHE = Path(os.environ.get("MODELYARD_BENCH_CACHE", Path.home() / ".cache" / "modelyard-bench"))
-TOOLS = CACHE / "venv-mme-tools"
 TOOL_PACKAGES = ("scikit-learn", "numpy", "sagemaker-inference==1.10.1", "multi-model-server==1.1.11",
                  "setuptools<81")
 
@@ -73,17 +69,8 @@ print(sklearn.__version__)
 
 
 def tool_python() -> Path:
-    """The tool venv's python, built with uv on first use (a stamp file names what it holds)."""
-    python = TOOLS / "bin" / "python"
-    stamp = TOOLS / ".bench-packages"
-    if python.exists() and stamp.exists() and stamp.read_text() == "\n".join(TOOL_PACKAGES):
-        return python
-    uv = find_uv()
-    print(f"building the tool venv {TOOLS} (scikit-learn, multi-model-server) with uv ...", flush=True)
-    subprocess.run([uv, "venv", "-q", "--clear", "--python", sys.executable, str(TOOLS)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *TOOL_PACKAGES], check=True)
-    stamp.write_text("\n".join(TOOL_PACKAGES))
-    return python
+    """The tool venv's python (scikit-learn, multi-model-server), built on first use."""
+    return tool_venv.tool_python("venv-mme-tools", TOOL_PACKAGES)
 
 
 def write_models(prefix: Path, count: int, tiny: bool) -> Path:
