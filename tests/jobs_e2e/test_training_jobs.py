@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -114,7 +115,7 @@ def test_script_mode_sees_sagemakers_environment_and_produces_artifacts(jobs, sm
     assert env["SM_CHANNEL_VALIDATION"] == "/opt/ml/input/data/validation"
     assert json.loads(env["SM_HPS"]) == {"epochs": 3, "learning-rate": 0.05, "label": "quoted value with spaces"}
     assert env["SM_HP_EPOCHS"] == "3" and env["SM_HP_LEARNING-RATE"] == "0.05" and "SM_HP_MODE" not in env
-    assert int(env["SM_NUM_CPUS"]) >= 1 and env["SM_NUM_GPUS"] == "0"
+    assert int(env["SM_NUM_CPUS"]) == min(2, os.cpu_count() or 1) and env["SM_NUM_GPUS"] == "0"  # ml.m5.large's quota
     assert json.loads(env["SM_HOSTS"]) == ["algo-1"] and env["SM_CURRENT_HOST"] == "algo-1"
     assert env["SM_LOG_LEVEL"] == "20" and env["SM_USER_ENTRY_POINT"] == "probe.py"
     assert env["SM_MODULE_DIR"] == probe_source and env["SM_MODULE_NAME"] == "probe"

@@ -69,6 +69,16 @@ def test_instance_types_know_their_memory(monkeypatch: pytest.MonkeyPatch) -> No
     assert limits_for("ml.t2.medium").memory_bytes == 300 * MIB
 
 
+def test_an_instance_reports_its_cpu_quota_in_whole_vcpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELYARD_CPU_LIMIT", raising=False)
+    cores = os.cpu_count() or 1
+    assert limits_for("ml.m5.large").vcpus == min(2, cores)
+    assert limits_for("ml.m5.24xlarge").vcpus == cores
+    monkeypatch.setenv("MODELYARD_CPU_LIMIT", "0.5")
+    assert limits_for("ml.m5.large").vcpus == 1
+    assert Limits(cpus=None).vcpus == cores
+
+
 def test_a_4_gb_allocation_fails_under_a_smaller_memory_limit(
     sandboxed_backend: ProcessBackend, tmp_path: Path
 ) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import math
 import re
 import secrets
 import shutil
@@ -200,8 +199,7 @@ class Launcher:
         if image.kind == "toolkit":
             socket_dir = self._socket_dir(spec)
             env["MODELYARD_SOCKET"] = str(socket_dir / "m.sock")
-            if spec.limits.cpus is not None:
-                env[VCPUS_VARIABLE] = str(max(1, math.ceil(spec.limits.cpus)))
+            env[VCPUS_VARIABLE] = str(spec.limits.vcpus)
             if image.framework:
                 env["MODELYARD_FRAMEWORK"] = image.framework
             env["PYTHONPATH"] = toolkit_pythonpath(self.data_dir / "toolkit-path")

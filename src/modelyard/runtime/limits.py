@@ -26,6 +26,7 @@ disk the API's ``VolumeSizeInGB`` when the request gives one, else ``MODELYARD_D
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -88,6 +89,14 @@ class Limits:
     cpus: float | None = None
     disk_bytes: int | None = None
     disk_files: int | None = None
+
+    @property
+    def vcpus(self) -> int:
+        """The vCPUs the container has, as it should report them (``SM_NUM_CPUS``, the model server's
+        worker count): its CPU quota rounded up to whole cores, or the host's cores when unlimited."""
+        if self.cpus is None:
+            return os.cpu_count() or 1
+        return max(1, math.ceil(self.cpus))
 
     def prlimit_prefix(self, *, count_processes: bool) -> list[str]:
         """The ``prlimit … --`` command that applies these rlimits to the program it runs."""

@@ -63,6 +63,7 @@ from modelyard.runtime.errors import (
     UnknownImageError,
 )
 from modelyard.runtime.images import ImageSpec
+from modelyard.runtime.limits import limits_for
 from modelyard.runtime.process import ContainerSpec, reveal_host_paths
 
 log = logging.getLogger("modelyard.controllers.jobs.training")
@@ -166,9 +167,11 @@ class TrainingRunner(ScriptRunner):
     def _spec(self, job: JobRun, workspace: Workspace, configs: dict[str, Any], image: ImageSpec,
               environment: Environment) -> ContainerSpec:
         document = job.document
+        resources = document.get("ResourceConfig") or {}
         try:
             launch = plan_launch(document=document, image=image, configs=configs, workspace=workspace,
-                                 sandboxed=self.tools.backend.sandboxed, region=job.region)
+                                 sandboxed=self.tools.backend.sandboxed, region=job.region,
+                                 num_cpus=limits_for(resources.get("InstanceType")).vcpus)
         except ImageRegistrationError as exc:
             raise JobDataError(f"ClientError: {exc}") from None
         argv = resolve_argv(environment, launch.argv, launch.workdir)
@@ -176,7 +179,6 @@ class TrainingRunner(ScriptRunner):
         if launch.algorithm_mode:
             env["PYTHONPATH"] = toolkit_pythonpath(self.tools.data_dir / "toolkit-path")
         workdir = workspace.host_path(PATHS.code_dir) if launch.workdir else None
-        resources = document.get("ResourceConfig") or {}
         spec = container_spec(self.tools, workspace, name=f"training/{job.name}/{configs['resource']['current_host']}",
                               argv=argv, env=env, environment=environment, image=image, workdir=workdir,
                               network_isolated=bool(document.get("EnableNetworkIsolation")),

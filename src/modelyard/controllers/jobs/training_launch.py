@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -104,8 +103,9 @@ def requirements_of(workspace: Workspace) -> str | None:
 
 
 def plan_launch(*, document: dict[str, Any], image: ImageSpec, configs: dict[str, Any], workspace: Workspace,
-                sandboxed: bool, region: str) -> TrainingLaunch:
-    """The argv, env and working directory of the training container."""
+                sandboxed: bool, region: str, num_cpus: int) -> TrainingLaunch:
+    """The argv, env and working directory of the training container, whose CPU quota is ``num_cpus``
+    cores (its ``SM_NUM_CPUS``)."""
     algorithm = document["AlgorithmSpecification"]
     paths = PATHS if sandboxed else TrainingPaths(workspace.opt_ml)
     user_env = dict(document.get("Environment") or {})
@@ -118,7 +118,7 @@ def plan_launch(*, document: dict[str, Any], image: ImageSpec, configs: dict[str
     program, _ = script_source(document)
     hyperparameters = hyperparameters_file(document.get("HyperParameters"))
     sm = script_mode_environment(paths=paths, hyperparameters=hyperparameters, input_data_config=configs["input"],
-                                 resource_config=configs["resource"], num_cpus=os.cpu_count() or 1,
+                                 resource_config=configs["resource"], num_cpus=num_cpus,
                                  job_name=document["TrainingJobName"], region=region, container_env=user_env)
     if algorithm_mode(document, image):
         env = {**base, **sm.env, "MODELYARD_FRAMEWORK": str(image.framework)}
