@@ -118,3 +118,41 @@ def test_without_a_worker_count_the_toolkit_runs_one_worker_per_vcpu(serve):
     toolkit = serve({"inference.py": WORKER}, env={"MODELYARD_VCPUS": "2"})
     assert "starting: 2 worker(s)" in toolkit.stdout() and "2 workers ready" in toolkit.stdout()
     assert len(_pids(toolkit)) == 2
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rpartition(")")[2].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_workers_end_with_a_pool_killed_outright_even_while_loading(serve, tmp_path):
+    """SIGKILL gives the pool no chance to stop its workers; they end with it, one stuck in model_fn too."""
+    gate = Gate(tmp_path)
+    toolkit = serve({"inference.py": WORKER}, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+                                                   "LOAD_GATE": str(gate.path)}, ready=False)
+    gate.wait_entered()
+    wait_for(lambda: toolkit.stdout().count("model loaded") == 1, toolkit)
+    workers = _children(toolkit.process.pid)
+    assert len(workers) == 2
+    toolkit.process.kill()
+    toolkit.process.wait()
+    deadline = time.monotonic() + 25  # a loaded worker drains its (no) calls in flight, then exits
+    while any(_running(pid) for pid in workers):
+        assert time.monotonic() < deadline, [pid for pid in workers if _running(pid)]
+        time.sleep(0.05)

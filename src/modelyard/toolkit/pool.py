@@ -32,6 +32,9 @@ from modelyard.toolkit import framing
 from modelyard.toolkit.environment import ToolkitSettings
 
 _SRC = str(Path(__file__).resolve().parents[2])
+POOL_PARENT_VARIABLE = "MODELYARD_POOL_PARENT"
+"""The pid of the pool's process, given to each worker it starts (a worker whose parent is another has
+outlived it)."""
 FRAMES = b"f"
 HTTP = b"h"
 """The byte each passed descriptor travels with: the protocol the worker speaks on it."""
@@ -120,6 +123,7 @@ class WorkerPool:
         sender = socket.socket(fileno=os.dup(parent.fileno()))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, env.get("PYTHONPATH")) if p)
+        env[POOL_PARENT_VARIABLE] = str(os.getpid())
         command = [sys.executable, "-m", "modelyard.toolkit", "worker", str(child.fileno())]
         with child:
             process = subprocess.Popen(command, pass_fds=(child.fileno(),), env=env)

@@ -4,15 +4,16 @@ It loads the model on its handler thread, sends a ``{"op": "ready"}`` frame on t
 then serves the connections the parent passes it (``pool``): frames or HTTP, each on this process's
 own event loop with the handler thread behind it, as a single-process toolkit serves its own. When one
 of them closes it sends ``{"op": "closed"}``. SIGTERM: take no more connections, let the calls in flight
-finish (up to ``DRAIN_SECONDS``), exit 0. A handler stuck on an abandoned call makes it exit with
-``EXIT_RECYCLE`` after a ``{"op": "retiring"}`` frame, so the parent places no more connections on it;
-the parent starts a fresh worker.
+finish (up to ``DRAIN_SECONDS``), exit 0; the parent's end sends it that SIGTERM too. A handler stuck on
+an abandoned call makes it exit with ``EXIT_RECYCLE`` after a ``{"op": "retiring"}`` frame, so the parent
+places no more connections on it; the parent starts a fresh worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -25,12 +26,13 @@ from modelyard.toolkit.buffered_reads import BufferedReads
 from modelyard.toolkit.environment import ToolkitSettings
 from modelyard.toolkit.frame_server import FrameProtocol
 from modelyard.toolkit.http_server import HttpProtocol
-from modelyard.toolkit.pool import FRAMES
+from modelyard.toolkit.pool import FRAMES, POOL_PARENT_VARIABLE
 from modelyard.toolkit.routes import Service
 from modelyard.toolkit.runner import HandlerThread
 from modelyard.toolkit.startup import DRAIN_SECONDS, EXIT_LOAD_FAILED, LoadFailed, load_handler
 
 EXIT_RECYCLE = 75
+_PR_SET_PDEATHSIG = 1
 _CLOSED = framing.encode_frame({"op": "closed"})
 _RETIRING = framing.encode_frame({"op": "retiring"})
 
@@ -53,10 +55,22 @@ def _retire(control: socket.socket) -> Callable[[], NoReturn]:
     return recycle
 
 
+def _end_with_parent() -> None:
+    """SIGTERM this worker when the pool's process ends without stopping it (killed outright, which the
+    sandbox does not always follow: an unsandboxed toolkit, one started by hand). A worker still loading its
+    model sees neither the parent's SIGTERM nor its socketpair closing, and would live on."""
+    expected = os.environ.get(POOL_PARENT_VARIABLE, "")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if expected.isdigit() and os.getppid() != int(expected):
+        raise SystemExit(0)
+
+
 def run(fd: int, settings: ToolkitSettings) -> int:
     """Serve the connections the parent passes on socketpair ``fd``; returns the exit code."""
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     control = socket.socket(fileno=fd)
     runner = HandlerThread()
     try:
