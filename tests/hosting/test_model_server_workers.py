@@ -1,7 +1,7 @@
 """How many worker processes an endpoint's toolkit runs, chosen as SageMaker's toolkits choose it:
 ``SAGEMAKER_MODEL_SERVER_WORKERS`` when the model's environment sets it, else one per vCPU of the
-instance type, capped at this machine's cores (the instance's CPU quota). Two calls in flight at once
-run side by side in two workers, or one after the other in one."""
+instance type, capped at this machine's cores (the instance's CPU quota; a model's environment cannot claim
+more). Two calls in flight at once run side by side in two workers, or one after the other in one."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def _two_at_once(runtime, name: str) -> tuple[list[dict[str, object]], float]:  
     ("ml.m5.large", {}, min(2, CORES)),
     ("ml.m5.xlarge", {}, min(4, CORES)),
     ("ml.m5.xlarge", {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}, 1),
+    ("ml.m5.large", {"MODELYARD_VCPUS": "64"}, min(2, CORES)),  # the model cannot claim more vCPUs than its type
 ])
 def test_the_toolkit_runs_one_worker_per_vcpu_unless_the_model_sets_the_count(
         sm, runtime, logs, tmp_path: Path, unique: str, instance_type: str, env: dict[str, str],
